@@ -1,0 +1,90 @@
+#include "common/net_util.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/tcp.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace tcpxp {
+
+uint16_t SockAddr::port() const {
+  if (family() == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&storage)->sin_port);
+  if (family() == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_port);
+  return 0;
+}
+
+void SockAddr::setPort(uint16_t port) {
+  if (family() == AF_INET) reinterpret_cast<sockaddr_in*>(&storage)->sin_port = htons(port);
+  if (family() == AF_INET6) reinterpret_cast<sockaddr_in6*>(&storage)->sin6_port = htons(port);
+}
+
+std::string SockAddr::toString() const {
+  char host[INET6_ADDRSTRLEN] = "?";
+  if (family() == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage)->sin_addr, host, sizeof(host));
+    return std::string(host) + ":" + std::to_string(port());
+  }
+  if (family() == AF_INET6) {
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_addr, host,
+              sizeof(host));
+    return "[" + std::string(host) + "]:" + std::to_string(port());
+  }
+  return "<no address>";
+}
+
+std::string errnoText(int err) {
+  char buf[128];
+  const char* text = strerror_r(err, buf, sizeof(buf));
+  return std::string(text) + " (errno " + std::to_string(err) + ")";
+}
+
+Status sendAll(int fd, const void* data, size_t len) {
+  const char* p = static_cast<const char*>(data);
+  while (len > 0) {
+    ssize_t n = ::send(fd, p, len, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status(errno == EPIPE || errno == ECONNRESET ? Code::kPeerClosed : Code::kSystemError,
+                    "send: " + errnoText(errno));
+    }
+    p += n;
+    len -= static_cast<size_t>(n);
+  }
+  return Status::ok();
+}
+
+Status recvAll(int fd, void* data, size_t len) {
+  char* p = static_cast<char*>(data);
+  while (len > 0) {
+    ssize_t n = ::recv(fd, p, len, MSG_WAITALL);
+    if (n == 0) return Status(Code::kPeerClosed, "peer closed the socket");
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status(errno == ECONNRESET ? Code::kPeerClosed : Code::kSystemError,
+                    "recv: " + errnoText(errno));
+    }
+    p += n;
+    len -= static_cast<size_t>(n);
+  }
+  return Status::ok();
+}
+
+Status setNonBlocking(int fd, bool on) {
+  int flags = fcntl(fd, F_GETFL, 0);
+  if (flags < 0) return Status(Code::kSystemError, "fcntl(F_GETFL): " + errnoText(errno));
+  flags = on ? (flags | O_NONBLOCK) : (flags & ~O_NONBLOCK);
+  if (fcntl(fd, F_SETFL, flags) < 0) {
+    return Status(Code::kSystemError, "fcntl(F_SETFL): " + errnoText(errno));
+  }
+  return Status::ok();
+}
+
+void setNoDelay(int fd) {
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+}  // namespace tcpxp

@@ -1,0 +1,153 @@
+#include "transport/plugin_loader.h"
+
+#include <dlfcn.h>
+#include <sys/stat.h>
+
+#include <cstdarg>
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include "common/log.h"
+#include "transport/socket/socket_net.h"
+
+namespace tcpxp::transport {
+namespace {
+
+// One entry per table ever initialised (or whose init failed): init may run only once per
+// process, so neither success nor failure is forgotten.
+struct InitRecord {
+  std::unique_ptr<NetPlugin> plugin;
+  Status init_status;
+};
+
+std::mutex g_mu;
+std::map<const ncclNet_v7_t*, InitRecord>& registry() {
+  static auto* records = new std::map<const ncclNet_v7_t*, InitRecord>();
+  return *records;
+}
+
+LogLevel mapLevel(int level) {
+  switch (level) {
+    case NCCL_LOG_VERSION:
+      return LogLevel::kInfo;
+    case NCCL_LOG_WARN:
+      return LogLevel::kWarn;
+    case NCCL_LOG_INFO:
+      return LogLevel::kDebug;
+    case NCCL_LOG_ABORT:
+      return LogLevel::kError;
+    case NCCL_LOG_TRACE:
+      return LogLevel::kTrace;
+    default:
+      return LogLevel::kNone;
+  }
+}
+
+Status initOnce(const ncclNet_v7_t* table, const std::string& origin, NetPlugin** out) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  auto it = registry().find(table);
+  if (it == registry().end()) {
+    TCPXP_RETURN_IF_ERROR(NetPlugin::validate(*table, origin));
+    InitRecord record;
+    record.plugin = std::make_unique<NetPlugin>(table, origin);
+    ncclResult_t rc = table->init(&tcpxpPluginLogger);
+    if (rc != ncclSuccess) {
+      record.init_status =
+          Status(Code::kPluginError, "init() of net plugin '" + record.plugin->name() + "' (" +
+                                         origin + ") failed with ncclResult " +
+                                         std::to_string(rc) +
+                                         "; see the plugin's log lines above for the cause");
+      LOG_ERROR("%s", record.init_status.message().c_str());
+    } else {
+      LOG_INFO("net plugin '%s' initialised (%s)", record.plugin->name().c_str(), origin.c_str());
+    }
+    it = registry().emplace(table, std::move(record)).first;
+  }
+  if (!it->second.init_status.isOk()) return it->second.init_status;
+  *out = it->second.plugin.get();
+  return Status::ok();
+}
+
+}  // namespace
+
+extern "C" void tcpxpPluginLogger(int level, unsigned long /*flags*/, const char* file, int line,
+                                  const char* fmt, ...) {
+  LogLevel mapped = mapLevel(level);
+  if (mapped == LogLevel::kNone || !logEnabled(mapped) || fmt == nullptr) return;
+  va_list args;
+  va_start(args, fmt);
+  logLineV(mapped, file ? file : "plugin", line, fmt, args);
+  va_end(args);
+}
+
+Status NetPlugin::validate(const ncclNet_v7_t& t, const std::string& origin) {
+  std::string missing;
+  auto need = [&](const void* member, const char* name) {
+    if (member == nullptr) missing += std::string(missing.empty() ? "" : ", ") + name;
+  };
+  need(t.name, "name");
+  need(reinterpret_cast<const void*>(t.init), "init");
+  need(reinterpret_cast<const void*>(t.devices), "devices");
+  need(reinterpret_cast<const void*>(t.getProperties), "getProperties");
+  need(reinterpret_cast<const void*>(t.listen), "listen");
+  need(reinterpret_cast<const void*>(t.connect), "connect");
+  need(reinterpret_cast<const void*>(t.accept), "accept");
+  need(reinterpret_cast<const void*>(t.regMr), "regMr");
+  need(reinterpret_cast<const void*>(t.deregMr), "deregMr");
+  need(reinterpret_cast<const void*>(t.isend), "isend");
+  need(reinterpret_cast<const void*>(t.irecv), "irecv");
+  need(reinterpret_cast<const void*>(t.test), "test");
+  need(reinterpret_cast<const void*>(t.closeSend), "closeSend");
+  need(reinterpret_cast<const void*>(t.closeRecv), "closeRecv");
+  need(reinterpret_cast<const void*>(t.closeListen), "closeListen");
+  if (!missing.empty()) {
+    Status status(Code::kPluginError, "ncclNet v7 table from " + origin +
+                                          " is incomplete: missing " + missing);
+    LOG_ERROR("%s", status.message().c_str());
+    return status;
+  }
+  return Status::ok();
+}
+
+Status NetPlugin::load(const std::string& path, NetPlugin** out) {
+  struct stat st {};
+  if (path.empty() || ::stat(path.c_str(), &st) != 0) {
+    Status status(Code::kNotFound, "net plugin library '" + path +
+                                       "' does not exist (set UCCL_TCPX_PLUGIN_PATH to the "
+                                       "TCPX libnccl-net.so, e.g. /usr/local/tcpx/lib64/libnccl-net.so)");
+    LOG_WARN("%s", status.message().c_str());
+    return status;
+  }
+  // RTLD_LOCAL: TCPX exports thousands of symbols (abseil among them) that must not leak into
+  // the global namespace. Plugins are never dlclose'd.
+  void* dl = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (dl == nullptr) {
+    const char* why = ::dlerror();
+    Status status(Code::kPluginError, "cannot load net plugin '" + path +
+                                          "': " + (why ? why : "unknown dlopen error"));
+    LOG_WARN("%s", status.message().c_str());
+    return status;
+  }
+  auto* table = static_cast<const ncclNet_v7_t*>(::dlsym(dl, "ncclNetPlugin_v7"));
+  if (table == nullptr) {
+    Status status(Code::kPluginError, "'" + path +
+                                          "' does not export ncclNetPlugin_v7 (not an ncclNet "
+                                          "v7 plugin; TCPX 3.1.x exports exactly that symbol)");
+    LOG_WARN("%s", status.message().c_str());
+    return status;
+  }
+  return initOnce(table, path, out);
+}
+
+Status NetPlugin::builtinSocket(NetPlugin** out) {
+  return initOnce(socket::socketNetTable(), "built-in", out);
+}
+
+Status NetPlugin::fromTable(const ncclNet_v7_t* table, const std::string& origin,
+                            NetPlugin** out) {
+  if (table == nullptr) return Status(Code::kInvalidArgument, "null ncclNet table");
+  return initOnce(table, origin, out);
+}
+
+}  // namespace tcpxp::transport

@@ -1,0 +1,85 @@
+#include "transport/socket/device_memory.h"
+
+#include "common/log.h"
+
+#ifdef TCPXP_HAVE_CUDA
+#include <cuda_runtime_api.h>
+#endif
+
+namespace tcpxp::transport::socket::device {
+
+#ifdef TCPXP_HAVE_CUDA
+namespace {
+Status cudaStatus(cudaError_t err, const char* what) {
+  if (err == cudaSuccess) return Status::ok();
+  return Status(Code::kCudaError, std::string(what) + ": " + cudaGetErrorString(err));
+}
+}  // namespace
+
+bool gpuUsable() {
+  static const bool usable = [] {
+    int count = 0;
+    cudaError_t err = cudaGetDeviceCount(&count);
+    if (err != cudaSuccess) {
+      LOG_DEBUG("no usable GPU: %s", cudaGetErrorString(err));
+      cudaGetLastError();
+      return false;
+    }
+    return count > 0;
+  }();
+  return usable;
+}
+Status allocDevice(size_t bytes, void** out) { return cudaStatus(cudaMalloc(out, bytes), "cudaMalloc"); }
+void freeDevice(void* ptr) {
+  if (ptr) cudaFree(ptr);
+}
+Status allocPinned(size_t bytes, void** out) {
+  return cudaStatus(cudaHostAlloc(out, bytes, cudaHostAllocMapped | cudaHostAllocPortable),
+                    "cudaHostAlloc");
+}
+void freePinned(void* ptr) {
+  if (ptr) cudaFreeHost(ptr);
+}
+Status devicePointerOf(void* pinned_host, void** out) {
+  return cudaStatus(cudaHostGetDevicePointer(out, pinned_host, 0), "cudaHostGetDevicePointer");
+}
+Status copyToDevice(void* dst, const void* src, size_t bytes) {
+  return cudaStatus(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice), "cudaMemcpy H2D");
+}
+Status copyToHost(void* dst, const void* src, size_t bytes) {
+  return cudaStatus(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost), "cudaMemcpy D2H");
+}
+Status copyToDeviceAsync(void* dst, const void* src, size_t bytes) {
+  return cudaStatus(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, cudaStreamPerThread),
+                    "cudaMemcpyAsync H2D");
+}
+Status syncThreadStream() {
+  return cudaStatus(cudaStreamSynchronize(cudaStreamPerThread), "cudaStreamSynchronize");
+}
+bool isDevicePointer(const void* ptr) {
+  if (!gpuUsable()) return false;
+  cudaPointerAttributes attr{};
+  if (cudaPointerGetAttributes(&attr, ptr) != cudaSuccess) {
+    cudaGetLastError();
+    return false;
+  }
+  return attr.type == cudaMemoryTypeDevice || attr.type == cudaMemoryTypeManaged;
+}
+#else
+namespace {
+Status noCuda() { return Status(Code::kNotSupported, "built without CUDA (TCPXP_CUDA=OFF)"); }
+}  // namespace
+bool gpuUsable() { return false; }
+Status allocDevice(size_t, void**) { return noCuda(); }
+void freeDevice(void*) {}
+Status allocPinned(size_t, void**) { return noCuda(); }
+void freePinned(void*) {}
+Status devicePointerOf(void*, void**) { return noCuda(); }
+Status copyToDevice(void*, const void*, size_t) { return noCuda(); }
+Status copyToHost(void*, const void*, size_t) { return noCuda(); }
+Status copyToDeviceAsync(void*, const void*, size_t) { return noCuda(); }
+Status syncThreadStream() { return noCuda(); }
+bool isDevicePointer(const void*) { return false; }
+#endif
+
+}  // namespace tcpxp::transport::socket::device

@@ -1,0 +1,213 @@
+// Comms of the built-in socket transport. Each comm is 1 control socket + N data sockets, one
+// helper thread per data socket doing blocking I/O, so that test() is a couple of atomic loads.
+//
+// TCPX rules enforced here, each with the error code the real plugin returns:
+//   at most 16 outstanding requests per comm (a receive counts until irecvConsumed)  -> 3
+//   test() only on the oldest incomplete request of its comm                        -> 3
+//   test() after done=1 reports done=0 forever (as TCPX does), with a warning
+//   irecvConsumed exactly once per completed receive, in FIFO order, n == 1          -> 3
+//   irecv n == 1                                                                     -> 3
+//   one accept per listen comm                                                       -> 3
+//   requests under 4 MiB                                                             -> 4
+// Matching is by posting order only (tags ignored); test() never writes `sizes`.
+//
+// Threading (the TCPX contract): each comm is driven by one thread at a time. Helper threads
+// touch only their socket, the request slots (atomics) and, under the comm mutex, the
+// posting/unpack state.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/fd.h"
+#include "common/status.h"
+#include "transport/abi/net_v7.h"
+#include "transport/socket/socket_config.h"
+#include "transport/socket/socket_wire.h"
+
+namespace tcpxp::transport::socket {
+
+inline constexpr int kMaxRequests = 16;
+inline constexpr int64_t kMaxRequestBytes = (int64_t{4} << 20) - 1;
+
+// The mhandle returned by regMr.
+struct Registration {
+  char* base = nullptr;
+  size_t size = 0;
+  int type = NCCL_PTR_HOST;
+  bool contains(const void* data, int64_t size) const;
+};
+
+// First error of a comm wins; later calls on the comm return it.
+class CommError {
+ public:
+  // Logs (once) and records. `code` is what test() and later calls return.
+  void fail(ncclResult_t code, const std::string& message);
+  bool failed() const { return failed_.load(std::memory_order_acquire); }
+  ncclResult_t code() const { return code_; }
+
+ private:
+  std::atomic<bool> failed_{false};
+  std::mutex mu_;
+  ncclResult_t code_ = ncclSuccess;
+};
+
+enum class RequestKind : uint32_t { kSend = 0x53454e44, kRecv = 0x52454356 };
+
+class SendComm;
+class RecvComm;
+
+struct SendRequest {
+  RequestKind kind = RequestKind::kSend;  // first member: test() dispatches on it
+  SendComm* comm = nullptr;
+  uint64_t seq = 0;
+  std::atomic<int> chunks_left{0};
+};
+
+struct RecvRequest {
+  RequestKind kind = RequestKind::kRecv;
+  RecvComm* comm = nullptr;
+  uint64_t seq = 0;
+  char* data = nullptr;
+  int64_t capacity = 0;
+  bool to_bounce = false;  // UNPACK mode and a CUDA registration: data lands in bounce pages
+  bool planned = false;    // guarded by the comm mutex
+  std::atomic<int64_t> total{-1};
+  std::atomic<int64_t> received{0};
+  bool done_reported = false;
+};
+
+class ListenComm {
+ public:
+  static ncclResult_t create(int dev, void* handle, ListenComm** out);
+  ncclResult_t accept(RecvComm** out, ncclNetDeviceHandle_v7_t** dev_handle);
+  ~ListenComm();
+
+ private:
+  struct Pending {
+    Fd fd;
+    uint8_t bytes[kHelloBytes];
+    size_t got = 0;
+    Hello hello;
+    bool ready = false;
+    std::string peer;
+  };
+  ListenComm() = default;
+  void acceptPending();
+  void readHellos();
+
+  Fd fd_;
+  uint64_t nonce_ = 0;
+  std::string where_;
+  std::vector<std::unique_ptr<Pending>> pending_;
+  bool accepted_ = false;
+};
+
+// connect() state kept between retries, found again through a token in the handle.
+ncclResult_t connectStep(int dev, void* handle, SendComm** out);
+
+class SendComm {
+ public:
+  SendComm(std::vector<Fd> data, Fd ctrl, std::string peer);
+  ~SendComm();
+  ncclResult_t isend(void* data, int size, void* mhandle, void** request);
+  ncclResult_t test(SendRequest* req, int* done);
+  // Closes whether or not requests are outstanding; the receiver learns how many completed.
+  void close();
+
+ private:
+  struct Task {
+    SendRequest* req;
+    const char* data;
+    ChunkHeader header;
+    bool from_device;
+  };
+  struct Worker {
+    Fd fd;
+    std::thread thread;
+    std::mutex mu;
+    std::condition_variable cv;
+    Task ring[kMaxRequests];
+    uint32_t head = 0, tail = 0;  // guarded by mu
+    bool stop = false;
+    void* staging = nullptr;  // pinned bounce for device sources (UNPACK mode)
+  };
+  void run(Worker* w);
+
+  std::string peer_;
+  Fd ctrl_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  SendRequest slots_[kMaxRequests];
+  uint64_t next_seq_ = 0;
+  uint64_t head_seq_ = 0;
+  size_t next_sock_ = 0;
+  int64_t min_chunk_;
+  std::atomic<bool> closing_{false};
+  CommError error_;
+};
+
+class RecvComm {
+ public:
+  RecvComm(std::vector<Fd> data, Fd ctrl, std::string peer);
+  ~RecvComm();
+  ncclResult_t start(ncclNetDeviceHandle_v7_t** dev_handle);
+  ncclResult_t irecv(int n, void** data, int* sizes, void** mhandles, void** request);
+  ncclResult_t test(RecvRequest* req, int* done);
+  ncclResult_t consumed(int n, void* request);
+  void close();
+
+ private:
+  struct Worker {
+    Fd fd;
+    int index = 0;
+    std::thread thread;
+    bool have_seq = false;
+    uint64_t last_seq = 0;
+    void* staging = nullptr;  // pinned landing area when the bounce buffer is on the GPU
+    std::vector<iovec> iov;
+  };
+  void run(Worker* w);
+  Status receiveChunk(Worker* w, const ChunkHeader& h);
+  // Peer-closed bookkeeping for test(): reads the close frame from the control socket.
+  ncclResult_t checkPeerGone(RecvRequest* req);
+
+  std::string peer_;
+  Fd ctrl_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  RecvRequest slots_[kMaxRequests];
+
+  std::mutex mu_;
+  std::condition_variable cv_;  // posting, unpack plan order, free pages, stop
+  std::atomic<uint64_t> posted_{0};
+  uint64_t plan_seq_ = 0;  // next seq to plan (UNPACK), guarded by mu_
+  uint64_t head_seq_ = 0;      // driver thread only
+  uint64_t consume_seq_ = 0;   // guarded by mu_
+  bool stop_ = false;          // guarded by mu_
+
+  std::atomic<int> eof_sockets_{0};
+  std::atomic<int> parked_workers_{0};  // waiting for a receive to be posted
+  uint8_t close_bytes_[kCloseBytes];
+  size_t close_got_ = 0;
+  bool ctrl_eof_ = false;
+  bool have_final_ = false;
+  uint64_t final_seq_ = 0;
+
+  bool unpack_ = false;
+  std::unique_ptr<class UnpackArena> arena_;
+  ncclNetDeviceHandle_v7_t* owned_dev_handle_ = nullptr;
+  CommError error_;
+};
+
+// Process-wide state set by init() (socket_net.cc).
+const SocketConfig& config();
+const std::vector<struct NetDevice>& devices();
+// Applies the configured socket options to a connected data socket.
+void tuneDataSocket(int fd);
+
+}  // namespace tcpxp::transport::socket

@@ -1,0 +1,39 @@
+#include "transport/socket/socket_config.h"
+
+#include "common/env.h"
+
+namespace tcpxp::transport::socket {
+
+const std::vector<KnobDoc>& socketKnobs() {
+  static const std::vector<KnobDoc> knobs = {
+      {"UCCL_SOCKET_IFNAME", "NCCL_SOCKET_IFNAME, else all up non-loopback",
+       "interfaces the socket transport offers as devices (NCCL_SOCKET_IFNAME syntax)"},
+      {"UCCL_SOCKET_NSOCKS", "4", "data sockets per comm, 1..8 (plus one control socket)"},
+      {"UCCL_SOCKET_MIN_CHUNK", "64K", "smallest piece a request is split into across sockets"},
+      {"UCCL_SOCKET_UNPACK", "0", "1 = emulate the TCPX GPU receive path (bounce pages + loadMeta)"},
+      {"UCCL_SOCKET_UNPACK_POOL_PAGES", "8192", "4 KiB bounce pages per recv comm in UNPACK mode"},
+      {"UCCL_SOCKET_UNPACK_JITTER", "1", "UNPACK fragments of varying length and alignment"},
+      {"UCCL_SOCKET_UNPACK_GPU", "1", "UNPACK bounce buffer in GPU memory when a GPU is usable"},
+      {"UCCL_SOCKET_UNPACK_SEED", "0x7c9e3a1d", "seed of page shuffling and fragment lengths"},
+      {"UCCL_SOCKET_BUF_BYTES", "0", "SO_SNDBUF/SO_RCVBUF of data sockets; 0 = autotuning"},
+  };
+  return knobs;
+}
+
+SocketConfig SocketConfig::fromEnv() {
+  SocketConfig c;
+  c.ifname = envString("UCCL_SOCKET_IFNAME", envString("NCCL_SOCKET_IFNAME", ""));
+  c.nsocks = static_cast<int>(envInt("UCCL_SOCKET_NSOCKS", c.nsocks, 1, 8));
+  c.min_chunk = envInt("UCCL_SOCKET_MIN_CHUNK", c.min_chunk, 4096, 4 << 20);
+  c.unpack = envBool("UCCL_SOCKET_UNPACK", c.unpack);
+  c.unpack_pool_pages =
+      static_cast<int>(envInt("UCCL_SOCKET_UNPACK_POOL_PAGES", c.unpack_pool_pages, 2048, 1 << 20));
+  c.unpack_jitter = envBool("UCCL_SOCKET_UNPACK_JITTER", c.unpack_jitter);
+  c.unpack_gpu = envBool("UCCL_SOCKET_UNPACK_GPU", c.unpack_gpu);
+  c.unpack_seed = static_cast<uint64_t>(
+      envInt("UCCL_SOCKET_UNPACK_SEED", static_cast<int64_t>(c.unpack_seed), 0, INT64_MAX));
+  c.sock_buf_bytes = static_cast<int>(envInt("UCCL_SOCKET_BUF_BYTES", 0, 0, 1 << 30));
+  return c;
+}
+
+}  // namespace tcpxp::transport::socket

@@ -1,0 +1,340 @@
+// Receive side: one helper thread per data socket reads chunk headers and lands each piece in
+// the posted buffer (or, in UNPACK emulation, in shuffled bounce pages described by loadMeta).
+// A piece for a receive that is not posted yet waits in the socket: backpressure, as in TCPX.
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "common/log.h"
+#include "common/net_util.h"
+#include "transport/socket/device_memory.h"
+#include "transport/socket/socket_comm.h"
+#include "transport/socket/unpack_arena.h"
+
+namespace tcpxp::transport::socket {
+namespace {
+
+// readv until every byte of `iov` arrived.
+Status readAll(int fd, iovec* iov, int count) {
+  int first = 0;
+  while (first < count) {
+    ssize_t n = ::readv(fd, iov + first, std::min(count - first, 1024));
+    if (n == 0) return Status(Code::kPeerClosed, "peer closed the socket in the middle of a message");
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status(errno == ECONNRESET ? Code::kPeerClosed : Code::kSystemError,
+                    "recv: " + errnoText(errno));
+    }
+    size_t left = static_cast<size_t>(n);
+    while (first < count && left >= iov[first].iov_len) {
+      left -= iov[first].iov_len;
+      ++first;
+    }
+    if (first < count) {
+      iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + left;
+      iov[first].iov_len -= left;
+    }
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+RecvComm::RecvComm(std::vector<Fd> data, Fd ctrl, std::string peer)
+    : peer_(std::move(peer)), ctrl_(std::move(ctrl)), unpack_(config().unpack) {
+  for (auto& s : slots_) s.comm = this;
+  int index = 0;
+  for (auto& fd : data) {
+    auto w = std::make_unique<Worker>();
+    w->fd = std::move(fd);
+    w->index = index++;
+    w->iov.resize(NCCL_NET_UNPACK_MAX_SLICE_PAGES + 2);
+    workers_.push_back(std::move(w));
+  }
+}
+
+RecvComm::~RecvComm() {
+  close();
+  delete owned_dev_handle_;
+}
+
+ncclResult_t RecvComm::start(ncclNetDeviceHandle_v7_t** dev_handle) {
+  (void)setNonBlocking(ctrl_.get(), true);  // read only by test(), never blocking
+  if (unpack_) {
+    Status st = UnpackArena::create(config(), config().unpack_seed ^ reinterpret_cast<uintptr_t>(this),
+                                    &arena_);
+    if (!st.isOk()) {
+      LOG_WARN("accept: UNPACK bounce buffer: %s", st.toString().c_str());
+      return st.code() == Code::kCudaError ? ncclUnhandledCudaError : ncclSystemError;
+    }
+    // TCPX fills the caller's handle; NCCL may pass a null one, which we then own.
+    if (*dev_handle == nullptr) *dev_handle = owned_dev_handle_ = new ncclNetDeviceHandle_v7_t{};
+    ncclNetDeviceHandle_v7_t* h = *dev_handle;
+    h->netDeviceType = NCCL_NET_DEVICE_UNPACK;
+    h->netDeviceVersion = NCCL_NET_DEVICE_UNPACK_VERSION;
+    h->handle = arena_->deviceHandle();
+    h->size = sizeof(unpackNetDeviceHandle);
+    h->needsProxyProgress = 1;
+  }
+  for (auto& w : workers_) w->thread = std::thread([this, p = w.get()] { run(p); });
+  return ncclSuccess;
+}
+
+ncclResult_t RecvComm::irecv(int n, void** data, int* sizes, void** mhandles, void** request) {
+  *request = nullptr;
+  if (n != 1) {
+    LOG_WARN("irecv with n=%d: TCPX supports exactly one buffer per irecv (maxRecvs 1)", n);
+    return ncclInternalError;
+  }
+  if (error_.failed()) return error_.code();
+  if (sizes[0] < 0 || sizes[0] > kMaxRequestBytes) {
+    LOG_WARN("irecv of %d bytes: one request must be 0 .. 4 MiB - 1 bytes (TCPX rule)", sizes[0]);
+    return ncclInvalidArgument;
+  }
+  auto* reg = static_cast<Registration*>(mhandles[0]);
+  if (reg == nullptr || (sizes[0] > 0 && !reg->contains(data[0], sizes[0]))) {
+    LOG_WARN("irecv of %d bytes at %p: not inside the registration given as mhandle", sizes[0],
+             data[0]);
+    return ncclInvalidArgument;
+  }
+  uint64_t seq = posted_.load(std::memory_order_relaxed);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (seq - consume_seq_ >= kMaxRequests) {
+      LOG_WARN("irecv: %d receives outstanding on this comm (a receive counts until "
+               "irecvConsumed; TCPX limit)", kMaxRequests);
+      return ncclInternalError;
+    }
+    RecvRequest& req = slots_[seq % kMaxRequests];
+    req.seq = seq;
+    req.data = static_cast<char*>(data[0]);
+    req.capacity = sizes[0];
+    req.to_bounce = unpack_ && reg->type == NCCL_PTR_CUDA;
+    req.planned = false;
+    req.done_reported = false;
+    req.total.store(-1, std::memory_order_relaxed);
+    req.received.store(0, std::memory_order_relaxed);
+    posted_.store(seq + 1, std::memory_order_release);
+    *request = &req;
+  }
+  cv_.notify_all();
+  return ncclSuccess;
+}
+
+void RecvComm::run(Worker* w) {
+  uint8_t bytes[kChunkHeaderBytes];
+  for (;;) {
+    Status st = recvAll(w->fd.get(), bytes, sizeof(bytes));
+    if (!st.isOk()) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (stop_) return;
+      }
+      if (st.code() != Code::kPeerClosed) {
+        error_.fail(ncclSystemError, "recv comm from " + peer_ + ": " + st.message());
+      }
+      eof_sockets_.fetch_add(1, std::memory_order_release);
+      return;
+    }
+    ChunkHeader h;
+    st = decodeChunkHeader(bytes, &h);
+    if (st.isOk() && w->have_seq && h.seq <= w->last_seq) {
+      st = Status(Code::kProtocolError, "message numbers went backwards on data socket " +
+                                            std::to_string(w->index));
+    }
+    if (st.isOk()) st = receiveChunk(w, h);
+    if (!st.isOk()) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (stop_) return;
+      }
+      error_.fail(st.code() == Code::kPeerClosed ? ncclRemoteError
+                  : st.code() == Code::kInvalidArgument ? ncclInvalidUsage
+                  : st.code() == Code::kProtocolError ? ncclRemoteError
+                                                       : ncclSystemError,
+                  "recv comm from " + peer_ + ", data socket " + std::to_string(w->index) + ": " +
+                      st.message());
+      eof_sockets_.fetch_add(1, std::memory_order_release);
+      return;
+    }
+    w->have_seq = true;
+    w->last_seq = h.seq;
+  }
+}
+
+Status RecvComm::receiveChunk(Worker* w, const ChunkHeader& h) {
+  RecvRequest* req = nullptr;
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (h.seq >= posted_.load(std::memory_order_relaxed)) {
+      parked_workers_.fetch_add(1);
+      cv_.wait(lock, [&] { return stop_ || h.seq < posted_.load(std::memory_order_relaxed); });
+      parked_workers_.fetch_sub(1);
+    }
+    if (stop_) return Status(Code::kPeerClosed, "comm closed");
+    req = &slots_[h.seq % kMaxRequests];
+    if (h.seq < consume_seq_ || req->seq != h.seq) {
+      return Status(Code::kProtocolError, "a piece arrived for message #" + std::to_string(h.seq) +
+                                              ", which already completed");
+    }
+    int64_t expected = -1;
+    if (!req->total.compare_exchange_strong(expected, h.total) &&
+        expected != static_cast<int64_t>(h.total)) {
+      return Status(Code::kProtocolError, "pieces of message #" + std::to_string(h.seq) +
+                                              " disagree on its size");
+    }
+    if (static_cast<int64_t>(h.total) > req->capacity) {
+      // TCPX would write past the posted buffer here; we refuse instead.
+      return Status(Code::kInvalidArgument,
+                    "message #" + std::to_string(h.seq) + " of " + std::to_string(h.total) +
+                        " bytes arrived for a receive of " + std::to_string(req->capacity) +
+                        " bytes; sizes must be agreed before posting");
+    }
+    if (unpack_ && !req->planned) {
+      // Plan in posting order so that the pool never holds pages of a later message while an
+      // earlier one waits: with a pool of >= one full request, the oldest can always proceed.
+      cv_.wait(lock, [&] { return stop_ || plan_seq_ == h.seq || req->planned; });
+      if (stop_) return Status(Code::kPeerClosed, "comm closed");
+      if (!req->planned) {
+        int slot = static_cast<int>(h.seq % kMaxRequests);
+        arena_->plan(slot, req->to_bounce ? h.total : 0);
+        cv_.wait(lock, [&] { return stop_ || arena_->allocatePages(slot); });
+        if (stop_) return Status(Code::kPeerClosed, "comm closed");
+        req->planned = true;
+        ++plan_seq_;
+        cv_.notify_all();
+      }
+    }
+  }
+  if (h.len > 0) {
+    if (!req->to_bounce) {
+      iovec iov{req->data + h.offset, h.len};
+      TCPXP_RETURN_IF_ERROR(readAll(w->fd.get(), &iov, 1));
+    } else {
+      int slot = static_cast<int>(h.seq % kMaxRequests);
+      int n = arena_->pieces(slot, h.offset, h.len, w->iov.data());
+      if (!arena_->onGpu()) {
+        for (int i = 0; i < n; ++i) {
+          w->iov[i].iov_base = arena_->bounceAt(reinterpret_cast<uintptr_t>(w->iov[i].iov_base));
+        }
+        TCPXP_RETURN_IF_ERROR(readAll(w->fd.get(), w->iov.data(), n));
+      } else {
+        // devmem-TCP lands bytes in GPU pages directly; emulated via a pinned landing area.
+        if (w->staging == nullptr) {
+          TCPXP_RETURN_IF_ERROR(device::allocPinned(kMaxRequestBytes + 1, &w->staging));
+        }
+        iovec land{w->staging, h.len};
+        TCPXP_RETURN_IF_ERROR(readAll(w->fd.get(), &land, 1));
+        const char* src = static_cast<const char*>(w->staging);
+        for (int i = 0; i < n; ++i) {
+          char* dst = arena_->bounceAt(reinterpret_cast<uintptr_t>(w->iov[i].iov_base));
+          TCPXP_RETURN_IF_ERROR(device::copyToDeviceAsync(dst, src, w->iov[i].iov_len));
+          src += w->iov[i].iov_len;
+        }
+        TCPXP_RETURN_IF_ERROR(device::syncThreadStream());
+      }
+    }
+  }
+  req->received.fetch_add(h.len, std::memory_order_acq_rel);
+  return Status::ok();
+}
+
+ncclResult_t RecvComm::checkPeerGone(RecvRequest* req) {
+  if (eof_sockets_.load(std::memory_order_acquire) == 0) return ncclSuccess;
+  // Some data socket ended: learn from the control socket whether the close was orderly.
+  while (!have_final_ && !ctrl_eof_) {
+    ssize_t n = ::recv(ctrl_.get(), close_bytes_ + close_got_, kCloseBytes - close_got_, 0);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) break;
+    if (n <= 0) {
+      ctrl_eof_ = true;
+      break;
+    }
+    close_got_ += static_cast<size_t>(n);
+    if (close_got_ == kCloseBytes) {
+      Status st = decodeClose(close_bytes_, &final_seq_);
+      if (!st.isOk()) {
+        error_.fail(ncclRemoteError, "recv comm from " + peer_ + ": " + st.message());
+        return error_.code();
+      }
+      have_final_ = true;
+    }
+  }
+  if (have_final_ && req->seq >= final_seq_) {
+    error_.fail(ncclRemoteError, "recv comm from " + peer_ + ": the peer closed its send comm "
+                                 "before sending message #" + std::to_string(req->seq));
+    return error_.code();
+  }
+  // Every socket is either at its end or waiting for a later receive: nothing more will come.
+  int idle = eof_sockets_.load(std::memory_order_acquire) + parked_workers_.load();
+  if ((have_final_ || ctrl_eof_) && idle >= static_cast<int>(workers_.size())) {
+    error_.fail(ncclRemoteError, "recv comm from " + peer_ + ": the peer went away with message #" +
+                                     std::to_string(req->seq) + " incomplete");
+    return error_.code();
+  }
+  return ncclSuccess;
+}
+
+ncclResult_t RecvComm::test(RecvRequest* req, int* done) {
+  *done = 0;
+  if (req->seq < head_seq_ || req->done_reported) {
+    LOG_WARN("test() on receive #%llu that already reported done: TCPX reports done=0 forever "
+             "after the first done=1",
+             static_cast<unsigned long long>(req->seq));
+    return ncclSuccess;
+  }
+  if (req->seq != head_seq_ || head_seq_ >= posted_.load(std::memory_order_relaxed)) {
+    LOG_WARN("test() on receive #%llu but the oldest incomplete one is #%llu: TCPX tests only "
+             "the FIFO head",
+             static_cast<unsigned long long>(req->seq), static_cast<unsigned long long>(head_seq_));
+    return ncclInternalError;
+  }
+  int64_t total = req->total.load(std::memory_order_acquire);
+  if (total >= 0 && req->received.load(std::memory_order_acquire) == total) {
+    *done = 1;
+    req->done_reported = true;
+    ++head_seq_;
+    return ncclSuccess;
+  }
+  if (error_.failed()) return error_.code();
+  return checkPeerGone(req);
+}
+
+ncclResult_t RecvComm::consumed(int n, void* request) {
+  if (n != 1) {
+    LOG_WARN("irecvConsumed with n=%d: TCPX takes exactly 1", n);
+    return ncclInternalError;
+  }
+  auto* req = static_cast<RecvRequest*>(request);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (req == nullptr || req->comm != this || req->seq != consume_seq_ || !req->done_reported) {
+    LOG_WARN("irecvConsumed on receive #%llu: expected #%llu, after test() reported it done "
+             "(TCPX: once per completed receive, in FIFO order)",
+             req ? static_cast<unsigned long long>(req->seq) : 0ull,
+             static_cast<unsigned long long>(consume_seq_));
+    return ncclInternalError;
+  }
+  if (unpack_ && req->planned) arena_->release(static_cast<int>(req->seq % kMaxRequests));
+  ++consume_seq_;
+  cv_.notify_all();
+  return ncclSuccess;
+}
+
+void RecvComm::close() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stop_) return;
+    stop_ = true;
+  }
+  cv_.notify_all();
+  for (auto& w : workers_) ::shutdown(w->fd.get(), SHUT_RDWR);
+  for (auto& w : workers_) {
+    if (w->thread.joinable()) w->thread.join();
+    device::freePinned(w->staging);
+    w->staging = nullptr;
+  }
+}
+
+}  // namespace tcpxp::transport::socket

@@ -1,0 +1,219 @@
+// Send side: isend splits a request into up to N pieces (one per data socket, round robin
+// across requests) and queues them to the sockets' helper threads, which write
+// header + payload with one sendmsg.
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "common/log.h"
+#include "common/net_util.h"
+#include "transport/socket/device_memory.h"
+#include "transport/socket/socket_comm.h"
+
+namespace tcpxp::transport::socket {
+namespace {
+
+// Writes all of header + payload; EINTR and short writes retried.
+Status writeChunk(int fd, const uint8_t* header, const char* data, size_t len) {
+  iovec iov[2] = {{const_cast<uint8_t*>(header), kChunkHeaderBytes},
+                  {const_cast<char*>(data), len}};
+  int first = 0;
+  while (first < 2) {
+    msghdr msg{};
+    msg.msg_iov = iov + first;
+    msg.msg_iovlen = static_cast<size_t>(2 - first);
+    ssize_t n = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status(errno == EPIPE || errno == ECONNRESET ? Code::kPeerClosed : Code::kSystemError,
+                    "send: " + errnoText(errno));
+    }
+    size_t left = static_cast<size_t>(n);
+    while (first < 2 && left >= iov[first].iov_len) {
+      left -= iov[first].iov_len;
+      ++first;
+    }
+    if (first < 2) {
+      iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + left;
+      iov[first].iov_len -= left;
+    }
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+bool Registration::contains(const void* data, int64_t len) const {
+  auto p = reinterpret_cast<uintptr_t>(data);
+  auto b = reinterpret_cast<uintptr_t>(base);
+  return p >= b && len >= 0 && p - b <= size && static_cast<uint64_t>(len) <= size - (p - b);
+}
+
+void CommError::fail(ncclResult_t code, const std::string& message) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (failed_.load(std::memory_order_relaxed)) return;
+  code_ = code;
+  failed_.store(true, std::memory_order_release);
+  LOG_WARN("%s", message.c_str());
+}
+
+SendComm::SendComm(std::vector<Fd> data, Fd ctrl, std::string peer)
+    : peer_(std::move(peer)), ctrl_(std::move(ctrl)), min_chunk_(config().min_chunk) {
+  for (auto& s : slots_) s.comm = this;
+  for (auto& fd : data) {
+    auto w = std::make_unique<Worker>();
+    w->fd = std::move(fd);
+    workers_.push_back(std::move(w));
+  }
+  for (auto& w : workers_) w->thread = std::thread([this, p = w.get()] { run(p); });
+}
+
+SendComm::~SendComm() { close(); }
+
+ncclResult_t SendComm::isend(void* data, int size, void* mhandle, void** request) {
+  *request = nullptr;
+  if (error_.failed()) return error_.code();
+  if (size < 0 || size > kMaxRequestBytes) {
+    LOG_WARN("isend of %d bytes: one request must be 0 .. 4 MiB - 1 bytes (TCPX rule)", size);
+    return ncclInvalidArgument;
+  }
+  auto* reg = static_cast<Registration*>(mhandle);
+  if (reg == nullptr || (size > 0 && !reg->contains(data, size))) {
+    LOG_WARN("isend of %d bytes at %p: not inside the registration given as mhandle", size, data);
+    return ncclInvalidArgument;
+  }
+  if (next_seq_ - head_seq_ >= kMaxRequests) {
+    LOG_WARN("isend: %d requests already outstanding on this comm (TCPX limit); test them first",
+             kMaxRequests);
+    return ncclInternalError;
+  }
+  const size_t nsocks = workers_.size();
+  size_t pieces = std::clamp<size_t>((static_cast<size_t>(size) + min_chunk_ - 1) / min_chunk_, 1, nsocks);
+  // Piece length rounded to 4 KiB so that pieces start page-aligned in the message.
+  size_t piece = ((static_cast<size_t>(size) + pieces - 1) / pieces + 4095) & ~size_t{4095};
+  if (size > 0) pieces = (static_cast<size_t>(size) + piece - 1) / piece;
+  SendRequest& req = slots_[next_seq_ % kMaxRequests];
+  req.seq = next_seq_;
+  req.chunks_left.store(static_cast<int>(pieces), std::memory_order_relaxed);
+  bool from_device = reg->type == NCCL_PTR_CUDA;
+  for (size_t i = 0; i < pieces; ++i) {
+    size_t offset = i * piece;
+    Task task;
+    task.req = &req;
+    task.data = static_cast<const char*>(data) + offset;
+    task.header.seq = next_seq_;
+    task.header.offset = static_cast<uint32_t>(offset);
+    task.header.len = static_cast<uint32_t>(std::min(piece, static_cast<size_t>(size) - offset));
+    task.header.total = static_cast<uint32_t>(size);
+    task.from_device = from_device;
+    Worker& w = *workers_[(next_sock_ + i) % nsocks];
+    {
+      std::lock_guard<std::mutex> lock(w.mu);
+      w.ring[w.tail % kMaxRequests] = task;
+      ++w.tail;
+    }
+    w.cv.notify_one();
+  }
+  next_sock_ = (next_sock_ + pieces) % nsocks;
+  ++next_seq_;
+  *request = &req;
+  return ncclSuccess;
+}
+
+void SendComm::run(Worker* w) {
+  uint8_t header[kChunkHeaderBytes];
+  for (;;) {
+    Task task;
+    {
+      std::unique_lock<std::mutex> lock(w->mu);
+      w->cv.wait(lock, [w] { return w->stop || w->head != w->tail; });
+      if (w->stop) return;
+      task = w->ring[w->head % kMaxRequests];
+    }
+    encodeChunkHeader(task.header, header);
+    const char* payload = task.data;
+    Status st;
+    if (task.from_device && task.header.len > 0) {
+      // UNPACK emulation: TCPX sends straight from GPU memory; here it is staged through host.
+      if (w->staging == nullptr) st = device::allocPinned(kMaxRequestBytes + 1, &w->staging);
+      if (st.isOk()) st = device::copyToHost(w->staging, task.data, task.header.len);
+      payload = static_cast<const char*>(w->staging);
+    }
+    if (st.isOk()) st = writeChunk(w->fd.get(), header, payload, task.header.len);
+    if (!st.isOk()) {
+      if (!closing_.load()) {
+        error_.fail(st.code() == Code::kPeerClosed ? ncclRemoteError : ncclSystemError,
+                    "send comm to " + peer_ + ": " + st.message());
+      }
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lock(w->mu);
+      ++w->head;
+    }
+    task.req->chunks_left.fetch_sub(1, std::memory_order_release);
+  }
+}
+
+ncclResult_t SendComm::test(SendRequest* req, int* done) {
+  *done = 0;
+  if (req->seq < head_seq_) {
+    LOG_WARN("test() on send request #%llu that already reported done: TCPX reports done=0 "
+             "forever after the first done=1",
+             static_cast<unsigned long long>(req->seq));
+    return ncclSuccess;
+  }
+  if (req->seq != head_seq_ || head_seq_ == next_seq_) {
+    LOG_WARN("test() on send request #%llu but the oldest incomplete one is #%llu: TCPX tests "
+             "only the FIFO head",
+             static_cast<unsigned long long>(req->seq), static_cast<unsigned long long>(head_seq_));
+    return ncclInternalError;
+  }
+  if (req->chunks_left.load(std::memory_order_acquire) == 0) {
+    *done = 1;
+    ++head_seq_;
+    return ncclSuccess;
+  }
+  if (error_.failed()) return error_.code();
+  return ncclSuccess;
+}
+
+void SendComm::close() {
+  if (closing_.exchange(true)) return;
+  // Tell the receiver how many requests were handed to the kernel whole, so that it fails
+  // the rest instead of waiting for them.
+  uint64_t final_seq = head_seq_;
+  while (final_seq < next_seq_ &&
+         slots_[final_seq % kMaxRequests].chunks_left.load(std::memory_order_acquire) == 0) {
+    ++final_seq;
+  }
+  uint8_t frame[kCloseBytes];
+  encodeClose(final_seq, frame);
+  if (ctrl_.valid()) {
+    (void)setNonBlocking(ctrl_.get(), true);
+    if (::send(ctrl_.get(), frame, sizeof(frame), MSG_NOSIGNAL) != sizeof(frame)) {
+      LOG_DEBUG("send comm to %s: close frame not sent: %s", peer_.c_str(), errnoText(errno).c_str());
+    }
+  }
+  for (auto& w : workers_) {
+    bool busy = false;
+    {
+      std::lock_guard<std::mutex> lock(w->mu);
+      w->stop = true;
+      busy = w->head != w->tail;
+    }
+    w->cv.notify_one();
+    // Wakes a helper blocked in send(); data already queued in the kernel is still delivered.
+    if (busy) ::shutdown(w->fd.get(), SHUT_RDWR);
+  }
+  for (auto& w : workers_) {
+    if (w->thread.joinable()) w->thread.join();
+    device::freePinned(w->staging);
+    w->staging = nullptr;
+  }
+}
+
+}  // namespace tcpxp::transport::socket
