@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what `make demo` and `make test` need, from Debian packages, or says exactly what is
+# missing. Idempotent: does nothing when everything is present.
+set -euo pipefail
+
+missing_pkgs=()
+need_cmd() {  # command, Debian package
+  command -v "$1" >/dev/null 2>&1 || missing_pkgs+=("$2")
+}
+need_cmd cmake cmake
+need_cmd ninja ninja-build
+need_cmd g++ g++
+need_cmd python3 python3
+need_cmd ip iproute2
+if [ -z "${TCPXP_GTEST_SOURCE_DIR:-}" ] && [ ! -f /usr/include/gtest/gtest.h ]; then
+  missing_pkgs+=(libgtest-dev libgmock-dev)
+fi
+
+if [ ${#missing_pkgs[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "tcpx-p2p: missing build dependencies: ${missing_pkgs[*]}"
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "tcpx-p2p: installing them with apt-get"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing_pkgs[@]}" >/dev/null
+else
+  echo "tcpx-p2p: install them first, e.g.: sudo apt-get install ${missing_pkgs[*]}" >&2
+  echo "  (or point TCPXP_GTEST_SOURCE_DIR at a GoogleTest source tree)" >&2
+  exit 1
+fi

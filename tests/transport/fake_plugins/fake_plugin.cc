@@ -1,0 +1,60 @@
+// Deliberately broken ncclNet v7 plugins for the loader tests, one per FAKE_* macro.
+#include <cstdio>
+
+#include "transport/abi/net_v7.h"
+
+namespace {
+int g_init_calls = 0;
+ncclResult_t fakeInit(ncclDebugLogger_t log) {
+  ++g_init_calls;
+  if (log) log(NCCL_LOG_WARN, 0, __FILE__, __LINE__, "fake plugin init call %d", g_init_calls);
+#ifdef FAKE_INIT_FAILS
+  return ncclSystemError;
+#else
+  return g_init_calls == 1 ? ncclSuccess : ncclInternalError;  // once per process, like TCPX
+#endif
+}
+ncclResult_t fakeDevices(int* n) {
+  *n = g_init_calls;  // lets the test see how often init ran
+  return ncclSuccess;
+}
+ncclResult_t fakeAny() { return ncclInternalError; }
+template <typename F>
+F stub() {
+  return reinterpret_cast<F>(&fakeAny);
+}
+}  // namespace
+
+#ifndef FAKE_NO_SYMBOL
+extern "C" __attribute__((visibility("default"))) ncclNet_v7_t ncclNetPlugin_v7 = {
+    .name = "fake",
+    .init = fakeInit,
+    .devices = fakeDevices,
+    .getProperties = stub<decltype(ncclNet_v7_t::getProperties)>(),
+    .listen = stub<decltype(ncclNet_v7_t::listen)>(),
+    .connect = stub<decltype(ncclNet_v7_t::connect)>(),
+    .accept = stub<decltype(ncclNet_v7_t::accept)>(),
+    .regMr = stub<decltype(ncclNet_v7_t::regMr)>(),
+    .regMrDmaBuf = nullptr,
+    .deregMr = stub<decltype(ncclNet_v7_t::deregMr)>(),
+#ifdef FAKE_INCOMPLETE
+    .isend = nullptr,
+#else
+    .isend = stub<decltype(ncclNet_v7_t::isend)>(),
+#endif
+    .irecv = stub<decltype(ncclNet_v7_t::irecv)>(),
+    .iflush = nullptr,
+#ifdef FAKE_INCOMPLETE
+    .test = nullptr,
+#else
+    .test = stub<decltype(ncclNet_v7_t::test)>(),
+#endif
+    .closeSend = stub<decltype(ncclNet_v7_t::closeSend)>(),
+    .closeRecv = stub<decltype(ncclNet_v7_t::closeRecv)>(),
+    .closeListen = stub<decltype(ncclNet_v7_t::closeListen)>(),
+    .getDeviceMr = nullptr,
+    .irecvConsumed = nullptr,
+};
+#else
+extern "C" __attribute__((visibility("default"))) int notAPlugin = 1;
+#endif
