@@ -1,0 +1,77 @@
+#include "engine/completions.h"
+
+#include <chrono>
+
+namespace tcpxp::engine {
+
+uint64_t Completions::open(int parts) {
+  std::lock_guard<std::mutex> lock(mu_);
+  uint64_t id = next_++;
+  slots_[id].parts_left = parts;
+  return id;
+}
+
+void Completions::finish(uint64_t id, const Status& status, size_t bytes) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = slots_.find(id);
+    if (it == slots_.end()) return;
+    Slot& s = it->second;
+    if (!status.isOk() && s.status.isOk()) s.status = status;
+    s.bytes += bytes;
+    --s.parts_left;
+  }
+  cv_.notify_all();
+}
+
+Status Completions::poll(uint64_t id, bool* done, size_t* bytes) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = slots_.find(id);
+  if (it == slots_.end()) {
+    return Status(Code::kNotFound, "transfer id " + std::to_string(id) +
+                                       " is unknown or was already reported done");
+  }
+  *done = it->second.parts_left <= 0;
+  if (!*done) return Status::ok();
+  Status st = it->second.status;
+  if (bytes) *bytes = it->second.bytes;
+  slots_.erase(it);
+  return st;
+}
+
+Status Completions::wait(uint64_t id, int64_t timeout_ms, const std::function<bool()>& interrupted,
+                         size_t* bytes) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    auto it = slots_.find(id);
+    if (it == slots_.end()) {
+      return Status(Code::kNotFound, "transfer id " + std::to_string(id) + " is unknown");
+    }
+    if (it->second.parts_left <= 0) {
+      Status st = it->second.status;
+      if (bytes) *bytes = it->second.bytes;
+      slots_.erase(it);
+      return st;
+    }
+    auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) {
+      return Status(Code::kTimeout, "transfer " + std::to_string(id) + " not done after " +
+                                        std::to_string(timeout_ms) + " ms");
+    }
+    if (interrupted) {
+      lock.unlock();
+      bool stop = interrupted();
+      lock.lock();
+      if (stop) return Status(Code::kTimeout, "interrupted while waiting for transfer " + std::to_string(id));
+    }
+    cv_.wait_until(lock, std::min(deadline, now + std::chrono::milliseconds(20)));
+  }
+}
+
+size_t Completions::pending() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return slots_.size();
+}
+
+}  // namespace tcpxp::engine

@@ -1,0 +1,549 @@
+#include "engine/connection.h"
+
+#include <algorithm>
+
+#include "common/log.h"
+
+namespace tcpxp::engine {
+namespace {
+
+constexpr uint32_t kEngineVersion = 1;
+
+Status decodeAs(const uint8_t* p, size_t n, auto* msg) { return control::decode(p, n, msg); }
+
+}  // namespace
+
+const char* xferKindName(XferKind kind) {
+  switch (kind) {
+    case XferKind::kSend:
+      return "send";
+    case XferKind::kRecv:
+      return "recv";
+    case XferKind::kWrite:
+      return "write";
+    case XferKind::kRead:
+      return "read";
+    case XferKind::kServeWrite:
+      return "served write";
+    case XferKind::kServeRead:
+      return "served read";
+  }
+  return "?";
+}
+
+Connection::Connection(EngineContext& ctx, ConnId id, ControlSocket ctrl, bool connector,
+                       uint64_t ready_slot)
+    : ctx_(ctx),
+      id_(id),
+      ctrl_(std::move(ctrl)),
+      connector_(connector),
+      ready_slot_(ready_slot),
+      state_(connector ? State::kAwaitAck : State::kAwaitHello),
+      deadline_(Clock::now() + std::chrono::milliseconds(ctx.config.timeout_ms)) {}
+
+Connection::~Connection() {
+  if (state_ != State::kClosed) fail(Status(Code::kPeerClosed, "connection destroyed"));
+}
+
+bool Connection::hasPostedWork() const {
+  for (const Channel& ch : channels_) {
+    if (!ch.idle()) return true;
+  }
+  return state_ == State::kEstablishing;
+}
+
+Status Connection::listenAll(std::vector<transport::NetHandle>* handles) {
+  int n = ctx_.config.num_channels;
+  listen_comms_.assign(n, nullptr);
+  handles->assign(n, {});
+  for (int i = 0; i < n; ++i) {
+    TCPXP_RETURN_IF_ERROR(ctx_.net.listen(ctx_.dev, &(*handles)[i], &listen_comms_[i]));
+  }
+  return Status::ok();
+}
+
+Status Connection::start() {
+  control::Hello hello;
+  hello.engine_version = kEngineVersion;
+  hello.chunk_bytes = static_cast<uint32_t>(ctx_.config.chunk_bytes);
+  hello.gpu_index = ctx_.gpu_index;
+  hello.transport = ctx_.net.name();
+  std::vector<transport::NetHandle> handles;
+  TCPXP_RETURN_IF_ERROR(listenAll(&handles));
+  hello.handles.assign(handles.begin(), handles.end());
+  ctrl_.send(hello);
+  return ctrl_.flush();
+}
+
+Status Connection::onHello(const control::Hello& m) {
+  if (connector_ || state_ != State::kAwaitHello) {
+    return Status(Code::kProtocolError, "unexpected Hello");
+  }
+  control::HelloAck ack;
+  ack.chunk_bytes = m.chunk_bytes;
+  ack.gpu_index = ctx_.gpu_index;
+  std::string refuse;
+  if (m.engine_version != kEngineVersion) {
+    refuse = "engine version " + std::to_string(m.engine_version) + " is not supported (this side: " +
+             std::to_string(kEngineVersion) + ")";
+  } else if (m.transport != ctx_.net.name()) {
+    refuse = "peer uses transport '" + m.transport + "', this side '" + ctx_.net.name() +
+             "' (set UCCL_P2P_TRANSPORT the same on both sides)";
+  } else if (static_cast<int>(m.handles.size()) != ctx_.config.num_channels) {
+    LOG_INFO("connection %s: using the connector's %zu channels (this side's default: %d)",
+             peer().c_str(), m.handles.size(), ctx_.config.num_channels);
+  }
+  if (!refuse.empty()) {
+    ack.status = Code::kRefused;
+    ack.message = refuse;
+    ctrl_.send(ack);
+    (void)ctrl_.flush();
+    return Status(Code::kRefused, "refused connection from " + peer() + ": " + refuse);
+  }
+  // Both sides use the connector's channel count and chunk size.
+  remote_gpu_ = m.gpu_index;
+  chunk_bytes_ = m.chunk_bytes;
+  int n = static_cast<int>(m.handles.size());
+  listen_comms_.assign(n, nullptr);
+  std::vector<transport::NetHandle> handles(n);
+  for (int i = 0; i < n; ++i) {
+    TCPXP_RETURN_IF_ERROR(ctx_.net.listen(ctx_.dev, &handles[i], &listen_comms_[i]));
+  }
+  ack.handles.assign(handles.begin(), handles.end());
+  connect_handles_.assign(m.handles.begin(), m.handles.end());
+  channels_.assign(n, Channel{});
+  ctrl_.send(ack);
+  state_ = State::kEstablishing;
+  return Status::ok();
+}
+
+Status Connection::onHelloAck(const control::HelloAck& m) {
+  if (!connector_ || state_ != State::kAwaitAck) {
+    return Status(Code::kProtocolError, "unexpected HelloAck");
+  }
+  if (m.status != Code::kOk) {
+    return Status(m.status, "peer " + peer() + " refused the connection: " + m.message);
+  }
+  if (m.handles.size() != listen_comms_.size() || m.chunk_bytes != ctx_.config.chunk_bytes) {
+    return Status(Code::kProtocolError, "HelloAck does not match the Hello (channels/chunk size)");
+  }
+  remote_gpu_ = m.gpu_index;
+  chunk_bytes_ = m.chunk_bytes;
+  connect_handles_.assign(m.handles.begin(), m.handles.end());
+  channels_.assign(m.handles.size(), Channel{});
+  state_ = State::kEstablishing;
+  return Status::ok();
+}
+
+// Connects every send comm and accepts every recv comm, interleaved: both peers do this at
+// once and each step is non-blocking.
+Status Connection::establish(bool* did_work) {
+  bool all = true;
+  for (size_t i = 0; i < channels_.size(); ++i) {
+    Channel& ch = channels_[i];
+    if (ch.send_comm == nullptr) {
+      TCPXP_RETURN_IF_ERROR(ctx_.net.connect(ctx_.dev, &connect_handles_[i], &ch.send_comm));
+      if (ch.send_comm) *did_work = true;
+    }
+    if (ch.recv_comm == nullptr) {
+      transport::UnpackHandle unpack;
+      TCPXP_RETURN_IF_ERROR(ctx_.net.accept(listen_comms_[i], &ch.recv_comm, &unpack));
+      if (ch.recv_comm) {
+        *did_work = true;
+        TCPXP_RETURN_IF_ERROR(ctx_.net.closeListen(listen_comms_[i]));
+        listen_comms_[i] = nullptr;
+      }
+    }
+    all = all && ch.send_comm && ch.recv_comm;
+  }
+  if (!all) return Status::ok();
+  state_ = State::kReady;
+  LOG_INFO("connection %llu to %s ready: %zu channels, %zu-byte chunks, transport %s",
+           static_cast<unsigned long long>(id_), peer().c_str(), channels_.size(), chunk_bytes_,
+           ctx_.net.name().c_str());
+  if (ready_slot_) ctx_.completions.finish(ready_slot_, Status::ok());
+  ready_slot_ = 0;
+  return Status::ok();
+}
+
+Transfer* Connection::addMine(uint64_t api, XferKind kind, Registration* reg, char* ptr,
+                              size_t size) {
+  auto x = std::make_unique<Transfer>();
+  x->id = next_id_++;
+  x->api_id = api;
+  x->kind = kind;
+  x->conn = this;
+  x->ptr = ptr;
+  x->size = size;
+  x->reg = reg;
+  x->last_progress = Clock::now();
+  ++reg->active;
+  Transfer* raw = x.get();
+  mine_.emplace(raw->id, std::move(x));
+  return raw;
+}
+
+Transfer* Connection::addTheirs(uint64_t peer_id, XferKind kind, Registration* reg, char* ptr,
+                                size_t size) {
+  auto x = std::make_unique<Transfer>();
+  x->id = peer_id;
+  x->kind = kind;
+  x->conn = this;
+  x->ptr = ptr;
+  x->size = size;
+  x->reg = reg;
+  x->last_progress = Clock::now();
+  if (reg) ++reg->active;
+  Transfer* raw = x.get();
+  theirs_[peer_id] = std::move(x);
+  return raw;
+}
+
+void Connection::postPieces(Transfer* x, bool receiving) {
+  x->chunks = (x->size + chunk_bytes_ - 1) / chunk_bytes_;
+  x->posted = true;
+  size_t& next = receiving ? next_in_ : next_out_;
+  for (size_t i = 0; i < x->chunks; ++i) {
+    size_t off = i * chunk_bytes_;
+    ChunkOp op;
+    op.xfer = x;
+    op.ptr = x->ptr + off;
+    op.len = static_cast<uint32_t>(std::min(chunk_bytes_, x->size - off));
+    Channel& ch = channels_[(next + i) % channels_.size()];
+    if (receiving) {
+      ch.queueRecv(op);
+    } else {
+      ch.queueSend(op);
+    }
+  }
+  next = (next + x->chunks) % channels_.size();
+  if (x->chunks == 0) finished_.push_back(x);
+}
+
+Status Connection::send(uint64_t api, Registration* reg, char* ptr, size_t size) {
+  Transfer* x = addMine(api, XferKind::kSend, reg, ptr, size);
+  ctrl_.send(control::Send{x->id, size});
+  return Status::ok();
+}
+
+Status Connection::recv(uint64_t api, Registration* reg, char* ptr, size_t size) {
+  auto x = std::make_unique<Transfer>();
+  x->api_id = api;
+  x->kind = XferKind::kRecv;
+  x->conn = this;
+  x->ptr = ptr;
+  x->size = size;
+  x->reg = reg;
+  x->last_progress = Clock::now();
+  ++reg->active;
+  posted_recvs_.push_back(std::move(x));
+  return matchRecvs();
+}
+
+Status Connection::write(uint64_t api, Registration* reg, char* ptr, size_t size,
+                         uint64_t remote_addr, uint64_t token, uint32_t remote_mr) {
+  Transfer* x = addMine(api, XferKind::kWrite, reg, ptr, size);
+  ctrl_.send(control::Write{x->id, remote_addr, size, token, remote_mr});
+  return Status::ok();
+}
+
+Status Connection::read(uint64_t api, Registration* reg, char* ptr, size_t size,
+                        uint64_t remote_addr, uint64_t token, uint32_t remote_mr) {
+  Transfer* x = addMine(api, XferKind::kRead, reg, ptr, size);
+  ctrl_.send(control::Read{x->id, remote_addr, size, token, remote_mr});
+  return Status::ok();
+}
+
+Status Connection::notify(const std::string& name, const std::string& msg) {
+  control::Notify n{name, msg};
+  TCPXP_RETURN_IF_ERROR(control::validate(n));
+  ctrl_.send(n);
+  return Status::ok();
+}
+
+Status Connection::matchRecvs() {
+  while (!posted_recvs_.empty() && !offers_.empty()) {
+    std::unique_ptr<Transfer> x = std::move(posted_recvs_.front());
+    posted_recvs_.pop_front();
+    control::Send offer = offers_.front();
+    offers_.pop_front();
+    x->id = offer.xfer_id;
+    if (offer.size > x->size) {
+      Status why(Code::kInvalidArgument, "message of " + std::to_string(offer.size) +
+                                             " bytes is larger than the recv buffer of " +
+                                             std::to_string(x->size) + " bytes");
+      ctrl_.send(control::Nack{offer.xfer_id, control::Initiator::kDataSender, Code::kRefused,
+                               "receiver: " + why.message()});
+      --x->reg->active;
+      if (x->api_id) ctx_.completions.finish(x->api_id, why);
+      continue;
+    }
+    x->size = offer.size;
+    Transfer* raw = x.get();
+    theirs_[offer.xfer_id] = std::move(x);
+    postPieces(raw, /*receiving=*/true);
+    ctrl_.send(control::Cts{offer.xfer_id, control::Initiator::kDataSender});
+  }
+  return Status::ok();
+}
+
+Status Connection::onSend(const control::Send& m) {
+  offers_.push_back(m);
+  return matchRecvs();
+}
+
+Status Connection::onWriteOrRead(bool is_write, uint64_t id, uint64_t addr, uint64_t size,
+                                 uint64_t token) {
+  Registration* reg = nullptr;
+  char* local = nullptr;
+  Status st = ctx_.registry.authorize(token, addr, size, id_, &reg, &local);
+  if (!st.isOk()) {
+    LOG_WARN("connection %s: refused %s of %llu bytes: %s", peer().c_str(), is_write ? "write" : "read",
+             static_cast<unsigned long long>(size), st.message().c_str());
+    ctrl_.send(control::Nack{id,
+                             is_write ? control::Initiator::kDataSender
+                                      : control::Initiator::kDataReceiver,
+                             st.code(), st.message()});
+    return Status::ok();
+  }
+  if (theirs_.count(id)) return Status(Code::kProtocolError, "duplicate transfer id from the peer");
+  Transfer* x = addTheirs(id, is_write ? XferKind::kServeWrite : XferKind::kServeRead, reg, local, size);
+  if (is_write) {
+    postPieces(x, /*receiving=*/true);
+    ctrl_.send(control::Cts{id, control::Initiator::kDataSender});
+  } else {
+    ctrl_.send(control::ReadOk{id});
+  }
+  return Status::ok();
+}
+
+Status Connection::onReadOk(const control::ReadOk& m) {
+  auto it = mine_.find(m.xfer_id);
+  if (it == mine_.end() || it->second->kind != XferKind::kRead || it->second->posted) {
+    return Status(Code::kProtocolError, "ReadOk for an unknown read");
+  }
+  postPieces(it->second.get(), /*receiving=*/true);
+  ctrl_.send(control::Cts{m.xfer_id, control::Initiator::kDataReceiver});
+  return Status::ok();
+}
+
+Status Connection::onCts(const control::Cts& m) {
+  Transfer* x = nullptr;
+  if (m.initiator == control::Initiator::kDataSender) {
+    auto it = mine_.find(m.xfer_id);
+    if (it != mine_.end() && (it->second->kind == XferKind::kSend || it->second->kind == XferKind::kWrite)) {
+      x = it->second.get();
+    }
+  } else {
+    auto it = theirs_.find(m.xfer_id);
+    if (it != theirs_.end() && it->second->kind == XferKind::kServeRead) x = it->second.get();
+  }
+  if (x == nullptr || x->posted) return Status(Code::kProtocolError, "Cts for an unknown transfer");
+  postPieces(x, /*receiving=*/false);
+  return Status::ok();
+}
+
+Status Connection::onDone(const control::Done& m) {
+  auto it = mine_.find(m.xfer_id);
+  if (m.initiator != control::Initiator::kDataSender || it == mine_.end() || it->second->peer_done) {
+    return Status(Code::kProtocolError, "Done for an unknown transfer");
+  }
+  it->second->peer_done = true;
+  finished_.push_back(it->second.get());
+  return Status::ok();
+}
+
+Status Connection::onNack(const control::Nack& m) {
+  auto it = mine_.find(m.xfer_id);
+  if (it == mine_.end() || it->second->posted) {
+    return Status(Code::kProtocolError, "Nack for an unknown transfer");
+  }
+  Transfer* x = it->second.get();
+  complete(x, Status(m.code, std::string(xferKindName(x->kind)) + " refused by " + peer() + ": " +
+                                 m.message));
+  return Status::ok();
+}
+
+Status Connection::onFrame(control::FrameType type, const uint8_t* p, size_t n) {
+  using control::FrameType;
+  bool ready = state_ == State::kReady;
+  switch (type) {
+    case FrameType::kHello: {
+      control::Hello m;
+      TCPXP_RETURN_IF_ERROR(decodeAs(p, n, &m));
+      return onHello(m);
+    }
+    case FrameType::kHelloAck: {
+      control::HelloAck m;
+      TCPXP_RETURN_IF_ERROR(decodeAs(p, n, &m));
+      return onHelloAck(m);
+    }
+    case FrameType::kBye:
+      return Status(Code::kPeerClosed, "peer " + peer() + " closed the connection");
+    case FrameType::kNotify: {
+      control::Notify m;
+      TCPXP_RETURN_IF_ERROR(decodeAs(p, n, &m));
+      if (ctx_.on_notify) ctx_.on_notify(Notification{m.name, m.msg});
+      return Status::ok();
+    }
+    default:
+      break;
+  }
+  if (!ready && state_ != State::kEstablishing) {
+    return Status(Code::kProtocolError, std::string(control::frameTypeName(type)) + " before the handshake ended");
+  }
+  switch (type) {
+    case FrameType::kSend: {
+      control::Send m;
+      TCPXP_RETURN_IF_ERROR(decodeAs(p, n, &m));
+      return onSend(m);
+    }
+    case FrameType::kWrite: {
+      control::Write m;
+      TCPXP_RETURN_IF_ERROR(decodeAs(p, n, &m));
+      return onWriteOrRead(true, m.xfer_id, m.remote_addr, m.size, m.token);
+    }
+    case FrameType::kRead: {
+      control::Read m;
+      TCPXP_RETURN_IF_ERROR(decodeAs(p, n, &m));
+      return onWriteOrRead(false, m.xfer_id, m.remote_addr, m.size, m.token);
+    }
+    case FrameType::kReadOk: {
+      control::ReadOk m;
+      TCPXP_RETURN_IF_ERROR(decodeAs(p, n, &m));
+      return onReadOk(m);
+    }
+    case FrameType::kCts: {
+      control::Cts m;
+      TCPXP_RETURN_IF_ERROR(decodeAs(p, n, &m));
+      return onCts(m);
+    }
+    case FrameType::kDone: {
+      control::Done m;
+      TCPXP_RETURN_IF_ERROR(decodeAs(p, n, &m));
+      return onDone(m);
+    }
+    case FrameType::kNack: {
+      control::Nack m;
+      TCPXP_RETURN_IF_ERROR(decodeAs(p, n, &m));
+      return onNack(m);
+    }
+    default:
+      return Status(Code::kProtocolError, "unexpected frame type");
+  }
+}
+
+void Connection::checkFinished(Transfer* x) {
+  bool landed = x->posted && x->chunks_done == x->chunks;
+  switch (x->kind) {
+    case XferKind::kSend:
+    case XferKind::kWrite:
+      if (landed && x->peer_done) complete(x, Status::ok());
+      break;
+    case XferKind::kRecv:
+    case XferKind::kServeWrite:
+      if (landed) {
+        ctrl_.send(control::Done{x->id, control::Initiator::kDataSender});
+        complete(x, Status::ok());
+      }
+      break;
+    case XferKind::kRead:
+    case XferKind::kServeRead:
+      if (landed) complete(x, Status::ok());
+      break;
+  }
+}
+
+void Connection::complete(Transfer* x, const Status& status) {
+  if (x->reg) --x->reg->active;
+  if (x->api_id) ctx_.completions.finish(x->api_id, status, status.isOk() ? x->size : 0);
+  bool is_mine = x->kind == XferKind::kSend || x->kind == XferKind::kWrite || x->kind == XferKind::kRead;
+  if (is_mine) {
+    mine_.erase(x->id);
+  } else {
+    theirs_.erase(x->id);
+  }
+}
+
+bool Connection::progress(bool* did_work) {
+  if (state_ == State::kClosed) return false;
+  bool work = false;
+  Status st = ctrl_.receive([&](control::FrameType t, const uint8_t* p, size_t n) {
+    work = true;
+    return onFrame(t, p, n);
+  });
+  if (st.isOk() && state_ == State::kEstablishing) st = establish(&work);
+  if (st.isOk() && state_ == State::kReady) {
+    for (Channel& ch : channels_) {
+      st = ch.progress(ctx_.net, ctx_.registry, &finished_, &work);
+      if (!st.isOk()) break;
+    }
+  }
+  if (st.isOk() && !finished_.empty()) {
+    // One entry per finished piece: look at each transfer once (complete() frees it).
+    std::sort(finished_.begin(), finished_.end());
+    finished_.erase(std::unique(finished_.begin(), finished_.end()), finished_.end());
+    for (Transfer* x : finished_) checkFinished(x);
+    finished_.clear();
+  }
+  if (st.isOk()) st = ctrl_.flush();
+  auto now = Clock::now();
+  if (work) {
+    deadline_ = now + std::chrono::milliseconds(ctx_.config.timeout_ms);
+    *did_work = true;
+  } else if (st.isOk() && (state_ != State::kReady || !mine_.empty() || hasPostedWork()) &&
+             now > deadline_) {
+    st = Status(Code::kTimeout,
+                std::string(state_ == State::kReady ? "no progress" : "handshake not finished") +
+                    " for " + std::to_string(ctx_.config.timeout_ms) +
+                    " ms (UCCL_TCPX_TIMEOUT_MS); is the peer alive?");
+  }
+  if (!st.isOk()) {
+    fail(st);
+    return false;
+  }
+  return true;
+}
+
+void Connection::fail(const Status& why) {
+  if (state_ == State::kClosed) return;
+  bool orderly = why.code() == Code::kPeerClosed && mine_.empty() && theirs_.empty();
+  if (orderly) {
+    LOG_INFO("connection %llu to %s closed: %s", static_cast<unsigned long long>(id_), peer().c_str(),
+             why.message().c_str());
+  } else {
+    LOG_WARN("connection %llu to %s failed: %s", static_cast<unsigned long long>(id_), peer().c_str(),
+             why.toString().c_str());
+  }
+  state_ = State::kClosed;
+  // Comms first: no transport request may outlive the buffers and transfers it refers to.
+  for (Channel& ch : channels_) ch.close(ctx_.net, ctx_.registry);
+  for (void*& lc : listen_comms_) {
+    if (lc) (void)ctx_.net.closeListen(lc);
+    lc = nullptr;
+  }
+  Status failed(why.code(), "connection to " + peer() + ": " + why.message());
+  auto fail_all = [&](auto& map) {
+    while (!map.empty()) complete(map.begin()->second.get(), failed);
+  };
+  fail_all(mine_);
+  fail_all(theirs_);
+  for (auto& x : posted_recvs_) {
+    --x->reg->active;
+    if (x->api_id) ctx_.completions.finish(x->api_id, failed);
+  }
+  posted_recvs_.clear();
+  offers_.clear();
+  finished_.clear();
+  if (ready_slot_) ctx_.completions.finish(ready_slot_, failed);
+  ready_slot_ = 0;
+}
+
+void Connection::close() {
+  if (state_ == State::kClosed) return;
+  ctrl_.send(control::Bye{});
+  (void)ctrl_.flush();
+  fail(Status(Code::kPeerClosed, "closed by this side"));
+}
+
+}  // namespace tcpxp::engine

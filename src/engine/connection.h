@@ -1,0 +1,135 @@
+// A connection to one peer: a control socket plus N channels in each direction.
+//
+// Handshake (driver thread, non-blocking):
+//   connector: listen N comms -> Hello{handles} -> HelloAck{handles} -> connect N send comms
+//              and accept N recv comms at once -> ready
+//   acceptor:  Hello -> listen N comms -> HelloAck -> connect + accept -> ready
+//
+// Ordering rule (what makes posting-order matching hold with any number of transfers in flight,
+// both directions at once): for data flowing X -> Y, only Y decides the order. Y appends the
+// pieces of a transfer to its channels' receive queues at the moment it sends Cts for it; X
+// appends them to its send queues when that Cts arrives. Cts frames arrive in the order sent, so
+// both sides walk the channels round robin in the same order.
+//   send/recv: Send(X->Y) .. Y matches a posted recv .. Cts(Y->X) .. data .. Done(Y->X)
+//   write:     Write(X->Y) .. Y checks the advertisement .. Cts .. data .. Done
+//   read:      Read(Y->X) .. X checks .. ReadOk(X->Y) .. Y: Cts(Y->X) .. data X->Y
+// A refused request gets a Nack instead and nothing is posted or written.
+#pragma once
+
+#include <deque>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/status.h"
+#include "control/control_wire.h"
+#include "engine/channel.h"
+#include "engine/completions.h"
+#include "engine/control_socket.h"
+#include "engine/engine_config.h"
+#include "engine/registry.h"
+#include "engine/transfer.h"
+#include "transport/net.h"
+
+namespace tcpxp::engine {
+
+struct Notification {
+  std::string name;
+  std::string msg;
+};
+
+// What a connection needs from its endpoint's driver.
+struct EngineContext {
+  const EngineConfig& config;
+  const transport::Net& net;
+  Registry& registry;
+  Completions& completions;
+  int dev;
+  int gpu_index;
+  std::function<void(Notification)> on_notify;
+};
+
+class Connection {
+ public:
+  enum class State { kAwaitHello, kAwaitAck, kEstablishing, kReady, kClosed };
+
+  // `ready_slot`: completion finished when the handshake ends (connector), 0 for none.
+  Connection(EngineContext& ctx, ConnId id, ControlSocket ctrl, bool connector,
+             uint64_t ready_slot);
+  ~Connection();
+
+  ConnId id() const { return id_; }
+  State state() const { return state_; }
+  bool connector() const { return connector_; }
+  int remoteGpu() const { return remote_gpu_; }
+  const std::string& peer() const { return ctrl_.peer(); }
+  int fd() const { return ctrl_.fd(); }
+  bool hasPostedWork() const;
+  bool busy() const { return !mine_.empty() || !theirs_.empty(); }
+
+  // Starts the connector side of the handshake (sends Hello).
+  Status start();
+  // Reads control frames and advances everything; false when the connection is finished
+  // (closed or failed: the caller destroys it).
+  bool progress(bool* did_work);
+  void fail(const Status& why);
+  // Orderly close: Bye to the peer, then the comms.
+  void close();
+
+  // API operations; on error nothing was sent and no completion will fire.
+  Status send(uint64_t api, Registration* reg, char* ptr, size_t size);
+  Status recv(uint64_t api, Registration* reg, char* ptr, size_t size);
+  Status write(uint64_t api, Registration* reg, char* ptr, size_t size, uint64_t remote_addr,
+               uint64_t token, uint32_t remote_mr);
+  Status read(uint64_t api, Registration* reg, char* ptr, size_t size, uint64_t remote_addr,
+              uint64_t token, uint32_t remote_mr);
+  Status notify(const std::string& name, const std::string& msg);
+
+ private:
+  Status onFrame(control::FrameType type, const uint8_t* payload, size_t len);
+  Status onHello(const control::Hello& m);
+  Status onHelloAck(const control::HelloAck& m);
+  Status onSend(const control::Send& m);
+  Status onWriteOrRead(bool is_write, uint64_t id, uint64_t addr, uint64_t size, uint64_t token);
+  Status onReadOk(const control::ReadOk& m);
+  Status onCts(const control::Cts& m);
+  Status onDone(const control::Done& m);
+  Status onNack(const control::Nack& m);
+  Status listenAll(std::vector<transport::NetHandle>* handles);
+  Status establish(bool* did_work);
+
+  Transfer* addMine(uint64_t api, XferKind kind, Registration* reg, char* ptr, size_t size);
+  Transfer* addTheirs(uint64_t peer_id, XferKind kind, Registration* reg, char* ptr, size_t size);
+  // Appends the transfer's pieces to the channels (receive or send side) round robin.
+  void postPieces(Transfer* x, bool receiving);
+  // Matches queued Send offers with posted recvs.
+  Status matchRecvs();
+  void checkFinished(Transfer* x);
+  void complete(Transfer* x, const Status& status);
+
+  EngineContext& ctx_;
+  ConnId id_;
+  ControlSocket ctrl_;
+  bool connector_;
+  uint64_t ready_slot_;
+  State state_;
+  int remote_gpu_ = -1;
+  Clock::time_point deadline_;
+
+  std::vector<Channel> channels_;
+  std::vector<void*> listen_comms_;
+  std::vector<transport::NetHandle> connect_handles_;  // peer's handles, one connect each
+  size_t next_in_ = 0;   // round robin of pieces we receive (advanced when we send Cts)
+  size_t next_out_ = 0;  // round robin of pieces we send (advanced when a Cts arrives)
+  size_t chunk_bytes_ = 0;
+
+  uint64_t next_id_ = 1;
+  std::unordered_map<XferId, std::unique_ptr<Transfer>> mine_;    // send, write, read
+  std::unordered_map<XferId, std::unique_ptr<Transfer>> theirs_;  // recv, serve write/read
+  std::deque<std::unique_ptr<Transfer>> posted_recvs_;           // recv() waiting for a Send
+  std::deque<control::Send> offers_;                             // Send waiting for a recv()
+  std::vector<Transfer*> finished_;
+};
+
+}  // namespace tcpxp::engine

@@ -1,0 +1,44 @@
+// Non-blocking framed I/O on one connection's control socket (codec: control/control_wire.h).
+// Driver thread only.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "common/fd.h"
+#include "common/status.h"
+#include "control/control_wire.h"
+
+namespace tcpxp::engine {
+
+class ControlSocket {
+ public:
+  ControlSocket(Fd fd, std::string peer);
+  int fd() const { return fd_.get(); }
+  const std::string& peer() const { return peer_; }
+
+  template <typename Msg>
+  void send(const Msg& msg) {
+    control::encode(msg, &out_);
+  }
+  // Writes what it can of the queued output. kPeerClosed / kSystemError when the socket broke.
+  Status flush();
+  bool hasOutput() const { return out_off_ < out_.size(); }
+
+  using FrameHandler = std::function<Status(control::FrameType, const uint8_t*, size_t)>;
+  // Reads what is available and calls `handler` per complete frame. kPeerClosed on EOF,
+  // kProtocolError on a bad header (the handler's errors are returned as they are).
+  Status receive(const FrameHandler& handler);
+
+ private:
+  Fd fd_;
+  std::string peer_;
+  std::vector<uint8_t> out_;
+  size_t out_off_ = 0;
+  std::vector<uint8_t> in_;
+  size_t in_len_ = 0;
+};
+
+}  // namespace tcpxp::engine

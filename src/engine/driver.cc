@@ -1,0 +1,212 @@
+#include "engine/driver.h"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <future>
+
+#include "common/log.h"
+#include "common/net_util.h"
+
+namespace tcpxp::engine {
+
+Driver::Driver(EngineConfig config, transport::Net net, int dev, int gpu_index, Fd bootstrap)
+    : config_(std::move(config)),
+      net_(net),
+      ctx_{config_, net_, registry_, completions_, dev, gpu_index, nullptr},
+      bootstrap_(std::move(bootstrap)),
+      wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
+      epoll_fd_(::epoll_create1(EPOLL_CLOEXEC)) {
+  ctx_.on_notify = [this](Notification n) {
+    std::lock_guard<std::mutex> lock(notify_mu_);
+    notifications_.push_back(std::move(n));
+  };
+  for (int fd : {wake_fd_.get(), bootstrap_.get()}) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, fd, &ev);
+  }
+  thread_ = std::thread([this] { loop(); });
+}
+
+Driver::~Driver() {
+  (void)call([this] {
+    for (auto& [id, conn] : conns_) conn->close();
+    conns_.clear();
+    return Status::ok();
+  });
+  stop_.store(true);
+  wake();
+  if (thread_.joinable()) thread_.join();
+  stopAccepting();
+}
+
+void Driver::wake() {
+  uint64_t one = 1;
+  ssize_t ignored = ::write(wake_fd_.get(), &one, sizeof(one));
+  (void)ignored;
+}
+
+Status Driver::call(const std::function<Status()>& fn) {
+  if (std::this_thread::get_id() == thread_.get_id()) return fn();
+  std::promise<Status> done;
+  auto result = done.get_future();
+  {
+    std::lock_guard<std::mutex> lock(cmd_mu_);
+    if (stop_.load()) return Status(Code::kBusy, "endpoint is shutting down");
+    cmds_.push_back([&] { done.set_value(fn()); });
+  }
+  wake();
+  return result.get();
+}
+
+void Driver::runCommands() {
+  {
+    std::lock_guard<std::mutex> lock(cmd_mu_);
+    running_.swap(cmds_);
+  }
+  for (auto& fn : running_) fn();
+  running_.clear();
+}
+
+Connection* Driver::connection(ConnId id) {
+  auto it = conns_.find(id);
+  return it == conns_.end() || it->second->state() == Connection::State::kClosed ? nullptr
+                                                                                 : it->second.get();
+}
+
+ConnId Driver::addConnection(Fd fd, const std::string& peer, bool connector, uint64_t ready_slot,
+                             Status* started) {
+  ConnId id = next_conn_++;
+  int raw = fd.get();
+  auto conn = std::make_unique<Connection>(ctx_, id, ControlSocket(std::move(fd), peer), connector,
+                                           ready_slot);
+  *started = connector ? conn->start() : Status::ok();
+  if (!started->isOk()) {
+    conn->fail(*started);
+    return 0;
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = raw;
+  ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, raw, &ev);
+  conns_.emplace(id, std::move(conn));
+  return id;
+}
+
+Status Driver::closeConnection(ConnId id) {
+  auto it = conns_.find(id);
+  if (it == conns_.end()) return Status(Code::kNotFound, "unknown conn_id " + std::to_string(id));
+  it->second->close();
+  conns_.erase(it);
+  return Status::ok();
+}
+
+size_t Driver::busyTransfers() const {
+  size_t n = 0;
+  for (const auto& [id, conn] : conns_) n += conn->busy() ? 1 : 0;
+  return n;
+}
+
+void Driver::acceptBootstrap() {
+  for (;;) {
+    SockAddr peer;
+    peer.len = sizeof(peer.storage);
+    int fd = ::accept4(bootstrap_.get(), peer.get(), &peer.len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) return;
+    setNoDelay(fd);
+    Status ignored;
+    ConnId id = addConnection(Fd(fd), peer.toString(), /*connector=*/false, 0, &ignored);
+    LOG_DEBUG("control connection %llu from %s", static_cast<unsigned long long>(id),
+              peer.toString().c_str());
+  }
+}
+
+void Driver::loop() {
+  std::vector<ConnId> dead;
+  epoll_event events[16];
+  while (!stop_.load(std::memory_order_relaxed)) {
+    runCommands();
+    acceptBootstrap();
+    bool work = false;
+    bool spinning = false;
+    for (auto& [id, conn] : conns_) {
+      if (!conn->progress(&work)) {
+        dead.push_back(id);
+        continue;
+      }
+      if (!conn->connector() && conn->state() == Connection::State::kReady && !announced_[id]) {
+        announced_[id] = true;
+        std::string ip = conn->peer().substr(0, conn->peer().rfind(':'));
+        if (!ip.empty() && ip.front() == '[') ip = ip.substr(1, ip.size() - 2);
+        {
+          std::lock_guard<std::mutex> lock(accept_mu_);
+          accepted_.push_back({id, ip, conn->remoteGpu()});
+        }
+        accept_cv_.notify_all();
+      }
+      spinning = spinning || conn->hasPostedWork();
+    }
+    for (ConnId id : dead) {
+      conns_.erase(id);
+      announced_.erase(id);
+    }
+    dead.clear();
+    if (work || spinning) continue;
+    // Idle: sleep until a control socket, the bootstrap listener or a command wakes us; wake
+    // up now and then for deadlines.
+    int n = ::epoll_wait(epoll_fd_.get(), events, 16, 50);
+    for (int i = 0; i < n; ++i) {
+      if (events[i].data.fd == wake_fd_.get()) {
+        uint64_t count;
+        ssize_t ignored = ::read(wake_fd_.get(), &count, sizeof(count));
+        (void)ignored;
+      }
+    }
+  }
+  runCommands();
+}
+
+Status Driver::waitAccepted(int64_t timeout_ms, const std::function<bool()>& interrupted,
+                            AcceptedConnection* out) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  std::unique_lock<std::mutex> lock(accept_mu_);
+  for (;;) {
+    if (!accepted_.empty()) {
+      *out = accepted_.front();
+      accepted_.pop_front();
+      return Status::ok();
+    }
+    if (accept_stopped_) return Status(Code::kBusy, "accept stopped");
+    auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return Status(Code::kTimeout, "no connection arrived in time");
+    if (interrupted) {
+      lock.unlock();
+      bool stop = interrupted();
+      lock.lock();
+      if (stop) return Status(Code::kTimeout, "interrupted while waiting for a connection");
+    }
+    accept_cv_.wait_until(lock, std::min(deadline, now + std::chrono::milliseconds(20)));
+  }
+}
+
+void Driver::stopAccepting() {
+  {
+    std::lock_guard<std::mutex> lock(accept_mu_);
+    accept_stopped_ = true;
+  }
+  accept_cv_.notify_all();
+}
+
+std::vector<Notification> Driver::takeNotifications() {
+  std::lock_guard<std::mutex> lock(notify_mu_);
+  std::vector<Notification> out;
+  out.swap(notifications_);
+  return out;
+}
+
+}  // namespace tcpxp::engine

@@ -1,0 +1,97 @@
+// The driver thread of one Endpoint: it owns every connection, registration and transfer and
+// is the only thread that touches them or calls the transport. Other threads hand it work with
+// call()/post() and wait on Completions.
+//
+// While any comm has requests outstanding the loop spins (TCPX makes progress only inside
+// test()); otherwise it sleeps in epoll on the control sockets, the bootstrap listener and a
+// wakeup eventfd.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "common/fd.h"
+#include "common/status.h"
+#include "engine/completions.h"
+#include "engine/connection.h"
+#include "engine/engine_config.h"
+#include "engine/registry.h"
+#include "transport/net.h"
+
+namespace tcpxp::engine {
+
+struct AcceptedConnection {
+  ConnId id = 0;
+  std::string ip;
+  int remote_gpu = -1;
+};
+
+class Driver {
+ public:
+  Driver(EngineConfig config, transport::Net net, int dev, int gpu_index, Fd bootstrap);
+  ~Driver();
+  Driver(const Driver&) = delete;
+  Driver& operator=(const Driver&) = delete;
+
+  // Runs `fn` on the driver thread and returns its result.
+  Status call(const std::function<Status()>& fn);
+  Completions& completions() { return completions_; }
+  const EngineConfig& config() const { return config_; }
+  const transport::Net& net() const { return net_; }
+
+  // Driver-thread only (inside call()).
+  Registry& registry() { return registry_; }
+  Connection* connection(ConnId id);
+  ConnId addConnection(Fd fd, const std::string& peer, bool connector, uint64_t ready_slot,
+                       Status* started);
+  Status closeConnection(ConnId id);
+  size_t busyTransfers() const;
+
+  // Any thread.
+  Status waitAccepted(int64_t timeout_ms, const std::function<bool()>& interrupted,
+                      AcceptedConnection* out);
+  void stopAccepting();
+  std::vector<Notification> takeNotifications();
+
+ private:
+  void loop();
+  void runCommands();
+  void acceptBootstrap();
+  void wake();
+
+  EngineConfig config_;
+  transport::Net net_;
+  Registry registry_;
+  Completions completions_;
+  EngineContext ctx_;
+  Fd bootstrap_;
+  Fd wake_fd_;
+  Fd epoll_fd_;
+  std::unordered_map<ConnId, std::unique_ptr<Connection>> conns_;
+  std::unordered_map<ConnId, bool> announced_;  // acceptor connections handed to accept()
+  ConnId next_conn_ = 1;
+
+  std::mutex cmd_mu_;
+  std::vector<std::function<void()>> cmds_;
+  std::vector<std::function<void()>> running_;
+
+  std::mutex accept_mu_;
+  std::condition_variable accept_cv_;
+  std::deque<AcceptedConnection> accepted_;
+  bool accept_stopped_ = false;
+
+  std::mutex notify_mu_;
+  std::vector<Notification> notifications_;
+
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+}  // namespace tcpxp::engine

@@ -1,0 +1,327 @@
+#include "engine/endpoint.h"
+
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "common/log.h"
+#include "common/net_util.h"
+#include "control/fifo_item.h"
+#include "control/metadata.h"
+#include "engine/driver.h"
+#include "engine/memory_info.h"
+#include "engine/transport_select.h"
+
+namespace tcpxp::engine {
+namespace {
+
+// The IPv4 address of interface `name`, or "".
+std::string interfaceIp(const std::string& name) {
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return "";
+  std::string out;
+  for (ifaddrs* i = list; i; i = i->ifa_next) {
+    if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || !(i->ifa_flags & IFF_UP)) continue;
+    bool want = name.empty() ? !(i->ifa_flags & IFF_LOOPBACK) : name == i->ifa_name;
+    if (!want) continue;
+    char buf[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr, buf, sizeof(buf));
+    out = buf;
+    break;
+  }
+  ::freeifaddrs(list);
+  return out;
+}
+
+Status listenBootstrap(int port, Fd* out, uint16_t* bound_port) {
+  Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return Status(Code::kSystemError, "socket: " + errnoText(errno));
+  int one = 1;
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_ANY);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      ::listen(fd.get(), 128) != 0) {
+    return Status(Code::kSystemError, "control port " + std::to_string(port) + ": " +
+                                          errnoText(errno) +
+                                          " (another endpoint on it? set UCCL_TCPX_BOOTSTRAP_PORT_BASE)");
+  }
+  socklen_t len = sizeof(addr);
+  ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len);
+  *bound_port = ntohs(addr.sin_port);
+  *out = std::move(fd);
+  return Status::ok();
+}
+
+// Blocking TCP connect with a deadline; polls `interrupted`.
+Status dial(const std::string& ip, int port, int64_t timeout_ms, const Interrupted& interrupted,
+            Fd* out) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  addrinfo* res = nullptr;
+  std::string port_text = std::to_string(port);
+  int rc = ::getaddrinfo(ip.c_str(), port_text.c_str(), &hints, &res);
+  if (rc != 0) return Status(Code::kInvalidArgument, "connect: bad address '" + ip + "': " + gai_strerror(rc));
+  Fd fd(::socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  int err = fd.valid() ? ::connect(fd.get(), res->ai_addr, res->ai_addrlen) : -1;
+  int connect_errno = errno;
+  ::freeaddrinfo(res);
+  if (err != 0 && connect_errno != EINPROGRESS) {
+    return Status(Code::kSystemError, "connect to " + ip + ":" + port_text + ": " + errnoText(connect_errno));
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (err != 0) {
+    pollfd p{fd.get(), POLLOUT, 0};
+    int r = ::poll(&p, 1, 20);
+    if (r > 0) {
+      int so = 0;
+      socklen_t len = sizeof(so);
+      ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &so, &len);
+      if (so != 0) {
+        return Status(Code::kSystemError, "connect to " + ip + ":" + port_text + ": " + errnoText(so) +
+                                              " (is the peer's endpoint running?)");
+      }
+      break;
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      return Status(Code::kTimeout, "connect to " + ip + ":" + port_text + " timed out");
+    }
+    if (interrupted && interrupted()) return Status(Code::kTimeout, "connect interrupted");
+  }
+  setNoDelay(fd.get());
+  *out = std::move(fd);
+  return Status::ok();
+}
+
+}  // namespace
+
+std::string oobIp() {
+  std::string ip = interfaceIp("");
+  return ip.empty() ? "127.0.0.1" : ip;
+}
+
+Status Endpoint::create(int gpu_index, std::unique_ptr<Endpoint>* out) {
+  EngineConfig config = EngineConfig::fromEnv();
+  transport::NetPlugin* plugin = nullptr;
+  std::string why;
+  TCPXP_RETURN_IF_ERROR(selectTransport(config, &plugin, &why));
+  transport::Net net(plugin);
+  int ndev = 0;
+  TCPXP_RETURN_IF_ERROR(net.devices(&ndev));
+  int dev = config.dev >= 0 ? config.dev : 0;
+  if (dev >= ndev) {
+    return Status(Code::kInvalidArgument, "UCCL_TCPX_DEV=" + std::to_string(dev) + " but the transport has " +
+                                              std::to_string(ndev) + " devices");
+  }
+  transport::NetProperties props;
+  TCPXP_RETURN_IF_ERROR(net.properties(dev, &props));
+
+  std::unique_ptr<Endpoint> ep(new Endpoint());
+  ep->info_.gpu_index = gpu_index;
+  ep->info_.transport = net.name();
+  ep->info_.dev = dev;
+  ep->info_.dev_name = props.name;
+  ep->info_.transport_moves_gpu_memory = props.supports_cuda;
+  ep->info_.bdf = gpuBdf(gpu_index);
+  std::string ip = interfaceIp(props.name);
+  ep->info_.ip = ip.empty() || ip.rfind("127.", 0) == 0 ? (ip.empty() ? oobIp() : ip) : ip;
+  int port = config.bootstrap_port_base > 0 ? config.bootstrap_port_base + std::max(gpu_index, 0) : 0;
+  Fd bootstrap;
+  TCPXP_RETURN_IF_ERROR(listenBootstrap(port, &bootstrap, &ep->info_.port));
+  ep->driver_ = std::make_unique<Driver>(config, net, dev, gpu_index, std::move(bootstrap));
+  LOG_INFO("endpoint gpu %d: transport %s (%s), device %d (%s), control %s:%u", gpu_index,
+           net.name().c_str(), why.c_str(), dev, props.name.c_str(), ep->info_.ip.c_str(),
+           ep->info_.port);
+  *out = std::move(ep);
+  return Status::ok();
+}
+
+Endpoint::~Endpoint() = default;
+
+std::vector<uint8_t> Endpoint::metadata() const {
+  std::vector<uint8_t> out;
+  Status st = control::encodeMetadata(info_.ip, info_.port, info_.bdf, &out);
+  if (!st.isOk()) LOG_ERROR("metadata: %s", st.toString().c_str());
+  return out;
+}
+
+Status Endpoint::connect(const std::string& ip, int remote_gpu, int remote_port, ConnId* out,
+                         const Interrupted& interrupted) {
+  const EngineConfig& config = driver_->config();
+  int port = remote_port;
+  if (port <= 0) {
+    if (config.bootstrap_port_base <= 0) {
+      return Status(Code::kInvalidArgument,
+                    "connect: no remote port given and UCCL_TCPX_BOOTSTRAP_PORT_BASE is not set");
+    }
+    port = config.bootstrap_port_base + std::max(remote_gpu, 0);
+  }
+  if (port > 65535) return Status(Code::kInvalidArgument, "connect: port " + std::to_string(port) + " out of range");
+  Fd fd;
+  TCPXP_RETURN_IF_ERROR(dial(ip, port, config.timeout_ms, interrupted, &fd));
+  uint64_t slot = driver_->completions().open();
+  ConnId id = 0;
+  std::string peer = ip + ":" + std::to_string(port);
+  TCPXP_RETURN_IF_ERROR(driver_->call([&] {
+    Status started;
+    id = driver_->addConnection(std::move(fd), peer, /*connector=*/true, slot, &started);
+    return started;
+  }));
+  Status st = driver_->completions().wait(slot, config.timeout_ms + 1000, interrupted, nullptr);
+  if (!st.isOk()) {
+    (void)driver_->call([&] { return driver_->closeConnection(id); });
+    return st;
+  }
+  *out = id;
+  return Status::ok();
+}
+
+Status Endpoint::accept(ConnId* out, std::string* remote_ip, int* remote_gpu,
+                        const Interrupted& interrupted, int64_t timeout_ms) {
+  AcceptedConnection a;
+  TCPXP_RETURN_IF_ERROR(driver_->waitAccepted(timeout_ms < 0 ? INT64_C(1) << 40 : timeout_ms,
+                                              interrupted, &a));
+  *out = a.id;
+  if (remote_ip) *remote_ip = a.ip;
+  if (remote_gpu) *remote_gpu = a.remote_gpu;
+  return Status::ok();
+}
+
+void Endpoint::stopAccept() { driver_->stopAccepting(); }
+
+Status Endpoint::closeConnection(ConnId conn) {
+  return driver_->call([&] { return driver_->closeConnection(conn); });
+}
+
+Status Endpoint::reg(void* ptr, size_t size, MrId* out) {
+  if (ptr == nullptr || size == 0) return Status(Code::kInvalidArgument, "reg: null pointer or size 0");
+  MemoryInfo mem = classifyMemory(ptr);
+  if (mem.kind == transport::MemKind::kCuda && !info_.transport_moves_gpu_memory) {
+    return Status(Code::kNotSupported,
+                  "reg: GPU memory over transport '" + info_.transport +
+                      "' needs the staged data path, which is not built yet; use host memory");
+  }
+  return driver_->call([&] { return driver_->registry().add(ptr, size, mem.kind, mem.device, out); });
+}
+
+Status Endpoint::dereg(MrId mr) {
+  return driver_->call([&] { return driver_->registry().remove(mr, driver_->net()); });
+}
+
+Status Endpoint::advertise(ConnId conn, MrId mr, void* ptr, size_t size, FifoBlob* out) {
+  return driver_->call([&] {
+    if (conn != 0 && driver_->connection(conn) == nullptr) {
+      return Status(Code::kNotFound, "advertise: unknown conn_id " + std::to_string(conn));
+    }
+    uint64_t token = 0;
+    TCPXP_RETURN_IF_ERROR(driver_->registry().advertise(mr, ptr, size, conn, &token));
+    control::FifoItem item;
+    item.addr = reinterpret_cast<uint64_t>(ptr);
+    item.size = size;
+    item.mr_id = static_cast<uint32_t>(mr);
+    item.token = token;
+    control::encodeFifoItem(item, out->data());
+    return Status::ok();
+  });
+}
+
+Status Endpoint::submit(Op op, ConnId conn, std::span<const Segment> segs, XferId* out) {
+  if (segs.empty()) return Status(Code::kInvalidArgument, "no buffers given");
+  // Decode FifoItems before touching the driver: a bad blob is the caller's error.
+  std::vector<control::FifoItem> items(segs.size());
+  if (op == Op::kWrite || op == Op::kRead) {
+    for (size_t i = 0; i < segs.size(); ++i) {
+      TCPXP_RETURN_IF_ERROR(control::decodeFifoItem(segs[i].fifo.data(), segs[i].fifo.size(), &items[i]));
+      if (segs[i].size > items[i].size) {
+        return Status(Code::kInvalidArgument, "transfer of " + std::to_string(segs[i].size) +
+                                                  " bytes into an advertised region of " +
+                                                  std::to_string(items[i].size) + " bytes");
+      }
+    }
+  }
+  uint64_t slot = driver_->completions().open(static_cast<int>(segs.size()));
+  Status st = driver_->call([&] {
+    Connection* c = driver_->connection(conn);
+    if (c == nullptr || c->state() != Connection::State::kReady) {
+      return Status(Code::kNotFound, "unknown or closed conn_id " + std::to_string(conn));
+    }
+    std::vector<Registration*> regs(segs.size());
+    for (size_t i = 0; i < segs.size(); ++i) {
+      regs[i] = driver_->registry().find(segs[i].mr);
+      if (regs[i] == nullptr) return Status(Code::kNotFound, "unknown mr_id " + std::to_string(segs[i].mr));
+      if (!regs[i]->contains(segs[i].ptr, segs[i].size)) {
+        return Status(Code::kInvalidArgument, "buffer [ptr, +" + std::to_string(segs[i].size) +
+                                                  ") is not inside mr_id " + std::to_string(segs[i].mr));
+      }
+    }
+    for (size_t i = 0; i < segs.size(); ++i) {
+      char* p = static_cast<char*>(segs[i].ptr);
+      switch (op) {
+        case Op::kSend:
+          TCPXP_RETURN_IF_ERROR(c->send(slot, regs[i], p, segs[i].size));
+          break;
+        case Op::kRecv:
+          TCPXP_RETURN_IF_ERROR(c->recv(slot, regs[i], p, segs[i].size));
+          break;
+        case Op::kWrite:
+          TCPXP_RETURN_IF_ERROR(c->write(slot, regs[i], p, segs[i].size, items[i].addr, items[i].token, items[i].mr_id));
+          break;
+        case Op::kRead:
+          TCPXP_RETURN_IF_ERROR(c->read(slot, regs[i], p, segs[i].size, items[i].addr, items[i].token, items[i].mr_id));
+          break;
+      }
+    }
+    return Status::ok();
+  });
+  if (!st.isOk()) {
+    bool done = false;
+    for (size_t i = 0; i < segs.size(); ++i) driver_->completions().finish(slot, st);
+    (void)driver_->completions().poll(slot, &done, nullptr);
+    return st;
+  }
+  *out = slot;
+  return Status::ok();
+}
+
+Status Endpoint::sendAsync(ConnId conn, std::span<const Segment> segs, XferId* out) {
+  return submit(Op::kSend, conn, segs, out);
+}
+Status Endpoint::recvAsync(ConnId conn, std::span<const Segment> segs, XferId* out) {
+  return submit(Op::kRecv, conn, segs, out);
+}
+Status Endpoint::writeAsync(ConnId conn, std::span<const Segment> segs, XferId* out) {
+  return submit(Op::kWrite, conn, segs, out);
+}
+Status Endpoint::readAsync(ConnId conn, std::span<const Segment> segs, XferId* out) {
+  return submit(Op::kRead, conn, segs, out);
+}
+
+Status Endpoint::poll(XferId id, bool* done, size_t* bytes) {
+  return driver_->completions().poll(id, done, bytes);
+}
+
+Status Endpoint::wait(XferId id, const Interrupted& interrupted, size_t* bytes) {
+  return driver_->completions().wait(id, INT64_C(1) << 40, interrupted, bytes);
+}
+
+Status Endpoint::sendNotify(ConnId conn, const std::string& name, const std::string& msg) {
+  return driver_->call([&] {
+    Connection* c = driver_->connection(conn);
+    if (c == nullptr) return Status(Code::kNotFound, "unknown conn_id " + std::to_string(conn));
+    return c->notify(name, msg);
+  });
+}
+
+std::vector<Notification> Endpoint::takeNotifications() { return driver_->takeNotifications(); }
+
+}  // namespace tcpxp::engine

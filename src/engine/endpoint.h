@@ -1,0 +1,93 @@
+// Endpoint: the engine's public C++ API, one per GPU (or host-only), compatible with the UCCL P2P
+// engine (docs/UCCL_API.md). Thread-safe: every call hands its work to the endpoint's driver
+// thread and waits for the answer (or, for *Async calls, only for the checks).
+//
+// Blocking calls take an `interrupted` callback, polled every few milliseconds (the Python
+// binding checks for Ctrl-C there); they give up with kTimeout when it returns true.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "engine/connection.h"
+#include "engine/transfer.h"
+
+namespace tcpxp::engine {
+
+class Driver;
+using FifoBlob = std::array<uint8_t, 64>;
+using Interrupted = std::function<bool()>;
+
+struct EndpointInfo {
+  int gpu_index = -1;      // -1: host-only endpoint
+  std::string ip;          // address peers use for the control connection
+  uint16_t port = 0;       // control (bootstrap) port
+  std::string bdf;         // PCI BDF of the GPU, "" when host-only
+  std::string transport;   // transport (plugin) name
+  int dev = 0;             // transport device index
+  std::string dev_name;    // its interface name
+  bool transport_moves_gpu_memory = false;  // ptrSupport has CUDA
+};
+
+// One piece of a vector call.
+struct Segment {
+  MrId mr = 0;
+  void* ptr = nullptr;
+  size_t size = 0;
+  FifoBlob fifo{};  // write/read: the peer's advertisement
+};
+
+class Endpoint {
+ public:
+  // gpu_index -1: host memory only. The transport comes from UCCL_P2P_TRANSPORT.
+  static Status create(int gpu_index, std::unique_ptr<Endpoint>* out);
+  ~Endpoint();
+
+  const EndpointInfo& info() const { return info_; }
+  // UCCL get_metadata wire format (control/metadata.h).
+  std::vector<uint8_t> metadata() const;
+
+  Status connect(const std::string& ip, int remote_gpu, int remote_port, ConnId* out,
+                 const Interrupted& interrupted = nullptr);
+  Status accept(ConnId* out, std::string* remote_ip, int* remote_gpu,
+                const Interrupted& interrupted = nullptr, int64_t timeout_ms = -1);
+  // Makes a blocked accept() return kBusy.
+  void stopAccept();
+  Status closeConnection(ConnId conn);
+
+  Status reg(void* ptr, size_t size, MrId* out);
+  Status dereg(MrId mr);
+  // conn 0: any connection may use it (the newer UCCL signature).
+  Status advertise(ConnId conn, MrId mr, void* ptr, size_t size, FifoBlob* out);
+
+  Status sendAsync(ConnId conn, std::span<const Segment> segs, XferId* out);
+  Status recvAsync(ConnId conn, std::span<const Segment> segs, XferId* out);
+  Status writeAsync(ConnId conn, std::span<const Segment> segs, XferId* out);
+  Status readAsync(ConnId conn, std::span<const Segment> segs, XferId* out);
+  // done: the transfer finished (the id is then released); its error, if any, is returned.
+  // bytes: for recv, the bytes received.
+  Status poll(XferId id, bool* done, size_t* bytes = nullptr);
+  Status wait(XferId id, const Interrupted& interrupted = nullptr, size_t* bytes = nullptr);
+
+  Status sendNotify(ConnId conn, const std::string& name, const std::string& msg);
+  std::vector<Notification> takeNotifications();
+
+ private:
+  enum class Op { kSend, kRecv, kWrite, kRead };
+  Status submit(Op op, ConnId conn, std::span<const Segment> segs, XferId* out);
+  Endpoint() = default;
+
+  EndpointInfo info_;
+  std::unique_ptr<Driver> driver_;
+};
+
+// The IPv4 address this machine offers for control connections (UCCL get_oob_ip()).
+std::string oobIp();
+
+}  // namespace tcpxp::engine

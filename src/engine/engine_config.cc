@@ -1,0 +1,42 @@
+#include "engine/engine_config.h"
+
+#include "common/env.h"
+#include "common/log.h"
+
+namespace tcpxp::engine {
+
+const std::vector<KnobDoc>& engineKnobs() {
+  static const std::vector<KnobDoc> knobs = {
+      {"UCCL_P2P_TRANSPORT", "auto", "tcpx = the TCPX plugin, tcp = the built-in socket transport"},
+      {"UCCL_TCPX_PLUGIN_PATH", "/usr/local/tcpx/lib64/libnccl-net.so, then libnccl-net.so",
+       "the TCPX plugin library"},
+      {"UCCL_TCPX_NUM_CHANNELS", "4", "channels (comm pairs) per connection, 1..32"},
+      {"UCCL_TCPX_CHUNK_BYTES", "512K", "bytes per posted request, 4K .. 4M-1"},
+      {"UCCL_TCPX_DEV", "auto", "transport device (NIC) index used by this endpoint"},
+      {"UCCL_TCPX_BOOTSTRAP_PORT_BASE", "0", "control port = base + GPU index; 0 = ephemeral"},
+      {"UCCL_TCPX_TIMEOUT_MS", "30000", "a transfer or handshake without progress this long fails"},
+      {"UCCL_TCPX_STAGING_BYTES", "64M", "pinned staging memory per connection (staged path)"},
+  };
+  return knobs;
+}
+
+EngineConfig EngineConfig::fromEnv() {
+  EngineConfig c;
+  c.transport = envString("UCCL_P2P_TRANSPORT", "");
+  if (!c.transport.empty() && c.transport != "tcpx" && c.transport != "tcp") {
+    LOG_WARN("UCCL_P2P_TRANSPORT=%s is not 'tcpx' or 'tcp'; choosing automatically",
+             c.transport.c_str());
+    c.transport.clear();
+  }
+  c.plugin_path = envString("UCCL_TCPX_PLUGIN_PATH", "");
+  c.num_channels = static_cast<int>(envInt("UCCL_TCPX_NUM_CHANNELS", c.num_channels, 1, 32));
+  c.chunk_bytes = envInt("UCCL_TCPX_CHUNK_BYTES", c.chunk_bytes, 4096, (4 << 20) - 1);
+  c.dev = static_cast<int>(envInt("UCCL_TCPX_DEV", c.dev, -1, 1024));
+  c.bootstrap_port_base =
+      static_cast<int>(envInt("UCCL_TCPX_BOOTSTRAP_PORT_BASE", c.bootstrap_port_base, 0, 65535));
+  c.timeout_ms = envInt("UCCL_TCPX_TIMEOUT_MS", c.timeout_ms, 100, 3600 * 1000);
+  c.staging_bytes = envInt("UCCL_TCPX_STAGING_BYTES", c.staging_bytes, 4 << 20, int64_t{16} << 30);
+  return c;
+}
+
+}  // namespace tcpxp::engine

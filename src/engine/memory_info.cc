@@ -1,0 +1,56 @@
+#include "engine/memory_info.h"
+
+#include <cctype>
+
+#ifdef TCPXP_HAVE_CUDA
+#include <cuda_runtime_api.h>
+#endif
+
+namespace tcpxp::engine {
+
+#ifdef TCPXP_HAVE_CUDA
+int gpuCount() {
+  static const int count = [] {
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess) {
+      cudaGetLastError();
+      return 0;
+    }
+    return n;
+  }();
+  return count;
+}
+
+MemoryInfo classifyMemory(const void* ptr) {
+  MemoryInfo info;
+  if (gpuCount() == 0) return info;
+  cudaPointerAttributes attr{};
+  if (cudaPointerGetAttributes(&attr, ptr) != cudaSuccess) {
+    cudaGetLastError();
+    return info;
+  }
+  if (attr.type == cudaMemoryTypeDevice || attr.type == cudaMemoryTypeManaged) {
+    info.kind = transport::MemKind::kCuda;
+    info.device = attr.device;
+  }
+  return info;
+}
+
+std::string gpuBdf(int gpu_index) {
+  if (gpu_index < 0 || gpu_index >= gpuCount()) return "";
+  char bdf[32] = {};
+  if (cudaDeviceGetPCIBusId(bdf, sizeof(bdf), gpu_index) != cudaSuccess) {
+    cudaGetLastError();
+    return "";
+  }
+  std::string out(bdf);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+#else
+int gpuCount() { return 0; }
+MemoryInfo classifyMemory(const void*) { return {}; }
+std::string gpuBdf(int) { return ""; }
+#endif
+
+}  // namespace tcpxp::engine

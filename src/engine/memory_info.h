@@ -1,0 +1,21 @@
+// Where a pointer lives (host or which GPU) and a GPU's PCI address; CUDA-less builds report
+// host memory and no GPUs.
+#pragma once
+
+#include <string>
+
+#include "transport/net.h"
+
+namespace tcpxp::engine {
+
+struct MemoryInfo {
+  transport::MemKind kind = transport::MemKind::kHost;
+  int device = -1;
+};
+
+MemoryInfo classifyMemory(const void* ptr);
+// "0000:4a:00.0" for GPU `gpu_index`, "" for -1 or when there is no such GPU.
+std::string gpuBdf(int gpu_index);
+int gpuCount();
+
+}  // namespace tcpxp::engine

@@ -1,0 +1,113 @@
+#include "engine/registry.h"
+
+#include <random>
+
+#include "common/log.h"
+
+namespace tcpxp::engine {
+namespace {
+uint64_t randomToken() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  uint64_t t = 0;
+  while (t == 0) t = rng();
+  return t;
+}
+}  // namespace
+
+Status Registry::add(void* ptr, size_t size, transport::MemKind kind, int device, MrId* out) {
+  if (ptr == nullptr || size == 0) {
+    return Status(Code::kInvalidArgument, "reg: needs a non-null pointer and a size > 0");
+  }
+  auto reg = std::make_unique<Registration>();
+  reg->id = next_id_++;
+  reg->base = static_cast<char*>(ptr);
+  reg->size = size;
+  reg->kind = kind;
+  reg->device = device;
+  *out = reg->id;
+  regs_.emplace(reg->id, std::move(reg));
+  return Status::ok();
+}
+
+Registration* Registry::find(MrId id) {
+  auto it = regs_.find(id);
+  return it == regs_.end() ? nullptr : it->second.get();
+}
+
+Status Registry::remove(MrId id, const transport::Net& net) {
+  auto it = regs_.find(id);
+  if (it == regs_.end()) return Status(Code::kNotFound, "dereg: unknown mr_id " + std::to_string(id));
+  Registration& reg = *it->second;
+  if (reg.active > 0) {
+    return Status(Code::kBusy, "dereg: mr_id " + std::to_string(id) + " is used by " +
+                                   std::to_string(reg.active) + " transfers in flight");
+  }
+  for (auto& [comm, mh] : reg.mhandles) {
+    Status st = net.deregMr(comm, mh);
+    if (!st.isOk()) LOG_WARN("dereg mr %llu: %s", static_cast<unsigned long long>(id), st.toString().c_str());
+  }
+  std::erase_if(ads_, [id](const auto& kv) { return kv.second.mr == id; });
+  regs_.erase(it);
+  return Status::ok();
+}
+
+Status Registry::mhandleFor(Registration* reg, void* comm, const transport::Net& net, void** out) {
+  auto it = reg->mhandles.find(comm);
+  if (it != reg->mhandles.end()) {
+    *out = it->second;
+    return Status::ok();
+  }
+  void* mh = nullptr;
+  TCPXP_RETURN_IF_ERROR(net.regMr(comm, reg->base, reg->size, reg->kind, &mh));
+  reg->mhandles.emplace(comm, mh);
+  *out = mh;
+  return Status::ok();
+}
+
+void Registry::forgetComm(void* comm, const transport::Net& net) {
+  for (auto& [id, reg] : regs_) {
+    auto it = reg->mhandles.find(comm);
+    if (it == reg->mhandles.end()) continue;
+    (void)net.deregMr(comm, it->second);
+    reg->mhandles.erase(it);
+  }
+}
+
+Status Registry::advertise(MrId mr, void* ptr, size_t size, ConnId conn, uint64_t* token) {
+  Registration* reg = find(mr);
+  if (reg == nullptr) return Status(Code::kNotFound, "advertise: unknown mr_id " + std::to_string(mr));
+  if (!reg->contains(ptr, size) || size == 0) {
+    return Status(Code::kInvalidArgument, "advertise: [ptr, ptr + " + std::to_string(size) +
+                                              ") is not inside mr_id " + std::to_string(mr));
+  }
+  uint64_t t = randomToken();
+  ads_[t] = Advertisement{mr, static_cast<char*>(ptr), size, conn};
+  *token = t;
+  return Status::ok();
+}
+
+Status Registry::authorize(uint64_t token, uint64_t addr, size_t size, ConnId conn,
+                           Registration** out, char** local) {
+  auto it = ads_.find(token);
+  if (it == ads_.end()) {
+    return Status(Code::kRefused, "no advertisement matches the request's FifoItem (never "
+                                  "advertised, or deregistered)");
+  }
+  const Advertisement& ad = it->second;
+  if (ad.conn != 0 && ad.conn != conn) {
+    return Status(Code::kRefused, "the buffer was advertised to another connection");
+  }
+  auto base = reinterpret_cast<uintptr_t>(ad.addr);
+  if (addr < base || addr - base > ad.size || size > ad.size - (addr - base)) {
+    return Status(Code::kRefused, "request [" + std::to_string(addr) + ", +" + std::to_string(size) +
+                                      ") is outside the advertised " + std::to_string(ad.size) +
+                                      "-byte region");
+  }
+  Registration* reg = find(ad.mr);
+  if (reg == nullptr) return Status(Code::kRefused, "the advertised registration is gone");
+  *out = reg;
+  *local = reinterpret_cast<char*>(addr);
+  return Status::ok();
+}
+
+}  // namespace tcpxp::engine

@@ -1,0 +1,62 @@
+// Memory registrations and advertisements of one Endpoint. Driver thread only.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "common/status.h"
+#include "engine/transfer.h"
+#include "transport/net.h"
+
+namespace tcpxp::engine {
+
+struct Registration {
+  MrId id = 0;
+  char* base = nullptr;
+  size_t size = 0;
+  transport::MemKind kind = transport::MemKind::kHost;
+  int device = -1;  // CUDA device of GPU memory
+  int active = 0;   // transfers using it; dereg waits for 0
+  // Transport registrations, made lazily per comm on first use.
+  std::unordered_map<void*, void*> mhandles;
+
+  bool contains(const void* p, size_t n) const {
+    auto a = reinterpret_cast<uintptr_t>(p), b = reinterpret_cast<uintptr_t>(base);
+    return a >= b && a - b <= size && n <= size - (a - b);
+  }
+};
+
+struct Advertisement {
+  MrId mr = 0;
+  char* addr = nullptr;
+  size_t size = 0;
+  ConnId conn = 0;  // 0 = any connection (the newer advertise signature)
+};
+
+class Registry {
+ public:
+  Status add(void* ptr, size_t size, transport::MemKind kind, int device, MrId* out);
+  Registration* find(MrId id);
+  // Deregisters from every comm; kBusy while transfers use it.
+  Status remove(MrId id, const transport::Net& net);
+  // The transport handle of `reg` on `comm`, registering on first use.
+  Status mhandleFor(Registration* reg, void* comm, const transport::Net& net, void** out);
+  // Drops every transport handle on `comm` (before the comm closes).
+  void forgetComm(void* comm, const transport::Net& net);
+
+  Status advertise(MrId mr, void* ptr, size_t size, ConnId conn, uint64_t* token);
+  // The registration a peer may touch: [addr, addr + size) inside what was advertised to `conn`
+  // under `token`. kRefused with the reason otherwise.
+  Status authorize(uint64_t token, uint64_t addr, size_t size, ConnId conn, Registration** out,
+                   char** local) ;
+
+ private:
+  MrId next_id_ = 1;
+  std::unordered_map<MrId, std::unique_ptr<Registration>> regs_;
+  std::unordered_map<uint64_t, Advertisement> ads_;
+};
+
+}  // namespace tcpxp::engine
