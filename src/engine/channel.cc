@@ -1,17 +1,55 @@
 #include "engine/channel.h"
 
 #include "common/log.h"
+#include "datapath/cpu_gather.h"
 
 namespace tcpxp::engine {
 
+const char* dataPathName(DataPath path) {
+  switch (path) {
+    case DataPath::kDirect:
+      return "direct";
+    case DataPath::kStaged:
+      return "staged";
+    case DataPath::kUnpack:
+      return "unpack";
+  }
+  return "?";
+}
+
 Status Channel::postSends(const transport::Net& net, Registry& registry, bool* did_work) {
-  while (!send_queue_.empty() && send_inflight_.size() < transport::Net::kMaxOutstanding) {
+  // Staged pieces: start their device->host copies ahead, in queue order, while slots last.
+  while (send_copies_ < send_queue_.size()) {
+    ChunkOp& op = send_queue_.at(send_copies_);
+    if (op.path == DataPath::kStaged) {
+      if (op.staging < 0) op.staging = paths.send_staging->acquire();
+      if (op.staging < 0) break;
+      TCPXP_RETURN_IF_ERROR(send_stream->copy(paths.send_staging->slot(op.staging), op.ptr, op.len));
+      op.event = send_stream->record();
+      if (op.event < 0) break;  // retried next round; the copy is simply enqueued again
+      *did_work = true;
+    }
+    ++send_copies_;
+  }
+  while (send_copies_ > 0 && send_inflight_.size() < transport::Net::kMaxOutstanding) {
     ChunkOp op = send_queue_.front();
+    char* data = op.ptr;
+    Registration* reg = op.xfer->reg;
+    if (op.path == DataPath::kStaged) {
+      bool copied = false;
+      TCPXP_RETURN_IF_ERROR(send_stream->query(op.event, &copied));
+      if (!copied) break;
+      data = paths.send_staging->slot(op.staging);
+      reg = paths.send_staging_reg;
+    }
     void* mh = nullptr;
-    TCPXP_RETURN_IF_ERROR(registry.mhandleFor(op.xfer->reg, send_comm, net, &mh));
-    TCPXP_RETURN_IF_ERROR(net.isend(send_comm, op.ptr, op.len, mh, &op.request));
+    TCPXP_RETURN_IF_ERROR(registry.mhandleFor(reg, send_comm, net, &mh));
+    TCPXP_RETURN_IF_ERROR(net.isend(send_comm, data, op.len, mh, &op.request));
     if (op.request == nullptr) break;  // the transport is not ready: retry next round
+    if (op.event >= 0) send_stream->release(op.event);
+    op.event = -1;
     send_queue_.pop();
+    --send_copies_;
     send_inflight_.push(op);
     *did_work = true;
   }
@@ -22,10 +60,23 @@ Status Channel::postRecvs(const transport::Net& net, Registry& registry, bool* d
   // A receive counts against the 16 until it is consumed.
   while (!recv_queue_.empty() && recv_inflight_.size() < transport::Net::kMaxOutstanding) {
     ChunkOp op = recv_queue_.front();
+    char* data = op.ptr;
+    Registration* reg = op.xfer->reg;
+    if (op.path == DataPath::kStaged) {
+      op.staging = paths.recv_staging->acquire();
+      if (op.staging < 0) break;
+      data = paths.recv_staging->slot(op.staging);
+      reg = paths.recv_staging_reg;
+    }
     void* mh = nullptr;
-    TCPXP_RETURN_IF_ERROR(registry.mhandleFor(op.xfer->reg, recv_comm, net, &mh));
-    TCPXP_RETURN_IF_ERROR(net.irecv(recv_comm, op.ptr, op.len, mh, &op.request));
-    if (op.request == nullptr) break;
+    Status st = registry.mhandleFor(reg, recv_comm, net, &mh);
+    if (st.isOk()) st = net.irecv(recv_comm, data, op.len, mh, &op.request);
+    if (!st.isOk() || op.request == nullptr) {
+      if (op.staging >= 0) paths.recv_staging->release(op.staging);
+      TCPXP_RETURN_IF_ERROR(st);
+      break;
+    }
+    op.unpack_slot = static_cast<int>(recv_posted_++ % datapath::kUnpackSlots);
     recv_queue_.pop();
     recv_inflight_.push(op);
     *did_work = true;
@@ -33,43 +84,97 @@ Status Channel::postRecvs(const transport::Net& net, Registry& registry, bool* d
   return Status::ok();
 }
 
-Status Channel::progress(const transport::Net& net, Registry& registry,
-                         std::vector<Transfer*>* finished, bool* did_work) {
-  TCPXP_RETURN_IF_ERROR(postSends(net, registry, did_work));
-  TCPXP_RETURN_IF_ERROR(postRecvs(net, registry, did_work));
-  // Sends: test the FIFO head until one is not done.
+Status Channel::testSends(const transport::Net& net, std::vector<Transfer*>* finished, bool* did_work) {
   while (!send_inflight_.empty()) {
+    ChunkOp& op = send_inflight_.front();
     bool done = false;
-    TCPXP_RETURN_IF_ERROR(net.test(send_inflight_.front().request, &done));
+    TCPXP_RETURN_IF_ERROR(net.test(op.request, &done));
     if (!done) break;
-    Transfer* x = send_inflight_.front().xfer;
+    if (op.staging >= 0) paths.send_staging->release(op.staging);
+    ++op.xfer->chunks_done;
+    finished->push_back(op.xfer);
     send_inflight_.pop();
-    ++x->chunks_done;
-    finished->push_back(x);
     *did_work = true;
   }
-  // Receives: test the oldest untested one; consume from the front, in order, once landed.
+  return Status::ok();
+}
+
+// Starts moving a received piece into the user's buffer (a no-op for the direct path).
+Status Channel::startLanding(ChunkOp& op) {
+  op.landing = true;
+  if (op.path == DataPath::kStaged) {
+    TCPXP_RETURN_IF_ERROR(recv_stream->copy(op.ptr, paths.recv_staging->slot(op.staging), op.len));
+  } else if (op.path == DataPath::kUnpack) {
+    const datapath::UnpackFragment* frags = datapath::slotFragments(paths.unpack.meta, op.unpack_slot);
+    const uint64_t* count = datapath::slotCount(paths.unpack.meta, op.unpack_slot);
+    const char* bounce = static_cast<const char*>(paths.unpack.bounce);
+    if (!paths.unpack.on_device) {
+      if (!datapath::cpuGather(frags, *count, bounce, op.ptr, op.len)) {
+        return Status(Code::kProtocolError, "UNPACK scatter list out of range");
+      }
+      return Status::ok();
+    }
+    TCPXP_RETURN_IF_ERROR(recv_stream->gather(frags, count, bounce, op.ptr));
+  } else {
+    return Status::ok();
+  }
+  op.event = recv_stream->record();
+  if (op.event < 0) return Status(Code::kResourceExhausted, "no free CUDA event on a recv stream");
+  return Status::ok();
+}
+
+Status Channel::landed(ChunkOp& op, bool* done) {
+  *done = true;
+  if (op.event < 0) return Status::ok();
+  TCPXP_RETURN_IF_ERROR(recv_stream->query(op.event, done));
+  if (*done) {
+    recv_stream->release(op.event);
+    op.event = -1;
+  }
+  return Status::ok();
+}
+
+Status Channel::testRecvs(const transport::Net& net, std::vector<Transfer*>* finished, bool* did_work) {
   while (recv_tested_ < recv_inflight_.size()) {
     ChunkOp& op = recv_inflight_.at(recv_tested_);
     bool done = false;
     TCPXP_RETURN_IF_ERROR(net.test(op.request, &done));
     if (!done) break;
     op.tested = true;
+    TCPXP_RETURN_IF_ERROR(startLanding(op));
     ++recv_tested_;
     *did_work = true;
   }
-  while (!recv_inflight_.empty() && recv_inflight_.front().tested) {
-    ChunkOp op = recv_inflight_.front();
+  // Consume in FIFO order, each only after its bytes are in the user's buffer: consuming earlier
+  // would hand TCPX's pages back to the NIC while the gather still reads them.
+  while (recv_tested_ > 0) {
+    ChunkOp& op = recv_inflight_.front();
+    bool done = false;
+    TCPXP_RETURN_IF_ERROR(landed(op, &done));
+    if (!done) break;
     TCPXP_RETURN_IF_ERROR(net.irecvConsumed(recv_comm, op.request));
-    recv_inflight_.pop();
-    --recv_tested_;
+    if (op.staging >= 0) paths.recv_staging->release(op.staging);
     ++op.xfer->chunks_done;
     finished->push_back(op.xfer);
+    recv_inflight_.pop();
+    --recv_tested_;
+    *did_work = true;
   }
-  // Moving the window may allow more posts right away.
-  if (*did_work) {
-    TCPXP_RETURN_IF_ERROR(postSends(net, registry, did_work));
-    TCPXP_RETURN_IF_ERROR(postRecvs(net, registry, did_work));
+  return Status::ok();
+}
+
+Status Channel::progress(const transport::Net& net, Registry& registry,
+                         std::vector<Transfer*>* finished, bool* did_work) {
+  bool work = false;
+  TCPXP_RETURN_IF_ERROR(postSends(net, registry, &work));
+  TCPXP_RETURN_IF_ERROR(postRecvs(net, registry, &work));
+  TCPXP_RETURN_IF_ERROR(testSends(net, finished, &work));
+  TCPXP_RETURN_IF_ERROR(testRecvs(net, finished, &work));
+  if (work) {
+    // The windows moved: post again right away.
+    TCPXP_RETURN_IF_ERROR(postSends(net, registry, &work));
+    TCPXP_RETURN_IF_ERROR(postRecvs(net, registry, &work));
+    *did_work = true;
   }
   return Status::ok();
 }
@@ -87,10 +192,14 @@ void Channel::close(const transport::Net& net, Registry& registry) {
     if (!st.isOk()) LOG_WARN("closing recv comm: %s", st.toString().c_str());
     recv_comm = nullptr;
   }
+  // Streams last: their destructors wait for copies still reading staging memory.
+  send_stream.reset();
+  recv_stream.reset();
   send_queue_ = Ring<ChunkOp>();
   send_inflight_ = Ring<ChunkOp>();
   recv_queue_ = Ring<ChunkOp>();
   recv_inflight_ = Ring<ChunkOp>();
+  send_copies_ = 0;
   recv_tested_ = 0;
 }
 

@@ -4,12 +4,22 @@
 //
 // Both peers append pieces to a channel in the same order (derived from the order of Cts
 // messages, see connection.h), so the k-th isend here pairs with the k-th irecv there.
+//
+// Data paths (docs/DESIGN.md, layer 4), chosen per transfer:
+//   direct  the transport reads/writes the buffer itself (host memory; GPU memory on TCPX sends)
+//   staged  GPU memory over a host-only transport: device->pinned copy before the isend,
+//           pinned->device copy after the receive, on this channel's CUDA streams
+//   unpack  TCPX-style GPU receive: bytes land in bounce pages; a gather (GPU kernel, or CPU when
+//           the bounce buffer is host memory) copies them out; irecvConsumed only after it.
+// A receive is consumed (irecvConsumed, in FIFO order) once its bytes are in the user's buffer.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "common/status.h"
+#include "datapath/gpu_stream.h"
 #include "engine/registry.h"
 #include "engine/ring.h"
 #include "engine/transfer.h"
@@ -17,38 +27,66 @@
 
 namespace tcpxp::engine {
 
+enum class DataPath : uint8_t { kDirect, kStaged, kUnpack };
+const char* dataPathName(DataPath path);
+
 struct ChunkOp {
   Transfer* xfer = nullptr;
-  char* ptr = nullptr;
+  char* ptr = nullptr;  // the user's bytes of this piece
   uint32_t len = 0;
+  DataPath path = DataPath::kDirect;
   void* request = nullptr;
-  bool tested = false;  // receive reported done, waiting to be consumed (in FIFO order)
+  int staging = -1;     // staging slot (staged path)
+  int event = -1;       // GPU event of the copy or gather in flight
+  int unpack_slot = 0;  // k % 16 of this irecv on its comm (unpack path)
+  bool tested = false;  // receive reported done
+  bool landing = false; // receive: copy/gather to the user's buffer started
+};
+
+// What a channel's data paths need from its connection (may be empty for a host endpoint).
+// Sends and receives stage through separate pools: with one shared pool, both peers could fill
+// it with sends waiting for receives that have no slot left.
+struct PathResources {
+  datapath::StagingPool* send_staging = nullptr;
+  datapath::StagingPool* recv_staging = nullptr;
+  Registration* send_staging_reg = nullptr;
+  Registration* recv_staging_reg = nullptr;
+  transport::UnpackHandle unpack;  // set per channel from accept()
 };
 
 class Channel {
  public:
   void* send_comm = nullptr;
   void* recv_comm = nullptr;
+  PathResources paths;
+  std::unique_ptr<datapath::GpuStream> send_stream, recv_stream;
 
   void queueSend(const ChunkOp& op) { send_queue_.push(op); }
   void queueRecv(const ChunkOp& op) { recv_queue_.push(op); }
-  bool idle() const { return send_queue_.empty() && send_inflight_.empty() && recv_queue_.empty() && recv_inflight_.empty(); }
-  bool hasPosted() const { return !send_inflight_.empty() || !recv_inflight_.empty(); }
+  bool idle() const {
+    return send_queue_.empty() && send_inflight_.empty() && recv_queue_.empty() && recv_inflight_.empty();
+  }
 
   // Posts what the windows allow and tests the FIFO heads. Each finished piece increments its
   // transfer's chunks_done and is appended to `finished` (one entry per piece).
   Status progress(const transport::Net& net, Registry& registry, std::vector<Transfer*>* finished,
                   bool* did_work);
-  // Transport handles of this channel's comms are dropped and the comms closed.
+  // Drops the transport's handles on this channel's comms and closes them.
   void close(const transport::Net& net, Registry& registry);
 
  private:
   Status postSends(const transport::Net& net, Registry& registry, bool* did_work);
   Status postRecvs(const transport::Net& net, Registry& registry, bool* did_work);
+  Status testSends(const transport::Net& net, std::vector<Transfer*>* finished, bool* did_work);
+  Status testRecvs(const transport::Net& net, std::vector<Transfer*>* finished, bool* did_work);
+  Status startLanding(ChunkOp& op);
+  Status landed(ChunkOp& op, bool* done);
 
   Ring<ChunkOp> send_queue_, send_inflight_;
   Ring<ChunkOp> recv_queue_, recv_inflight_;
-  size_t recv_tested_ = 0;  // entries of recv_inflight_ already reported done (a prefix)
+  size_t send_copies_ = 0;   // leading send_queue_ entries whose device->host copy started
+  size_t recv_tested_ = 0;   // leading recv_inflight_ entries reported done
+  uint64_t recv_posted_ = 0; // irecvs posted on recv_comm (their k % 16 is the unpack slot)
 };
 
 }  // namespace tcpxp::engine

@@ -111,7 +111,7 @@ Status Connection::onHello(const control::Hello& m) {
   }
   ack.handles.assign(handles.begin(), handles.end());
   connect_handles_.assign(m.handles.begin(), m.handles.end());
-  channels_.assign(n, Channel{});
+  channels_ = std::vector<Channel>(n);
   ctrl_.send(ack);
   state_ = State::kEstablishing;
   return Status::ok();
@@ -130,7 +130,7 @@ Status Connection::onHelloAck(const control::HelloAck& m) {
   remote_gpu_ = m.gpu_index;
   chunk_bytes_ = m.chunk_bytes;
   connect_handles_.assign(m.handles.begin(), m.handles.end());
-  channels_.assign(m.handles.size(), Channel{});
+  channels_ = std::vector<Channel>(m.handles.size());
   state_ = State::kEstablishing;
   return Status::ok();
 }
@@ -149,6 +149,7 @@ Status Connection::establish(bool* did_work) {
       transport::UnpackHandle unpack;
       TCPXP_RETURN_IF_ERROR(ctx_.net.accept(listen_comms_[i], &ch.recv_comm, &unpack));
       if (ch.recv_comm) {
+        ch.paths.unpack = unpack;
         *did_work = true;
         TCPXP_RETURN_IF_ERROR(ctx_.net.closeListen(listen_comms_[i]));
         listen_comms_[i] = nullptr;
@@ -164,6 +165,41 @@ Status Connection::establish(bool* did_work) {
   if (ready_slot_) ctx_.completions.finish(ready_slot_, Status::ok());
   ready_slot_ = 0;
   return Status::ok();
+}
+
+// Made on the first GPU transfer of the connection: CUDA streams per channel and, over a
+// host-only transport, bounded pinned staging pools (half for sends, half for receives).
+Status Connection::createPathResources(int device) {
+  if (!channels_.empty() && channels_[0].send_stream) return Status::ok();
+  TCPXP_RETURN_IF_ERROR(datapath::useDevice(device));
+  for (Channel& ch : channels_) {
+    TCPXP_RETURN_IF_ERROR(datapath::GpuStream::create(device, &ch.send_stream));
+    TCPXP_RETURN_IF_ERROR(datapath::GpuStream::create(device, &ch.recv_stream));
+  }
+  if (ctx_.props.supports_cuda) return Status::ok();
+  size_t half = static_cast<size_t>(ctx_.config.staging_bytes) / 2;
+  TCPXP_RETURN_IF_ERROR(datapath::StagingPool::create(chunk_bytes_, half, &send_staging_));
+  TCPXP_RETURN_IF_ERROR(datapath::StagingPool::create(chunk_bytes_, half, &recv_staging_));
+  TCPXP_RETURN_IF_ERROR(ctx_.registry.add(send_staging_->base(), send_staging_->bytes(),
+                                          transport::MemKind::kHost, -1, &send_staging_mr_));
+  TCPXP_RETURN_IF_ERROR(ctx_.registry.add(recv_staging_->base(), recv_staging_->bytes(),
+                                          transport::MemKind::kHost, -1, &recv_staging_mr_));
+  for (Channel& ch : channels_) {
+    ch.paths.send_staging = send_staging_.get();
+    ch.paths.recv_staging = recv_staging_.get();
+    ch.paths.send_staging_reg = ctx_.registry.find(send_staging_mr_);
+    ch.paths.recv_staging_reg = ctx_.registry.find(recv_staging_mr_);
+  }
+  LOG_INFO("connection %llu: staging %zu + %zu bytes of pinned memory (%zu slots of %zu bytes each way)",
+           static_cast<unsigned long long>(id_), send_staging_->bytes(), recv_staging_->bytes(),
+           send_staging_->slots(), chunk_bytes_);
+  return Status::ok();
+}
+
+DataPath Connection::choosePath(const Transfer& x, bool receiving) const {
+  if (x.reg->kind == transport::MemKind::kHost) return DataPath::kDirect;
+  if (ctx_.props.unpack) return receiving ? DataPath::kUnpack : DataPath::kDirect;
+  return ctx_.props.supports_cuda ? DataPath::kDirect : DataPath::kStaged;
 }
 
 Transfer* Connection::addMine(uint64_t api, XferKind kind, Registration* reg, char* ptr,
@@ -199,7 +235,11 @@ Transfer* Connection::addTheirs(uint64_t peer_id, XferKind kind, Registration* r
   return raw;
 }
 
-void Connection::postPieces(Transfer* x, bool receiving) {
+Status Connection::postPieces(Transfer* x, bool receiving) {
+  DataPath path = choosePath(*x, receiving);
+  if (path != DataPath::kDirect && !(path == DataPath::kUnpack && !x->reg->on_gpu())) {
+    TCPXP_RETURN_IF_ERROR(createPathResources(x->reg->device));
+  }
   x->chunks = (x->size + chunk_bytes_ - 1) / chunk_bytes_;
   x->posted = true;
   size_t& next = receiving ? next_in_ : next_out_;
@@ -207,6 +247,7 @@ void Connection::postPieces(Transfer* x, bool receiving) {
     size_t off = i * chunk_bytes_;
     ChunkOp op;
     op.xfer = x;
+    op.path = path;
     op.ptr = x->ptr + off;
     op.len = static_cast<uint32_t>(std::min(chunk_bytes_, x->size - off));
     Channel& ch = channels_[(next + i) % channels_.size()];
@@ -218,6 +259,7 @@ void Connection::postPieces(Transfer* x, bool receiving) {
   }
   next = (next + x->chunks) % channels_.size();
   if (x->chunks == 0) finished_.push_back(x);
+  return Status::ok();
 }
 
 Status Connection::send(uint64_t api, Registration* reg, char* ptr, size_t size) {
@@ -281,7 +323,7 @@ Status Connection::matchRecvs() {
     x->size = offer.size;
     Transfer* raw = x.get();
     theirs_[offer.xfer_id] = std::move(x);
-    postPieces(raw, /*receiving=*/true);
+    TCPXP_RETURN_IF_ERROR(postPieces(raw, /*receiving=*/true));
     ctrl_.send(control::Cts{offer.xfer_id, control::Initiator::kDataSender});
   }
   return Status::ok();
@@ -309,7 +351,7 @@ Status Connection::onWriteOrRead(bool is_write, uint64_t id, uint64_t addr, uint
   if (theirs_.count(id)) return Status(Code::kProtocolError, "duplicate transfer id from the peer");
   Transfer* x = addTheirs(id, is_write ? XferKind::kServeWrite : XferKind::kServeRead, reg, local, size);
   if (is_write) {
-    postPieces(x, /*receiving=*/true);
+    TCPXP_RETURN_IF_ERROR(postPieces(x, /*receiving=*/true));
     ctrl_.send(control::Cts{id, control::Initiator::kDataSender});
   } else {
     ctrl_.send(control::ReadOk{id});
@@ -322,7 +364,7 @@ Status Connection::onReadOk(const control::ReadOk& m) {
   if (it == mine_.end() || it->second->kind != XferKind::kRead || it->second->posted) {
     return Status(Code::kProtocolError, "ReadOk for an unknown read");
   }
-  postPieces(it->second.get(), /*receiving=*/true);
+  TCPXP_RETURN_IF_ERROR(postPieces(it->second.get(), /*receiving=*/true));
   ctrl_.send(control::Cts{m.xfer_id, control::Initiator::kDataReceiver});
   return Status::ok();
 }
@@ -339,7 +381,7 @@ Status Connection::onCts(const control::Cts& m) {
     if (it != theirs_.end() && it->second->kind == XferKind::kServeRead) x = it->second.get();
   }
   if (x == nullptr || x->posted) return Status(Code::kProtocolError, "Cts for an unknown transfer");
-  postPieces(x, /*receiving=*/false);
+  TCPXP_RETURN_IF_ERROR(postPieces(x, /*receiving=*/false));
   return Status::ok();
 }
 
@@ -537,6 +579,12 @@ void Connection::fail(const Status& why) {
   finished_.clear();
   if (ready_slot_) ctx_.completions.finish(ready_slot_, failed);
   ready_slot_ = 0;
+  for (MrId* mr : {&send_staging_mr_, &recv_staging_mr_}) {
+    if (*mr) (void)ctx_.registry.remove(*mr, ctx_.net);
+    *mr = 0;
+  }
+  send_staging_.reset();
+  recv_staging_.reset();
 }
 
 void Connection::close() {

@@ -47,6 +47,8 @@ struct EngineContext {
   Completions& completions;
   int dev;
   int gpu_index;
+  transport::NetProperties props;  // of `dev`
+  bool emulate_gpu_buffers = false;  // host buffers take the GPU paths (UNPACK tests w/o GPU)
   std::function<void(Notification)> on_notify;
 };
 
@@ -98,11 +100,13 @@ class Connection {
   Status onNack(const control::Nack& m);
   Status listenAll(std::vector<transport::NetHandle>* handles);
   Status establish(bool* did_work);
+  Status createPathResources(int device);
+  DataPath choosePath(const Transfer& x, bool receiving) const;
 
   Transfer* addMine(uint64_t api, XferKind kind, Registration* reg, char* ptr, size_t size);
   Transfer* addTheirs(uint64_t peer_id, XferKind kind, Registration* reg, char* ptr, size_t size);
   // Appends the transfer's pieces to the channels (receive or send side) round robin.
-  void postPieces(Transfer* x, bool receiving);
+  Status postPieces(Transfer* x, bool receiving);
   // Matches queued Send offers with posted recvs.
   Status matchRecvs();
   void checkFinished(Transfer* x);
@@ -130,6 +134,8 @@ class Connection {
   std::deque<std::unique_ptr<Transfer>> posted_recvs_;           // recv() waiting for a Send
   std::deque<control::Send> offers_;                             // Send waiting for a recv()
   std::vector<Transfer*> finished_;
+  std::unique_ptr<datapath::StagingPool> send_staging_, recv_staging_;
+  MrId send_staging_mr_ = 0, recv_staging_mr_ = 0;
 };
 
 }  // namespace tcpxp::engine

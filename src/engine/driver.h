@@ -35,7 +35,8 @@ struct AcceptedConnection {
 
 class Driver {
  public:
-  Driver(EngineConfig config, transport::Net net, int dev, int gpu_index, Fd bootstrap);
+  Driver(EngineConfig config, transport::Net net, int dev, int gpu_index,
+         transport::NetProperties props, bool emulate_gpu_buffers, Fd bootstrap);
   ~Driver();
   Driver(const Driver&) = delete;
   Driver& operator=(const Driver&) = delete;

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "common/env.h"
 #include "common/log.h"
 #include "common/net_util.h"
 #include "control/fifo_item.h"
@@ -138,7 +139,12 @@ Status Endpoint::create(int gpu_index, std::unique_ptr<Endpoint>* out) {
   int port = config.bootstrap_port_base > 0 ? config.bootstrap_port_base + std::max(gpu_index, 0) : 0;
   Fd bootstrap;
   TCPXP_RETURN_IF_ERROR(listenBootstrap(port, &bootstrap, &ep->info_.port));
-  ep->driver_ = std::make_unique<Driver>(config, net, dev, gpu_index, std::move(bootstrap));
+  // UNPACK tests without a GPU: host buffers registered as CUDA take the unpack receive path
+  // (the built-in emulation accepts that when no GPU is usable; gathers then run on the CPU).
+  ep->emulate_gpu_buffers_ = props.unpack && gpuCount() == 0 &&
+                             envBool("UCCL_TCPX_EMULATE_GPU_BUFFERS", false);
+  ep->driver_ = std::make_unique<Driver>(config, net, dev, gpu_index, props,
+                                         ep->emulate_gpu_buffers_, std::move(bootstrap));
   LOG_INFO("endpoint gpu %d: transport %s (%s), device %d (%s), control %s:%u", gpu_index,
            net.name().c_str(), why.c_str(), dev, props.name.c_str(), ep->info_.ip.c_str(),
            ep->info_.port);
@@ -206,11 +212,7 @@ Status Endpoint::closeConnection(ConnId conn) {
 Status Endpoint::reg(void* ptr, size_t size, MrId* out) {
   if (ptr == nullptr || size == 0) return Status(Code::kInvalidArgument, "reg: null pointer or size 0");
   MemoryInfo mem = classifyMemory(ptr);
-  if (mem.kind == transport::MemKind::kCuda && !info_.transport_moves_gpu_memory) {
-    return Status(Code::kNotSupported,
-                  "reg: GPU memory over transport '" + info_.transport +
-                      "' needs the staged data path, which is not built yet; use host memory");
-  }
+  if (emulate_gpu_buffers_) mem.kind = transport::MemKind::kCuda;
   return driver_->call([&] { return driver_->registry().add(ptr, size, mem.kind, mem.device, out); });
 }
 

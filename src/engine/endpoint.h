@@ -84,6 +84,7 @@ class Endpoint {
   Endpoint() = default;
 
   EndpointInfo info_;
+  bool emulate_gpu_buffers_ = false;
   std::unique_ptr<Driver> driver_;
 };
 

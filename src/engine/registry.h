@@ -18,7 +18,8 @@ struct Registration {
   char* base = nullptr;
   size_t size = 0;
   transport::MemKind kind = transport::MemKind::kHost;
-  int device = -1;  // CUDA device of GPU memory
+  int device = -1;  // CUDA device of GPU memory (-1: host memory, also when emulated as GPU)
+  bool on_gpu() const { return device >= 0; }
   int active = 0;   // transfers using it; dereg waits for 0
   // Transport registrations, made lazily per comm on first use.
   std::unordered_map<void*, void*> mhandles;

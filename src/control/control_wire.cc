@@ -1,0 +1,511 @@
+#include "control/control_wire.h"
+
+#include <cstring>
+#include <string>
+#include <utility>
+
+#include "control/wire_bytes.h"
+
+namespace tcpxp::control {
+namespace {
+
+using wire::Reader;
+using wire::Writer;
+
+// Fixed parts of the variable-size payloads (see the layout in control_wire.h).
+constexpr uint32_t kHelloFixedBytes = 20;
+constexpr uint32_t kHelloAckFixedBytes = 16;
+constexpr uint32_t kNackFixedBytes = 16;
+constexpr uint32_t kStr16Bytes = 2;
+constexpr uint32_t kAllHandlesBytes = kMaxChannels * kPluginHandleBytes;
+
+constexpr uint32_t kSendBytes = 16;
+constexpr uint32_t kRemoteAccessBytes = 40;  // Write, Read
+constexpr uint32_t kReadOkBytes = 8;
+constexpr uint32_t kXferStepBytes = 16;  // Cts, Done
+constexpr size_t kXferStepReservedBytes = 7;
+constexpr size_t kNackReservedBytes = 3;
+
+// Size rule per type, indexed by the type byte: exact when min == max.
+struct TypeInfo {
+  const char* name;
+  uint32_t min_payload;
+  uint32_t max_payload;
+};
+constexpr TypeInfo kTypes[] = {
+    {"unknown", 0, 0},
+    {"Hello", kHelloFixedBytes + kPluginHandleBytes + kStr16Bytes + 1,
+     kHelloFixedBytes + kAllHandlesBytes + kStr16Bytes + kMaxTransportNameBytes},
+    {"HelloAck", kHelloAckFixedBytes + kStr16Bytes,
+     kHelloAckFixedBytes + kAllHandlesBytes + kStr16Bytes + kMaxErrorMessageBytes},
+    {"Send", kSendBytes, kSendBytes},
+    {"Write", kRemoteAccessBytes, kRemoteAccessBytes},
+    {"Read", kRemoteAccessBytes, kRemoteAccessBytes},
+    {"ReadOk", kReadOkBytes, kReadOkBytes},
+    {"Cts", kXferStepBytes, kXferStepBytes},
+    {"Done", kXferStepBytes, kXferStepBytes},
+    {"Nack", kNackFixedBytes + kStr16Bytes, kNackFixedBytes + kStr16Bytes + kMaxErrorMessageBytes},
+    {"Notify", 2 * kStr16Bytes, 2 * (kStr16Bytes + kMaxNotifyFieldBytes)},
+    {"Bye", 0, 0},
+};
+constexpr size_t kNumTypes = sizeof(kTypes) / sizeof(kTypes[0]);
+static_assert(kNumTypes == static_cast<size_t>(FrameType::kBye) + 1, "one row per FrameType");
+constexpr bool allFit() {
+  for (const TypeInfo& t : kTypes) {
+    if (t.min_payload > t.max_payload || t.max_payload > kMaxFramePayloadBytes) return false;
+  }
+  return true;
+}
+static_assert(allFit(), "every payload fits under kMaxFramePayloadBytes");
+
+const TypeInfo& info(FrameType type) {
+  auto index = static_cast<size_t>(type);
+  return index < kNumTypes ? kTypes[index] : kTypes[0];
+}
+
+#define TCPXP_COUNT_CODE(name, desc) +1
+constexpr uint32_t kNumCodes = 0 TCPXP_STATUS_CODES(TCPXP_COUNT_CODE);
+#undef TCPXP_COUNT_CODE
+
+bool knownCode(uint32_t value) { return value < kNumCodes; }
+bool knownInitiator(uint8_t value) {
+  return value <= static_cast<uint8_t>(Initiator::kDataReceiver);
+}
+bool printableAscii(const std::string& s) {
+  for (char c : s) {
+    if (c < 0x20 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+Status bad(const std::string& what) { return Status(Code::kProtocolError, what); }
+std::string num(uint64_t v) { return std::to_string(v); }
+
+// What is wrong with a message's fields, or "" when nothing is. Shared by validate()
+// (kInvalidArgument, before encoding) and decode() (kProtocolError, after parsing).
+std::string chunkProblem(uint32_t chunk_bytes) {
+  if (chunk_bytes == 0 || chunk_bytes > kMaxChunkBytes) {
+    return "chunk_bytes " + num(chunk_bytes) + " out of range 1.." + num(kMaxChunkBytes);
+  }
+  return "";
+}
+std::string gpuProblem(int32_t gpu_index) {
+  return gpu_index < -1 ? "gpu_index " + std::to_string(gpu_index) + " is below -1" : "";
+}
+std::string channelsProblem(size_t n) {
+  if (n < 1 || n > kMaxChannels) {
+    return "num_channels " + num(n) + " out of range 1.." + num(kMaxChannels);
+  }
+  return "";
+}
+std::string lengthProblem(const char* field, size_t len, size_t max) {
+  return len > max ? std::string(field) + " is " + num(len) + " bytes, max " + num(max) : "";
+}
+
+std::string problem(const Hello& m) {
+  if ((m.flags & ~kHelloKnownFlags) != 0) return "unknown flags " + num(m.flags);
+  std::string p = channelsProblem(m.handles.size());
+  if (p.empty()) p = chunkProblem(m.chunk_bytes);
+  if (p.empty()) p = gpuProblem(m.gpu_index);
+  if (p.empty() && m.transport.empty()) p = "transport name is empty";
+  if (p.empty()) p = lengthProblem("transport name", m.transport.size(), kMaxTransportNameBytes);
+  if (p.empty() && !printableAscii(m.transport)) p = "transport name is not printable ASCII";
+  return p;
+}
+std::string problem(const HelloAck& m) {
+  if (!knownCode(static_cast<uint32_t>(m.status))) {
+    return "unknown status " + std::to_string(static_cast<int>(m.status));
+  }
+  std::string p = lengthProblem("message", m.message.size(), kMaxErrorMessageBytes);
+  if (!p.empty()) return p;
+  if (m.status != Code::kOk) {
+    if (!m.handles.empty())
+      return "refusal (status != 0) carries " + num(m.handles.size()) + " handles";
+    return gpuProblem(m.gpu_index);
+  }
+  p = channelsProblem(m.handles.size());
+  if (p.empty()) p = chunkProblem(m.chunk_bytes);
+  if (p.empty()) p = gpuProblem(m.gpu_index);
+  if (p.empty() && !m.message.empty()) p = "status 0 carries an error message";
+  return p;
+}
+std::string problem(const Send&) { return ""; }
+template <typename T>
+std::string remoteAccessProblem(const T& m) {
+  if (m.size > UINT64_MAX - m.remote_addr) {
+    return "remote range [" + num(m.remote_addr) + ", +" + num(m.size) + ") wraps around";
+  }
+  return "";
+}
+std::string problem(const Write& m) { return remoteAccessProblem(m); }
+std::string problem(const Read& m) { return remoteAccessProblem(m); }
+std::string problem(const ReadOk&) { return ""; }
+std::string initiatorProblem(Initiator initiator) {
+  auto v = static_cast<uint8_t>(initiator);
+  return knownInitiator(v) ? "" : "unknown initiator " + num(v);
+}
+std::string problem(const Cts& m) { return initiatorProblem(m.initiator); }
+std::string problem(const Done& m) { return initiatorProblem(m.initiator); }
+std::string problem(const Nack& m) {
+  std::string p = initiatorProblem(m.initiator);
+  if (!p.empty()) return p;
+  if (m.code == Code::kOk) return "code is kOk (a Nack must carry an error)";
+  if (!knownCode(static_cast<uint32_t>(m.code))) {
+    return "unknown code " + std::to_string(static_cast<int>(m.code));
+  }
+  return lengthProblem("message", m.message.size(), kMaxErrorMessageBytes);
+}
+std::string problem(const Notify& m) {
+  std::string p = lengthProblem("name", m.name.size(), kMaxNotifyFieldBytes);
+  return p.empty() ? lengthProblem("msg", m.msg.size(), kMaxNotifyFieldBytes) : p;
+}
+std::string problem(const Bye&) { return ""; }
+
+template <typename T>
+Status validateMessage(const T& m) {
+  std::string p = problem(m);
+  if (p.empty()) return Status::ok();
+  return Status(Code::kInvalidArgument, std::string(info(T::kType).name) + ": " + p);
+}
+
+// Parsed fields pass the same rules before *out is set.
+template <typename T>
+Status finish(T& parsed, T* out) {
+  std::string p = problem(parsed);
+  if (!p.empty()) return bad(std::string(info(T::kType).name) + ": " + p);
+  *out = std::move(parsed);
+  return Status::ok();
+}
+
+Status checkExactLength(FrameType type, size_t len) {
+  const TypeInfo& t = info(type);
+  if (len != t.min_payload) {
+    return bad(std::string(t.name) + " payload is " + num(len) + " bytes, expected " +
+               num(t.min_payload));
+  }
+  return Status::ok();
+}
+Status checkBoundedLength(FrameType type, size_t len) {
+  const TypeInfo& t = info(type);
+  if (len < t.min_payload || len > t.max_payload) {
+    return bad(std::string(t.name) + " payload is " + num(len) + " bytes, allowed " +
+               num(t.min_payload) + ".." + num(t.max_payload));
+  }
+  return Status::ok();
+}
+
+// Reads a str16 that must end exactly at the end of the payload.
+Status readLastStr16(Reader& r, const char* where, const char* field, std::string* out) {
+  if (r.remaining() < kStr16Bytes) {
+    return bad(std::string(where) + ": no room for the " + field + " length");
+  }
+  uint16_t len = r.u16();
+  if (len != r.remaining()) {
+    return bad(std::string(where) + ": " + field + " length " + num(len) + " but " +
+               num(r.remaining()) + " bytes remain");
+  }
+  out->assign(reinterpret_cast<const char*>(r.bytes(len)), len);
+  return Status::ok();
+}
+// Reads a str16 followed by more fields.
+Status readStr16(Reader& r, const char* where, const char* field, std::string* out) {
+  if (r.remaining() < kStr16Bytes) {
+    return bad(std::string(where) + ": no room for the " + field + " length");
+  }
+  uint16_t len = r.u16();
+  if (len > r.remaining()) {
+    return bad(std::string(where) + ": " + field + " length " + num(len) + " but only " +
+               num(r.remaining()) + " bytes remain");
+  }
+  out->assign(reinterpret_cast<const char*>(r.bytes(len)), len);
+  return Status::ok();
+}
+
+Status readHandles(Reader& r, const char* where, size_t n, std::vector<PluginHandle>* out) {
+  if (r.remaining() < n * kPluginHandleBytes) {
+    return bad(std::string(where) + ": " + num(r.remaining()) + " bytes cannot hold " + num(n) +
+               " handles of " + num(kPluginHandleBytes) + " bytes");
+  }
+  out->resize(n);
+  for (PluginHandle& h : *out) std::memcpy(h.data(), r.bytes(kPluginHandleBytes), h.size());
+  return Status::ok();
+}
+
+// Appends a header with a placeholder length, the payload, then patches the length.
+template <typename Body>
+void frame(FrameType type, std::vector<uint8_t>* out, Body body) {
+  size_t start = out->size();
+  Writer w(out);
+  w.u32(kFrameMagic);
+  w.u8(kFrameVersion);
+  w.u8(static_cast<uint8_t>(type));
+  w.u16(0);  // flags
+  w.u32(0);  // payload_len, patched below
+  w.u32(0);  // reserved
+  body(w);
+  wire::put32(out->data() + start + 8,
+              static_cast<uint32_t>(out->size() - start - kFrameHeaderBytes));
+}
+
+void putHandles(Writer& w, const std::vector<PluginHandle>& handles) {
+  for (const PluginHandle& h : handles) w.bytes(h.data(), h.size());
+}
+
+template <typename T>
+void encodeRemoteAccess(const T& m, std::vector<uint8_t>* out) {
+  frame(T::kType, out, [&](Writer& w) {
+    w.u64(m.xfer_id);
+    w.u64(m.remote_addr);
+    w.u64(m.size);
+    w.u64(m.token);
+    w.u32(m.mr_id);
+    w.u32(0);
+  });
+}
+template <typename T>
+Status decodeRemoteAccess(const uint8_t* p, size_t len, T* out) {
+  TCPXP_RETURN_IF_ERROR(checkExactLength(T::kType, len));
+  Reader r(p, len);
+  T m;
+  m.xfer_id = r.u64();
+  m.remote_addr = r.u64();
+  m.size = r.u64();
+  m.token = r.u64();
+  m.mr_id = r.u32();
+  if (r.u32() != 0) return bad(std::string(info(T::kType).name) + ": non-zero reserved field");
+  return finish(m, out);
+}
+
+template <typename T>
+void encodeXferStep(const T& m, std::vector<uint8_t>* out) {
+  frame(T::kType, out, [&](Writer& w) {
+    w.u64(m.xfer_id);
+    w.u8(static_cast<uint8_t>(m.initiator));
+    w.zeros(kXferStepReservedBytes);
+  });
+}
+template <typename T>
+Status decodeXferStep(const uint8_t* p, size_t len, T* out) {
+  TCPXP_RETURN_IF_ERROR(checkExactLength(T::kType, len));
+  Reader r(p, len);
+  T m;
+  m.xfer_id = r.u64();
+  m.initiator = static_cast<Initiator>(r.u8());
+  if (!wire::allZero(r.bytes(kXferStepReservedBytes), kXferStepReservedBytes)) {
+    return bad(std::string(info(T::kType).name) + ": non-zero reserved bytes");
+  }
+  return finish(m, out);
+}
+
+}  // namespace
+
+const char* frameTypeName(FrameType type) { return info(type).name; }
+
+Status decodeFrameHeader(const uint8_t in[kFrameHeaderBytes], FrameHeader* out) {
+  uint32_t magic = wire::get32(in);
+  if (magic != kFrameMagic) {
+    return bad("control frame has a bad magic " + num(magic) + " (not a tcpx-p2p control socket)");
+  }
+  if (in[4] != kFrameVersion) {
+    return bad("control frame version " + num(in[4]) + ", expected " + num(kFrameVersion));
+  }
+  uint8_t type = in[5];
+  if (type == 0 || type >= kNumTypes) return bad("control frame has unknown type " + num(type));
+  const TypeInfo& t = kTypes[type];
+  uint16_t flags = wire::get16(in + 6);
+  if (flags != 0) return bad(std::string(t.name) + " frame has unknown flags " + num(flags));
+  if (wire::get32(in + 12) != 0) return bad(std::string(t.name) + " frame has non-zero reserved");
+  uint32_t len = wire::get32(in + 8);
+  if (len < t.min_payload || len > t.max_payload) {
+    std::string allowed = t.min_payload == t.max_payload
+                              ? "exactly " + num(t.min_payload)
+                              : num(t.min_payload) + ".." + num(t.max_payload);
+    return bad(std::string(t.name) + " frame announces a " + num(len) + "-byte payload, allowed " +
+               allowed);
+  }
+  *out = FrameHeader{static_cast<FrameType>(type), len};
+  return Status::ok();
+}
+
+Status validate(const Hello& msg) { return validateMessage(msg); }
+Status validate(const HelloAck& msg) { return validateMessage(msg); }
+Status validate(const Send& msg) { return validateMessage(msg); }
+Status validate(const Write& msg) { return validateMessage(msg); }
+Status validate(const Read& msg) { return validateMessage(msg); }
+Status validate(const ReadOk& msg) { return validateMessage(msg); }
+Status validate(const Cts& msg) { return validateMessage(msg); }
+Status validate(const Done& msg) { return validateMessage(msg); }
+Status validate(const Nack& msg) { return validateMessage(msg); }
+Status validate(const Notify& msg) { return validateMessage(msg); }
+Status validate(const Bye& msg) { return validateMessage(msg); }
+
+// Hello ---------------------------------------------------------------------------------------
+
+void encode(const Hello& msg, std::vector<uint8_t>* out) {
+  frame(FrameType::kHello, out, [&](Writer& w) {
+    w.u32(msg.engine_version);
+    w.u16(static_cast<uint16_t>(msg.handles.size()));
+    w.u16(0);
+    w.u32(msg.chunk_bytes);
+    w.u32(static_cast<uint32_t>(msg.gpu_index));
+    w.u32(msg.flags);
+    putHandles(w, msg.handles);
+    w.str16(msg.transport);
+  });
+}
+
+Status decode(const uint8_t* payload, size_t len, Hello* out) {
+  TCPXP_RETURN_IF_ERROR(checkBoundedLength(FrameType::kHello, len));
+  Reader r(payload, len);
+  Hello m;
+  m.engine_version = r.u32();
+  uint16_t n = r.u16();
+  uint16_t reserved = r.u16();
+  m.chunk_bytes = r.u32();
+  m.gpu_index = static_cast<int32_t>(r.u32());
+  m.flags = r.u32();
+  if (reserved != 0) return bad("Hello: non-zero reserved field");
+  if (std::string p = channelsProblem(n); !p.empty()) return bad("Hello: " + p);
+  TCPXP_RETURN_IF_ERROR(readHandles(r, "Hello", n, &m.handles));
+  TCPXP_RETURN_IF_ERROR(readLastStr16(r, "Hello", "transport name", &m.transport));
+  return finish(m, out);
+}
+
+// HelloAck ------------------------------------------------------------------------------------
+
+void encode(const HelloAck& msg, std::vector<uint8_t>* out) {
+  frame(FrameType::kHelloAck, out, [&](Writer& w) {
+    w.u32(static_cast<uint32_t>(msg.status));
+    w.u16(static_cast<uint16_t>(msg.handles.size()));
+    w.u16(0);
+    w.u32(msg.chunk_bytes);
+    w.u32(static_cast<uint32_t>(msg.gpu_index));
+    putHandles(w, msg.handles);
+    w.str16(msg.message);
+  });
+}
+
+Status decode(const uint8_t* payload, size_t len, HelloAck* out) {
+  TCPXP_RETURN_IF_ERROR(checkBoundedLength(FrameType::kHelloAck, len));
+  Reader r(payload, len);
+  HelloAck m;
+  uint32_t status = r.u32();
+  uint16_t n = r.u16();
+  uint16_t reserved = r.u16();
+  m.chunk_bytes = r.u32();
+  m.gpu_index = static_cast<int32_t>(r.u32());
+  if (reserved != 0) return bad("HelloAck: non-zero reserved field");
+  if (!knownCode(status)) return bad("HelloAck: unknown status " + num(status));
+  m.status = static_cast<Code>(status);
+  if (n > kMaxChannels) return bad("HelloAck: " + channelsProblem(n));
+  TCPXP_RETURN_IF_ERROR(readHandles(r, "HelloAck", n, &m.handles));
+  TCPXP_RETURN_IF_ERROR(readLastStr16(r, "HelloAck", "message", &m.message));
+  return finish(m, out);
+}
+
+// Send, Write, Read, ReadOk -------------------------------------------------------------------
+
+void encode(const Send& msg, std::vector<uint8_t>* out) {
+  frame(FrameType::kSend, out, [&](Writer& w) {
+    w.u64(msg.xfer_id);
+    w.u64(msg.size);
+  });
+}
+
+Status decode(const uint8_t* payload, size_t len, Send* out) {
+  TCPXP_RETURN_IF_ERROR(checkExactLength(FrameType::kSend, len));
+  Reader r(payload, len);
+  Send m;
+  m.xfer_id = r.u64();
+  m.size = r.u64();
+  return finish(m, out);
+}
+
+void encode(const Write& msg, std::vector<uint8_t>* out) { encodeRemoteAccess(msg, out); }
+Status decode(const uint8_t* payload, size_t len, Write* out) {
+  return decodeRemoteAccess(payload, len, out);
+}
+void encode(const Read& msg, std::vector<uint8_t>* out) { encodeRemoteAccess(msg, out); }
+Status decode(const uint8_t* payload, size_t len, Read* out) {
+  return decodeRemoteAccess(payload, len, out);
+}
+
+void encode(const ReadOk& msg, std::vector<uint8_t>* out) {
+  frame(FrameType::kReadOk, out, [&](Writer& w) { w.u64(msg.xfer_id); });
+}
+
+Status decode(const uint8_t* payload, size_t len, ReadOk* out) {
+  TCPXP_RETURN_IF_ERROR(checkExactLength(FrameType::kReadOk, len));
+  ReadOk m;
+  m.xfer_id = wire::get64(payload);
+  return finish(m, out);
+}
+
+// Cts, Done, Nack -----------------------------------------------------------------------------
+
+void encode(const Cts& msg, std::vector<uint8_t>* out) { encodeXferStep(msg, out); }
+Status decode(const uint8_t* payload, size_t len, Cts* out) {
+  return decodeXferStep(payload, len, out);
+}
+void encode(const Done& msg, std::vector<uint8_t>* out) { encodeXferStep(msg, out); }
+Status decode(const uint8_t* payload, size_t len, Done* out) {
+  return decodeXferStep(payload, len, out);
+}
+
+void encode(const Nack& msg, std::vector<uint8_t>* out) {
+  frame(FrameType::kNack, out, [&](Writer& w) {
+    w.u64(msg.xfer_id);
+    w.u8(static_cast<uint8_t>(msg.initiator));
+    w.zeros(kNackReservedBytes);
+    w.u32(static_cast<uint32_t>(msg.code));
+    w.str16(msg.message);
+  });
+}
+
+Status decode(const uint8_t* payload, size_t len, Nack* out) {
+  TCPXP_RETURN_IF_ERROR(checkBoundedLength(FrameType::kNack, len));
+  Reader r(payload, len);
+  Nack m;
+  m.xfer_id = r.u64();
+  uint8_t initiator = r.u8();
+  if (!wire::allZero(r.bytes(kNackReservedBytes), kNackReservedBytes)) {
+    return bad("Nack: non-zero reserved bytes");
+  }
+  uint32_t code = r.u32();
+  if (!knownInitiator(initiator)) return bad("Nack: unknown initiator " + num(initiator));
+  if (!knownCode(code)) return bad("Nack: unknown code " + num(code));
+  m.initiator = static_cast<Initiator>(initiator);
+  m.code = static_cast<Code>(code);
+  TCPXP_RETURN_IF_ERROR(readLastStr16(r, "Nack", "message", &m.message));
+  return finish(m, out);
+}
+
+// Notify, Bye ---------------------------------------------------------------------------------
+
+void encode(const Notify& msg, std::vector<uint8_t>* out) {
+  frame(FrameType::kNotify, out, [&](Writer& w) {
+    w.str16(msg.name);
+    w.str16(msg.msg);
+  });
+}
+
+Status decode(const uint8_t* payload, size_t len, Notify* out) {
+  TCPXP_RETURN_IF_ERROR(checkBoundedLength(FrameType::kNotify, len));
+  Reader r(payload, len);
+  Notify m;
+  TCPXP_RETURN_IF_ERROR(readStr16(r, "Notify", "name", &m.name));
+  TCPXP_RETURN_IF_ERROR(readLastStr16(r, "Notify", "msg", &m.msg));
+  return finish(m, out);
+}
+
+void encode(const Bye&, std::vector<uint8_t>* out) {
+  frame(FrameType::kBye, out, [](Writer&) {});
+}
+
+Status decode(const uint8_t*, size_t len, Bye* out) {
+  TCPXP_RETURN_IF_ERROR(checkExactLength(FrameType::kBye, len));
+  *out = Bye{};
+  return Status::ok();
+}
+
+}  // namespace tcpxp::control

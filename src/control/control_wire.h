@@ -1,0 +1,236 @@
+// Control-plane wire format: framed messages on the one TCP control socket of a connection.
+// Pure codec: nothing here touches a socket, logs or allocates beyond the std::string /
+// std::vector fields of a decoded message. All integers little-endian.
+//
+// Frame header (16 bytes), before every payload:
+//   0        4     5     6        8              12             16
+//   +--------+-----+-----+--------+--------------+--------------+
+//   | magic  | ver | type| flags  | payload_len  |   reserved   |
+//   +--------+-----+-----+--------+--------------+--------------+
+//   magic u32 0x45505854 ("TXPE" in memory) | version u8 (1) | type u8 (FrameType) |
+//   flags u16 (no flag is defined: must be 0) | payload_len u32 | reserved u32 (must be 0)
+//   payload_len is checked against the type before the payload is read: exact for fixed-size
+//   types, [min, max] for variable ones, never above kMaxFramePayloadBytes.
+//
+// Payloads (offsets from the start of the payload; "str16" = u16 length + that many bytes):
+//   1 Hello (connector -> acceptor), 20 + 128 * n + 2 + t bytes:
+//     0 engine_version u32 | 4 num_channels u16 (n, 1..64) | 6 reserved u16 |
+//     8 chunk_bytes u32 (1 .. 4 MiB - 1) | 12 gpu_index i32 (-1 = host only) | 16 flags u32 (0) |
+//     20 handles[n] of 128 bytes: the connector's plugin listen handles (acceptor -> connector
+//        data) | transport str16 (t = 1..64 printable ASCII bytes: both sides' transport name)
+//   2 HelloAck (acceptor -> connector), 16 + 128 * n + 2 + m bytes:
+//     0 status u32 (0 ok, else a Code) | 4 num_channels u16 (n) | 6 reserved u16 |
+//     8 chunk_bytes u32 | 12 gpu_index i32 | 16 handles[n] of 128 bytes: the acceptor's listen
+//     handles (connector -> acceptor data) | message str16 (m <= 1024)
+//     status 0: n = 1..64, chunk_bytes as in Hello, empty message.
+//     status != 0: n = 0 (the connection is refused); chunk_bytes is not checked.
+//   3 Send (two-sided: the data sender offers a message), 16 bytes:
+//     0 xfer_id u64 | 8 size u64
+//   4 Write, 5 Read (one-sided, the connector targets an advertised registration), 40 bytes:
+//     0 xfer_id u64 | 8 remote_addr u64 | 16 size u64 | 24 token u64 | 32 mr_id u32 |
+//     36 reserved u32;  remote_addr + size must not wrap
+//   6 ReadOk, 8 bytes: 0 xfer_id u64
+//   7 Cts (clear to send: the data receiver posted its receives), 16 bytes:
+//     0 xfer_id u64 | 8 initiator u8 (Initiator) | 9 reserved[7]
+//   8 Done (all data landed at the data receiver), 16 bytes: same layout as Cts
+//   9 Nack, 18 + m bytes:
+//     0 xfer_id u64 | 8 initiator u8 | 9 reserved[3] | 12 code u32 (a Code, not kOk) |
+//     16 message str16 (m <= 1024)
+//   10 Notify (UCCL notify_msg_t), 4 + a + b bytes: name str16 (a <= 255) | msg str16 (b <= 255)
+//   11 Bye, 0 bytes.
+//
+// Contract: decode() and decodeFrameHeader() reject wrong lengths, trailing bytes, unknown enum
+// values, unknown flags and non-zero reserved fields with kProtocolError and a message that says
+// what was wrong; they set *out only on success. A payload that decodes re-encodes to the same
+// bytes (one encoding per message). encode() writes the fields as given: run validate() first on
+// anything that came from outside (e.g. user notification text); a frame built from an invalid
+// message is rejected by the peer's decode(). Cross-message rules (HelloAck channel count equal to
+// Hello's, matching transport names, known xfer_ids) belong to the engine, not here.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace tcpxp::control {
+
+inline constexpr uint32_t kFrameMagic = 0x45505854;  // "TXPE"
+inline constexpr uint8_t kFrameVersion = 1;
+inline constexpr size_t kFrameHeaderBytes = 16;
+inline constexpr uint32_t kMaxFramePayloadBytes = 64 * 1024;
+
+inline constexpr size_t kPluginHandleBytes = 128;  // NCCL_NET_HANDLE_MAXSIZE
+inline constexpr size_t kMaxChannels = 64;
+inline constexpr uint32_t kMaxChunkBytes = 4 * 1024 * 1024 - 1;  // a TCPX request stays < 4 MiB
+inline constexpr size_t kMaxTransportNameBytes = 64;
+inline constexpr size_t kMaxErrorMessageBytes = 1024;
+inline constexpr size_t kMaxNotifyFieldBytes = 255;  // notify_msg_t: char name[256], msg[256]
+inline constexpr uint32_t kHelloKnownFlags = 0;      // no Hello flag is defined yet
+
+enum class FrameType : uint8_t {
+  kHello = 1,
+  kHelloAck = 2,
+  kSend = 3,
+  kWrite = 4,
+  kRead = 5,
+  kReadOk = 6,
+  kCts = 7,
+  kDone = 8,
+  kNack = 9,
+  kNotify = 10,
+  kBye = 11,
+};
+
+// "Hello", "HelloAck", ...; "unknown" for a value outside the enum.
+const char* frameTypeName(FrameType type);
+
+// Which side started the transfer that a Cts/Done/Nack refers to, so the receiver of the frame
+// can find the transfer among its own (data sender: Send, Write; data receiver: Read).
+enum class Initiator : uint8_t { kDataSender = 0, kDataReceiver = 1 };
+
+using PluginHandle = std::array<uint8_t, kPluginHandleBytes>;
+
+struct FrameHeader {
+  FrameType type = FrameType::kBye;
+  uint32_t payload_len = 0;
+  bool operator==(const FrameHeader&) const = default;
+};
+
+// Checks magic, version, type, flags, reserved and payload_len against the type's size rule.
+Status decodeFrameHeader(const uint8_t in[kFrameHeaderBytes], FrameHeader* out);
+
+struct Hello {
+  static constexpr FrameType kType = FrameType::kHello;
+  uint32_t engine_version = 0;
+  uint32_t chunk_bytes = 0;
+  int32_t gpu_index = -1;
+  uint32_t flags = 0;
+  std::vector<PluginHandle> handles;  // one per channel
+  std::string transport;
+  bool operator==(const Hello&) const = default;
+};
+
+struct HelloAck {
+  static constexpr FrameType kType = FrameType::kHelloAck;
+  Code status = Code::kOk;
+  uint32_t chunk_bytes = 0;
+  int32_t gpu_index = -1;
+  std::vector<PluginHandle> handles;  // one per channel; empty when status is not kOk
+  std::string message;                // why the connection was refused; empty when kOk
+  bool operator==(const HelloAck&) const = default;
+};
+
+struct Send {
+  static constexpr FrameType kType = FrameType::kSend;
+  uint64_t xfer_id = 0;
+  uint64_t size = 0;
+  bool operator==(const Send&) const = default;
+};
+
+struct Write {
+  static constexpr FrameType kType = FrameType::kWrite;
+  uint64_t xfer_id = 0;
+  uint64_t remote_addr = 0;
+  uint64_t size = 0;
+  uint64_t token = 0;  // the advertisement's access token (FifoItem idx)
+  uint32_t mr_id = 0;  // the passive side's registration (FifoItem rid)
+  bool operator==(const Write&) const = default;
+};
+
+struct Read {
+  static constexpr FrameType kType = FrameType::kRead;
+  uint64_t xfer_id = 0;
+  uint64_t remote_addr = 0;
+  uint64_t size = 0;
+  uint64_t token = 0;
+  uint32_t mr_id = 0;
+  bool operator==(const Read&) const = default;
+};
+
+struct ReadOk {
+  static constexpr FrameType kType = FrameType::kReadOk;
+  uint64_t xfer_id = 0;
+  bool operator==(const ReadOk&) const = default;
+};
+
+struct Cts {
+  static constexpr FrameType kType = FrameType::kCts;
+  uint64_t xfer_id = 0;
+  Initiator initiator = Initiator::kDataSender;
+  bool operator==(const Cts&) const = default;
+};
+
+struct Done {
+  static constexpr FrameType kType = FrameType::kDone;
+  uint64_t xfer_id = 0;
+  Initiator initiator = Initiator::kDataSender;
+  bool operator==(const Done&) const = default;
+};
+
+struct Nack {
+  static constexpr FrameType kType = FrameType::kNack;
+  uint64_t xfer_id = 0;
+  Initiator initiator = Initiator::kDataSender;
+  Code code = Code::kRemoteError;
+  std::string message;
+  bool operator==(const Nack&) const = default;
+};
+
+struct Notify {
+  static constexpr FrameType kType = FrameType::kNotify;
+  std::string name;
+  std::string msg;
+  bool operator==(const Notify&) const = default;
+};
+
+struct Bye {
+  static constexpr FrameType kType = FrameType::kBye;
+  bool operator==(const Bye&) const = default;
+};
+
+// The field rules that decode() enforces, for a message about to be encoded.
+// kInvalidArgument with a message naming the field.
+Status validate(const Hello& msg);
+Status validate(const HelloAck& msg);
+Status validate(const Send& msg);
+Status validate(const Write& msg);
+Status validate(const Read& msg);
+Status validate(const ReadOk& msg);
+Status validate(const Cts& msg);
+Status validate(const Done& msg);
+Status validate(const Nack& msg);
+Status validate(const Notify& msg);
+Status validate(const Bye& msg);
+
+// Appends one whole frame (header + payload) to *out; existing contents are kept.
+void encode(const Hello& msg, std::vector<uint8_t>* out);
+void encode(const HelloAck& msg, std::vector<uint8_t>* out);
+void encode(const Send& msg, std::vector<uint8_t>* out);
+void encode(const Write& msg, std::vector<uint8_t>* out);
+void encode(const Read& msg, std::vector<uint8_t>* out);
+void encode(const ReadOk& msg, std::vector<uint8_t>* out);
+void encode(const Cts& msg, std::vector<uint8_t>* out);
+void encode(const Done& msg, std::vector<uint8_t>* out);
+void encode(const Nack& msg, std::vector<uint8_t>* out);
+void encode(const Notify& msg, std::vector<uint8_t>* out);
+void encode(const Bye& msg, std::vector<uint8_t>* out);
+
+// Decodes a payload (the payload_len bytes after a header whose type matched). kProtocolError
+// on any deviation; *out is set only on success.
+Status decode(const uint8_t* payload, size_t len, Hello* out);
+Status decode(const uint8_t* payload, size_t len, HelloAck* out);
+Status decode(const uint8_t* payload, size_t len, Send* out);
+Status decode(const uint8_t* payload, size_t len, Write* out);
+Status decode(const uint8_t* payload, size_t len, Read* out);
+Status decode(const uint8_t* payload, size_t len, ReadOk* out);
+Status decode(const uint8_t* payload, size_t len, Cts* out);
+Status decode(const uint8_t* payload, size_t len, Done* out);
+Status decode(const uint8_t* payload, size_t len, Nack* out);
+Status decode(const uint8_t* payload, size_t len, Notify* out);
+Status decode(const uint8_t* payload, size_t len, Bye* out);
+
+}  // namespace tcpxp::control

@@ -1,0 +1,124 @@
+#include "datapath/gpu_stream.h"
+
+#include "common/log.h"
+
+#ifdef TCPXP_HAVE_CUDA
+#include <cuda_runtime_api.h>
+
+#include "datapath/gather_kernel.h"
+#endif
+
+namespace tcpxp::datapath {
+
+#ifdef TCPXP_HAVE_CUDA
+namespace {
+Status cudaCheck(cudaError_t err, const char* what) {
+  if (err == cudaSuccess) return Status::ok();
+  return Status(Code::kCudaError, std::string(what) + ": " + cudaGetErrorString(err));
+}
+}  // namespace
+
+Status useDevice(int device) { return cudaCheck(cudaSetDevice(device), "cudaSetDevice"); }
+
+Status GpuStream::create(int device, std::unique_ptr<GpuStream>* out) {
+  std::unique_ptr<GpuStream> s(new GpuStream());
+  s->device_ = device;
+  TCPXP_RETURN_IF_ERROR(useDevice(device));
+  cudaStream_t stream = nullptr;
+  TCPXP_RETURN_IF_ERROR(cudaCheck(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate"));
+  s->stream_ = stream;
+  s->events_.resize(kEvents);
+  for (int i = kEvents - 1; i >= 0; --i) {
+    cudaEvent_t ev = nullptr;
+    TCPXP_RETURN_IF_ERROR(cudaCheck(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming), "cudaEventCreate"));
+    s->events_[i] = ev;
+    s->free_.push_back(i);
+  }
+  *out = std::move(s);
+  return Status::ok();
+}
+
+GpuStream::~GpuStream() {
+  if (stream_) cudaStreamSynchronize(static_cast<cudaStream_t>(stream_));
+  for (void* ev : events_) {
+    if (ev) cudaEventDestroy(static_cast<cudaEvent_t>(ev));
+  }
+  if (stream_) cudaStreamDestroy(static_cast<cudaStream_t>(stream_));
+}
+
+Status GpuStream::copy(void* dst, const void* src, size_t bytes) {
+  return cudaCheck(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, static_cast<cudaStream_t>(stream_)),
+                   "cudaMemcpyAsync");
+}
+
+Status GpuStream::gather(const UnpackFragment* frags, const uint64_t* count, const char* bounce, char* dst) {
+  return cudaCheck(static_cast<cudaError_t>(launchGather(frags, count, bounce, dst, stream_)), "gather kernel");
+}
+
+int GpuStream::record() {
+  if (free_.empty()) return -1;
+  int ev = free_.back();
+  if (cudaEventRecord(static_cast<cudaEvent_t>(events_[ev]), static_cast<cudaStream_t>(stream_)) != cudaSuccess) {
+    cudaGetLastError();
+    return -1;
+  }
+  free_.pop_back();
+  return ev;
+}
+
+Status GpuStream::query(int event, bool* done) {
+  cudaError_t err = cudaEventQuery(static_cast<cudaEvent_t>(events_[event]));
+  if (err == cudaErrorNotReady) {
+    *done = false;
+    return Status::ok();
+  }
+  *done = true;
+  return cudaCheck(err, "GPU copy or gather");
+}
+
+void GpuStream::release(int event) { free_.push_back(event); }
+
+Status StagingPool::create(size_t slot_bytes, size_t total_bytes, std::unique_ptr<StagingPool>* out) {
+  std::unique_ptr<StagingPool> p(new StagingPool());
+  p->slot_bytes_ = slot_bytes;
+  p->slots_ = std::max<size_t>(1, total_bytes / slot_bytes);
+  void* base = nullptr;
+  TCPXP_RETURN_IF_ERROR(cudaCheck(cudaHostAlloc(&base, p->slots_ * slot_bytes, cudaHostAllocPortable),
+                                  "cudaHostAlloc (staging)"));
+  p->base_ = static_cast<char*>(base);
+  for (size_t i = p->slots_; i-- > 0;) p->free_.push_back(static_cast<int>(i));
+  *out = std::move(p);
+  return Status::ok();
+}
+
+StagingPool::~StagingPool() {
+  if (base_) cudaFreeHost(base_);
+}
+
+int StagingPool::acquire() {
+  if (free_.empty()) return -1;
+  int s = free_.back();
+  free_.pop_back();
+  return s;
+}
+#else
+namespace {
+Status noCuda() { return Status(Code::kNotSupported, "GPU data path: built without CUDA"); }
+}  // namespace
+Status useDevice(int) { return noCuda(); }
+Status GpuStream::create(int, std::unique_ptr<GpuStream>*) { return noCuda(); }
+GpuStream::~GpuStream() = default;
+Status GpuStream::copy(void*, const void*, size_t) { return noCuda(); }
+Status GpuStream::gather(const UnpackFragment*, const uint64_t*, const char*, char*) { return noCuda(); }
+int GpuStream::record() { return -1; }
+Status GpuStream::query(int, bool* done) {
+  *done = true;
+  return noCuda();
+}
+void GpuStream::release(int) {}
+Status StagingPool::create(size_t, size_t, std::unique_ptr<StagingPool>*) { return noCuda(); }
+StagingPool::~StagingPool() = default;
+int StagingPool::acquire() { return -1; }
+#endif
+
+}  // namespace tcpxp::datapath

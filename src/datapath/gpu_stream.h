@@ -1,0 +1,61 @@
+// A CUDA stream with a pool of events created once, for the driver thread's copies and gathers.
+// Nothing here allocates or creates CUDA objects after create(). In a build without CUDA,
+// create() returns kNotSupported.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "common/status.h"
+#include "datapath/unpack_abi.h"
+
+namespace tcpxp::datapath {
+
+class GpuStream {
+ public:
+  static constexpr int kEvents = 256;
+  static Status create(int device, std::unique_ptr<GpuStream>* out);
+  ~GpuStream();
+  GpuStream(const GpuStream&) = delete;
+  GpuStream& operator=(const GpuStream&) = delete;
+
+  Status copy(void* dst, const void* src, size_t bytes);
+  Status gather(const UnpackFragment* frags, const uint64_t* count, const char* bounce, char* dst);
+  // An event after everything enqueued so far, or -1 when all events are in use.
+  int record();
+  // *done once the work before `event` finished; an error means the GPU work failed.
+  Status query(int event, bool* done);
+  void release(int event);
+
+ private:
+  GpuStream() = default;
+  int device_ = -1;
+  void* stream_ = nullptr;
+  std::vector<void*> events_;
+  std::vector<int> free_;
+};
+
+// Pinned host memory cut into equal slots (staging of GPU data over a host-only transport).
+class StagingPool {
+ public:
+  static Status create(size_t slot_bytes, size_t total_bytes, std::unique_ptr<StagingPool>* out);
+  ~StagingPool();
+  int acquire();  // -1 when all slots are in use
+  void release(int slot) { free_.push_back(slot); }
+  char* slot(int i) const { return base_ + static_cast<size_t>(i) * slot_bytes_; }
+  char* base() const { return base_; }
+  size_t bytes() const { return slot_bytes_ * slots_; }
+  size_t slots() const { return slots_; }
+
+ private:
+  StagingPool() = default;
+  char* base_ = nullptr;
+  size_t slot_bytes_ = 0;
+  size_t slots_ = 0;
+  std::vector<int> free_;
+};
+
+// Makes `device` current on the calling thread (the driver thread of a GPU endpoint).
+Status useDevice(int device);
+
+}  // namespace tcpxp::datapath
