@@ -2,6 +2,8 @@
 // host memory and no GPUs.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "transport/net.h"
@@ -17,5 +19,7 @@ MemoryInfo classifyMemory(const void* ptr);
 // "0000:4a:00.0" for GPU `gpu_index`, "" for -1 or when there is no such GPU.
 std::string gpuBdf(int gpu_index);
 int gpuCount();
+// The allocation (cuMemGetAddressRange) holding device pointer `ptr`; false if unknown.
+bool allocationRange(const void* ptr, uintptr_t* base, size_t* size);
 
 }  // namespace tcpxp::engine

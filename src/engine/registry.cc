@@ -1,8 +1,10 @@
 #include "engine/registry.h"
 
+#include <algorithm>
 #include <random>
 
 #include "common/log.h"
+#include "engine/memory_info.h"
 
 namespace tcpxp::engine {
 namespace {
@@ -24,6 +26,27 @@ Status Registry::add(void* ptr, size_t size, transport::MemKind kind, int device
   reg->size = size;
   reg->kind = kind;
   reg->device = device;
+  reg->net_base = reg->base;
+  reg->net_size = size;
+  if (kind == transport::MemKind::kCuda) {
+    auto begin = reinterpret_cast<uintptr_t>(ptr);
+    uintptr_t end = begin + size;
+    uintptr_t lo = begin & ~uintptr_t{4095};
+    uintptr_t hi = (end + 4095) & ~uintptr_t{4095};
+    uintptr_t alloc_base = 0;
+    size_t alloc_size = 0;
+    if (device >= 0 && allocationRange(ptr, &alloc_base, &alloc_size)) {
+      lo = std::max(lo, alloc_base);
+      hi = std::min(hi, alloc_base + alloc_size);
+      if (lo % 4096 != 0) {
+        return Status(Code::kInvalidArgument,
+                      "reg: the GPU allocation holding this buffer does not start on a 4 KiB "
+                      "boundary; TCPX can only register 4 KiB-aligned GPU memory");
+      }
+    }
+    reg->net_base = reinterpret_cast<char*>(lo);
+    reg->net_size = hi - lo;
+  }
   *out = reg->id;
   regs_.emplace(reg->id, std::move(reg));
   return Status::ok();
@@ -58,7 +81,7 @@ Status Registry::mhandleFor(Registration* reg, void* comm, const transport::Net&
     return Status::ok();
   }
   void* mh = nullptr;
-  TCPXP_RETURN_IF_ERROR(net.regMr(comm, reg->base, reg->size, reg->kind, &mh));
+  TCPXP_RETURN_IF_ERROR(net.regMr(comm, reg->net_base, reg->net_size, reg->kind, &mh));
   reg->mhandles.emplace(comm, mh);
   *out = mh;
   return Status::ok();
