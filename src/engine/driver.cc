@@ -10,6 +10,7 @@
 
 #include "common/log.h"
 #include "common/net_util.h"
+#include "datapath/gpu_stream.h"
 
 namespace tcpxp::engine {
 
@@ -129,6 +130,14 @@ void Driver::acceptBootstrap() {
 }
 
 void Driver::loop() {
+  // The transport allocates per-comm GPU state (TCPX: bounce buffers) on the calling thread's
+  // current device: make it this endpoint's GPU before any comm exists.
+  if (ctx_.gpu_index >= 0) {
+    Status st = datapath::useDevice(ctx_.gpu_index);
+    if (!st.isOk() && st.code() != Code::kNotSupported) {
+      LOG_WARN("driver thread: cannot use GPU %d: %s", ctx_.gpu_index, st.toString().c_str());
+    }
+  }
   std::vector<ConnId> dead;
   epoll_event events[16];
   while (!stop_.load(std::memory_order_relaxed)) {
