@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "engine/engine_config.h"
@@ -12,5 +13,11 @@
 namespace tcpxp::engine {
 
 Status selectTransport(const EngineConfig& config, transport::NetPlugin** out, std::string* why);
+
+// The TCPX plugin library to use: UCCL_TCPX_PLUGIN_PATH, else the usual GCP locations; "" if none.
+std::string findTcpxPlugin(const EngineConfig& config);
+// Sets what TCPX needs where the user did not (NCCL_DYNAMIC_CHUNK_SIZE, a short flow-steering
+// wait, 1 x 4 sockets); never overrides. Returns the "NAME=value" pairs it set.
+std::vector<std::string> applyTcpxEnvDefaults();
 
 }  // namespace tcpxp::engine
