@@ -41,7 +41,9 @@ Status Completions::poll(uint64_t id, bool* done, size_t* bytes) {
 
 Status Completions::wait(uint64_t id, int64_t timeout_ms, const std::function<bool()>& interrupted,
                          size_t* bytes) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  using std::chrono::steady_clock;
+  auto deadline = steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  auto next_check = steady_clock::now();
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
     auto it = slots_.find(id);
@@ -54,18 +56,21 @@ Status Completions::wait(uint64_t id, int64_t timeout_ms, const std::function<bo
       slots_.erase(it);
       return st;
     }
-    auto now = std::chrono::steady_clock::now();
+    auto now = steady_clock::now();
     if (now >= deadline) {
       return Status(Code::kTimeout, "transfer " + std::to_string(id) + " not done after " +
                                         std::to_string(timeout_ms) + " ms");
     }
-    if (interrupted) {
+    if (interrupted && now >= next_check) {
+      // Unlocked while the callback runs (it may take the GIL): re-check the slot after it.
       lock.unlock();
       bool stop = interrupted();
       lock.lock();
       if (stop) return Status(Code::kTimeout, "interrupted while waiting for transfer " + std::to_string(id));
+      next_check = now + std::chrono::milliseconds(20);
+      continue;
     }
-    cv_.wait_until(lock, std::min(deadline, now + std::chrono::milliseconds(20)));
+    cv_.wait_until(lock, interrupted ? std::min(deadline, next_check) : deadline);
   }
 }
 

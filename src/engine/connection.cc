@@ -421,7 +421,9 @@ Status Connection::onFrame(control::FrameType type, const uint8_t* p, size_t n) 
       return onHelloAck(m);
     }
     case FrameType::kBye:
-      return Status(Code::kPeerClosed, "peer " + peer() + " closed the connection");
+      // Handled once the frames before it (a Done, say) have been applied.
+      peer_bye_ = true;
+      return Status::ok();
     case FrameType::kNotify: {
       control::Notify m;
       TCPXP_RETURN_IF_ERROR(decodeAs(p, n, &m));
@@ -529,6 +531,7 @@ bool Connection::progress(bool* did_work) {
     finished_.clear();
   }
   if (st.isOk()) st = ctrl_.flush();
+  if (st.isOk() && peer_bye_) st = Status(Code::kPeerClosed, "peer " + peer() + " closed the connection");
   auto now = Clock::now();
   if (work) {
     deadline_ = now + std::chrono::milliseconds(ctx_.config.timeout_ms);
@@ -566,7 +569,12 @@ void Connection::fail(const Status& why) {
   }
   Status failed(why.code(), "connection to " + peer() + ": " + why.message());
   auto fail_all = [&](auto& map) {
-    while (!map.empty()) complete(map.begin()->second.get(), failed);
+    while (!map.empty()) {
+      Transfer* x = map.begin()->second.get();
+      // The receiver confirmed every byte (Done): the transfer succeeded even though the
+      // connection ends before our last send requests were tested.
+      complete(x, x->peer_done ? Status::ok() : failed);
+    }
   };
   fail_all(mine_);
   fail_all(theirs_);

@@ -119,6 +119,7 @@ class Connection {
   uint64_t ready_slot_;
   State state_;
   int remote_gpu_ = -1;
+  bool peer_bye_ = false;
   Clock::time_point deadline_;
 
   std::vector<Channel> channels_;

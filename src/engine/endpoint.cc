@@ -133,6 +133,10 @@ Status Endpoint::create(int gpu_index, std::unique_ptr<Endpoint>* out) {
   ep->info_.dev = dev;
   ep->info_.dev_name = props.name;
   ep->info_.transport_moves_gpu_memory = props.supports_cuda;
+  ep->info_.unpack = props.unpack;
+  ep->info_.num_channels = config.num_channels;
+  ep->info_.chunk_bytes = static_cast<size_t>(config.chunk_bytes);
+  ep->info_.transport_reason = why;
   ep->info_.bdf = gpuBdf(gpu_index);
   std::string ip = interfaceIp(props.name);
   ep->info_.ip = ip.empty() || ip.rfind("127.", 0) == 0 ? (ip.empty() ? oobIp() : ip) : ip;
@@ -312,8 +316,8 @@ Status Endpoint::poll(XferId id, bool* done, size_t* bytes) {
   return driver_->completions().poll(id, done, bytes);
 }
 
-Status Endpoint::wait(XferId id, const Interrupted& interrupted, size_t* bytes) {
-  return driver_->completions().wait(id, INT64_C(1) << 40, interrupted, bytes);
+Status Endpoint::wait(XferId id, const Interrupted& interrupted, size_t* bytes, int64_t timeout_ms) {
+  return driver_->completions().wait(id, timeout_ms < 0 ? INT64_C(1) << 40 : timeout_ms, interrupted, bytes);
 }
 
 Status Endpoint::sendNotify(ConnId conn, const std::string& name, const std::string& msg) {

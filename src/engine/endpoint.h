@@ -33,6 +33,10 @@ struct EndpointInfo {
   int dev = 0;             // transport device index
   std::string dev_name;    // its interface name
   bool transport_moves_gpu_memory = false;  // ptrSupport has CUDA
+  bool unpack = false;      // GPU receives land in bounce pages (TCPX, or the emulation)
+  int num_channels = 0;     // channels per connection this side asks for
+  size_t chunk_bytes = 0;   // bytes per posted request
+  std::string transport_reason;  // why this transport was chosen
 };
 
 // One piece of a vector call.
@@ -73,7 +77,10 @@ class Endpoint {
   // done: the transfer finished (the id is then released); its error, if any, is returned.
   // bytes: for recv, the bytes received.
   Status poll(XferId id, bool* done, size_t* bytes = nullptr);
-  Status wait(XferId id, const Interrupted& interrupted = nullptr, size_t* bytes = nullptr);
+  // Waits until done, or kTimeout after `timeout_ms` (-1: no limit of its own; the connection's
+  // no-progress watchdog, UCCL_TCPX_TIMEOUT_MS, still ends a stuck transfer).
+  Status wait(XferId id, const Interrupted& interrupted = nullptr, size_t* bytes = nullptr,
+              int64_t timeout_ms = -1);
 
   Status sendNotify(ConnId conn, const std::string& name, const std::string& msg);
   std::vector<Notification> takeNotifications();

@@ -16,6 +16,10 @@ const std::vector<KnobDoc>& engineKnobs() {
       {"UCCL_TCPX_BOOTSTRAP_PORT_BASE", "0", "control port = base + GPU index; 0 = ephemeral"},
       {"UCCL_TCPX_TIMEOUT_MS", "30000", "a transfer or handshake without progress this long fails"},
       {"UCCL_TCPX_STAGING_BYTES", "64M", "pinned staging memory per connection (staged path)"},
+      {"UCCL_TCPX_DEBUG", "WARN", "log level: NONE ERROR WARN INFO DEBUG TRACE"},
+      {"UCCL_TCPX_GPU", "-1 (host only)", "GPU of an engine made by uccl_engine_create (C API)"},
+      {"UCCL_TCPX_EMULATE_GPU_BUFFERS", "0",
+       "tests: with the UNPACK emulation and no GPU, host buffers take the GPU receive path"},
   };
   return knobs;
 }

@@ -84,8 +84,16 @@ bool probeInChild(const std::string& path, std::string* why) {
 
 std::string findTcpxPlugin(const EngineConfig& config) {
   if (!config.plugin_path.empty()) return config.plugin_path;
-  for (const char* p : {"/usr/local/tcpx/lib64/libnccl-net.so", "/usr/local/nvidia/lib64/libnccl-net.so"}) {
-    if (fileExists(p)) return p;
+  if (fileExists("/usr/local/tcpx/lib64/libnccl-net.so")) return "/usr/local/tcpx/lib64/libnccl-net.so";
+  // Then libnccl-net.so on the library path (searched by hand: dlopen by name would load it).
+  std::string dirs = envString("LD_LIBRARY_PATH", "");
+  size_t start = 0;
+  while (start <= dirs.size()) {
+    size_t end = dirs.find(':', start);
+    if (end == std::string::npos) end = dirs.size();
+    std::string dir = dirs.substr(start, end - start);
+    if (!dir.empty() && fileExists(dir + "/libnccl-net.so")) return dir + "/libnccl-net.so";
+    start = end + 1;
   }
   return "";
 }

@@ -1,0 +1,300 @@
+#include "api/cli/args.h"
+
+#include <cctype>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+
+#include "engine/engine_config.h"
+#include "transport/socket/socket_config.h"
+
+namespace tcpxp::cli {
+namespace {
+
+constexpr size_t kMaxListEntries = 64;
+
+bool parseWhole(const std::string& text, int64_t* out) {
+  if (text.empty() || text.find_first_not_of("+-0123456789") != std::string::npos) return false;
+  errno = 0;
+  char* end = nullptr;
+  long long v = std::strtoll(text.c_str(), &end, 10);
+  if (errno != 0 || *end != '\0') return false;
+  *out = v;
+  return true;
+}
+
+void printLines(std::FILE* out, const char* text, const char* indent) {
+  std::string_view rest(text);
+  while (!rest.empty()) {
+    size_t nl = rest.find('\n');
+    std::string_view line = rest.substr(0, nl);
+    std::fprintf(out, "%s%.*s\n", line.empty() ? "" : indent, static_cast<int>(line.size()),
+                 line.data());
+    if (nl == std::string_view::npos) break;
+    rest.remove_prefix(nl + 1);
+  }
+}
+
+}  // namespace
+
+bool Args::parse(const Command& command, int argc, char** argv, int first) {
+  for (int i = first; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "-h" || arg == "--help") {
+      help_ = true;
+      continue;
+    }
+    if (arg.rfind("--", 0) != 0 || arg.size() == 2) {
+      fail("unexpected argument '" + arg + "' (flags start with --)");
+      return false;
+    }
+    std::string name = arg;
+    std::string value;
+    bool inline_value = false;
+    if (size_t eq = arg.find('='); eq != std::string::npos) {
+      name = arg.substr(0, eq);
+      value = arg.substr(eq + 1);
+      inline_value = true;
+    }
+    const Flag* flag = nullptr;
+    for (const Flag& f : command.flags) {
+      if (name == f.name) flag = &f;
+    }
+    if (flag == nullptr) {
+      fail("unknown flag '" + name + "'");
+      return false;
+    }
+    if (flag->value == nullptr) {
+      if (inline_value) {
+        fail(name + " takes no value (got '" + value + "')");
+        return false;
+      }
+    } else if (!inline_value) {
+      if (i + 1 >= argc) {
+        fail(name + " needs a value (" + flag->value + ")");
+        return false;
+      }
+      value = argv[++i];
+    }
+    values_.emplace_back(name, value);
+  }
+  return ok();
+}
+
+const std::string* Args::find(std::string_view name) const {
+  for (auto it = values_.rbegin(); it != values_.rend(); ++it) {
+    if (it->first == name) return &it->second;
+  }
+  return nullptr;
+}
+
+bool Args::has(std::string_view name) const { return find(name) != nullptr; }
+
+std::string Args::text(std::string_view name, const std::string& fallback) const {
+  const std::string* v = find(name);
+  return v ? *v : fallback;
+}
+
+void Args::fail(const std::string& message) {
+  if (error_.empty()) error_ = message;
+}
+
+int64_t Args::integer(std::string_view name, int64_t fallback, int64_t min_value,
+                      int64_t max_value) {
+  const std::string* v = find(name);
+  if (v == nullptr) return fallback;
+  int64_t out = 0;
+  if (!parseWhole(*v, &out)) {
+    fail(std::string(name) + ": '" + *v + "' is not a whole number");
+    return fallback;
+  }
+  if (out < min_value || out > max_value) {
+    fail(std::string(name) + ": " + *v + " is outside [" + std::to_string(min_value) + ", " +
+         std::to_string(max_value) + "]");
+    return fallback;
+  }
+  return out;
+}
+
+double Args::seconds(std::string_view name, double fallback, double min_value, double max_value) {
+  const std::string* v = find(name);
+  if (v == nullptr) return fallback;
+  errno = 0;
+  char* end = nullptr;
+  double out = v->empty() ? NAN : std::strtod(v->c_str(), &end);
+  if (v->empty() || errno != 0 || *end != '\0' || !std::isfinite(out)) {
+    fail(std::string(name) + ": '" + *v + "' is not a number of seconds");
+    return fallback;
+  }
+  if (out < min_value || out > max_value) {
+    char range[64];
+    std::snprintf(range, sizeof(range), "[%g, %g]", min_value, max_value);
+    fail(std::string(name) + ": " + *v + " s is outside " + range + " s");
+    return fallback;
+  }
+  return out;
+}
+
+uint64_t Args::bytes(std::string_view name, uint64_t fallback, uint64_t min_value,
+                     uint64_t max_value) {
+  const std::string* v = find(name);
+  if (v == nullptr) return fallback;
+  uint64_t out = 0;
+  if (!parseBytes(*v, &out)) {
+    fail(std::string(name) + ": '" + *v + "' is not a size (e.g. 4096, 64K, 1M, 10MB)");
+    return fallback;
+  }
+  if (out < min_value || out > max_value) {
+    fail(std::string(name) + ": " + *v + " is outside [" + formatBytes(min_value) + ", " +
+         formatBytes(max_value) + "]");
+    return fallback;
+  }
+  return out;
+}
+
+std::vector<uint64_t> Args::byteList(std::string_view name, const std::vector<uint64_t>& fallback,
+                                     uint64_t min_value, uint64_t max_value) {
+  const std::string* v = find(name);
+  if (v == nullptr) return fallback;
+  std::vector<uint64_t> out;
+  std::string_view rest(*v);
+  for (;;) {
+    size_t comma = rest.find(',');
+    std::string item(rest.substr(0, comma));
+    uint64_t size = 0;
+    if (!parseBytes(item, &size)) {
+      fail(std::string(name) + ": '" + item + "' is not a size (e.g. 256,4K,1M,10MB)");
+      return fallback;
+    }
+    if (size < min_value || size > max_value) {
+      fail(std::string(name) + ": " + item + " is outside [" + formatBytes(min_value) + ", " +
+           formatBytes(max_value) + "]");
+      return fallback;
+    }
+    out.push_back(size);
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+  if (out.size() > kMaxListEntries) {
+    fail(std::string(name) + ": at most " + std::to_string(kMaxListEntries) + " entries");
+    return fallback;
+  }
+  return out;
+}
+
+int usageError(const Command& command, const std::string& message) {
+  std::fprintf(stderr, "tcpx-p2p %s: %s\nRun 'tcpx-p2p %s --help' for the flags.\n", command.name,
+               message.c_str(), command.name);
+  return kExitUsage;
+}
+
+void printHelp(const Command& command, std::FILE* out) {
+  std::fprintf(out, "Usage: tcpx-p2p %s\n\n", command.usage);
+  printLines(out, command.summary, "");
+  std::fprintf(out, "\nFlags:\n");
+  for (const Flag& f : command.flags) {
+    if (f.hidden) continue;
+    std::string left = std::string(f.name) + (f.value ? std::string(" ") + f.value : "");
+    std::string_view help(f.help);
+    size_t nl = help.find('\n');
+    if (left.size() > 22) {
+      std::fprintf(out, "  %s\n", left.c_str());
+      left.clear();
+    }
+    std::fprintf(out, "  %-22s %.*s\n", left.c_str(), static_cast<int>(help.substr(0, nl).size()),
+                 help.data());
+    if (nl != std::string_view::npos) printLines(out, f.help + nl + 1, "                         ");
+  }
+  std::fprintf(out, "  %-22s %s\n", "-h, --help", "Show this help and exit.");
+  std::fprintf(out, "\nExit status: 0 success, 1 failure, 2 bad flags or values.\n");
+  std::fprintf(out, "\nEnvironment:\n");
+  if (command.env_notes) printLines(out, command.env_notes, "  ");
+  std::fprintf(out,
+               "  Every variable the engine and the socket transport read (default, meaning):\n");
+  printEnvTable(out, /*with_current=*/false);
+  if (command.examples) {
+    std::fprintf(out, "\nExamples:\n");
+    printLines(out, command.examples, "  ");
+  }
+}
+
+void printEnvTable(std::FILE* out, bool with_current) {
+  // A default too long for its column gets a line of its own; the meaning follows, indented.
+  auto row = [&](const char* name, const char* def, const char* doc) {
+    std::string defs = def;
+    std::string cont;
+    if (defs.size() > 24) {
+      cont = std::string(with_current ? 73 : 58, ' ') + doc;
+      doc = "";
+    }
+    std::string line;
+    char buf[512];
+    if (with_current) {
+      const char* cur = std::getenv(name);
+      std::snprintf(buf, sizeof(buf), "  %-30s %-14s %-24s %s", name, cur ? cur : "(unset)", def,
+                    doc);
+    } else {
+      std::snprintf(buf, sizeof(buf), "  %-30s %-24s %s", name, def, doc);
+    }
+    line = buf;
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    std::fprintf(out, "%s\n", line.c_str());
+    if (!cont.empty()) std::fprintf(out, "%s\n", cont.c_str());
+  };
+  if (with_current)
+    std::fprintf(out, "  %-30s %-14s %-24s %s\n", "VARIABLE", "VALUE", "DEFAULT", "MEANING");
+  for (const auto& k : engine::engineKnobs()) row(k.name, k.default_value, k.doc);
+  for (const auto& k : transport::socket::socketKnobs()) row(k.name, k.default_value, k.doc);
+  // Read by the engine but not (yet) in its knob tables.
+  row("UCCL_TCPX_DEBUG", "WARN", "log level: NONE ERROR WARN INFO DEBUG TRACE (or 0..5)");
+  row("NCCL_SOCKET_IFNAME", "(unset)", "used when UCCL_SOCKET_IFNAME is unset");
+  row("UCCL_TCPX_EMULATE_GPU_BUFFERS", "0",
+      "tests: host buffers take the GPU paths (UNPACK, no GPU)");
+}
+
+bool parseBytes(std::string_view text, uint64_t* out) {
+  size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  if (digits == 0 || digits > 19) return false;
+  uint64_t value = std::strtoull(std::string(text.substr(0, digits)).c_str(), nullptr, 10);
+  std::string unit(text.substr(digits));
+  if (!unit.empty() && unit.front() == ' ') unit.erase(0, 1);
+  for (char& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  uint64_t scale = 0;
+  if (unit.empty() || unit == "B") scale = 1;
+  if (unit == "K" || unit == "KIB") scale = uint64_t{1} << 10;
+  if (unit == "M" || unit == "MIB") scale = uint64_t{1} << 20;
+  if (unit == "G" || unit == "GIB") scale = uint64_t{1} << 30;
+  if (unit == "KB") scale = 1000;
+  if (unit == "MB") scale = 1000 * 1000;
+  if (unit == "GB") scale = 1000 * 1000 * 1000;
+  if (scale == 0 || value > UINT64_MAX / scale) return false;
+  *out = value * scale;
+  return true;
+}
+
+std::string formatBytes(uint64_t bytes) {
+  struct Unit {
+    uint64_t scale;
+    const char* name;
+  };
+  static constexpr Unit kExact[] = {{uint64_t{1} << 30, "GiB"}, {1000000000, "GB"},
+                                    {uint64_t{1} << 20, "MiB"}, {1000000, "MB"},
+                                    {uint64_t{1} << 10, "KiB"}, {1000, "kB"}};
+  for (const Unit& u : kExact) {
+    if (bytes >= u.scale && bytes % u.scale == 0)
+      return std::to_string(bytes / u.scale) + " " + u.name;
+  }
+  static constexpr Unit kApprox[] = {
+      {uint64_t{1} << 30, "GiB"}, {uint64_t{1} << 20, "MiB"}, {uint64_t{1} << 10, "KiB"}};
+  for (const Unit& u : kApprox) {
+    if (bytes >= u.scale) {
+      char buf[32];
+      std::snprintf(buf, sizeof(buf), "%.2f %s", static_cast<double>(bytes) / u.scale, u.name);
+      return buf;
+    }
+  }
+  return std::to_string(bytes) + " B";
+}
+
+}  // namespace tcpxp::cli

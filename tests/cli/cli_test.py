@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""End-to-end checks of the tcpx-p2p tool (python3 standard library only).
+
+Usage: cli_test.py PATH/TO/tcpx-p2p {demo,bench,info,usage}
+
+Every run has a subprocess timeout; nothing sleeps. ctest sets UCCL_SOCKET_IFNAME=lo and a
+short UCCL_TCPX_TIMEOUT_MS so that the local peers stay on loopback and fail fast.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+TIMEOUT_S = 60
+
+
+def run(tool, *args, env=None, cwd=None):
+    merged = dict(os.environ)
+    merged.update(env or {})
+    proc = subprocess.run([tool, *args], capture_output=True, text=True, timeout=TIMEOUT_S,
+                          env=merged, cwd=cwd)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def expect(cond, what, out="", err=""):
+    if not cond:
+        sys.stderr.write(f"FAIL: {what}\n--- stdout ---\n{out}\n--- stderr ---\n{err}\n")
+        sys.exit(1)
+    print(f"ok: {what}")
+
+
+def check_demo(tool):
+    small = ["--layers", "2", "--blocks", "8", "--block-bytes", "4K", "--iters", "2", "--timeout", "20"]
+    for label, env in [("direct", {}),
+                       ("unpack emulation", {"UCCL_SOCKET_UNPACK": "1",
+                                             "UCCL_TCPX_EMULATE_GPU_BUFFERS": "1"})]:
+        rc, out, err = run(tool, "demo", "--host", *small, env=env)
+        expect(rc == 0, f"demo --host ({label}) exits 0 (got {rc})", out, err)
+        iters = [l for l in out.splitlines() if l.startswith("iter ")]
+        expect(len(iters) == 2 and all("verified OK" in l for l in iters),
+               f"demo ({label}) verifies every iteration", out, err)
+        summary = [l for l in out.splitlines() if l.startswith("summary:")]
+        expect(len(summary) == 1 and "verified OK" in summary[0] and "GB/s" in summary[0],
+               f"demo ({label}) prints the verified summary", out, err)
+        expect("host memory" in out, f"demo ({label}) says which memory it used", out, err)
+
+
+def check_bench(tool):
+    with tempfile.TemporaryDirectory() as tmp:
+        rc, out, err = run(tool, "bench", "--local", "--host", "--sizes", "4K,1M", "--iters", "3",
+                           "--mode", "all", "--json", "out.json", cwd=tmp)
+        expect(rc == 0, f"bench --local exits 0 (got {rc})", out, err)
+        expect("GB/s" in out and "channels" in out and "chunk" in out,
+               "bench prints the header and the table", out, err)
+        with open(os.path.join(tmp, "out.json")) as f:
+            report = json.load(f)
+    results = report["results"]
+    expect(len(results) == 6, f"the JSON has 6 results (got {len(results)})", out, err)
+    expect(all(r["gbps"] > 0 and r["avg_latency_us"] > 0 for r in results),
+           "every result has GB/s > 0", json.dumps(results, indent=1))
+    pairs = {(r["mode"], r["size"]) for r in results}
+    want = {(m, s) for m in ("sendrecv", "write", "read") for s in (4096, 1 << 20)}
+    expect(pairs == want, "the JSON covers every mode and size", str(pairs))
+
+    rc, out, err = run(tool, "bench", "--local", "--host", "--latency", "--latency-iters", "50")
+    expect(rc == 0 and "median" in out and "p99" in out, "bench --latency reports median and p99",
+           out, err)
+
+
+def check_info(tool):
+    rc, out, err = run(tool, "info")
+    expect(rc == 0, f"info exits 0 (got {rc})", out, err)
+    for section in ("GPUs:", "NICs:", "GPU -> NIC", "Transport", "would use",
+                    "UCCL_TCPX_NUM_CHANNELS", "UCCL_SOCKET_IFNAME"):
+        expect(section in out, f"info shows '{section}'", out, err)
+    expect("lo" in out, "info lists the loopback interface", out, err)
+
+
+def check_usage(tool):
+    cases = [
+        (["bench", "--bogus"], "unknown flag '--bogus'"),
+        (["bench"], "exactly one of --local"),
+        (["bench", "--local", "--sizes", "4Q"], "--sizes"),
+        (["bench", "--client", "not-an-address"], "--client"),
+        (["bench", "--local", "--iters"], "needs a value"),
+        (["demo", "--iters", "0"], "--iters"),
+        (["demo", "--layers", "x"], "not a whole number"),
+        (["demo", "--host", "--gpu", "0"], "--host"),
+        (["info", "extra"], "unexpected argument"),
+        (["frobnicate"], "unknown command"),
+    ]
+    for args, message in cases:
+        rc, out, err = run(tool, *args)
+        expect(rc == 2 and message in err, f"{' '.join(args)} exits 2 with '{message}'", out, err)
+    for command in ("demo", "bench", "info"):
+        rc, out, err = run(tool, command, "--help")
+        expect(rc == 0 and f"Usage: tcpx-p2p {command}" in out and "Environment" in out,
+               f"{command} --help", out, err)
+    # A failure (nobody listens) is exit 1 with a reason, within the deadline.
+    rc, out, err = run(tool, "bench", "--client", "127.0.0.1:1", "--host", "--timeout", "5")
+    expect(rc == 1 and "cannot connect" in err, "bench --client to a closed port exits 1", out, err)
+
+
+def main():
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    tool, check = sys.argv[1], sys.argv[2]
+    checks = {"demo": check_demo, "bench": check_bench, "info": check_info, "usage": check_usage}
+    if check not in checks:
+        sys.exit(f"unknown check {check}; one of {sorted(checks)}")
+    checks[check](tool)
+
+
+if __name__ == "__main__":
+    main()
