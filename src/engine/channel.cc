@@ -4,6 +4,9 @@
 #include "datapath/cpu_gather.h"
 
 namespace tcpxp::engine {
+namespace {
+constexpr size_t kCopyAhead = 4;  // staged copies started beyond the 16 posted sends
+}  // namespace
 
 const char* dataPathName(DataPath path) {
   switch (path) {
@@ -18,8 +21,11 @@ const char* dataPathName(DataPath path) {
 }
 
 Status Channel::postSends(const transport::Net& net, Registry& registry, bool* did_work) {
-  // Staged pieces: start their device->host copies ahead, in queue order, while slots last.
-  while (send_copies_ < send_queue_.size()) {
+  // Staged pieces: start their device->host copies a little ahead of the window, in queue order.
+  // Only a little: the staging pool is shared by the connection's channels, and a channel that
+  // staged its whole queue would starve the others.
+  while (send_copies_ < send_queue_.size() &&
+         send_inflight_.size() + send_copies_ < transport::Net::kMaxOutstanding + kCopyAhead) {
     ChunkOp& op = send_queue_.at(send_copies_);
     if (op.path == DataPath::kStaged) {
       if (op.staging < 0) op.staging = paths.send_staging->acquire();
