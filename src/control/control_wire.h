@@ -36,7 +36,7 @@
 //   9 Nack, 18 + m bytes:
 //     0 xfer_id u64 | 8 initiator u8 | 9 reserved[3] | 12 code u32 (a Code, not kOk) |
 //     16 message str16 (m <= 1024)
-//   10 Notify (UCCL notify_msg_t), 4 + a + b bytes: name str16 (a <= 255) | msg str16 (b <= 255)
+//   10 Notify (UCCL notify_msg_t), 4 + a + b bytes: name str16 (a <= 256) | msg str16 (b <= 256)
 //   11 Bye, 0 bytes.
 //
 // Contract: decode() and decodeFrameHeader() reject wrong lengths, trailing bytes, unknown enum
@@ -68,7 +68,7 @@ inline constexpr size_t kMaxChannels = 64;
 inline constexpr uint32_t kMaxChunkBytes = 4 * 1024 * 1024 - 1;  // a TCPX request stays < 4 MiB
 inline constexpr size_t kMaxTransportNameBytes = 64;
 inline constexpr size_t kMaxErrorMessageBytes = 1024;
-inline constexpr size_t kMaxNotifyFieldBytes = 255;  // notify_msg_t: char name[256], msg[256]
+inline constexpr size_t kMaxNotifyFieldBytes = 256;  // notify_msg_t: char name[256], msg[256]
 inline constexpr uint32_t kHelloKnownFlags = 0;      // no Hello flag is defined yet
 
 enum class FrameType : uint8_t {

@@ -190,7 +190,7 @@ TEST(ControlWireHeader, ChecksPayloadLengthPerType) {
       {FrameType::kCts, 16, 16},
       {FrameType::kDone, 16, 16},
       {FrameType::kNack, 18, 18 + 1024},
-      {FrameType::kNotify, 4, 4 + 2 * 255},
+      {FrameType::kNotify, 4, 4 + 2 * 256},
       {FrameType::kBye, 0, 0},
   };
   for (const Rule& rule : rules) {
@@ -469,8 +469,8 @@ TEST(ControlWireNotify, RoundTrips) {
   expectWellFormed(Notify{"", ""});
   expectWellFormed(Notify{"agent-0", "kv ready"});
   expectWellFormed(Notify{std::string(kMaxNotifyFieldBytes, 'n'), std::string(255, '\xff')});
-  EXPECT_EQ(frameOf(Notify{std::string(255, 'n'), std::string(255, 'm')}).size(),
-            kFrameHeaderBytes + 514);
+  EXPECT_EQ(frameOf(Notify{std::string(256, 'n'), std::string(256, 'm')}).size(),
+            kFrameHeaderBytes + 516);
 }
 
 TEST(ControlWireNotify, RejectsBadFields) {

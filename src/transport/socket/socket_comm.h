@@ -41,6 +41,9 @@ struct Registration {
   char* base = nullptr;
   size_t size = 0;
   int type = NCCL_PTR_HOST;
+  // GPU memory. False for NCCL_PTR_CUDA registrations of host memory, which UNPACK mode accepts
+  // when no GPU is usable (so that CPU-only machines test the scatter path).
+  bool on_gpu = false;
   bool contains(const void* data, int64_t size) const;
 };
 
@@ -48,7 +51,8 @@ struct Registration {
 class CommError {
  public:
   // Logs (once) and records. `code` is what test() and later calls return.
-  void fail(ncclResult_t code, const std::string& message);
+  void fail(ncclResult_t code, const std::string& message, const char* file = __builtin_FILE(),
+            int line = __builtin_LINE());
   bool failed() const { return failed_.load(std::memory_order_acquire); }
   ncclResult_t code() const { return code_; }
 
@@ -78,6 +82,7 @@ struct RecvRequest {
   int64_t capacity = 0;
   bool to_bounce = false;  // UNPACK mode and a CUDA registration: data lands in bounce pages
   bool planned = false;    // guarded by the comm mutex
+  bool planning = false;   // a helper is drawing its pages (comm mutex); others wait for it
   std::atomic<int64_t> total{-1};
   std::atomic<int64_t> received{0};
   bool done_reported = false;
@@ -171,7 +176,11 @@ class RecvComm {
     uint64_t last_seq = 0;
     void* staging = nullptr;  // pinned landing area when the bounce buffer is on the GPU
     std::vector<iovec> iov;
+    // Message whose header this helper holds while it waits (receive not posted yet; UNPACK:
+    // earlier messages not planned yet, or no free pages). kNotParked otherwise.
+    std::atomic<uint64_t> parked_on{kNotParked};
   };
+  static constexpr uint64_t kNotParked = UINT64_MAX;
   void run(Worker* w);
   Status receiveChunk(Worker* w, const ChunkHeader& h);
   // Peer-closed bookkeeping for test(): reads the close frame from the control socket.
@@ -191,7 +200,6 @@ class RecvComm {
   bool stop_ = false;          // guarded by mu_
 
   std::atomic<int> eof_sockets_{0};
-  std::atomic<int> parked_workers_{0};  // waiting for a receive to be posted
   uint8_t close_bytes_[kCloseBytes];
   size_t close_got_ = 0;
   bool ctrl_eof_ = false;

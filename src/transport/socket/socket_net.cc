@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <mutex>
 
 #include "common/log.h"
 #include "transport/socket/device_memory.h"
@@ -118,6 +119,7 @@ ncclResult_t netRegMr(void* comm, void* data, int size, int type, void** mhandle
     return ncclInvalidArgument;
   }
   *mhandle = nullptr;
+  bool on_gpu = false;
   if (type == NCCL_PTR_CUDA) {
     if (!g_state->config.unpack) {
       LOG_WARN("regMr: the socket transport moves host memory only (ptrSupport HOST); enable "
@@ -128,16 +130,28 @@ ncclResult_t netRegMr(void* comm, void* data, int size, int type, void** mhandle
       LOG_WARN("regMr(NCCL_PTR_CUDA) at %p: TCPX needs a 4 KiB-aligned address", data);
       return ncclInvalidArgument;
     }
-    if (!device::isDevicePointer(data)) {
-      LOG_WARN("regMr(NCCL_PTR_CUDA) at %p: not GPU memory", data);
-      return ncclInvalidArgument;
+    if (device::gpuUsable()) {
+      if (!device::isDevicePointer(data)) {
+        LOG_WARN("regMr(NCCL_PTR_CUDA) at %p: not GPU memory", data);
+        return ncclInvalidArgument;
+      }
+      on_gpu = true;
+    } else {
+      // No GPU: the emulation takes 4 KiB-aligned host memory as the "device" buffer (its bounce
+      // pages are in host memory too), so CPU-only machines still test the scatter path.
+      static std::once_flag logged;
+      std::call_once(logged, [] {
+        LOG_INFO(
+            "regMr(NCCL_PTR_CUDA): no usable GPU; UNPACK emulation treats 4 KiB-aligned "
+            "host memory as device buffers (bounce pages in host memory)");
+      });
     }
   } else if (type != NCCL_PTR_HOST) {
     LOG_WARN("regMr: memory type %d is not supported (HOST=1%s)", type,
              g_state->config.unpack ? ", CUDA=2" : "");
     return ncclInvalidArgument;
   }
-  *mhandle = new Registration{static_cast<char*>(data), static_cast<size_t>(size), type};
+  *mhandle = new Registration{static_cast<char*>(data), static_cast<size_t>(size), type, on_gpu};
   return ncclSuccess;
 }
 

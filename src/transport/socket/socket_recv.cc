@@ -114,6 +114,7 @@ ncclResult_t RecvComm::irecv(int n, void** data, int* sizes, void** mhandles, vo
     req.capacity = sizes[0];
     req.to_bounce = unpack_ && reg->type == NCCL_PTR_CUDA;
     req.planned = false;
+    req.planning = false;
     req.done_reported = false;
     req.total.store(-1, std::memory_order_relaxed);
     req.received.store(0, std::memory_order_relaxed);
@@ -169,10 +170,16 @@ Status RecvComm::receiveChunk(Worker* w, const ChunkHeader& h) {
   RecvRequest* req = nullptr;
   {
     std::unique_lock<std::mutex> lock(mu_);
+    // Until this block ends the helper only waits (for the receive to be posted, for earlier
+    // messages to be planned, for pages) holding message h.seq's header: checkPeerGone() knows
+    // it has nothing for an earlier message.
+    w->parked_on.store(h.seq, std::memory_order_release);
+    struct Unpark {
+      std::atomic<uint64_t>& parked_on;
+      ~Unpark() { parked_on.store(kNotParked, std::memory_order_relaxed); }
+    } unpark{w->parked_on};
     if (h.seq >= posted_.load(std::memory_order_relaxed)) {
-      parked_workers_.fetch_add(1);
       cv_.wait(lock, [&] { return stop_ || h.seq < posted_.load(std::memory_order_relaxed); });
-      parked_workers_.fetch_sub(1);
     }
     if (stop_) return Status(Code::kPeerClosed, "comm closed");
     req = &slots_[h.seq % kMaxRequests];
@@ -196,14 +203,19 @@ Status RecvComm::receiveChunk(Worker* w, const ChunkHeader& h) {
     if (unpack_ && !req->planned) {
       // Plan in posting order so that the pool never holds pages of a later message while an
       // earlier one waits: with a pool of >= one full request, the oldest can always proceed.
-      cv_.wait(lock, [&] { return stop_ || plan_seq_ == h.seq || req->planned; });
+      // Pieces of one message arrive on several sockets: one helper plans and waits for pages,
+      // the others wait until it is done (planning twice would take the pages twice).
+      cv_.wait(lock,
+               [&] { return stop_ || req->planned || (plan_seq_ == h.seq && !req->planning); });
       if (stop_) return Status(Code::kPeerClosed, "comm closed");
       if (!req->planned) {
+        req->planning = true;
         int slot = static_cast<int>(h.seq % kMaxRequests);
         arena_->plan(slot, req->to_bounce ? h.total : 0);
         cv_.wait(lock, [&] { return stop_ || arena_->allocatePages(slot); });
         if (stop_) return Status(Code::kPeerClosed, "comm closed");
         req->planned = true;
+        req->planning = false;
         ++plan_seq_;
         cv_.notify_all();
       }
@@ -238,7 +250,14 @@ Status RecvComm::receiveChunk(Worker* w, const ChunkHeader& h) {
       }
     }
   }
-  req->received.fetch_add(h.len, std::memory_order_acq_rel);
+  int64_t before = req->received.fetch_add(h.len, std::memory_order_acq_rel);
+  if (before + h.len > h.total) {
+    // Overlapping pieces (each inside the message, so nothing was written out of bounds): the
+    // count can never equal the total again, so fail instead of leaving test() spinning.
+    return Status(Code::kProtocolError, "pieces of message #" + std::to_string(h.seq) +
+                                            " overlap: more than its " + std::to_string(h.total) +
+                                            " bytes arrived");
+  }
   return Status::ok();
 }
 
@@ -267,9 +286,18 @@ ncclResult_t RecvComm::checkPeerGone(RecvRequest* req) {
                                  "before sending message #" + std::to_string(req->seq));
     return error_.code();
   }
-  // Every socket is either at its end or waiting for a later receive: nothing more will come.
-  int idle = eof_sockets_.load(std::memory_order_acquire) + parked_workers_.load();
-  if ((have_final_ || ctrl_eof_) && idle >= static_cast<int>(workers_.size())) {
+  // Every socket is either at its end or parked on a LATER message: nothing more will come for
+  // this one. (A helper parked on this message may not have noticed yet that it was posted.)
+  // The release stores of eof_sockets_/parked_on follow a helper's last `received` update, so
+  // re-checking completion after these acquire loads cannot miss a piece that just landed.
+  int idle = eof_sockets_.load(std::memory_order_acquire);
+  for (const auto& w : workers_) {
+    uint64_t parked = w->parked_on.load(std::memory_order_acquire);
+    if (parked != kNotParked && parked > req->seq) ++idle;
+  }
+  int64_t total = req->total.load(std::memory_order_acquire);
+  bool complete = total >= 0 && req->received.load(std::memory_order_acquire) == total;
+  if ((have_final_ || ctrl_eof_) && idle >= static_cast<int>(workers_.size()) && !complete) {
     error_.fail(ncclRemoteError, "recv comm from " + peer_ + ": the peer went away with message #" +
                                      std::to_string(req->seq) + " incomplete");
     return error_.code();

@@ -46,19 +46,7 @@ Status writeChunk(int fd, const uint8_t* header, const char* data, size_t len) {
 
 }  // namespace
 
-bool Registration::contains(const void* data, int64_t len) const {
-  auto p = reinterpret_cast<uintptr_t>(data);
-  auto b = reinterpret_cast<uintptr_t>(base);
-  return p >= b && len >= 0 && p - b <= size && static_cast<uint64_t>(len) <= size - (p - b);
-}
 
-void CommError::fail(ncclResult_t code, const std::string& message) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (failed_.load(std::memory_order_relaxed)) return;
-  code_ = code;
-  failed_.store(true, std::memory_order_release);
-  LOG_WARN("%s", message.c_str());
-}
 
 SendComm::SendComm(std::vector<Fd> data, Fd ctrl, std::string peer)
     : peer_(std::move(peer)), ctrl_(std::move(ctrl)), min_chunk_(config().min_chunk) {
@@ -98,7 +86,7 @@ ncclResult_t SendComm::isend(void* data, int size, void* mhandle, void** request
   SendRequest& req = slots_[next_seq_ % kMaxRequests];
   req.seq = next_seq_;
   req.chunks_left.store(static_cast<int>(pieces), std::memory_order_relaxed);
-  bool from_device = reg->type == NCCL_PTR_CUDA;
+  bool from_device = reg->on_gpu;
   for (size_t i = 0; i < pieces; ++i) {
     size_t offset = i * piece;
     Task task;

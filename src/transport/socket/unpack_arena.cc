@@ -38,7 +38,9 @@ Status UnpackArena::create(const SocketConfig& config, uint64_t seed,
                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (bounce == MAP_FAILED) return Status(Code::kResourceExhausted, "mmap of UNPACK bounce buffer failed");
     arena->bounce_ = static_cast<char*>(bounce);
-    arena->meta_ = static_cast<netUnpackMeta*>(std::aligned_alloc(4096, sizeof(netUnpackMeta)));
+    // aligned_alloc wants a size that is a multiple of the alignment (ASan enforces it).
+    constexpr size_t kMetaBytes = (sizeof(netUnpackMeta) + kPage - 1) / kPage * kPage;
+    arena->meta_ = static_cast<netUnpackMeta*>(std::aligned_alloc(kPage, kMetaBytes));
     auto* host_handle = static_cast<unpackNetDeviceHandle*>(std::aligned_alloc(64, 64));
     if (arena->meta_ == nullptr || host_handle == nullptr) {
       std::free(host_handle);
