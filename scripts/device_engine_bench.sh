@@ -15,7 +15,7 @@ WORK=$(mktemp -d /tmp/engine_bench.XXXXXX)
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
 export UCCL_SOCKET_IFNAME=lo
 NCCL_PY=""
-for d in "${TCPXP_SHARED:-}/bench" "$ROOT/../shared/bench" "$ROOT/.deps/shared-bench"; do
+for d in "${TCPXP_SHARED:-}/bench" "$ROOT/../shared/bench" "$ROOT/.deps/shared/bench"; do
   [[ -f $d/nccl_sendrecv.py ]] && { NCCL_PY=$d/nccl_sendrecv.py; break; }
 done
 

@@ -140,6 +140,7 @@ void Driver::loop() {
   }
   std::vector<ConnId> dead;
   epoll_event events[16];
+  auto last_work = std::chrono::steady_clock::now();
   while (!stop_.load(std::memory_order_relaxed)) {
     runCommands();
     acceptBootstrap();
@@ -167,7 +168,14 @@ void Driver::loop() {
       announced_.erase(id);
     }
     dead.clear();
-    if (work || spinning) continue;
+    auto now = std::chrono::steady_clock::now();
+    if (work || spinning) {
+      last_work = now;
+      continue;
+    }
+    // Keep spinning a little after the last work: the next control frame or command usually
+    // follows within microseconds, and an epoll wakeup costs more than that.
+    if (now - last_work < std::chrono::microseconds(200)) continue;
     // Idle: sleep until a control socket, the bootstrap listener or a command wakes us; wake
     // up now and then for deadlines.
     int n = ::epoll_wait(epoll_fd_.get(), events, 16, 50);

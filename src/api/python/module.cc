@@ -130,7 +130,6 @@ nb::bytes toBytes(const uint8_t* data, size_t size) {
 
 void* toPtr(uint64_t addr) { return reinterpret_cast<void*>(static_cast<uintptr_t>(addr)); }
 
-// A UCCL remote_gpu argument: an int index, or a PCI BDF string (which carries no index: -1).
 // str (UTF-8) or bytes, as bytes.
 std::string textOrBytes(nb::handle h, const char* what) {
   if (PyBytes_Check(h.ptr())) {
@@ -141,6 +140,7 @@ std::string textOrBytes(nb::handle h, const char* what) {
   throw nb::type_error((std::string(what) + " must be str or bytes").c_str());
 }
 
+// A UCCL remote_gpu argument: an int index, or a PCI BDF string (which carries no index: -1).
 int remoteGpuIndex(nb::handle remote_gpu) {
   if (PyLong_Check(remote_gpu.ptr())) return nb::cast<int>(remote_gpu);
   if (PyUnicode_Check(remote_gpu.ptr())) return -1;

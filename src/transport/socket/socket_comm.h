@@ -140,6 +140,9 @@ class SendComm {
     std::condition_variable cv;
     Task ring[kMaxRequests];
     uint32_t head = 0, tail = 0;  // guarded by mu
+    // tail, published (release) after each push so that an idle helper can spin on it briefly
+    // before sleeping on cv: a futex wakeup per request costs more than the spin.
+    std::atomic<uint32_t> published{0};
     bool stop = false;
     void* staging = nullptr;  // pinned bounce for device sources (UNPACK mode)
   };

@@ -9,7 +9,7 @@ const std::vector<KnobDoc>& socketKnobs() {
       {"UCCL_SOCKET_IFNAME", "NCCL_SOCKET_IFNAME, else all up non-loopback",
        "interfaces the socket transport offers as devices (NCCL_SOCKET_IFNAME syntax)"},
       {"UCCL_SOCKET_NSOCKS", "4", "data sockets per comm, 1..8 (plus one control socket)"},
-      {"UCCL_SOCKET_MIN_CHUNK", "64K", "smallest piece a request is split into across sockets"},
+      {"UCCL_SOCKET_MIN_CHUNK", "512K", "smallest piece a request is split into across sockets"},
       {"UCCL_SOCKET_UNPACK", "0", "1 = emulate the TCPX GPU receive path (bounce pages + loadMeta)"},
       {"UCCL_SOCKET_UNPACK_POOL_PAGES", "8192", "4 KiB bounce pages per recv comm in UNPACK mode"},
       {"UCCL_SOCKET_UNPACK_JITTER", "1", "UNPACK fragments of varying length and alignment"},

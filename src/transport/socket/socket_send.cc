@@ -5,9 +5,11 @@
 #include <sys/uio.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstring>
 
+#include "common/cpu_relax.h"
 #include "common/log.h"
 #include "common/net_util.h"
 #include "transport/socket/device_memory.h"
@@ -102,6 +104,7 @@ ncclResult_t SendComm::isend(void* data, int size, void* mhandle, void** request
       std::lock_guard<std::mutex> lock(w.mu);
       w.ring[w.tail % kMaxRequests] = task;
       ++w.tail;
+      w.published.store(w.tail, std::memory_order_release);
     }
     w.cv.notify_one();
   }
@@ -116,6 +119,12 @@ void SendComm::run(Worker* w) {
   for (;;) {
     Task task;
     {
+      // Spin up to ~20 us for the next request before sleeping (w->head is ours alone).
+      auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(20);
+      while (w->published.load(std::memory_order_acquire) == w->head &&
+             std::chrono::steady_clock::now() < until) {
+        cpuRelax();
+      }
       std::unique_lock<std::mutex> lock(w->mu);
       w->cv.wait(lock, [w] { return w->stop || w->head != w->tail; });
       if (w->stop) return;
