@@ -19,9 +19,12 @@ for d in "${TCPXP_SHARED:-}/bench" "$ROOT/../shared/bench" "$ROOT/.deps/shared/b
   [[ -f $d/nccl_sendrecv.py ]] && { NCCL_PY=$d/nccl_sendrecv.py; break; }
 done
 
+# CONFIGS: which engine configurations to run (all by default).
+CONFIGS=${CONFIGS:-"gpu_default gpu_inflight4 host_default gpu_8ch gpu_8socks gpu_chunk1m"}
 # name | env | extra flags
 run_engine() {
   local name=$1 envs=$2 flags=$3
+  [[ " $CONFIGS " == *" $name "* ]] || return 0
   echo "== engine $name: $envs tcpx-p2p bench $flags"
   env $envs timeout 240 "$BUILD_DIR/tcpx-p2p" bench --local --mode all --sizes "$SIZES" --iters "$ITERS" \
     --json "$WORK/engine_$name.json" $flags >"$WORK/engine_$name.log" 2>&1
@@ -43,7 +46,7 @@ run_nccl() {
     >"$WORK/nccl_$name.log" 2>&1
   echo "   exit $?"; grep "GB/s" "$WORK/nccl_$name.log"
 }
-if [[ -n $NCCL_PY ]]; then
+if [[ -n $NCCL_PY && ${SKIP_NCCL:-0} != 1 ]]; then
   run_nccl nccl_8x4_64M_4M NCCL_SOCKET_NTHREADS=8 NCCL_NSOCKS_PERTHREAD=4 NCCL_BUFFSIZE=67108864 NCCL_P2P_NET_CHUNKSIZE=4194304
   run_nccl nccl_8x4_32M_2M NCCL_SOCKET_NTHREADS=8 NCCL_NSOCKS_PERTHREAD=4 NCCL_BUFFSIZE=33554432 NCCL_P2P_NET_CHUNKSIZE=2097152
 else

@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "common/cpu_relax.h"
+
 namespace tcpxp::engine {
 
 uint64_t Completions::open(int parts) {
@@ -44,6 +46,17 @@ Status Completions::wait(uint64_t id, int64_t timeout_ms, const std::function<bo
   using std::chrono::steady_clock;
   auto deadline = steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   auto next_check = steady_clock::now();
+  // Most transfers finish within tens of microseconds of the wait: poll briefly before sleeping
+  // on the condition variable (a futex wakeup costs about as much as the transfer).
+  auto spin_until = steady_clock::now() + std::chrono::microseconds(50);
+  for (bool done = false; !done && steady_clock::now() < spin_until;) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = slots_.find(id);
+      done = it == slots_.end() || it->second.parts_left <= 0;
+    }
+    if (!done) cpuRelax();
+  }
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
     auto it = slots_.find(id);

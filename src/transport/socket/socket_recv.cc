@@ -127,9 +127,23 @@ ncclResult_t RecvComm::irecv(int n, void** data, int* sizes, void** mhandles, vo
   return ncclSuccess;
 }
 
+// Waits up to `spin` for the socket to become readable without sleeping: waking a thread that
+// blocked in recv() costs tens of microseconds (more on an idle virtual CPU), which dominates
+// small transfers. Returns when bytes (or EOF/errors) are there or the time is up.
+void spinUntilReadable(int fd, std::chrono::microseconds spin) {
+  auto until = std::chrono::steady_clock::now() + spin;
+  uint8_t probe;
+  do {
+    ssize_t n = ::recv(fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n != -1 || (errno != EAGAIN && errno != EWOULDBLOCK)) return;
+    cpuRelax();
+  } while (std::chrono::steady_clock::now() < until);
+}
+
 void RecvComm::run(Worker* w) {
   uint8_t bytes[kChunkHeaderBytes];
   for (;;) {
+    spinUntilReadable(w->fd.get(), std::chrono::microseconds(50));
     Status st = recvAll(w->fd.get(), bytes, sizeof(bytes));
     if (!st.isOk()) {
       {
