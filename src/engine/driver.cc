@@ -8,6 +8,7 @@
 #include <chrono>
 #include <future>
 
+#include "common/cpu_relax.h"
 #include "common/log.h"
 #include "common/net_util.h"
 #include "datapath/gpu_stream.h"
@@ -64,6 +65,12 @@ Status Driver::call(const std::function<Status()>& fn) {
     cmds_.push_back([&] { done.set_value(fn()); });
   }
   wake();
+  // The driver usually answers within microseconds: poll before blocking on the future.
+  auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(50);
+  while (result.wait_for(std::chrono::seconds(0)) != std::future_status::ready &&
+         std::chrono::steady_clock::now() < until) {
+    cpuRelax();
+  }
   return result.get();
 }
 
