@@ -49,7 +49,7 @@ Status Completions::wait(uint64_t id, int64_t timeout_ms, const std::function<bo
   // Most transfers finish within tens of microseconds of the wait: poll briefly before sleeping
   // on the condition variable (a futex wakeup costs about as much as the transfer).
   auto spin_until = steady_clock::now() + std::chrono::microseconds(50);
-  for (bool done = false; !done && steady_clock::now() < spin_until;) {
+  for (bool done = !spinningPays(); !done && steady_clock::now() < spin_until;) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       auto it = slots_.find(id);

@@ -67,7 +67,7 @@ Status Driver::call(const std::function<Status()>& fn) {
   wake();
   // The driver usually answers within microseconds: poll before blocking on the future.
   auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(50);
-  while (result.wait_for(std::chrono::seconds(0)) != std::future_status::ready &&
+  while (spinningPays() && result.wait_for(std::chrono::seconds(0)) != std::future_status::ready &&
          std::chrono::steady_clock::now() < until) {
     cpuRelax();
   }
@@ -178,11 +178,12 @@ void Driver::loop() {
     auto now = std::chrono::steady_clock::now();
     if (work || spinning) {
       last_work = now;
+      if (!work) busyPollPause();
       continue;
     }
     // Keep spinning a little after the last work: the next control frame or command usually
     // follows within microseconds, and an epoll wakeup costs more than that.
-    if (now - last_work < std::chrono::microseconds(200)) continue;
+    if (spinningPays() && now - last_work < std::chrono::microseconds(200)) continue;
     // Idle: sleep until a control socket, the bootstrap listener or a command wakes us; wake
     // up now and then for deadlines.
     int n = ::epoll_wait(epoll_fd_.get(), events, 16, 50);

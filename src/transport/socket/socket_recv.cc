@@ -131,6 +131,7 @@ ncclResult_t RecvComm::irecv(int n, void** data, int* sizes, void** mhandles, vo
 // blocked in recv() costs tens of microseconds (more on an idle virtual CPU), which dominates
 // small transfers. Returns when bytes (or EOF/errors) are there or the time is up.
 void spinUntilReadable(int fd, std::chrono::microseconds spin) {
+  if (!spinningPays()) return;
   auto until = std::chrono::steady_clock::now() + spin;
   uint8_t probe;
   do {
@@ -187,7 +188,7 @@ Status RecvComm::receiveChunk(Worker* w, const ChunkHeader& h) {
   // The receive is usually posted within microseconds (the driver reposts as it consumes):
   // spin briefly on posted_ before parking on cv_, whose wakeup costs more.
   auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(30);
-  while (h.seq >= posted_.load(std::memory_order_acquire) &&
+  while (spinningPays() && h.seq >= posted_.load(std::memory_order_acquire) &&
          std::chrono::steady_clock::now() < until) {
     cpuRelax();
   }

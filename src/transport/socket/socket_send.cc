@@ -121,7 +121,7 @@ void SendComm::run(Worker* w) {
     {
       // Spin up to ~50 us for the next request before sleeping (w->head is ours alone).
       auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(50);
-      while (w->published.load(std::memory_order_acquire) == w->head &&
+      while (spinningPays() && w->published.load(std::memory_order_acquire) == w->head &&
              std::chrono::steady_clock::now() < until) {
         cpuRelax();
       }
