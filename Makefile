@@ -9,8 +9,8 @@ CTEST_FLAGS ?= --output-on-failure --timeout 300 -j2
 all: build
 
 help:
-	@echo "make demo           build, then a two-process transfer with verification and a summary"
-	@echo "make test           build and run every test (C++ GoogleTest suites via ctest)"
+	@echo "make demo           build, then tcpx-p2p demo: a two-process KV-cache transfer, verified"
+	@echo "make test           build and run every test (GoogleTest and pytest suites via ctest)"
 	@echo "make test-sanitize  the same tests built with AddressSanitizer + UBSan"
 	@echo "make bench          transport benchmark side by side with raw TCP (scripts/bench_transport.sh)"
 	@echo "make format         clang-format every C++ source"
@@ -18,12 +18,17 @@ help:
 deps:
 	@bash scripts/setup-deps.sh
 
+# The Python module and its tests use a venv (.venv: nanobind, pytest, numpy from PyPI);
+# without one the build skips the module and ctest skips the Python tests, saying so.
 build: deps
-	@cmake -S . -B $(BUILD) -G Ninja $(CMAKE_FLAGS) >/dev/null
+	@py=$$(bash scripts/python-env.sh) && \
+	  cmake -S . -B $(BUILD) -G Ninja -DPython_EXECUTABLE="$$py" $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD)
 
+# Two processes exchange a KV-cache-shaped workload with one-sided writes, verify every byte
+# and print a summary (GPU memory when a GPU is present, host memory otherwise).
 demo: build
-	UCCL_SOCKET_IFNAME=$${UCCL_SOCKET_IFNAME:-lo} $(BUILD)/bench/transport_bw --demo
+	UCCL_SOCKET_IFNAME=$${UCCL_SOCKET_IFNAME:-lo} $(BUILD)/tcpx-p2p demo
 
 test: build
 	cd $(BUILD) && ctest $(CTEST_FLAGS)
