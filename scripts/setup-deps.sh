@@ -12,6 +12,8 @@ need_cmd ninja ninja-build
 need_cmd g++ g++
 need_cmd python3 python3
 need_cmd ip iproute2
+# The Python module's venv (scripts/python-env.sh) needs the venv module.
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing_pkgs+=(python3-venv)
 if [ -z "${TCPXP_GTEST_SOURCE_DIR:-}" ] && [ ! -f /usr/include/gtest/gtest.h ]; then
   missing_pkgs+=(libgtest-dev libgmock-dev)
 fi

@@ -88,6 +88,8 @@ def _cpu_receiver(peer):
 
 
 def _cpu_sender(peer):
+    import torch  # noqa: F401 - before the endpoint, as UCCL's tests do (see the test below)
+
     ep, conn = _dial(peer, -1)
     src = _expected(1, "cpu")
     mr = _reg(ep, src)
@@ -168,3 +170,18 @@ def _gpu_initiator(peer):
 
 def test_gpu_tensors_write_read_send(torch_gpu):
     assert run_pair(_gpu_target, _gpu_initiator, timeout=2 * DEADLINE_S) == ("ok", "ok")
+
+
+def test_import_torch_after_creating_an_endpoint(torch_cpu):
+    """`from uccl import p2p; ep = p2p.Endpoint(); import torch` must not crash. Seen on the GPU
+    machine (torch 2.11+cu130): a segmentation fault inside `import torch` once an Endpoint has
+    been created (even after it is destroyed, with UCCL_P2P_TRANSPORT=tcp and no visible GPU);
+    importing torch first, or only importing tcpx_p2p._core, is fine."""
+    import subprocess
+    import sys
+
+    code = "import tcpx_p2p as p; e = p.Endpoint(-1); del e; import torch; print('ok')"
+    proc = subprocess.run([sys.executable, "-X", "faulthandler", "-c", code], capture_output=True,
+                          text=True, timeout=2 * DEADLINE_S)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", (
+        f"exit {proc.returncode}\n{proc.stderr[-3000:]}")

@@ -406,3 +406,29 @@ def _notifier(peer):
 def test_notifications(core):
     got, _ = run_pair(_notified, _notifier)
     assert got == [("kv-ready", b"\x00\x01binary"), ("text", b"plain str")]
+
+
+# ---- a receiver that goes away right after its recv: the sender's send still succeeds ----
+
+
+def _recv_and_leave(peer):
+    import numpy as np
+
+    ep, conn = listen(peer)
+    buf = np.empty(3 << 20, dtype=np.uint8)
+    mr = reg(ep, buf)
+    assert ep.recv(conn, mr, buf.ctypes.data, buf.nbytes), ep.last_error()
+    del ep  # closes the connection at once (no barrier on purpose)
+    return "left"
+
+
+def _send_to_leaver(peer):
+    ep, conn = dial(peer)
+    src = pattern(3 << 20, 11)
+    mr = reg(ep, src)
+    return ep.send(conn, mr, src.ctypes.data, src.nbytes), ep.last_error()
+
+
+def test_send_completes_when_the_receiver_leaves(core):
+    _, (ok, err) = run_pair(_recv_and_leave, _send_to_leaver)
+    assert ok, err
