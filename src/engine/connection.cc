@@ -386,8 +386,14 @@ Status Connection::onCts(const control::Cts& m) {
 }
 
 Status Connection::onDone(const control::Done& m) {
+  // kDataSender: our send/write landed at the peer. kDataReceiver: the peer finished sending
+  // our read (its requests completed, so it no longer touches the advertised buffer).
   auto it = mine_.find(m.xfer_id);
-  if (m.initiator != control::Initiator::kDataSender || it == mine_.end() || it->second->peer_done) {
+  XferKind expected =
+      m.initiator == control::Initiator::kDataReceiver ? XferKind::kRead : XferKind::kSend;
+  if (it == mine_.end() || it->second->peer_done ||
+      (it->second->kind != expected &&
+       !(expected == XferKind::kSend && it->second->kind == XferKind::kWrite))) {
     return Status(Code::kProtocolError, "Done for an unknown transfer");
   }
   it->second->peer_done = true;
@@ -492,8 +498,15 @@ void Connection::checkFinished(Transfer* x) {
       }
       break;
     case XferKind::kRead:
+      // Done only once the peer's sends completed too: after that the caller may reuse or free
+      // the peer's buffer (deregistering it there no longer races our read).
+      if (landed && x->peer_done) complete(x, Status::ok());
+      break;
     case XferKind::kServeRead:
-      if (landed) complete(x, Status::ok());
+      if (landed) {
+        ctrl_.send(control::Done{x->id, control::Initiator::kDataReceiver});
+        complete(x, Status::ok());
+      }
       break;
   }
 }
@@ -571,9 +584,10 @@ void Connection::fail(const Status& why) {
   auto fail_all = [&](auto& map) {
     while (!map.empty()) {
       Transfer* x = map.begin()->second.get();
-      // The receiver confirmed every byte (Done): the transfer succeeded even though the
-      // connection ends before our last send requests were tested.
-      complete(x, x->peer_done ? Status::ok() : failed);
+      // The receiver confirmed every byte (Done), or every byte of our read landed: the
+      // transfer succeeded even though the connection ends before the last requests were tested.
+      bool read_landed = x->kind == XferKind::kRead && x->posted && x->chunks_done == x->chunks;
+      complete(x, x->peer_done || read_landed ? Status::ok() : failed);
     }
   };
   fail_all(mine_);

@@ -12,7 +12,8 @@
 // both sides walk the channels round robin in the same order.
 //   send/recv: Send(X->Y) .. Y matches a posted recv .. Cts(Y->X) .. data .. Done(Y->X)
 //   write:     Write(X->Y) .. Y checks the advertisement .. Cts .. data .. Done
-//   read:      Read(Y->X) .. X checks .. ReadOk(X->Y) .. Y: Cts(Y->X) .. data X->Y
+//   read:      Read(Y->X) .. X checks .. ReadOk(X->Y) .. Y: Cts(Y->X) .. data X->Y .. Done(X->Y)
+//              (X's sends completed: Y's read ends only then, so X may free its buffer after it)
 // A refused request gets a Nack instead and nothing is posted or written.
 #pragma once
 

