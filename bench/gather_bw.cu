@@ -20,13 +20,13 @@
 using tcpxp::datapath::kUnpackMaxFragments;
 using tcpxp::datapath::UnpackFragment;
 
-#define CK(x)                                                                           \
-  do {                                                                                  \
-    cudaError_t e_ = (x);                                                               \
-    if (e_ != cudaSuccess) {                                                            \
+#define CK(x)                                                                                 \
+  do {                                                                                        \
+    cudaError_t e_ = (x);                                                                     \
+    if (e_ != cudaSuccess) {                                                                  \
       std::fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_)); \
-      std::exit(1);                                                                     \
-    }                                                                                   \
+      std::exit(1);                                                                           \
+    }                                                                                         \
   } while (0)
 
 namespace {
@@ -76,12 +76,22 @@ int main(int argc, char** argv) {
       }
       return std::strtol(argv[++i], nullptr, 0);
     };
-    if (a == "--requests-per-launch") o.lists = static_cast<int>(next());
-    else if (a == "--request-bytes") o.request = static_cast<size_t>(next());
-    else if (a == "--iters") o.iters = static_cast<int>(next());
-    else if (a == "--jitter") o.jitter = true;
-    else if (a == "--help" || a == "-h") { usage(); return 0; }
-    else { std::fprintf(stderr, "unknown flag %s\n", a.c_str()); usage(); return 2; }
+    if (a == "--requests-per-launch")
+      o.lists = static_cast<int>(next());
+    else if (a == "--request-bytes")
+      o.request = static_cast<size_t>(next());
+    else if (a == "--iters")
+      o.iters = static_cast<int>(next());
+    else if (a == "--jitter")
+      o.jitter = true;
+    else if (a == "--help" || a == "-h") {
+      usage();
+      return 0;
+    } else {
+      std::fprintf(stderr, "unknown flag %s\n", a.c_str());
+      usage();
+      return 2;
+    }
   }
   if (o.lists < 1 || o.request == 0 || o.request >= (4u << 20) || o.iters < 1) {
     std::fprintf(stderr, "bad values: lists >= 1, 0 < request < 4 MiB, iters >= 1\n");
@@ -114,7 +124,8 @@ int main(int argc, char** argv) {
   std::shuffle(pages.begin(), pages.end(), rng);
   size_t k = 0;
   for (int l = 0; l < o.lists; ++l) {
-    for (uint64_t i = 0; i < counts[l]; ++i) frags[size_t(l) * kUnpackMaxFragments + i].src_off += pages[k++] * 4096;
+    for (uint64_t i = 0; i < counts[l]; ++i)
+      frags[size_t(l) * kUnpackMaxFragments + i].src_off += pages[k++] * 4096;
   }
 
   char *bounce, *dst, *copy_src, *copy_dst;
@@ -131,7 +142,8 @@ int main(int argc, char** argv) {
   CK(cudaMalloc(&d_dsts, o.lists * sizeof(char*)));
   std::vector<char*> dsts(o.lists);
   for (int l = 0; l < o.lists; ++l) dsts[l] = dst + size_t(l) * o.request;
-  CK(cudaMemcpy(d_frags, frags.data(), frags.size() * sizeof(UnpackFragment), cudaMemcpyHostToDevice));
+  CK(cudaMemcpy(d_frags, frags.data(), frags.size() * sizeof(UnpackFragment),
+                cudaMemcpyHostToDevice));
   CK(cudaMemcpy(d_counts, counts.data(), counts.size() * sizeof(uint64_t), cudaMemcpyHostToDevice));
   CK(cudaMemcpy(d_dsts, dsts.data(), dsts.size() * sizeof(char*), cudaMemcpyHostToDevice));
 
@@ -140,7 +152,8 @@ int main(int argc, char** argv) {
   for (auto& b : hb) b = static_cast<uint8_t>(rng());
   CK(cudaMemcpy(bounce, hb.data(), hb.size(), cudaMemcpyHostToDevice));
   CK(cudaMemset(dst, 0, bytes));
-  CK(static_cast<cudaError_t>(tcpxp::datapath::launchGatherBatch(d_frags, d_counts, bounce, d_dsts, o.lists, nullptr)));
+  CK(static_cast<cudaError_t>(
+      tcpxp::datapath::launchGatherBatch(d_frags, d_counts, bounce, d_dsts, o.lists, nullptr)));
   CK(cudaDeviceSynchronize());
   std::vector<uint8_t> got(bytes), want(bytes);
   CK(cudaMemcpy(got.data(), dst, bytes, cudaMemcpyDeviceToHost));
@@ -159,7 +172,8 @@ int main(int argc, char** argv) {
     tcpxp::datapath::launchGatherBatch(d_frags, d_counts, bounce, d_dsts, o.lists, nullptr);
   });
   CK(cudaGetLastError());
-  float copy_ms = timeIt(o.iters, [&] { cudaMemcpyAsync(copy_dst, copy_src, bytes, cudaMemcpyDeviceToDevice); });
+  float copy_ms = timeIt(
+      o.iters, [&] { cudaMemcpyAsync(copy_dst, copy_src, bytes, cudaMemcpyDeviceToDevice); });
   double gather_gbs = double(bytes) * o.iters / (gather_ms / 1e3) / 1e9;
   double copy_gbs = double(bytes) * o.iters / (copy_ms / 1e3) / 1e9;
   cudaDeviceProp prop{};

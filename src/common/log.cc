@@ -22,7 +22,9 @@ LogLevel parseLevel(const char* text) {
   if (upper == "INFO" || upper == "3") return LogLevel::kInfo;
   if (upper == "DEBUG" || upper == "4") return LogLevel::kDebug;
   if (upper == "TRACE" || upper == "5") return LogLevel::kTrace;
-  std::fprintf(stderr, "tcpx-p2p: UCCL_TCPX_DEBUG=%s is not a level (NONE ERROR WARN INFO DEBUG TRACE); using WARN\n",
+  std::fprintf(stderr,
+               "tcpx-p2p: UCCL_TCPX_DEBUG=%s is not a level (NONE ERROR WARN INFO DEBUG TRACE); "
+               "using WARN\n",
                text);
   return LogLevel::kWarn;
 }
@@ -54,7 +56,9 @@ const char* levelName(LogLevel level) {
 
 }  // namespace
 
-LogLevel logLevel() { return static_cast<LogLevel>(levelStorage().load(std::memory_order_relaxed)); }
+LogLevel logLevel() {
+  return static_cast<LogLevel>(levelStorage().load(std::memory_order_relaxed));
+}
 
 void setLogLevel(LogLevel level) {
   levelStorage().store(static_cast<int>(level), std::memory_order_relaxed);
@@ -71,7 +75,9 @@ void logLineV(LogLevel level, const char* file, int line, const char* fmt, va_li
   if (n < 0) return;
   size_t used = static_cast<size_t>(n) < sizeof(buf) ? static_cast<size_t>(n) : sizeof(buf) - 1;
   int m = std::vsnprintf(buf + used, sizeof(buf) - used, fmt, args);
-  if (m > 0) used += static_cast<size_t>(m) < sizeof(buf) - used ? static_cast<size_t>(m) : sizeof(buf) - used - 1;
+  if (m > 0)
+    used += static_cast<size_t>(m) < sizeof(buf) - used ? static_cast<size_t>(m)
+                                                        : sizeof(buf) - used - 1;
   if (used > 0 && buf[used - 1] == '\n') --used;
   if (used >= sizeof(buf) - 1) used = sizeof(buf) - 2;
   buf[used++] = '\n';

@@ -10,7 +10,9 @@ enum class LogLevel : int { kNone = 0, kError = 1, kWarn = 2, kInfo = 3, kDebug 
 
 LogLevel logLevel();
 void setLogLevel(LogLevel level);
-inline bool logEnabled(LogLevel level) { return static_cast<int>(level) <= static_cast<int>(logLevel()); }
+inline bool logEnabled(LogLevel level) {
+  return static_cast<int>(level) <= static_cast<int>(logLevel());
+}
 
 // Observer for tests: called with every line that is emitted at WARN or above.
 using LogObserver = void (*)(LogLevel level, const char* line);
@@ -22,8 +24,8 @@ void logLineV(LogLevel level, const char* file, int line, const char* fmt, va_li
 
 }  // namespace tcpxp
 
-#define TCPXP_LOG(level, ...)                                                  \
-  do {                                                                         \
+#define TCPXP_LOG(level, ...)                                                                 \
+  do {                                                                                        \
     if (::tcpxp::logEnabled(level)) ::tcpxp::logLine(level, __FILE__, __LINE__, __VA_ARGS__); \
   } while (0)
 #define LOG_ERROR(...) TCPXP_LOG(::tcpxp::LogLevel::kError, __VA_ARGS__)

@@ -9,26 +9,26 @@
 namespace tcpxp {
 
 // X(name, description)
-#define TCPXP_STATUS_CODES(X)                                                        \
-  X(kOk, "success")                                                                  \
-  /* transfer: only this operation failed */                                         \
-  X(kInvalidArgument, "invalid argument")                                            \
-  X(kNotFound, "not found")                                                          \
-  X(kTimeout, "timed out")                                                           \
-  X(kRefused, "refused by the peer")                                                 \
-  /* connection: the connection or comm is unusable */                               \
-  X(kPeerClosed, "peer closed the connection")                                       \
-  X(kProtocolError, "protocol error")                                                \
-  X(kRemoteError, "remote error")                                                    \
-  X(kRuleViolation, "transport rule violated")                                       \
-  /* endpoint: local resources */                                                    \
-  X(kSystemError, "system error")                                                    \
-  X(kCudaError, "CUDA error")                                                        \
-  X(kBusy, "busy: work in flight")                                                   \
-  X(kResourceExhausted, "resource exhausted")                                        \
-  /* engine: the transport or plugin itself */                                       \
-  X(kPluginError, "transport plugin error")                                          \
-  X(kNotSupported, "not supported")                                                  \
+#define TCPXP_STATUS_CODES(X)                          \
+  X(kOk, "success")                                    \
+  /* transfer: only this operation failed */           \
+  X(kInvalidArgument, "invalid argument")              \
+  X(kNotFound, "not found")                            \
+  X(kTimeout, "timed out")                             \
+  X(kRefused, "refused by the peer")                   \
+  /* connection: the connection or comm is unusable */ \
+  X(kPeerClosed, "peer closed the connection")         \
+  X(kProtocolError, "protocol error")                  \
+  X(kRemoteError, "remote error")                      \
+  X(kRuleViolation, "transport rule violated")         \
+  /* endpoint: local resources */                      \
+  X(kSystemError, "system error")                      \
+  X(kCudaError, "CUDA error")                          \
+  X(kBusy, "busy: work in flight")                     \
+  X(kResourceExhausted, "resource exhausted")          \
+  /* engine: the transport or plugin itself */         \
+  X(kPluginError, "transport plugin error")            \
+  X(kNotSupported, "not supported")                    \
   X(kInternal, "internal error")
 
 enum class Code : int {
@@ -61,8 +61,8 @@ class [[nodiscard]] Status {
 }  // namespace tcpxp
 
 // Propagate a non-OK status to the caller (callers only propagate; the origin logs).
-#define TCPXP_RETURN_IF_ERROR(expr)          \
-  do {                                       \
-    ::tcpxp::Status tcpxp_status_ = (expr);  \
+#define TCPXP_RETURN_IF_ERROR(expr)                  \
+  do {                                               \
+    ::tcpxp::Status tcpxp_status_ = (expr);          \
     if (!tcpxp_status_.isOk()) return tcpxp_status_; \
   } while (0)

@@ -67,14 +67,16 @@ int launchGather(const UnpackFragment* frags, const uint64_t* count, const char*
                  void* stream) {
   // 16 blocks x 8 warps covers a 512 KiB request (128 fragments) in one pass and a 4 MiB one
   // (up to 2048) in 16; more blocks only add launch cost.
-  gatherKernel<<<16, kWarpsPerBlock * 32, 0, static_cast<cudaStream_t>(stream)>>>(frags, count, bounce, dst);
+  gatherKernel<<<16, kWarpsPerBlock * 32, 0, static_cast<cudaStream_t>(stream)>>>(frags, count,
+                                                                                  bounce, dst);
   return static_cast<int>(cudaGetLastError());
 }
 
 int launchGatherBatch(const UnpackFragment* frags, const uint64_t* counts, const char* bounce,
                       char* const* dsts, int n, void* stream) {
   dim3 grid(16, static_cast<unsigned>(n));
-  gatherBatchKernel<<<grid, kWarpsPerBlock * 32, 0, static_cast<cudaStream_t>(stream)>>>(frags, counts, bounce, dsts);
+  gatherBatchKernel<<<grid, kWarpsPerBlock * 32, 0, static_cast<cudaStream_t>(stream)>>>(
+      frags, counts, bounce, dsts);
   return static_cast<int>(cudaGetLastError());
 }
 

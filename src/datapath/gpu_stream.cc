@@ -25,12 +25,14 @@ Status GpuStream::create(int device, std::unique_ptr<GpuStream>* out) {
   s->device_ = device;
   TCPXP_RETURN_IF_ERROR(useDevice(device));
   cudaStream_t stream = nullptr;
-  TCPXP_RETURN_IF_ERROR(cudaCheck(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate"));
+  TCPXP_RETURN_IF_ERROR(
+      cudaCheck(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate"));
   s->stream_ = stream;
   s->events_.resize(kEvents);
   for (int i = kEvents - 1; i >= 0; --i) {
     cudaEvent_t ev = nullptr;
-    TCPXP_RETURN_IF_ERROR(cudaCheck(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming), "cudaEventCreate"));
+    TCPXP_RETURN_IF_ERROR(
+        cudaCheck(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming), "cudaEventCreate"));
     s->events_[i] = ev;
     s->free_.push_back(i);
   }
@@ -47,18 +49,22 @@ GpuStream::~GpuStream() {
 }
 
 Status GpuStream::copy(void* dst, const void* src, size_t bytes) {
-  return cudaCheck(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, static_cast<cudaStream_t>(stream_)),
-                   "cudaMemcpyAsync");
+  return cudaCheck(
+      cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, static_cast<cudaStream_t>(stream_)),
+      "cudaMemcpyAsync");
 }
 
-Status GpuStream::gather(const UnpackFragment* frags, const uint64_t* count, const char* bounce, char* dst) {
-  return cudaCheck(static_cast<cudaError_t>(launchGather(frags, count, bounce, dst, stream_)), "gather kernel");
+Status GpuStream::gather(const UnpackFragment* frags, const uint64_t* count, const char* bounce,
+                         char* dst) {
+  return cudaCheck(static_cast<cudaError_t>(launchGather(frags, count, bounce, dst, stream_)),
+                   "gather kernel");
 }
 
 int GpuStream::record() {
   if (free_.empty()) return -1;
   int ev = free_.back();
-  if (cudaEventRecord(static_cast<cudaEvent_t>(events_[ev]), static_cast<cudaStream_t>(stream_)) != cudaSuccess) {
+  if (cudaEventRecord(static_cast<cudaEvent_t>(events_[ev]), static_cast<cudaStream_t>(stream_)) !=
+      cudaSuccess) {
     cudaGetLastError();
     return -1;
   }
@@ -78,13 +84,15 @@ Status GpuStream::query(int event, bool* done) {
 
 void GpuStream::release(int event) { free_.push_back(event); }
 
-Status StagingPool::create(size_t slot_bytes, size_t total_bytes, std::unique_ptr<StagingPool>* out) {
+Status StagingPool::create(size_t slot_bytes, size_t total_bytes,
+                           std::unique_ptr<StagingPool>* out) {
   std::unique_ptr<StagingPool> p(new StagingPool());
   p->slot_bytes_ = slot_bytes;
   p->slots_ = std::max<size_t>(1, total_bytes / slot_bytes);
   void* base = nullptr;
-  TCPXP_RETURN_IF_ERROR(cudaCheck(cudaHostAlloc(&base, p->slots_ * slot_bytes, cudaHostAllocPortable),
-                                  "cudaHostAlloc (staging)"));
+  TCPXP_RETURN_IF_ERROR(
+      cudaCheck(cudaHostAlloc(&base, p->slots_ * slot_bytes, cudaHostAllocPortable),
+                "cudaHostAlloc (staging)"));
   p->base_ = static_cast<char*>(base);
   for (size_t i = p->slots_; i-- > 0;) p->free_.push_back(static_cast<int>(i));
   *out = std::move(p);
@@ -109,7 +117,9 @@ Status useDevice(int) { return noCuda(); }
 Status GpuStream::create(int, std::unique_ptr<GpuStream>*) { return noCuda(); }
 GpuStream::~GpuStream() = default;
 Status GpuStream::copy(void*, const void*, size_t) { return noCuda(); }
-Status GpuStream::gather(const UnpackFragment*, const uint64_t*, const char*, char*) { return noCuda(); }
+Status GpuStream::gather(const UnpackFragment*, const uint64_t*, const char*, char*) {
+  return noCuda();
+}
 int GpuStream::record() { return -1; }
 Status GpuStream::query(int, bool* done) {
   *done = true;

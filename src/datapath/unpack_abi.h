@@ -18,13 +18,16 @@ static_assert(offsetof(UnpackFragment, len) == 4 && offsetof(UnpackFragment, dst
 
 inline constexpr int kUnpackSlots = 16;
 inline constexpr int kUnpackMaxFragments = 2048;
-inline constexpr size_t kUnpackCountsOffset = size_t{kUnpackSlots} * kUnpackMaxFragments * sizeof(UnpackFragment);
+inline constexpr size_t kUnpackCountsOffset =
+    size_t{kUnpackSlots} * kUnpackMaxFragments * sizeof(UnpackFragment);
 
 inline const UnpackFragment* slotFragments(const void* meta, int slot) {
-  return static_cast<const UnpackFragment*>(meta) + size_t{static_cast<size_t>(slot)} * kUnpackMaxFragments;
+  return static_cast<const UnpackFragment*>(meta) +
+         size_t{static_cast<size_t>(slot)} * kUnpackMaxFragments;
 }
 inline const uint64_t* slotCount(const void* meta, int slot) {
-  return reinterpret_cast<const uint64_t*>(static_cast<const char*>(meta) + kUnpackCountsOffset) + slot;
+  return reinterpret_cast<const uint64_t*>(static_cast<const char*>(meta) + kUnpackCountsOffset) +
+         slot;
 }
 
 }  // namespace tcpxp::datapath

@@ -30,7 +30,8 @@ Status Channel::postSends(const transport::Net& net, Registry& registry, bool* d
     if (op.path == DataPath::kStaged) {
       if (op.staging < 0) op.staging = paths.send_staging->acquire();
       if (op.staging < 0) break;
-      TCPXP_RETURN_IF_ERROR(send_stream->copy(paths.send_staging->slot(op.staging), op.ptr, op.len));
+      TCPXP_RETURN_IF_ERROR(
+          send_stream->copy(paths.send_staging->slot(op.staging), op.ptr, op.len));
       op.event = send_stream->record();
       if (op.event < 0) break;  // retried next round; the copy is simply enqueued again
       *did_work = true;
@@ -90,7 +91,8 @@ Status Channel::postRecvs(const transport::Net& net, Registry& registry, bool* d
   return Status::ok();
 }
 
-Status Channel::testSends(const transport::Net& net, std::vector<Transfer*>* finished, bool* did_work) {
+Status Channel::testSends(const transport::Net& net, std::vector<Transfer*>* finished,
+                          bool* did_work) {
   while (!send_inflight_.empty()) {
     ChunkOp& op = send_inflight_.front();
     bool done = false;
@@ -111,7 +113,8 @@ Status Channel::startLanding(ChunkOp& op) {
   if (op.path == DataPath::kStaged) {
     TCPXP_RETURN_IF_ERROR(recv_stream->copy(op.ptr, paths.recv_staging->slot(op.staging), op.len));
   } else if (op.path == DataPath::kUnpack) {
-    const datapath::UnpackFragment* frags = datapath::slotFragments(paths.unpack.meta, op.unpack_slot);
+    const datapath::UnpackFragment* frags =
+        datapath::slotFragments(paths.unpack.meta, op.unpack_slot);
     const uint64_t* count = datapath::slotCount(paths.unpack.meta, op.unpack_slot);
     const char* bounce = static_cast<const char*>(paths.unpack.bounce);
     if (!paths.unpack.on_device) {
@@ -140,7 +143,8 @@ Status Channel::landed(ChunkOp& op, bool* done) {
   return Status::ok();
 }
 
-Status Channel::testRecvs(const transport::Net& net, std::vector<Transfer*>* finished, bool* did_work) {
+Status Channel::testRecvs(const transport::Net& net, std::vector<Transfer*>* finished,
+                          bool* did_work) {
   while (recv_tested_ < recv_inflight_.size()) {
     ChunkOp& op = recv_inflight_.at(recv_tested_);
     bool done = false;

@@ -36,11 +36,11 @@ struct ChunkOp {
   uint32_t len = 0;
   DataPath path = DataPath::kDirect;
   void* request = nullptr;
-  int staging = -1;     // staging slot (staged path)
-  int event = -1;       // GPU event of the copy or gather in flight
-  int unpack_slot = 0;  // k % 16 of this irecv on its comm (unpack path)
-  bool tested = false;  // receive reported done
-  bool landing = false; // receive: copy/gather to the user's buffer started
+  int staging = -1;      // staging slot (staged path)
+  int event = -1;        // GPU event of the copy or gather in flight
+  int unpack_slot = 0;   // k % 16 of this irecv on its comm (unpack path)
+  bool tested = false;   // receive reported done
+  bool landing = false;  // receive: copy/gather to the user's buffer started
 };
 
 // What a channel's data paths need from its connection (may be empty for a host endpoint).
@@ -64,7 +64,8 @@ class Channel {
   void queueSend(const ChunkOp& op) { send_queue_.push(op); }
   void queueRecv(const ChunkOp& op) { recv_queue_.push(op); }
   bool idle() const {
-    return send_queue_.empty() && send_inflight_.empty() && recv_queue_.empty() && recv_inflight_.empty();
+    return send_queue_.empty() && send_inflight_.empty() && recv_queue_.empty() &&
+           recv_inflight_.empty();
   }
 
   // Posts what the windows allow and tests the FIFO heads. Each finished piece increments its
@@ -84,9 +85,9 @@ class Channel {
 
   Ring<ChunkOp> send_queue_, send_inflight_;
   Ring<ChunkOp> recv_queue_, recv_inflight_;
-  size_t send_copies_ = 0;   // leading send_queue_ entries whose device->host copy started
-  size_t recv_tested_ = 0;   // leading recv_inflight_ entries reported done
-  uint64_t recv_posted_ = 0; // irecvs posted on recv_comm (their k % 16 is the unpack slot)
+  size_t send_copies_ = 0;    // leading send_queue_ entries whose device->host copy started
+  size_t recv_tested_ = 0;    // leading recv_inflight_ entries reported done
+  uint64_t recv_posted_ = 0;  // irecvs posted on recv_comm (their k % 16 is the unpack slot)
 };
 
 }  // namespace tcpxp::engine

@@ -30,8 +30,8 @@ Status Completions::poll(uint64_t id, bool* done, size_t* bytes) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = slots_.find(id);
   if (it == slots_.end()) {
-    return Status(Code::kNotFound, "transfer id " + std::to_string(id) +
-                                       " is unknown or was already reported done");
+    return Status(Code::kNotFound,
+                  "transfer id " + std::to_string(id) + " is unknown or was already reported done");
   }
   *done = it->second.parts_left <= 0;
   if (!*done) return Status::ok();
@@ -79,7 +79,9 @@ Status Completions::wait(uint64_t id, int64_t timeout_ms, const std::function<bo
       lock.unlock();
       bool stop = interrupted();
       lock.lock();
-      if (stop) return Status(Code::kTimeout, "interrupted while waiting for transfer " + std::to_string(id));
+      if (stop)
+        return Status(Code::kTimeout,
+                      "interrupted while waiting for transfer " + std::to_string(id));
       next_check = now + std::chrono::milliseconds(20);
       continue;
     }

@@ -84,8 +84,8 @@ Status Connection::onHello(const control::Hello& m) {
   ack.gpu_index = ctx_.gpu_index;
   std::string refuse;
   if (m.engine_version != kEngineVersion) {
-    refuse = "engine version " + std::to_string(m.engine_version) + " is not supported (this side: " +
-             std::to_string(kEngineVersion) + ")";
+    refuse = "engine version " + std::to_string(m.engine_version) +
+             " is not supported (this side: " + std::to_string(kEngineVersion) + ")";
   } else if (m.transport != ctx_.net.name()) {
     refuse = "peer uses transport '" + m.transport + "', this side '" + ctx_.net.name() +
              "' (set UCCL_P2P_TRANSPORT the same on both sides)";
@@ -190,9 +190,10 @@ Status Connection::createPathResources(int device) {
     ch.paths.send_staging_reg = ctx_.registry.find(send_staging_mr_);
     ch.paths.recv_staging_reg = ctx_.registry.find(recv_staging_mr_);
   }
-  LOG_INFO("connection %llu: staging %zu + %zu bytes of pinned memory (%zu slots of %zu bytes each way)",
-           static_cast<unsigned long long>(id_), send_staging_->bytes(), recv_staging_->bytes(),
-           send_staging_->slots(), chunk_bytes_);
+  LOG_INFO(
+      "connection %llu: staging %zu + %zu bytes of pinned memory (%zu slots of %zu bytes each way)",
+      static_cast<unsigned long long>(id_), send_staging_->bytes(), recv_staging_->bytes(),
+      send_staging_->slots(), chunk_bytes_);
   return Status::ok();
 }
 
@@ -340,16 +341,17 @@ Status Connection::onWriteOrRead(bool is_write, uint64_t id, uint64_t addr, uint
   char* local = nullptr;
   Status st = ctx_.registry.authorize(token, addr, size, id_, &reg, &local);
   if (!st.isOk()) {
-    LOG_WARN("connection %s: refused %s of %llu bytes: %s", peer().c_str(), is_write ? "write" : "read",
-             static_cast<unsigned long long>(size), st.message().c_str());
-    ctrl_.send(control::Nack{id,
-                             is_write ? control::Initiator::kDataSender
-                                      : control::Initiator::kDataReceiver,
-                             st.code(), st.message()});
+    LOG_WARN("connection %s: refused %s of %llu bytes: %s", peer().c_str(),
+             is_write ? "write" : "read", static_cast<unsigned long long>(size),
+             st.message().c_str());
+    ctrl_.send(control::Nack{
+        id, is_write ? control::Initiator::kDataSender : control::Initiator::kDataReceiver,
+        st.code(), st.message()});
     return Status::ok();
   }
   if (theirs_.count(id)) return Status(Code::kProtocolError, "duplicate transfer id from the peer");
-  Transfer* x = addTheirs(id, is_write ? XferKind::kServeWrite : XferKind::kServeRead, reg, local, size);
+  Transfer* x =
+      addTheirs(id, is_write ? XferKind::kServeWrite : XferKind::kServeRead, reg, local, size);
   if (is_write) {
     TCPXP_RETURN_IF_ERROR(postPieces(x, /*receiving=*/true));
     ctrl_.send(control::Cts{id, control::Initiator::kDataSender});
@@ -373,7 +375,8 @@ Status Connection::onCts(const control::Cts& m) {
   Transfer* x = nullptr;
   if (m.initiator == control::Initiator::kDataSender) {
     auto it = mine_.find(m.xfer_id);
-    if (it != mine_.end() && (it->second->kind == XferKind::kSend || it->second->kind == XferKind::kWrite)) {
+    if (it != mine_.end() &&
+        (it->second->kind == XferKind::kSend || it->second->kind == XferKind::kWrite)) {
       x = it->second.get();
     }
   } else {
@@ -440,7 +443,8 @@ Status Connection::onFrame(control::FrameType type, const uint8_t* p, size_t n) 
       break;
   }
   if (!ready && state_ != State::kEstablishing) {
-    return Status(Code::kProtocolError, std::string(control::frameTypeName(type)) + " before the handshake ended");
+    return Status(Code::kProtocolError,
+                  std::string(control::frameTypeName(type)) + " before the handshake ended");
   }
   switch (type) {
     case FrameType::kSend: {
@@ -514,7 +518,8 @@ void Connection::checkFinished(Transfer* x) {
 void Connection::complete(Transfer* x, const Status& status) {
   if (x->reg) --x->reg->active;
   if (x->api_id) ctx_.completions.finish(x->api_id, status, status.isOk() ? x->size : 0);
-  bool is_mine = x->kind == XferKind::kSend || x->kind == XferKind::kWrite || x->kind == XferKind::kRead;
+  bool is_mine =
+      x->kind == XferKind::kSend || x->kind == XferKind::kWrite || x->kind == XferKind::kRead;
   if (is_mine) {
     mine_.erase(x->id);
   } else {
@@ -544,7 +549,8 @@ bool Connection::progress(bool* did_work) {
     finished_.clear();
   }
   if (st.isOk()) st = ctrl_.flush();
-  if (st.isOk() && peer_bye_) st = Status(Code::kPeerClosed, "peer " + peer() + " closed the connection");
+  if (st.isOk() && peer_bye_)
+    st = Status(Code::kPeerClosed, "peer " + peer() + " closed the connection");
   auto now = Clock::now();
   if (work) {
     deadline_ = now + std::chrono::milliseconds(ctx_.config.timeout_ms);
@@ -567,11 +573,11 @@ void Connection::fail(const Status& why) {
   if (state_ == State::kClosed) return;
   bool orderly = why.code() == Code::kPeerClosed && mine_.empty() && theirs_.empty();
   if (orderly) {
-    LOG_INFO("connection %llu to %s closed: %s", static_cast<unsigned long long>(id_), peer().c_str(),
-             why.message().c_str());
+    LOG_INFO("connection %llu to %s closed: %s", static_cast<unsigned long long>(id_),
+             peer().c_str(), why.message().c_str());
   } else {
-    LOG_WARN("connection %llu to %s failed: %s", static_cast<unsigned long long>(id_), peer().c_str(),
-             why.toString().c_str());
+    LOG_WARN("connection %llu to %s failed: %s", static_cast<unsigned long long>(id_),
+             peer().c_str(), why.toString().c_str());
   }
   state_ = State::kClosed;
   // Comms first: no transport request may outlive the buffers and transfers it refers to.

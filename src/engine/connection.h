@@ -48,7 +48,7 @@ struct EngineContext {
   Completions& completions;
   int dev;
   int gpu_index;
-  transport::NetProperties props;  // of `dev`
+  transport::NetProperties props;    // of `dev`
   bool emulate_gpu_buffers = false;  // host buffers take the GPU paths (UNPACK tests w/o GPU)
   std::function<void(Notification)> on_notify;
 };
@@ -133,8 +133,8 @@ class Connection {
   uint64_t next_id_ = 1;
   std::unordered_map<XferId, std::unique_ptr<Transfer>> mine_;    // send, write, read
   std::unordered_map<XferId, std::unique_ptr<Transfer>> theirs_;  // recv, serve write/read
-  std::deque<std::unique_ptr<Transfer>> posted_recvs_;           // recv() waiting for a Send
-  std::deque<control::Send> offers_;                             // Send waiting for a recv()
+  std::deque<std::unique_ptr<Transfer>> posted_recvs_;            // recv() waiting for a Send
+  std::deque<control::Send> offers_;                              // Send waiting for a recv()
   std::vector<Transfer*> finished_;
   std::unique_ptr<datapath::StagingPool> send_staging_, recv_staging_;
   MrId send_staging_mr_ = 0, recv_staging_mr_ = 0;

@@ -32,7 +32,8 @@ Status ControlSocket::flush() {
 Status ControlSocket::receive(const FrameHandler& handler) {
   for (;;) {
     ssize_t n = ::recv(fd_.get(), in_.data() + in_len_, in_.size() - in_len_, MSG_DONTWAIT);
-    if (n == 0) return Status(Code::kPeerClosed, "control socket to " + peer_ + " closed by the peer");
+    if (n == 0)
+      return Status(Code::kPeerClosed, "control socket to " + peer_ + " closed by the peer");
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) return Status::ok();

@@ -19,8 +19,9 @@ Driver::Driver(EngineConfig config, transport::Net net, int dev, int gpu_index,
                transport::NetProperties props, bool emulate_gpu_buffers, Fd bootstrap)
     : config_(std::move(config)),
       net_(net),
-      ctx_{config_, net_, registry_, completions_, dev, gpu_index, std::move(props),
-           emulate_gpu_buffers, nullptr},
+      ctx_{config_, net_,      registry_,        completions_,
+           dev,     gpu_index, std::move(props), emulate_gpu_buffers,
+           nullptr},
       bootstrap_(std::move(bootstrap)),
       wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
       epoll_fd_(::epoll_create1(EPOLL_CLOEXEC)) {

@@ -52,9 +52,9 @@ Status listenBootstrap(int port, Fd* out, uint16_t* bound_port) {
   addr.sin_port = htons(static_cast<uint16_t>(port));
   if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
       ::listen(fd.get(), 128) != 0) {
-    return Status(Code::kSystemError, "control port " + std::to_string(port) + ": " +
-                                          errnoText(errno) +
-                                          " (another endpoint on it? set UCCL_TCPX_BOOTSTRAP_PORT_BASE)");
+    return Status(Code::kSystemError,
+                  "control port " + std::to_string(port) + ": " + errnoText(errno) +
+                      " (another endpoint on it? set UCCL_TCPX_BOOTSTRAP_PORT_BASE)");
   }
   socklen_t len = sizeof(addr);
   ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len);
@@ -72,13 +72,15 @@ Status dial(const std::string& ip, int port, int64_t timeout_ms, const Interrupt
   addrinfo* res = nullptr;
   std::string port_text = std::to_string(port);
   int rc = ::getaddrinfo(ip.c_str(), port_text.c_str(), &hints, &res);
-  if (rc != 0) return Status(Code::kInvalidArgument, "connect: bad address '" + ip + "': " + gai_strerror(rc));
+  if (rc != 0)
+    return Status(Code::kInvalidArgument, "connect: bad address '" + ip + "': " + gai_strerror(rc));
   Fd fd(::socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   int err = fd.valid() ? ::connect(fd.get(), res->ai_addr, res->ai_addrlen) : -1;
   int connect_errno = errno;
   ::freeaddrinfo(res);
   if (err != 0 && connect_errno != EINPROGRESS) {
-    return Status(Code::kSystemError, "connect to " + ip + ":" + port_text + ": " + errnoText(connect_errno));
+    return Status(Code::kSystemError,
+                  "connect to " + ip + ":" + port_text + ": " + errnoText(connect_errno));
   }
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   while (err != 0) {
@@ -89,8 +91,8 @@ Status dial(const std::string& ip, int port, int64_t timeout_ms, const Interrupt
       socklen_t len = sizeof(so);
       ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &so, &len);
       if (so != 0) {
-        return Status(Code::kSystemError, "connect to " + ip + ":" + port_text + ": " + errnoText(so) +
-                                              " (is the peer's endpoint running?)");
+        return Status(Code::kSystemError, "connect to " + ip + ":" + port_text + ": " +
+                                              errnoText(so) + " (is the peer's endpoint running?)");
       }
       break;
     }
@@ -121,8 +123,9 @@ Status Endpoint::create(int gpu_index, std::unique_ptr<Endpoint>* out) {
   TCPXP_RETURN_IF_ERROR(net.devices(&ndev));
   int dev = config.dev >= 0 ? config.dev : 0;
   if (dev >= ndev) {
-    return Status(Code::kInvalidArgument, "UCCL_TCPX_DEV=" + std::to_string(dev) + " but the transport has " +
-                                              std::to_string(ndev) + " devices");
+    return Status(Code::kInvalidArgument, "UCCL_TCPX_DEV=" + std::to_string(dev) +
+                                              " but the transport has " + std::to_string(ndev) +
+                                              " devices");
   }
   transport::NetProperties props;
   TCPXP_RETURN_IF_ERROR(net.properties(dev, &props));
@@ -140,13 +143,14 @@ Status Endpoint::create(int gpu_index, std::unique_ptr<Endpoint>* out) {
   ep->info_.bdf = gpuBdf(gpu_index);
   std::string ip = interfaceIp(props.name);
   ep->info_.ip = ip.empty() || ip.rfind("127.", 0) == 0 ? (ip.empty() ? oobIp() : ip) : ip;
-  int port = config.bootstrap_port_base > 0 ? config.bootstrap_port_base + std::max(gpu_index, 0) : 0;
+  int port =
+      config.bootstrap_port_base > 0 ? config.bootstrap_port_base + std::max(gpu_index, 0) : 0;
   Fd bootstrap;
   TCPXP_RETURN_IF_ERROR(listenBootstrap(port, &bootstrap, &ep->info_.port));
   // UNPACK tests without a GPU: host buffers registered as CUDA take the unpack receive path
   // (the built-in emulation accepts that when no GPU is usable; gathers then run on the CPU).
-  ep->emulate_gpu_buffers_ = props.unpack && gpuCount() == 0 &&
-                             envBool("UCCL_TCPX_EMULATE_GPU_BUFFERS", false);
+  ep->emulate_gpu_buffers_ =
+      props.unpack && gpuCount() == 0 && envBool("UCCL_TCPX_EMULATE_GPU_BUFFERS", false);
   ep->driver_ = std::make_unique<Driver>(config, net, dev, gpu_index, props,
                                          ep->emulate_gpu_buffers_, std::move(bootstrap));
   LOG_INFO("endpoint gpu %d: transport %s (%s), device %d (%s), control %s:%u", gpu_index,
@@ -176,7 +180,9 @@ Status Endpoint::connect(const std::string& ip, int remote_gpu, int remote_port,
     }
     port = config.bootstrap_port_base + std::max(remote_gpu, 0);
   }
-  if (port > 65535) return Status(Code::kInvalidArgument, "connect: port " + std::to_string(port) + " out of range");
+  if (port > 65535)
+    return Status(Code::kInvalidArgument,
+                  "connect: port " + std::to_string(port) + " out of range");
   Fd fd;
   TCPXP_RETURN_IF_ERROR(dial(ip, port, config.timeout_ms, interrupted, &fd));
   uint64_t slot = driver_->completions().open();
@@ -199,8 +205,8 @@ Status Endpoint::connect(const std::string& ip, int remote_gpu, int remote_port,
 Status Endpoint::accept(ConnId* out, std::string* remote_ip, int* remote_gpu,
                         const Interrupted& interrupted, int64_t timeout_ms) {
   AcceptedConnection a;
-  TCPXP_RETURN_IF_ERROR(driver_->waitAccepted(timeout_ms < 0 ? INT64_C(1) << 40 : timeout_ms,
-                                              interrupted, &a));
+  TCPXP_RETURN_IF_ERROR(
+      driver_->waitAccepted(timeout_ms < 0 ? INT64_C(1) << 40 : timeout_ms, interrupted, &a));
   *out = a.id;
   if (remote_ip) *remote_ip = a.ip;
   if (remote_gpu) *remote_gpu = a.remote_gpu;
@@ -214,10 +220,12 @@ Status Endpoint::closeConnection(ConnId conn) {
 }
 
 Status Endpoint::reg(void* ptr, size_t size, MrId* out) {
-  if (ptr == nullptr || size == 0) return Status(Code::kInvalidArgument, "reg: null pointer or size 0");
+  if (ptr == nullptr || size == 0)
+    return Status(Code::kInvalidArgument, "reg: null pointer or size 0");
   MemoryInfo mem = classifyMemory(ptr);
   if (emulate_gpu_buffers_) mem.kind = transport::MemKind::kCuda;
-  return driver_->call([&] { return driver_->registry().add(ptr, size, mem.kind, mem.device, out); });
+  return driver_->call(
+      [&] { return driver_->registry().add(ptr, size, mem.kind, mem.device, out); });
 }
 
 Status Endpoint::dereg(MrId mr) {
@@ -247,7 +255,8 @@ Status Endpoint::submit(Op op, ConnId conn, std::span<const Segment> segs, XferI
   std::vector<control::FifoItem> items(segs.size());
   if (op == Op::kWrite || op == Op::kRead) {
     for (size_t i = 0; i < segs.size(); ++i) {
-      TCPXP_RETURN_IF_ERROR(control::decodeFifoItem(segs[i].fifo.data(), segs[i].fifo.size(), &items[i]));
+      TCPXP_RETURN_IF_ERROR(
+          control::decodeFifoItem(segs[i].fifo.data(), segs[i].fifo.size(), &items[i]));
       if (segs[i].size > items[i].size) {
         return Status(Code::kInvalidArgument, "transfer of " + std::to_string(segs[i].size) +
                                                   " bytes into an advertised region of " +
@@ -264,10 +273,12 @@ Status Endpoint::submit(Op op, ConnId conn, std::span<const Segment> segs, XferI
     std::vector<Registration*> regs(segs.size());
     for (size_t i = 0; i < segs.size(); ++i) {
       regs[i] = driver_->registry().find(segs[i].mr);
-      if (regs[i] == nullptr) return Status(Code::kNotFound, "unknown mr_id " + std::to_string(segs[i].mr));
+      if (regs[i] == nullptr)
+        return Status(Code::kNotFound, "unknown mr_id " + std::to_string(segs[i].mr));
       if (!regs[i]->contains(segs[i].ptr, segs[i].size)) {
         return Status(Code::kInvalidArgument, "buffer [ptr, +" + std::to_string(segs[i].size) +
-                                                  ") is not inside mr_id " + std::to_string(segs[i].mr));
+                                                  ") is not inside mr_id " +
+                                                  std::to_string(segs[i].mr));
       }
     }
     for (size_t i = 0; i < segs.size(); ++i) {
@@ -280,10 +291,12 @@ Status Endpoint::submit(Op op, ConnId conn, std::span<const Segment> segs, XferI
           TCPXP_RETURN_IF_ERROR(c->recv(slot, regs[i], p, segs[i].size));
           break;
         case Op::kWrite:
-          TCPXP_RETURN_IF_ERROR(c->write(slot, regs[i], p, segs[i].size, items[i].addr, items[i].token, items[i].mr_id));
+          TCPXP_RETURN_IF_ERROR(c->write(slot, regs[i], p, segs[i].size, items[i].addr,
+                                         items[i].token, items[i].mr_id));
           break;
         case Op::kRead:
-          TCPXP_RETURN_IF_ERROR(c->read(slot, regs[i], p, segs[i].size, items[i].addr, items[i].token, items[i].mr_id));
+          TCPXP_RETURN_IF_ERROR(c->read(slot, regs[i], p, segs[i].size, items[i].addr,
+                                        items[i].token, items[i].mr_id));
           break;
       }
     }
@@ -316,8 +329,10 @@ Status Endpoint::poll(XferId id, bool* done, size_t* bytes) {
   return driver_->completions().poll(id, done, bytes);
 }
 
-Status Endpoint::wait(XferId id, const Interrupted& interrupted, size_t* bytes, int64_t timeout_ms) {
-  return driver_->completions().wait(id, timeout_ms < 0 ? INT64_C(1) << 40 : timeout_ms, interrupted, bytes);
+Status Endpoint::wait(XferId id, const Interrupted& interrupted, size_t* bytes,
+                      int64_t timeout_ms) {
+  return driver_->completions().wait(id, timeout_ms < 0 ? INT64_C(1) << 40 : timeout_ms,
+                                     interrupted, bytes);
 }
 
 Status Endpoint::sendNotify(ConnId conn, const std::string& name, const std::string& msg) {

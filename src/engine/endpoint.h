@@ -25,17 +25,17 @@ using FifoBlob = std::array<uint8_t, 64>;
 using Interrupted = std::function<bool()>;
 
 struct EndpointInfo {
-  int gpu_index = -1;      // -1: host-only endpoint
-  std::string ip;          // address peers use for the control connection
-  uint16_t port = 0;       // control (bootstrap) port
-  std::string bdf;         // PCI BDF of the GPU, "" when host-only
-  std::string transport;   // transport (plugin) name
-  int dev = 0;             // transport device index
-  std::string dev_name;    // its interface name
+  int gpu_index = -1;                       // -1: host-only endpoint
+  std::string ip;                           // address peers use for the control connection
+  uint16_t port = 0;                        // control (bootstrap) port
+  std::string bdf;                          // PCI BDF of the GPU, "" when host-only
+  std::string transport;                    // transport (plugin) name
+  int dev = 0;                              // transport device index
+  std::string dev_name;                     // its interface name
   bool transport_moves_gpu_memory = false;  // ptrSupport has CUDA
-  bool unpack = false;      // GPU receives land in bounce pages (TCPX, or the emulation)
-  int num_channels = 0;     // channels per connection this side asks for
-  size_t chunk_bytes = 0;   // bytes per posted request
+  bool unpack = false;           // GPU receives land in bounce pages (TCPX, or the emulation)
+  int num_channels = 0;          // channels per connection this side asks for
+  size_t chunk_bytes = 0;        // bytes per posted request
   std::string transport_reason;  // why this transport was chosen
 };
 

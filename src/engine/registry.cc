@@ -59,7 +59,8 @@ Registration* Registry::find(MrId id) {
 
 Status Registry::remove(MrId id, const transport::Net& net) {
   auto it = regs_.find(id);
-  if (it == regs_.end()) return Status(Code::kNotFound, "dereg: unknown mr_id " + std::to_string(id));
+  if (it == regs_.end())
+    return Status(Code::kNotFound, "dereg: unknown mr_id " + std::to_string(id));
   Registration& reg = *it->second;
   if (reg.active > 0) {
     return Status(Code::kBusy, "dereg: mr_id " + std::to_string(id) + " is used by " +
@@ -67,7 +68,8 @@ Status Registry::remove(MrId id, const transport::Net& net) {
   }
   for (auto& [comm, mh] : reg.mhandles) {
     Status st = net.deregMr(comm, mh);
-    if (!st.isOk()) LOG_WARN("dereg mr %llu: %s", static_cast<unsigned long long>(id), st.toString().c_str());
+    if (!st.isOk())
+      LOG_WARN("dereg mr %llu: %s", static_cast<unsigned long long>(id), st.toString().c_str());
   }
   std::erase_if(ads_, [id](const auto& kv) { return kv.second.mr == id; });
   regs_.erase(it);
@@ -98,7 +100,8 @@ void Registry::forgetComm(void* comm, const transport::Net& net) {
 
 Status Registry::advertise(MrId mr, void* ptr, size_t size, ConnId conn, uint64_t* token) {
   Registration* reg = find(mr);
-  if (reg == nullptr) return Status(Code::kNotFound, "advertise: unknown mr_id " + std::to_string(mr));
+  if (reg == nullptr)
+    return Status(Code::kNotFound, "advertise: unknown mr_id " + std::to_string(mr));
   if (!reg->contains(ptr, size) || size == 0) {
     return Status(Code::kInvalidArgument, "advertise: [ptr, ptr + " + std::to_string(size) +
                                               ") is not inside mr_id " + std::to_string(mr));
@@ -113,8 +116,9 @@ Status Registry::authorize(uint64_t token, uint64_t addr, size_t size, ConnId co
                            Registration** out, char** local) {
   auto it = ads_.find(token);
   if (it == ads_.end()) {
-    return Status(Code::kRefused, "no advertisement matches the request's FifoItem (never "
-                                  "advertised, or deregistered)");
+    return Status(Code::kRefused,
+                  "no advertisement matches the request's FifoItem (never "
+                  "advertised, or deregistered)");
   }
   const Advertisement& ad = it->second;
   if (ad.conn != 0 && ad.conn != conn) {
@@ -122,9 +126,9 @@ Status Registry::authorize(uint64_t token, uint64_t addr, size_t size, ConnId co
   }
   auto base = reinterpret_cast<uintptr_t>(ad.addr);
   if (addr < base || addr - base > ad.size || size > ad.size - (addr - base)) {
-    return Status(Code::kRefused, "request [" + std::to_string(addr) + ", +" + std::to_string(size) +
-                                      ") is outside the advertised " + std::to_string(ad.size) +
-                                      "-byte region");
+    return Status(Code::kRefused, "request [" + std::to_string(addr) + ", +" +
+                                      std::to_string(size) + ") is outside the advertised " +
+                                      std::to_string(ad.size) + "-byte region");
   }
   Registration* reg = find(ad.mr);
   if (reg == nullptr) return Status(Code::kRefused, "the advertised registration is gone");

@@ -20,7 +20,7 @@ struct Registration {
   transport::MemKind kind = transport::MemKind::kHost;
   int device = -1;  // CUDA device of GPU memory (-1: host memory, also when emulated as GPU)
   bool on_gpu() const { return device >= 0; }
-  int active = 0;   // transfers using it; dereg waits for 0
+  int active = 0;  // transfers using it; dereg waits for 0
   // What the transport registers: for GPU memory a 4 KiB-aligned window inside the allocation
   // (TCPX's regMr(NCCL_PTR_CUDA) needs an aligned address), else the buffer itself.
   char* net_base = nullptr;
@@ -56,7 +56,7 @@ class Registry {
   // The registration a peer may touch: [addr, addr + size) inside what was advertised to `conn`
   // under `token`. kRefused with the reason otherwise.
   Status authorize(uint64_t token, uint64_t addr, size_t size, ConnId conn, Registration** out,
-                   char** local) ;
+                   char** local);
 
  private:
   MrId next_id_ = 1;

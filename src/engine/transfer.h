@@ -35,12 +35,12 @@ inline bool dataFlowsOut(XferKind k) {
 }
 
 struct Transfer {
-  XferId id = 0;          // the initiator's id (ours for local kinds, the peer's for served)
-  XferId api_id = 0;      // completion slot for the API; 0 for served transfers
+  XferId id = 0;      // the initiator's id (ours for local kinds, the peer's for served)
+  XferId api_id = 0;  // completion slot for the API; 0 for served transfers
   XferKind kind = XferKind::kSend;
   Connection* conn = nullptr;
-  char* ptr = nullptr;    // local buffer
-  size_t size = 0;        // bytes to move (recv: capacity until matched)
+  char* ptr = nullptr;  // local buffer
+  size_t size = 0;      // bytes to move (recv: capacity until matched)
   Registration* reg = nullptr;
   transport::MemKind mem = transport::MemKind::kHost;
   size_t chunks = 0;       // pieces posted on channels

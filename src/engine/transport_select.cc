@@ -1,7 +1,7 @@
 #include "engine/transport_select.h"
 
-#include <dlfcn.h>
 #include <dirent.h>
+#include <dlfcn.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -84,7 +84,8 @@ bool probeInChild(const std::string& path, std::string* why) {
 
 std::string findTcpxPlugin(const EngineConfig& config) {
   if (!config.plugin_path.empty()) return config.plugin_path;
-  if (fileExists("/usr/local/tcpx/lib64/libnccl-net.so")) return "/usr/local/tcpx/lib64/libnccl-net.so";
+  if (fileExists("/usr/local/tcpx/lib64/libnccl-net.so"))
+    return "/usr/local/tcpx/lib64/libnccl-net.so";
   // Then libnccl-net.so on the library path (searched by hand: dlopen by name would load it).
   std::string dirs = envString("LD_LIBRARY_PATH", "");
   size_t start = 0;
@@ -114,9 +115,10 @@ std::vector<std::string> applyTcpxEnvDefaults() {
   int64_t threads = envInt("NCCL_SOCKET_NTHREADS", 1, 1, 64);
   int64_t socks = envInt("NCCL_NSOCKS_PERTHREAD", 4, 1, 64);
   if (threads * socks > 8) {
-    LOG_WARN("NCCL_SOCKET_NTHREADS x NCCL_NSOCKS_PERTHREAD = %lld > 8: TCPX allows at most 8 "
-             "sockets per comm (left as set)",
-             static_cast<long long>(threads * socks));
+    LOG_WARN(
+        "NCCL_SOCKET_NTHREADS x NCCL_NSOCKS_PERTHREAD = %lld > 8: TCPX allows at most 8 "
+        "sockets per comm (left as set)",
+        static_cast<long long>(threads * socks));
   }
   return set;
 }
@@ -147,7 +149,8 @@ Status selectTransport(const EngineConfig& config, transport::NetPlugin** out, s
       defaults = applyTcpxEnvDefaults();  // the probe must run with them too
       std::string probe_why;
       use_tcpx = probeInChild(path, &probe_why);
-      reason = use_tcpx ? "TCPX plugin " + path + " passed its probe" : probe_why + "; using the built-in transport";
+      reason = use_tcpx ? "TCPX plugin " + path + " passed its probe"
+                        : probe_why + "; using the built-in transport";
     }
     decided = true;
     if (use_tcpx) {

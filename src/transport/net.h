@@ -25,16 +25,16 @@ struct NetProperties {
   std::string pci_path;  // empty on virtual interfaces
   bool supports_host = false;
   bool supports_cuda = false;
-  bool unpack = false;   // GPU receives land in bounce pages (TCPX devmem path)
+  bool unpack = false;  // GPU receives land in bounce pages (TCPX devmem path)
   int speed_mbps = 0;
   int max_recvs = 1;
 };
 
 // What accept() reports for an UNPACK comm: where the scatter lists and bounce pages live.
 struct UnpackHandle {
-  void* meta = nullptr;        // netUnpackMeta* (device-visible address)
-  void* bounce = nullptr;      // bounce buffer base (device address on a GPU)
-  bool on_device = false;      // false: host memory (the built-in emulation without a GPU)
+  void* meta = nullptr;    // netUnpackMeta* (device-visible address)
+  void* bounce = nullptr;  // bounce buffer base (device address on a GPU)
+  bool on_device = false;  // false: host memory (the built-in emulation without a GPU)
 };
 
 class Net {

@@ -55,8 +55,7 @@ Status initOnce(const ncclNet_v7_t* table, const std::string& origin, NetPlugin*
     if (rc != ncclSuccess) {
       record.init_status =
           Status(Code::kPluginError, "init() of net plugin '" + record.plugin->name() + "' (" +
-                                         origin + ") failed with ncclResult " +
-                                         std::to_string(rc) +
+                                         origin + ") failed with ncclResult " + std::to_string(rc) +
                                          "; see the plugin's log lines above for the cause");
       LOG_ERROR("%s", record.init_status.message().c_str());
     } else {
@@ -102,8 +101,8 @@ Status NetPlugin::validate(const ncclNet_v7_t& t, const std::string& origin) {
   need(reinterpret_cast<const void*>(t.closeRecv), "closeRecv");
   need(reinterpret_cast<const void*>(t.closeListen), "closeListen");
   if (!missing.empty()) {
-    Status status(Code::kPluginError, "ncclNet v7 table from " + origin +
-                                          " is incomplete: missing " + missing);
+    Status status(Code::kPluginError,
+                  "ncclNet v7 table from " + origin + " is incomplete: missing " + missing);
     LOG_ERROR("%s", status.message().c_str());
     return status;
   }
@@ -113,9 +112,10 @@ Status NetPlugin::validate(const ncclNet_v7_t& t, const std::string& origin) {
 Status NetPlugin::load(const std::string& path, NetPlugin** out) {
   struct stat st {};
   if (path.empty() || ::stat(path.c_str(), &st) != 0) {
-    Status status(Code::kNotFound, "net plugin library '" + path +
-                                       "' does not exist (set UCCL_TCPX_PLUGIN_PATH to the "
-                                       "TCPX libnccl-net.so, e.g. /usr/local/tcpx/lib64/libnccl-net.so)");
+    Status status(Code::kNotFound,
+                  "net plugin library '" + path +
+                      "' does not exist (set UCCL_TCPX_PLUGIN_PATH to the "
+                      "TCPX libnccl-net.so, e.g. /usr/local/tcpx/lib64/libnccl-net.so)");
     LOG_WARN("%s", status.message().c_str());
     return status;
   }
@@ -124,8 +124,8 @@ Status NetPlugin::load(const std::string& path, NetPlugin** out) {
   void* dl = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (dl == nullptr) {
     const char* why = ::dlerror();
-    Status status(Code::kPluginError, "cannot load net plugin '" + path +
-                                          "': " + (why ? why : "unknown dlopen error"));
+    Status status(Code::kPluginError,
+                  "cannot load net plugin '" + path + "': " + (why ? why : "unknown dlopen error"));
     LOG_WARN("%s", status.message().c_str());
     return status;
   }
@@ -144,8 +144,7 @@ Status NetPlugin::builtinSocket(NetPlugin** out) {
   return initOnce(socket::socketNetTable(), "built-in", out);
 }
 
-Status NetPlugin::fromTable(const ncclNet_v7_t* table, const std::string& origin,
-                            NetPlugin** out) {
+Status NetPlugin::fromTable(const ncclNet_v7_t* table, const std::string& origin, NetPlugin** out) {
   if (table == nullptr) return Status(Code::kInvalidArgument, "null ncclNet table");
   return initOnce(table, origin, out);
 }

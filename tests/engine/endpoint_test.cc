@@ -108,7 +108,9 @@ TEST(Endpoint, WriteOutsideTheAdvertisementIsRefused) {
   FifoBlob fifo{};
   ASSERT_TRUE(p.b->advertise(p.ba, rmr, remote.data(), 4096, &fifo).isOk());
   // Point the item past the advertised range: the passive side refuses, nothing is written.
-  ASSERT_TRUE(control::updateFifoItem(fifo.data(), reinterpret_cast<uint64_t>(remote.data()) + 4096, 4096).isOk());
+  ASSERT_TRUE(
+      control::updateFifoItem(fifo.data(), reinterpret_cast<uint64_t>(remote.data()) + 4096, 4096)
+          .isOk());
   XferId x = 0;
   Segment w{lmr, local.data(), 4096, fifo};
   ASSERT_TRUE(p.a->writeAsync(p.ab, {&w, 1}, &x).isOk());

@@ -65,8 +65,16 @@ TEST_F(GpuEndToEnd, RandomSizesAndOffsetsVerified) {
   ASSERT_TRUE(a_->reg(src, cap, &smr).isOk());
   ASSERT_TRUE(b_->reg(dst, cap, &dmr).isOk());
   std::mt19937_64 rng(42);
-  std::vector<size_t> sizes = {1, 7, 4095, 4097, 65536, 524288 + 3, (size_t{1} << 20) + 1,
-                               (size_t{4} << 20) - 1, size_t{16} << 20, size_t{64} << 20};
+  std::vector<size_t> sizes = {1,
+                               7,
+                               4095,
+                               4097,
+                               65536,
+                               524288 + 3,
+                               (size_t{1} << 20) + 1,
+                               (size_t{4} << 20) - 1,
+                               size_t{16} << 20,
+                               size_t{64} << 20};
   for (int i = 0; i < 6; ++i) sizes.push_back(1 + rng() % (size_t{8} << 20));
   for (size_t size : sizes) {
     size_t soff = rng() % 4096, doff = rng() % 4096;

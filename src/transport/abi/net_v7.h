@@ -47,15 +47,15 @@ typedef void (*ncclDebugLogger_t)(int level, unsigned long flags, const char* fi
 #define NCCL_NET_UNPACK_PAGE_SIZE 4096
 
 typedef struct {
-  char* name;       // Used mostly for logging.
-  char* pciPath;    // Path to the PCI device in /sys; NULL on virtual interfaces.
-  uint64_t guid;    // Unique identifier for the NIC chip.
-  int ptrSupport;   // NCCL_PTR_HOST | NCCL_PTR_CUDA | NCCL_PTR_DMABUF
-  int speed;        // Port speed in Mbps.
-  int port;         // Port number.
-  float latency;    // Network latency in microseconds.
-  int maxComms;     // Maximum number of comms we can create.
-  int maxRecvs;     // Maximum number of grouped receives (TCPX: 1).
+  char* name;            // Used mostly for logging.
+  char* pciPath;         // Path to the PCI device in /sys; NULL on virtual interfaces.
+  uint64_t guid;         // Unique identifier for the NIC chip.
+  int ptrSupport;        // NCCL_PTR_HOST | NCCL_PTR_CUDA | NCCL_PTR_DMABUF
+  int speed;             // Port speed in Mbps.
+  int port;              // Port number.
+  float latency;         // Network latency in microseconds.
+  int maxComms;          // Maximum number of comms we can create.
+  int maxRecvs;          // Maximum number of grouped receives (TCPX: 1).
   int netDeviceType;     // NCCL_NET_DEVICE_HOST or NCCL_NET_DEVICE_UNPACK
   int netDeviceVersion;  // NCCL_NET_DEVICE_UNPACK_VERSION for UNPACK
 } ncclNetProperties_v7_t;
@@ -102,16 +102,15 @@ typedef struct {
   ncclResult_t (*listen)(int dev, void* handle, void** listenComm);
   ncclResult_t (*connect)(int dev, void* handle, void** sendComm,
                           ncclNetDeviceHandle_v7_t** sendDevComm);
-  ncclResult_t (*accept)(void* listenComm, void** recvComm,
-                         ncclNetDeviceHandle_v7_t** recvDevComm);
+  ncclResult_t (*accept)(void* listenComm, void** recvComm, ncclNetDeviceHandle_v7_t** recvDevComm);
   ncclResult_t (*regMr)(void* comm, void* data, int size, int type, void** mhandle);
   ncclResult_t (*regMrDmaBuf)(void* comm, void* data, size_t size, int type, uint64_t offset,
                               int fd, void** mhandle);
   ncclResult_t (*deregMr)(void* comm, void* mhandle);
   ncclResult_t (*isend)(void* sendComm, void* data, int size, int tag, void* mhandle,
                         void** request);
-  ncclResult_t (*irecv)(void* recvComm, int n, void** data, int* sizes, int* tags,
-                        void** mhandles, void** request);
+  ncclResult_t (*irecv)(void* recvComm, int n, void** data, int* sizes, int* tags, void** mhandles,
+                        void** request);
   ncclResult_t (*iflush)(void* recvComm, int n, void** data, int* sizes, void** mhandles,
                          void** request);
   ncclResult_t (*test)(void* request, int* done, int* sizes);

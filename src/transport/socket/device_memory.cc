@@ -29,7 +29,9 @@ bool gpuUsable() {
   }();
   return usable;
 }
-Status allocDevice(size_t bytes, void** out) { return cudaStatus(cudaMalloc(out, bytes), "cudaMalloc"); }
+Status allocDevice(size_t bytes, void** out) {
+  return cudaStatus(cudaMalloc(out, bytes), "cudaMalloc");
+}
 void freeDevice(void* ptr) {
   if (ptr) cudaFree(ptr);
 }

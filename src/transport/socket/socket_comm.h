@@ -197,10 +197,10 @@ class RecvComm {
   std::mutex mu_;
   std::condition_variable cv_;  // posting, unpack plan order, free pages, stop
   std::atomic<uint64_t> posted_{0};
-  uint64_t plan_seq_ = 0;  // next seq to plan (UNPACK), guarded by mu_
-  uint64_t head_seq_ = 0;      // driver thread only
-  uint64_t consume_seq_ = 0;   // guarded by mu_
-  bool stop_ = false;          // guarded by mu_
+  uint64_t plan_seq_ = 0;     // next seq to plan (UNPACK), guarded by mu_
+  uint64_t head_seq_ = 0;     // driver thread only
+  uint64_t consume_seq_ = 0;  // guarded by mu_
+  bool stop_ = false;         // guarded by mu_
 
   std::atomic<int> eof_sockets_{0};
   uint8_t close_bytes_[kCloseBytes];

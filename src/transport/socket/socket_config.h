@@ -11,16 +11,16 @@ struct SocketConfig {
   // Interfaces to use, NCCL_SOCKET_IFNAME syntax: "eth,ens" prefixes, "^docker" excludes,
   // "=eth1" exact names. Empty = every up interface but loopback (loopback if none).
   std::string ifname;
-  int nsocks = 4;                    // data sockets per comm (1..8), plus one control socket
+  int nsocks = 4;  // data sockets per comm (1..8), plus one control socket
   // Smallest piece a request is split into across sockets. 512 KiB: the engine's 512 KiB
   // requests go whole to one socket each (fewer, larger syscalls); 4 MiB ones spread over 8.
   int64_t min_chunk = 512 << 10;
-  bool unpack = false;               // emulate the TCPX GPU receive path (netDeviceType UNPACK)
-  int unpack_pool_pages = 8192;      // 4 KiB bounce pages per recv comm (>= 2048)
-  bool unpack_jitter = true;         // fragment lengths vary in (2048, 4096], ends misaligned
-  bool unpack_gpu = true;            // bounce buffer in GPU memory when a GPU is usable
-  uint64_t unpack_seed = 0x7c9e3a1d; // page shuffling and fragment lengths
-  int sock_buf_bytes = 0;            // SO_SNDBUF/SO_RCVBUF; 0 = kernel autotuning
+  bool unpack = false;                // emulate the TCPX GPU receive path (netDeviceType UNPACK)
+  int unpack_pool_pages = 8192;       // 4 KiB bounce pages per recv comm (>= 2048)
+  bool unpack_jitter = true;          // fragment lengths vary in (2048, 4096], ends misaligned
+  bool unpack_gpu = true;             // bounce buffer in GPU memory when a GPU is usable
+  uint64_t unpack_seed = 0x7c9e3a1d;  // page shuffling and fragment lengths
+  int sock_buf_bytes = 0;             // SO_SNDBUF/SO_RCVBUF; 0 = kernel autotuning
 
   static SocketConfig fromEnv();
 };

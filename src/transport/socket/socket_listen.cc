@@ -144,8 +144,9 @@ ncclResult_t connectStep(int dev, void* handle, SendComm** out) {
   std::memcpy(&marker, static_cast<uint8_t*>(handle) + kHandleListenBytes, 8);
   std::memcpy(&token, static_cast<uint8_t*>(handle) + kHandleListenBytes + 8, 8);
   if (marker == kStageDone) {
-    LOG_WARN("connect: this handle was already used by a connect that finished; a handle "
-             "serves exactly one connect (TCPX rule)");
+    LOG_WARN(
+        "connect: this handle was already used by a connect that finished; a handle "
+        "serves exactly one connect (TCPX rule)");
     return ncclInvalidUsage;
   }
   std::unique_lock<std::mutex> lock(g_connect_mu);
@@ -185,8 +186,8 @@ ncclResult_t connectStep(int dev, void* handle, SendComm** out) {
   setNoDelay(finished->socks[0].fd.get());
   *out = new SendComm(std::move(data), std::move(finished->socks[0].fd),
                       finished->target.addr.toString());
-  LOG_INFO("connected send comm to %s with %d data sockets", finished->target.addr.toString().c_str(),
-           finished->nsocks);
+  LOG_INFO("connected send comm to %s with %d data sockets",
+           finished->target.addr.toString().c_str(), finished->nsocks);
   return ncclSuccess;
 }
 
@@ -241,8 +242,8 @@ void ListenComm::acceptPending() {
     p->fd.reset(fd);
     p->peer = peer.toString();
     if (pending_.size() >= kMaxPending) {
-      auto victim = std::find_if(pending_.begin(), pending_.end(),
-                                 [](const auto& q) { return !q->ready; });
+      auto victim =
+          std::find_if(pending_.begin(), pending_.end(), [](const auto& q) { return !q->ready; });
       if (victim == pending_.end()) victim = pending_.begin();
       LOG_WARN("listen %s: too many half-open connections; dropping one from %s", where_.c_str(),
                (*victim)->peer.c_str());
@@ -284,13 +285,15 @@ void ListenComm::readHellos() {
 ncclResult_t ListenComm::accept(RecvComm** out, ncclNetDeviceHandle_v7_t** dev_handle) {
   *out = nullptr;
   if (accepted_) {
-    LOG_WARN("accept: this listen comm already accepted its connection; TCPX allows one accept "
-             "per listen comm (listen again for another)");
+    LOG_WARN(
+        "accept: this listen comm already accepted its connection; TCPX allows one accept "
+        "per listen comm (listen again for another)");
     return ncclInternalError;
   }
   if (config().unpack && dev_handle == nullptr) {
-    LOG_WARN("accept: UNPACK mode needs recvDevComm (address of a pointer to a caller-allocated "
-             "ncclNetDeviceHandle_v7_t); TCPX crashes on the first test() without it");
+    LOG_WARN(
+        "accept: UNPACK mode needs recvDevComm (address of a pointer to a caller-allocated "
+        "ncclNetDeviceHandle_v7_t); TCPX crashes on the first test() without it");
     return ncclInvalidArgument;
   }
   acceptPending();
@@ -318,7 +321,8 @@ ncclResult_t ListenComm::accept(RecvComm** out, ncclNetDeviceHandle_v7_t** dev_h
     if (!consistent) {
       LOG_WARN("listen %s: connect from %s sent contradicting hellos; dropping it", where_.c_str(),
                members.front()->peer.c_str());
-      std::erase_if(pending_, [&](const auto& p) { return p->ready && p->hello.comm_nonce == nonce; });
+      std::erase_if(pending_,
+                    [&](const auto& p) { return p->ready && p->hello.comm_nonce == nonce; });
       return ncclSuccess;
     }
     if (ctrl == nullptr || std::count(data.begin(), data.end(), nullptr) != 0) continue;
@@ -334,7 +338,8 @@ ncclResult_t ListenComm::accept(RecvComm** out, ncclNetDeviceHandle_v7_t** dev_h
     }
     std::string peer = ctrl->peer;
     auto comm = std::make_unique<RecvComm>(std::move(data_fds), std::move(ctrl->fd), peer);
-    std::erase_if(pending_, [&](const auto& p) { return p->ready && p->hello.comm_nonce == nonce; });
+    std::erase_if(pending_,
+                  [&](const auto& p) { return p->ready && p->hello.comm_nonce == nonce; });
     ncclResult_t rc = comm->start(dev_handle);
     if (rc != ncclSuccess) return rc;
     accepted_ = true;

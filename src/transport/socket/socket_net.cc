@@ -33,17 +33,19 @@ bool ready(const char* what) {
 ncclResult_t netInit(ncclDebugLogger_t /*logger: this transport logs through tcpx-p2p's log*/) {
   static std::atomic<bool> called{false};
   if (called.exchange(true)) {
-    LOG_WARN("init() called a second time in this process; TCPX fails here too (init once per "
-             "process and share the plugin)");
+    LOG_WARN(
+        "init() called a second time in this process; TCPX fails here too (init once per "
+        "process and share the plugin)");
     return ncclInternalError;
   }
   auto* state = new State();
   state->config = SocketConfig::fromEnv();
   state->devices = discoverDevices(state->config.ifname);
   if (state->devices.empty()) {
-    LOG_WARN("socket transport: no usable network interface matches '%s' (set UCCL_SOCKET_IFNAME, "
-             "e.g. UCCL_SOCKET_IFNAME=lo)",
-             state->config.ifname.c_str());
+    LOG_WARN(
+        "socket transport: no usable network interface matches '%s' (set UCCL_SOCKET_IFNAME, "
+        "e.g. UCCL_SOCKET_IFNAME=lo)",
+        state->config.ifname.c_str());
     return ncclSystemError;
   }
   for (size_t i = 0; i < state->devices.size(); ++i) {
@@ -122,8 +124,9 @@ ncclResult_t netRegMr(void* comm, void* data, int size, int type, void** mhandle
   bool on_gpu = false;
   if (type == NCCL_PTR_CUDA) {
     if (!g_state->config.unpack) {
-      LOG_WARN("regMr: the socket transport moves host memory only (ptrSupport HOST); enable "
-               "UCCL_SOCKET_UNPACK=1 for the TCPX-style GPU path");
+      LOG_WARN(
+          "regMr: the socket transport moves host memory only (ptrSupport HOST); enable "
+          "UCCL_SOCKET_UNPACK=1 for the TCPX-style GPU path");
       return ncclInvalidArgument;
     }
     if (reinterpret_cast<uintptr_t>(data) % 4096 != 0) {

@@ -5,8 +5,8 @@
 #include <sys/uio.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include "common/cpu_relax.h"
@@ -24,7 +24,8 @@ Status readAll(int fd, iovec* iov, int count) {
   int first = 0;
   while (first < count) {
     ssize_t n = ::readv(fd, iov + first, std::min(count - first, 1024));
-    if (n == 0) return Status(Code::kPeerClosed, "peer closed the socket in the middle of a message");
+    if (n == 0)
+      return Status(Code::kPeerClosed, "peer closed the socket in the middle of a message");
     if (n < 0) {
       if (errno == EINTR) continue;
       return Status(errno == ECONNRESET ? Code::kPeerClosed : Code::kSystemError,
@@ -66,8 +67,8 @@ RecvComm::~RecvComm() {
 ncclResult_t RecvComm::start(ncclNetDeviceHandle_v7_t** dev_handle) {
   (void)setNonBlocking(ctrl_.get(), true);  // read only by test(), never blocking
   if (unpack_) {
-    Status st = UnpackArena::create(config(), config().unpack_seed ^ reinterpret_cast<uintptr_t>(this),
-                                    &arena_);
+    Status st = UnpackArena::create(
+        config(), config().unpack_seed ^ reinterpret_cast<uintptr_t>(this), &arena_);
     if (!st.isOk()) {
       LOG_WARN("accept: UNPACK bounce buffer: %s", st.toString().c_str());
       return st.code() == Code::kCudaError ? ncclUnhandledCudaError : ncclSystemError;
@@ -106,8 +107,10 @@ ncclResult_t RecvComm::irecv(int n, void** data, int* sizes, void** mhandles, vo
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (seq - consume_seq_ >= kMaxRequests) {
-      LOG_WARN("irecv: %d receives outstanding on this comm (a receive counts until "
-               "irecvConsumed; TCPX limit)", kMaxRequests);
+      LOG_WARN(
+          "irecv: %d receives outstanding on this comm (a receive counts until "
+          "irecvConsumed; TCPX limit)",
+          kMaxRequests);
       return ncclInternalError;
     }
     RecvRequest& req = slots_[seq % kMaxRequests];
@@ -160,8 +163,8 @@ void RecvComm::run(Worker* w) {
     ChunkHeader h;
     st = decodeChunkHeader(bytes, &h);
     if (st.isOk() && w->have_seq && h.seq <= w->last_seq) {
-      st = Status(Code::kProtocolError, "message numbers went backwards on data socket " +
-                                            std::to_string(w->index));
+      st = Status(Code::kProtocolError,
+                  "message numbers went backwards on data socket " + std::to_string(w->index));
     }
     if (st.isOk()) st = receiveChunk(w, h);
     if (!st.isOk()) {
@@ -169,10 +172,10 @@ void RecvComm::run(Worker* w) {
         std::lock_guard<std::mutex> lock(mu_);
         if (stop_) return;
       }
-      error_.fail(st.code() == Code::kPeerClosed ? ncclRemoteError
+      error_.fail(st.code() == Code::kPeerClosed        ? ncclRemoteError
                   : st.code() == Code::kInvalidArgument ? ncclInvalidUsage
-                  : st.code() == Code::kProtocolError ? ncclRemoteError
-                                                       : ncclSystemError,
+                  : st.code() == Code::kProtocolError   ? ncclRemoteError
+                                                        : ncclSystemError,
                   "recv comm from " + peer_ + ", data socket " + std::to_string(w->index) + ": " +
                       st.message());
       eof_sockets_.fetch_add(1, std::memory_order_release);
@@ -214,8 +217,8 @@ Status RecvComm::receiveChunk(Worker* w, const ChunkHeader& h) {
     int64_t expected = -1;
     if (!req->total.compare_exchange_strong(expected, h.total) &&
         expected != static_cast<int64_t>(h.total)) {
-      return Status(Code::kProtocolError, "pieces of message #" + std::to_string(h.seq) +
-                                              " disagree on its size");
+      return Status(Code::kProtocolError,
+                    "pieces of message #" + std::to_string(h.seq) + " disagree on its size");
     }
     if (static_cast<int64_t>(h.total) > req->capacity) {
       // TCPX would write past the posted buffer here; we refuse instead.
@@ -306,8 +309,10 @@ ncclResult_t RecvComm::checkPeerGone(RecvRequest* req) {
     }
   }
   if (have_final_ && req->seq >= final_seq_) {
-    error_.fail(ncclRemoteError, "recv comm from " + peer_ + ": the peer closed its send comm "
-                                 "before sending message #" + std::to_string(req->seq));
+    error_.fail(ncclRemoteError, "recv comm from " + peer_ +
+                                     ": the peer closed its send comm "
+                                     "before sending message #" +
+                                     std::to_string(req->seq));
     return error_.code();
   }
   // Every socket is either at its end or parked on a LATER message: nothing more will come for
@@ -332,15 +337,17 @@ ncclResult_t RecvComm::checkPeerGone(RecvRequest* req) {
 ncclResult_t RecvComm::test(RecvRequest* req, int* done) {
   *done = 0;
   if (req->seq < head_seq_ || req->done_reported) {
-    LOG_WARN("test() on receive #%llu that already reported done: TCPX reports done=0 forever "
-             "after the first done=1",
-             static_cast<unsigned long long>(req->seq));
+    LOG_WARN(
+        "test() on receive #%llu that already reported done: TCPX reports done=0 forever "
+        "after the first done=1",
+        static_cast<unsigned long long>(req->seq));
     return ncclSuccess;
   }
   if (req->seq != head_seq_ || head_seq_ >= posted_.load(std::memory_order_relaxed)) {
-    LOG_WARN("test() on receive #%llu but the oldest incomplete one is #%llu: TCPX tests only "
-             "the FIFO head",
-             static_cast<unsigned long long>(req->seq), static_cast<unsigned long long>(head_seq_));
+    LOG_WARN(
+        "test() on receive #%llu but the oldest incomplete one is #%llu: TCPX tests only "
+        "the FIFO head",
+        static_cast<unsigned long long>(req->seq), static_cast<unsigned long long>(head_seq_));
     return ncclInternalError;
   }
   int64_t total = req->total.load(std::memory_order_acquire);
@@ -362,10 +369,11 @@ ncclResult_t RecvComm::consumed(int n, void* request) {
   auto* req = static_cast<RecvRequest*>(request);
   std::lock_guard<std::mutex> lock(mu_);
   if (req == nullptr || req->comm != this || req->seq != consume_seq_ || !req->done_reported) {
-    LOG_WARN("irecvConsumed on receive #%llu: expected #%llu, after test() reported it done "
-             "(TCPX: once per completed receive, in FIFO order)",
-             req ? static_cast<unsigned long long>(req->seq) : 0ull,
-             static_cast<unsigned long long>(consume_seq_));
+    LOG_WARN(
+        "irecvConsumed on receive #%llu: expected #%llu, after test() reported it done "
+        "(TCPX: once per completed receive, in FIFO order)",
+        req ? static_cast<unsigned long long>(req->seq) : 0ull,
+        static_cast<unsigned long long>(consume_seq_));
     return ncclInternalError;
   }
   if (unpack_ && req->planned) arena_->release(static_cast<int>(req->seq % kMaxRequests));

@@ -5,8 +5,8 @@
 #include <sys/uio.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include "common/cpu_relax.h"
@@ -48,8 +48,6 @@ Status writeChunk(int fd, const uint8_t* header, const char* data, size_t len) {
 
 }  // namespace
 
-
-
 SendComm::SendComm(std::vector<Fd> data, Fd ctrl, std::string peer)
     : peer_(std::move(peer)), ctrl_(std::move(ctrl)), min_chunk_(config().min_chunk) {
   for (auto& s : slots_) s.comm = this;
@@ -81,7 +79,8 @@ ncclResult_t SendComm::isend(void* data, int size, void* mhandle, void** request
     return ncclInternalError;
   }
   const size_t nsocks = workers_.size();
-  size_t pieces = std::clamp<size_t>((static_cast<size_t>(size) + min_chunk_ - 1) / min_chunk_, 1, nsocks);
+  size_t pieces =
+      std::clamp<size_t>((static_cast<size_t>(size) + min_chunk_ - 1) / min_chunk_, 1, nsocks);
   // Piece length rounded to 4 KiB so that pieces start page-aligned in the message.
   size_t piece = ((static_cast<size_t>(size) + pieces - 1) / pieces + 4095) & ~size_t{4095};
   if (size > 0) pieces = (static_cast<size_t>(size) + piece - 1) / piece;
@@ -158,15 +157,17 @@ void SendComm::run(Worker* w) {
 ncclResult_t SendComm::test(SendRequest* req, int* done) {
   *done = 0;
   if (req->seq < head_seq_) {
-    LOG_WARN("test() on send request #%llu that already reported done: TCPX reports done=0 "
-             "forever after the first done=1",
-             static_cast<unsigned long long>(req->seq));
+    LOG_WARN(
+        "test() on send request #%llu that already reported done: TCPX reports done=0 "
+        "forever after the first done=1",
+        static_cast<unsigned long long>(req->seq));
     return ncclSuccess;
   }
   if (req->seq != head_seq_ || head_seq_ == next_seq_) {
-    LOG_WARN("test() on send request #%llu but the oldest incomplete one is #%llu: TCPX tests "
-             "only the FIFO head",
-             static_cast<unsigned long long>(req->seq), static_cast<unsigned long long>(head_seq_));
+    LOG_WARN(
+        "test() on send request #%llu but the oldest incomplete one is #%llu: TCPX tests "
+        "only the FIFO head",
+        static_cast<unsigned long long>(req->seq), static_cast<unsigned long long>(head_seq_));
     return ncclInternalError;
   }
   if (req->chunks_left.load(std::memory_order_acquire) == 0) {
@@ -192,7 +193,8 @@ void SendComm::close() {
   if (ctrl_.valid()) {
     (void)setNonBlocking(ctrl_.get(), true);
     if (::send(ctrl_.get(), frame, sizeof(frame), MSG_NOSIGNAL) != sizeof(frame)) {
-      LOG_DEBUG("send comm to %s: close frame not sent: %s", peer_.c_str(), errnoText(errno).c_str());
+      LOG_DEBUG("send comm to %s: close frame not sent: %s", peer_.c_str(),
+                errnoText(errno).c_str());
     }
   }
   for (auto& w : workers_) {

@@ -57,7 +57,8 @@ void encodeHandle(const ListenInfo& info, uint8_t out[kHandleBytes]) {
 }
 
 Status decodeHandle(const uint8_t in[kHandleBytes], ListenInfo* out) {
-  if (get32(in) != kHandleMagic) return bad("connection handle has a bad magic (not from listen())");
+  if (get32(in) != kHandleMagic)
+    return bad("connection handle has a bad magic (not from listen())");
   if (get16(in + 4) != kWireVersion) {
     return bad("connection handle version " + std::to_string(get16(in + 4)) + ", expected " +
                std::to_string(kWireVersion));
@@ -145,7 +146,8 @@ Status decodeChunkHeader(const uint8_t in[kChunkHeaderBytes], ChunkHeader* out) 
   header.offset = get32(in + 16);
   header.len = get32(in + 20);
   header.total = get32(in + 24);
-  if (header.total > INT32_MAX || static_cast<uint64_t>(header.offset) + header.len > header.total ||
+  if (header.total > INT32_MAX ||
+      static_cast<uint64_t>(header.offset) + header.len > header.total ||
       (header.len == 0 && header.total != 0)) {
     return bad("chunk header covers [" + std::to_string(header.offset) + ", +" +
                std::to_string(header.len) + ") of a " + std::to_string(header.total) +

@@ -29,14 +29,16 @@ Status UnpackArena::create(const SocketConfig& config, uint64_t seed,
     TCPXP_RETURN_IF_ERROR(device::allocPinned(sizeof(netUnpackMeta), &meta));
     arena->meta_ = static_cast<netUnpackMeta*>(meta);
     TCPXP_RETURN_IF_ERROR(device::devicePointerOf(meta, &meta_dev));
-    TCPXP_RETURN_IF_ERROR(device::allocDevice(sizeof(unpackNetDeviceHandle), &arena->device_handle_));
+    TCPXP_RETURN_IF_ERROR(
+        device::allocDevice(sizeof(unpackNetDeviceHandle), &arena->device_handle_));
     handle = {static_cast<netUnpackMeta*>(meta_dev), bounce, 0};
     TCPXP_RETURN_IF_ERROR(device::copyToDevice(arena->device_handle_, &handle, sizeof(handle)));
   } else {
     // Anonymous mapping: pages cost memory only once a receive touches them.
     void* bounce = ::mmap(nullptr, bounce_bytes, PROT_READ | PROT_WRITE,
                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (bounce == MAP_FAILED) return Status(Code::kResourceExhausted, "mmap of UNPACK bounce buffer failed");
+    if (bounce == MAP_FAILED)
+      return Status(Code::kResourceExhausted, "mmap of UNPACK bounce buffer failed");
     arena->bounce_ = static_cast<char*>(bounce);
     // aligned_alloc wants a size that is a multiple of the alignment (ASan enforces it).
     constexpr size_t kMetaBytes = (sizeof(netUnpackMeta) + kPage - 1) / kPage * kPage;

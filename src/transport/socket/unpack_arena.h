@@ -27,7 +27,8 @@ class UnpackArena {
   static constexpr uint32_t kPage = NCCL_NET_UNPACK_PAGE_SIZE;
 
   // Bounce buffer in GPU memory when config.unpack_gpu and a GPU is usable, else host memory.
-  static Status create(const SocketConfig& config, uint64_t seed, std::unique_ptr<UnpackArena>* out);
+  static Status create(const SocketConfig& config, uint64_t seed,
+                       std::unique_ptr<UnpackArena>* out);
   ~UnpackArena();
   UnpackArena(const UnpackArena&) = delete;
   UnpackArena& operator=(const UnpackArena&) = delete;
