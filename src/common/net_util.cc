@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/tcp.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -74,6 +75,17 @@ Status recvAll(int fd, void* data, size_t len) {
     len -= static_cast<size_t>(n);
   }
   return Status::ok();
+}
+
+void advanceIov(iovec* iov, int count, int* first, size_t n) {
+  while (*first < count && n >= iov[*first].iov_len) {
+    n -= iov[*first].iov_len;
+    ++*first;
+  }
+  if (*first < count) {
+    iov[*first].iov_base = static_cast<char*>(iov[*first].iov_base) + n;
+    iov[*first].iov_len -= n;
+  }
 }
 
 Status setNonBlocking(int fd, bool on) {

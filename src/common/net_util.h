@@ -3,6 +3,7 @@
 
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -33,6 +34,10 @@ std::string errnoText(int err);
 // recvAll returns kPeerClosed on an orderly EOF before `len` bytes.
 Status sendAll(int fd, const void* data, size_t len);
 Status recvAll(int fd, void* data, size_t len);
+
+// After a readv/sendmsg moved `n` bytes of iov[*first .. count): skips the iovecs it finished and
+// trims the one it stopped in, so the call can be repeated on iov + *first.
+void advanceIov(struct iovec* iov, int count, int* first, size_t n);
 
 Status setNonBlocking(int fd, bool on);
 void setNoDelay(int fd);

@@ -9,8 +9,6 @@ namespace {
 
 constexpr uint32_t kEngineVersion = 1;
 
-Status decodeAs(const uint8_t* p, size_t n, auto* msg) { return control::decode(p, n, msg); }
-
 }  // namespace
 
 const char* xferKindName(XferKind kind) {
@@ -415,73 +413,56 @@ Status Connection::onNack(const control::Nack& m) {
   return Status::ok();
 }
 
+// Decodes the payload as a Msg and hands it to `handler`.
+template <typename Msg, typename Handler>
+Status decodeThen(const uint8_t* p, size_t n, Handler&& handler) {
+  Msg m;
+  TCPXP_RETURN_IF_ERROR(control::decode(p, n, &m));
+  return handler(m);
+}
+
 Status Connection::onFrame(control::FrameType type, const uint8_t* p, size_t n) {
   using control::FrameType;
-  bool ready = state_ == State::kReady;
   switch (type) {
-    case FrameType::kHello: {
-      control::Hello m;
-      TCPXP_RETURN_IF_ERROR(decodeAs(p, n, &m));
-      return onHello(m);
-    }
-    case FrameType::kHelloAck: {
-      control::HelloAck m;
-      TCPXP_RETURN_IF_ERROR(decodeAs(p, n, &m));
-      return onHelloAck(m);
-    }
+    case FrameType::kHello:
+      return decodeThen<control::Hello>(p, n, [&](const auto& m) { return onHello(m); });
+    case FrameType::kHelloAck:
+      return decodeThen<control::HelloAck>(p, n, [&](const auto& m) { return onHelloAck(m); });
     case FrameType::kBye:
       // Handled once the frames before it (a Done, say) have been applied.
       peer_bye_ = true;
       return Status::ok();
-    case FrameType::kNotify: {
-      control::Notify m;
-      TCPXP_RETURN_IF_ERROR(decodeAs(p, n, &m));
-      if (ctx_.on_notify) ctx_.on_notify(Notification{m.name, m.msg});
-      return Status::ok();
-    }
+    case FrameType::kNotify:
+      return decodeThen<control::Notify>(p, n, [&](const auto& m) {
+        if (ctx_.on_notify) ctx_.on_notify(Notification{m.name, m.msg});
+        return Status::ok();
+      });
     default:
       break;
   }
-  if (!ready && state_ != State::kEstablishing) {
+  if (state_ != State::kReady && state_ != State::kEstablishing) {
     return Status(Code::kProtocolError,
                   std::string(control::frameTypeName(type)) + " before the handshake ended");
   }
   switch (type) {
-    case FrameType::kSend: {
-      control::Send m;
-      TCPXP_RETURN_IF_ERROR(decodeAs(p, n, &m));
-      return onSend(m);
-    }
-    case FrameType::kWrite: {
-      control::Write m;
-      TCPXP_RETURN_IF_ERROR(decodeAs(p, n, &m));
-      return onWriteOrRead(true, m.xfer_id, m.remote_addr, m.size, m.token);
-    }
-    case FrameType::kRead: {
-      control::Read m;
-      TCPXP_RETURN_IF_ERROR(decodeAs(p, n, &m));
-      return onWriteOrRead(false, m.xfer_id, m.remote_addr, m.size, m.token);
-    }
-    case FrameType::kReadOk: {
-      control::ReadOk m;
-      TCPXP_RETURN_IF_ERROR(decodeAs(p, n, &m));
-      return onReadOk(m);
-    }
-    case FrameType::kCts: {
-      control::Cts m;
-      TCPXP_RETURN_IF_ERROR(decodeAs(p, n, &m));
-      return onCts(m);
-    }
-    case FrameType::kDone: {
-      control::Done m;
-      TCPXP_RETURN_IF_ERROR(decodeAs(p, n, &m));
-      return onDone(m);
-    }
-    case FrameType::kNack: {
-      control::Nack m;
-      TCPXP_RETURN_IF_ERROR(decodeAs(p, n, &m));
-      return onNack(m);
-    }
+    case FrameType::kSend:
+      return decodeThen<control::Send>(p, n, [&](const auto& m) { return onSend(m); });
+    case FrameType::kWrite:
+      return decodeThen<control::Write>(p, n, [&](const auto& m) {
+        return onWriteOrRead(true, m.xfer_id, m.remote_addr, m.size, m.token);
+      });
+    case FrameType::kRead:
+      return decodeThen<control::Read>(p, n, [&](const auto& m) {
+        return onWriteOrRead(false, m.xfer_id, m.remote_addr, m.size, m.token);
+      });
+    case FrameType::kReadOk:
+      return decodeThen<control::ReadOk>(p, n, [&](const auto& m) { return onReadOk(m); });
+    case FrameType::kCts:
+      return decodeThen<control::Cts>(p, n, [&](const auto& m) { return onCts(m); });
+    case FrameType::kDone:
+      return decodeThen<control::Done>(p, n, [&](const auto& m) { return onDone(m); });
+    case FrameType::kNack:
+      return decodeThen<control::Nack>(p, n, [&](const auto& m) { return onNack(m); });
     default:
       return Status(Code::kProtocolError, "unexpected frame type");
   }

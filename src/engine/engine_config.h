@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "common/knob.h"
+
 namespace tcpxp::engine {
 
 struct EngineConfig {
@@ -20,11 +22,7 @@ struct EngineConfig {
   static EngineConfig fromEnv();
 };
 
-struct KnobDoc {
-  const char* name;
-  const char* default_value;
-  const char* doc;
-};
+using tcpxp::KnobDoc;
 const std::vector<KnobDoc>& engineKnobs();
 
 }  // namespace tcpxp::engine

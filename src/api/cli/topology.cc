@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <fstream>
 
 #include "api/cli/buffer.h"
@@ -30,9 +31,16 @@ int readInt(const std::string& path, int fallback) {
   return (*end == '\0') ? static_cast<int>(v) : fallback;
 }
 
+// The resolved path, spelled under "/sys" even when TCPXP_SYSFS_ROOT points at a fake tree, so
+// that PCIe locality compares the same components either way.
 std::string realPath(const std::string& path) {
   char buf[PATH_MAX];
-  return ::realpath(path.c_str(), buf) ? std::string(buf) : "";
+  if (!::realpath(path.c_str(), buf)) return "";
+  std::string out(buf);
+  std::string root = sysfsRoot();
+  if (root != "/sys" && out.compare(0, root.size(), root) == 0)
+    out = "/sys" + out.substr(root.size());
+  return out;
 }
 
 std::vector<std::string> listDir(const std::string& path) {
@@ -87,6 +95,16 @@ std::string trimToBdf(const std::string& path) {
 
 }  // namespace
 
+std::string sysfsRoot() {
+  const char* v = std::getenv("TCPXP_SYSFS_ROOT");
+  return (v != nullptr && *v != '\0') ? std::string(v) : std::string("/sys");
+}
+
+std::string procfsRoot() {
+  const char* v = std::getenv("TCPXP_PROCFS_ROOT");
+  return (v != nullptr && *v != '\0') ? std::string(v) : std::string("/proc");
+}
+
 std::string bdfOfPath(const std::string& path) {
   std::vector<std::string> parts = components(path);
   for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
@@ -104,8 +122,8 @@ std::vector<GpuDevice> discoverGpus(std::string* source) {
     g.name = gpuName(i);
     g.bdf = engine::gpuBdf(i);
     if (!g.bdf.empty()) {
-      g.pci_path = realPath("/sys/bus/pci/devices/" + g.bdf);
-      g.numa_node = readInt("/sys/bus/pci/devices/" + g.bdf + "/numa_node", -1);
+      g.pci_path = realPath(sysfsRoot() + "/bus/pci/devices/" + g.bdf);
+      g.numa_node = readInt(sysfsRoot() + "/bus/pci/devices/" + g.bdf + "/numa_node", -1);
     }
     gpus.push_back(g);
   }
@@ -114,8 +132,8 @@ std::vector<GpuDevice> discoverGpus(std::string* source) {
     return gpus;
   }
   // No CUDA GPUs: NVIDIA VGA (0x0300) and 3D (0x0302) controllers that sysfs lists.
-  for (const std::string& bdf : listDir("/sys/bus/pci/devices")) {
-    std::string dir = "/sys/bus/pci/devices/" + bdf;
+  for (const std::string& bdf : listDir(sysfsRoot() + "/bus/pci/devices")) {
+    std::string dir = sysfsRoot() + "/bus/pci/devices/" + bdf;
     std::string vendor = readFirstLine(dir + "/vendor");
     std::string cls = readFirstLine(dir + "/class");
     if (vendor != "0x10de" || (cls.rfind("0x0300", 0) != 0 && cls.rfind("0x0302", 0) != 0))
@@ -136,8 +154,8 @@ std::vector<GpuDevice> discoverGpus(std::string* source) {
 
 std::vector<NicDevice> discoverNics() {
   std::vector<NicDevice> nics;
-  for (const std::string& name : listDir("/sys/class/net")) {
-    std::string dir = "/sys/class/net/" + name;
+  for (const std::string& name : listDir(sysfsRoot() + "/class/net")) {
+    std::string dir = sysfsRoot() + "/class/net/" + name;
     NicDevice nic;
     nic.name = name;
     nic.state = readFirstLine(dir + "/operstate");
@@ -146,7 +164,7 @@ std::vector<NicDevice> discoverNics() {
     nic.pci_path = trimToBdf(realPath(dir + "/device"));
     nic.bdf = bdfOfPath(nic.pci_path);
     if (!nic.bdf.empty())
-      nic.numa_node = readInt("/sys/bus/pci/devices/" + nic.bdf + "/numa_node", -1);
+      nic.numa_node = readInt(sysfsRoot() + "/bus/pci/devices/" + nic.bdf + "/numa_node", -1);
     nics.push_back(nic);
   }
   return nics;

@@ -24,6 +24,10 @@ struct NicDevice {
   int numa_node = -1;
 };
 
+// "/sys" and "/proc", or TCPXP_SYSFS_ROOT / TCPXP_PROCFS_ROOT (tests point them at fake trees).
+std::string sysfsRoot();
+std::string procfsRoot();
+
 // GPUs from the CUDA runtime; when it sees none, NVIDIA display/3D controllers found in sysfs
 // (*source says which).
 std::vector<GpuDevice> discoverGpus(std::string* source);

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "common/knob.h"
+
 namespace tcpxp::transport::socket {
 
 struct SocketConfig {
@@ -25,11 +27,7 @@ struct SocketConfig {
   static SocketConfig fromEnv();
 };
 
-struct KnobDoc {
-  const char* name;
-  const char* default_value;
-  const char* doc;
-};
+using tcpxp::KnobDoc;
 // Every environment variable the socket transport reads, for --help and the README.
 const std::vector<KnobDoc>& socketKnobs();
 

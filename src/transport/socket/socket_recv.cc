@@ -31,15 +31,7 @@ Status readAll(int fd, iovec* iov, int count) {
       return Status(errno == ECONNRESET ? Code::kPeerClosed : Code::kSystemError,
                     "recv: " + errnoText(errno));
     }
-    size_t left = static_cast<size_t>(n);
-    while (first < count && left >= iov[first].iov_len) {
-      left -= iov[first].iov_len;
-      ++first;
-    }
-    if (first < count) {
-      iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + left;
-      iov[first].iov_len -= left;
-    }
+    advanceIov(iov, count, &first, static_cast<size_t>(n));
   }
   return Status::ok();
 }

@@ -33,15 +33,7 @@ Status writeChunk(int fd, const uint8_t* header, const char* data, size_t len) {
       return Status(errno == EPIPE || errno == ECONNRESET ? Code::kPeerClosed : Code::kSystemError,
                     "send: " + errnoText(errno));
     }
-    size_t left = static_cast<size_t>(n);
-    while (first < 2 && left >= iov[first].iov_len) {
-      left -= iov[first].iov_len;
-      ++first;
-    }
-    if (first < 2) {
-      iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + left;
-      iov[first].iov_len -= left;
-    }
+    advanceIov(iov, 2, &first, static_cast<size_t>(n));
   }
   return Status::ok();
 }
