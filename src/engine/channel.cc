@@ -1,5 +1,7 @@
 #include "engine/channel.h"
 
+#include <chrono>
+
 #include "common/log.h"
 #include "datapath/cpu_gather.h"
 
@@ -99,6 +101,8 @@ Status Channel::testSends(const transport::Net& net, std::vector<Transfer*>* fin
     TCPXP_RETURN_IF_ERROR(net.test(op.request, &done));
     if (!done) break;
     if (op.staging >= 0) paths.send_staging->release(op.staging);
+    counters.bytes_sent += op.len;
+    ++counters.sends;
     ++op.xfer->chunks_done;
     finished->push_back(op.xfer);
     send_inflight_.pop();
@@ -164,6 +168,8 @@ Status Channel::testRecvs(const transport::Net& net, std::vector<Transfer*>* fin
     if (!done) break;
     TCPXP_RETURN_IF_ERROR(net.irecvConsumed(recv_comm, op.request));
     if (op.staging >= 0) paths.recv_staging->release(op.staging);
+    counters.bytes_received += op.len;
+    ++counters.receives;
     ++op.xfer->chunks_done;
     finished->push_back(op.xfer);
     recv_inflight_.pop();
@@ -180,6 +186,19 @@ Status Channel::progress(const transport::Net& net, Registry& registry,
   TCPXP_RETURN_IF_ERROR(postRecvs(net, registry, &work));
   TCPXP_RETURN_IF_ERROR(testSends(net, finished, &work));
   TCPXP_RETURN_IF_ERROR(testRecvs(net, finished, &work));
+  // Busy time: while any request is posted on either comm.
+  bool posted = !send_inflight_.empty() || !recv_inflight_.empty();
+  if (posted != (busy_since_ns_ >= 0)) {
+    int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      std::chrono::steady_clock::now().time_since_epoch())
+                      .count();
+    if (posted) {
+      busy_since_ns_ = now;
+    } else {
+      counters.busy_ns += static_cast<uint64_t>(now - busy_since_ns_);
+      busy_since_ns_ = -1;
+    }
+  }
   if (work) {
     // The windows moved: post again right away.
     TCPXP_RETURN_IF_ERROR(postSends(net, registry, &work));

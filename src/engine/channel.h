@@ -54,10 +54,17 @@ struct PathResources {
   transport::UnpackHandle unpack;  // set per channel from accept()
 };
 
+// Bytes and requests a channel completed, and how long it had requests posted.
+struct ChannelCounters {
+  uint64_t bytes_sent = 0, bytes_received = 0, sends = 0, receives = 0, busy_ns = 0;
+};
+
 class Channel {
  public:
   void* send_comm = nullptr;
   void* recv_comm = nullptr;
+  int dev = 0;  // transport device (NIC) of both comms
+  ChannelCounters counters;
   PathResources paths;
   std::unique_ptr<datapath::GpuStream> send_stream, recv_stream;
 
@@ -85,9 +92,10 @@ class Channel {
 
   Ring<ChunkOp> send_queue_, send_inflight_;
   Ring<ChunkOp> recv_queue_, recv_inflight_;
-  size_t send_copies_ = 0;    // leading send_queue_ entries whose device->host copy started
-  size_t recv_tested_ = 0;    // leading recv_inflight_ entries reported done
-  uint64_t recv_posted_ = 0;  // irecvs posted on recv_comm (their k % 16 is the unpack slot)
+  size_t send_copies_ = 0;      // leading send_queue_ entries whose device->host copy started
+  size_t recv_tested_ = 0;      // leading recv_inflight_ entries reported done
+  uint64_t recv_posted_ = 0;    // irecvs posted on recv_comm (their k % 16 is the unpack slot)
+  int64_t busy_since_ns_ = -1;  // when requests were first posted, -1 while none are
 };
 
 }  // namespace tcpxp::engine

@@ -55,7 +55,7 @@ Status Connection::listenAll(std::vector<transport::NetHandle>* handles) {
   listen_comms_.assign(n, nullptr);
   handles->assign(n, {});
   for (int i = 0; i < n; ++i) {
-    TCPXP_RETURN_IF_ERROR(ctx_.net.listen(ctx_.dev, &(*handles)[i], &listen_comms_[i]));
+    TCPXP_RETURN_IF_ERROR(ctx_.net.listen(devFor(i), &(*handles)[i], &listen_comms_[i]));
   }
   return Status::ok();
 }
@@ -105,11 +105,12 @@ Status Connection::onHello(const control::Hello& m) {
   listen_comms_.assign(n, nullptr);
   std::vector<transport::NetHandle> handles(n);
   for (int i = 0; i < n; ++i) {
-    TCPXP_RETURN_IF_ERROR(ctx_.net.listen(ctx_.dev, &handles[i], &listen_comms_[i]));
+    TCPXP_RETURN_IF_ERROR(ctx_.net.listen(devFor(i), &handles[i], &listen_comms_[i]));
   }
   ack.handles.assign(handles.begin(), handles.end());
   connect_handles_.assign(m.handles.begin(), m.handles.end());
   channels_ = std::vector<Channel>(n);
+  for (int i = 0; i < n; ++i) channels_[i].dev = devFor(i);
   ctrl_.send(ack);
   state_ = State::kEstablishing;
   return Status::ok();
@@ -129,6 +130,7 @@ Status Connection::onHelloAck(const control::HelloAck& m) {
   chunk_bytes_ = m.chunk_bytes;
   connect_handles_.assign(m.handles.begin(), m.handles.end());
   channels_ = std::vector<Channel>(m.handles.size());
+  for (size_t i = 0; i < channels_.size(); ++i) channels_[i].dev = devFor(static_cast<int>(i));
   state_ = State::kEstablishing;
   return Status::ok();
 }
@@ -140,7 +142,7 @@ Status Connection::establish(bool* did_work) {
   for (size_t i = 0; i < channels_.size(); ++i) {
     Channel& ch = channels_[i];
     if (ch.send_comm == nullptr) {
-      TCPXP_RETURN_IF_ERROR(ctx_.net.connect(ctx_.dev, &connect_handles_[i], &ch.send_comm));
+      TCPXP_RETURN_IF_ERROR(ctx_.net.connect(ch.dev, &connect_handles_[i], &ch.send_comm));
       if (ch.send_comm) *did_work = true;
     }
     if (ch.recv_comm == nullptr) {
@@ -561,6 +563,13 @@ void Connection::fail(const Status& why) {
              peer().c_str(), why.toString().c_str());
   }
   state_ = State::kClosed;
+  // Keep the channels' traffic in the per-NIC totals (they outlive connections).
+  for (Channel& ch : channels_) {
+    TrafficCounters& nic = ctx_.nic_counters[ch.dev];
+    const ChannelCounters& c = ch.counters;
+    nic.add({c.bytes_sent, c.bytes_received, c.sends, c.receives, orderly ? 0u : 1u, c.busy_ns});
+    ch.counters = {};
+  }
   // Comms first: no transport request may outlive the buffers and transfers it refers to.
   for (Channel& ch : channels_) ch.close(ctx_.net, ctx_.registry);
   for (void*& lc : listen_comms_) {
@@ -594,6 +603,18 @@ void Connection::fail(const Status& why) {
   }
   send_staging_.reset();
   recv_staging_.reset();
+}
+
+void Connection::appendStats(std::vector<ChannelStats>* out) const {
+  for (size_t i = 0; i < channels_.size(); ++i) {
+    const ChannelCounters& c = channels_[i].counters;
+    ChannelStats s;
+    s.conn = id_;
+    s.channel = static_cast<int>(i);
+    s.dev = channels_[i].dev;
+    s.counters = {c.bytes_sent, c.bytes_received, c.sends, c.receives, 0, c.busy_ns};
+    out->push_back(s);
+  }
 }
 
 void Connection::close() {

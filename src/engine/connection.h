@@ -35,6 +35,24 @@
 
 namespace tcpxp::engine {
 
+// Counters of one channel or one NIC (bytes of completed requests).
+struct TrafficCounters {
+  uint64_t bytes_sent = 0;
+  uint64_t bytes_received = 0;
+  uint64_t sends = 0;     // completed send requests
+  uint64_t receives = 0;  // completed (consumed) receive requests
+  uint64_t errors = 0;    // connections failed while using it
+  uint64_t busy_ns = 0;   // time with requests posted
+  void add(const TrafficCounters& o) {
+    bytes_sent += o.bytes_sent;
+    bytes_received += o.bytes_received;
+    sends += o.sends;
+    receives += o.receives;
+    errors += o.errors;
+    busy_ns += o.busy_ns;
+  }
+};
+
 struct Notification {
   std::string name;
   std::string msg;
@@ -46,11 +64,19 @@ struct EngineContext {
   const transport::Net& net;
   Registry& registry;
   Completions& completions;
-  int dev;
+  std::vector<int> devs;  // transport devices, channel i on devs[i % size]
   int gpu_index;
   transport::NetProperties props;    // of `dev`
   bool emulate_gpu_buffers = false;  // host buffers take the GPU paths (UNPACK tests w/o GPU)
   std::function<void(Notification)> on_notify;
+  std::vector<TrafficCounters> nic_counters;  // per transport device, kept past connections
+};
+
+struct ChannelStats {
+  ConnId conn = 0;
+  int channel = 0;
+  int dev = 0;
+  TrafficCounters counters;
 };
 
 class Connection {
@@ -79,6 +105,7 @@ class Connection {
   void fail(const Status& why);
   // Orderly close: Bye to the peer, then the comms.
   void close();
+  void appendStats(std::vector<ChannelStats>* out) const;
 
   // API operations; on error nothing was sent and no completion will fire.
   Status send(uint64_t api, Registration* reg, char* ptr, size_t size);
@@ -102,6 +129,9 @@ class Connection {
   Status listenAll(std::vector<transport::NetHandle>* handles);
   Status establish(bool* did_work);
   Status createPathResources(int device);
+  int devFor(int channel) const {
+    return ctx_.devs[static_cast<size_t>(channel) % ctx_.devs.size()];
+  }
   DataPath choosePath(const Transfer& x, bool receiving) const;
 
   Transfer* addMine(uint64_t api, XferKind kind, Registration* reg, char* ptr, size_t size);

@@ -15,13 +15,16 @@
 
 namespace tcpxp::engine {
 
-Driver::Driver(EngineConfig config, transport::Net net, int dev, int gpu_index,
-               transport::NetProperties props, bool emulate_gpu_buffers, Fd bootstrap)
+Driver::Driver(EngineConfig config, transport::Net net, std::vector<int> devs, int ndev,
+               int gpu_index, transport::NetProperties props, bool emulate_gpu_buffers,
+               Fd bootstrap)
     : config_(std::move(config)),
       net_(net),
-      ctx_{config_, net_,      registry_,        completions_,
-           dev,     gpu_index, std::move(props), emulate_gpu_buffers,
-           nullptr},
+      ctx_{config_,          net_,
+           registry_,        completions_,
+           std::move(devs),  gpu_index,
+           std::move(props), emulate_gpu_buffers,
+           nullptr,          std::vector<TrafficCounters>(static_cast<size_t>(ndev))},
       bootstrap_(std::move(bootstrap)),
       wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
       epoll_fd_(::epoll_create1(EPOLL_CLOEXEC)) {
@@ -115,6 +118,13 @@ Status Driver::closeConnection(ConnId id) {
   it->second->close();
   conns_.erase(it);
   return Status::ok();
+}
+
+void Driver::stats(std::vector<TrafficCounters>* nics, std::vector<ChannelStats>* channels) const {
+  *nics = ctx_.nic_counters;
+  channels->clear();
+  for (const auto& [id, conn] : conns_) conn->appendStats(channels);
+  for (const ChannelStats& c : *channels) (*nics)[c.dev].add(c.counters);
 }
 
 size_t Driver::busyTransfers() const {

@@ -35,7 +35,7 @@ struct AcceptedConnection {
 
 class Driver {
  public:
-  Driver(EngineConfig config, transport::Net net, int dev, int gpu_index,
+  Driver(EngineConfig config, transport::Net net, std::vector<int> devs, int ndev, int gpu_index,
          transport::NetProperties props, bool emulate_gpu_buffers, Fd bootstrap);
   ~Driver();
   Driver(const Driver&) = delete;
@@ -54,6 +54,8 @@ class Driver {
                        Status* started);
   Status closeConnection(ConnId id);
   size_t busyTransfers() const;
+  // Per-NIC totals (closed connections included) and the live channels' counters.
+  void stats(std::vector<TrafficCounters>* nics, std::vector<ChannelStats>* channels) const;
 
   // Any thread.
   Status waitAccepted(int64_t timeout_ms, const std::function<bool()>& interrupted,

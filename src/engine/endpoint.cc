@@ -9,6 +9,8 @@
 
 #include <cerrno>
 #include <chrono>
+#include <climits>
+#include <cstdlib>
 #include <cstring>
 
 #include "common/env.h"
@@ -108,6 +110,82 @@ Status dial(const std::string& ip, int port, int64_t timeout_ms, const Interrupt
 
 }  // namespace
 
+Status chooseDevices(const std::string& spec, const std::vector<transport::NetProperties>& all,
+                     int gpu_index, std::vector<int>* out, std::string* why) {
+  out->clear();
+  if (all.empty()) return Status(Code::kNotFound, "the transport offers no device");
+  if (spec.empty()) {
+    // PCIe locality: the NIC whose sysfs path shares the longest prefix with the GPU's.
+    int best = 0;
+    size_t best_len = 0;
+    std::string bdf = gpuBdf(gpu_index);
+    char resolved[PATH_MAX];
+    std::string gpu_path;
+    if (!bdf.empty() && ::realpath(("/sys/bus/pci/devices/" + bdf).c_str(), resolved)) {
+      gpu_path = resolved;
+    }
+    for (size_t d = 0; d < all.size() && !gpu_path.empty(); ++d) {
+      const std::string& nic = all[d].pci_path;
+      size_t n = 0;
+      while (n < nic.size() && n < gpu_path.size() && nic[n] == gpu_path[n]) ++n;
+      if (n > best_len) {
+        best_len = n;
+        best = static_cast<int>(d);
+      }
+    }
+    out->push_back(best);
+    *why = best_len > 0 ? "PCIe-local to GPU " + std::to_string(gpu_index) + ": " + all[best].name
+                        : "device 0 (" + all[0].name + "): no GPU/NIC PCI paths to compare";
+    return Status::ok();
+  }
+  size_t start = 0;
+  while (start <= spec.size()) {
+    size_t end = spec.find(',', start);
+    if (end == std::string::npos) end = spec.size();
+    std::string item = spec.substr(start, end - start);
+    start = end + 1;
+    if (item.empty()) continue;
+    int dev = -1;
+    if (item.find_first_not_of("0123456789") == std::string::npos) {
+      dev = std::atoi(item.c_str());
+      if (dev >= static_cast<int>(all.size())) dev = -1;
+    } else {
+      for (size_t d = 0; d < all.size(); ++d) {
+        if (all[d].name == item) dev = static_cast<int>(d);
+      }
+    }
+    if (dev < 0) {
+      std::string names;
+      for (size_t d = 0; d < all.size(); ++d) {
+        names += (d ? ", " : "") + std::to_string(d) + "=" + all[d].name;
+      }
+      return Status(Code::kInvalidArgument, "UCCL_TCPX_DEV='" + spec + "': no device '" + item +
+                                                "' (devices: " + names + ")");
+    }
+    out->push_back(dev);
+  }
+  if (out->empty())
+    return Status(Code::kInvalidArgument, "UCCL_TCPX_DEV='" + spec + "' names no device");
+  *why = "UCCL_TCPX_DEV=" + spec;
+  return Status::ok();
+}
+
+Status Endpoint::stats(EndpointStats* out) {
+  std::vector<TrafficCounters> nics;
+  EndpointStats s;
+  TCPXP_RETURN_IF_ERROR(driver_->call([&] {
+    driver_->stats(&nics, &s.channels);
+    return Status::ok();
+  }));
+  for (size_t d = 0; d < nics.size(); ++d) {
+    transport::NetProperties p;
+    std::string name = driver_->net().properties(static_cast<int>(d), &p).isOk() ? p.name : "?";
+    s.nics.push_back({static_cast<int>(d), name, nics[d]});
+  }
+  *out = std::move(s);
+  return Status::ok();
+}
+
 std::string oobIp() {
   std::string ip = interfaceIp("");
   return ip.empty() ? "127.0.0.1" : ip;
@@ -121,20 +199,24 @@ Status Endpoint::create(int gpu_index, std::unique_ptr<Endpoint>* out) {
   transport::Net net(plugin);
   int ndev = 0;
   TCPXP_RETURN_IF_ERROR(net.devices(&ndev));
-  int dev = config.dev >= 0 ? config.dev : 0;
-  if (dev >= ndev) {
-    return Status(Code::kInvalidArgument, "UCCL_TCPX_DEV=" + std::to_string(dev) +
-                                              " but the transport has " + std::to_string(ndev) +
-                                              " devices");
-  }
-  transport::NetProperties props;
-  TCPXP_RETURN_IF_ERROR(net.properties(dev, &props));
+  std::vector<transport::NetProperties> all(static_cast<size_t>(ndev));
+  for (int d = 0; d < ndev; ++d) TCPXP_RETURN_IF_ERROR(net.properties(d, &all[d]));
+  std::vector<int> devs;
+  std::string placement;
+  TCPXP_RETURN_IF_ERROR(chooseDevices(config.devs, all, gpu_index, &devs, &placement));
+  int dev = devs[0];
+  const transport::NetProperties& props = all[dev];
 
   std::unique_ptr<Endpoint> ep(new Endpoint());
   ep->info_.gpu_index = gpu_index;
   ep->info_.transport = net.name();
   ep->info_.dev = dev;
   ep->info_.dev_name = props.name;
+  for (int d : devs) {
+    ep->info_.devs.push_back(d);
+    ep->info_.dev_names.push_back(all[d].name);
+  }
+  ep->info_.placement = placement;
   ep->info_.transport_moves_gpu_memory = props.supports_cuda;
   ep->info_.unpack = props.unpack;
   ep->info_.num_channels = config.num_channels;
@@ -151,11 +233,11 @@ Status Endpoint::create(int gpu_index, std::unique_ptr<Endpoint>* out) {
   // (the built-in emulation accepts that when no GPU is usable; gathers then run on the CPU).
   ep->emulate_gpu_buffers_ =
       props.unpack && gpuCount() == 0 && envBool("UCCL_TCPX_EMULATE_GPU_BUFFERS", false);
-  ep->driver_ = std::make_unique<Driver>(config, net, dev, gpu_index, props,
+  ep->driver_ = std::make_unique<Driver>(config, net, devs, ndev, gpu_index, props,
                                          ep->emulate_gpu_buffers_, std::move(bootstrap));
-  LOG_INFO("endpoint gpu %d: transport %s (%s), device %d (%s), control %s:%u", gpu_index,
-           net.name().c_str(), why.c_str(), dev, props.name.c_str(), ep->info_.ip.c_str(),
-           ep->info_.port);
+  LOG_INFO("endpoint gpu %d: transport %s (%s), devices %s (%s), control %s:%u", gpu_index,
+           net.name().c_str(), why.c_str(), config.devs.empty() ? "auto" : config.devs.c_str(),
+           placement.c_str(), ep->info_.ip.c_str(), ep->info_.port);
   *out = std::move(ep);
   return Status::ok();
 }

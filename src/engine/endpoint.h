@@ -33,10 +33,23 @@ struct EndpointInfo {
   int dev = 0;                              // transport device index
   std::string dev_name;                     // its interface name
   bool transport_moves_gpu_memory = false;  // ptrSupport has CUDA
+  std::vector<int> devs;                    // devices of the channels, round robin
+  std::vector<std::string> dev_names;
+  std::string placement;         // why these devices
   bool unpack = false;           // GPU receives land in bounce pages (TCPX, or the emulation)
   int num_channels = 0;          // channels per connection this side asks for
   size_t chunk_bytes = 0;        // bytes per posted request
   std::string transport_reason;  // why this transport was chosen
+};
+
+struct NicStats {
+  int dev = 0;
+  std::string name;
+  TrafficCounters counters;
+};
+struct EndpointStats {
+  std::vector<NicStats> nics;          // every transport device; closed connections included
+  std::vector<ChannelStats> channels;  // the live connections' channels
 };
 
 // One piece of a vector call.
@@ -83,6 +96,8 @@ class Endpoint {
               int64_t timeout_ms = -1);
 
   Status sendNotify(ConnId conn, const std::string& name, const std::string& msg);
+  // Traffic per NIC and per channel (bytes of completed requests, busy time).
+  Status stats(EndpointStats* out);
   std::vector<Notification> takeNotifications();
 
  private:
@@ -94,6 +109,10 @@ class Endpoint {
   bool emulate_gpu_buffers_ = false;
   std::unique_ptr<Driver> driver_;
 };
+
+// UCCL_TCPX_DEV -> the transport devices of an endpoint's channels ("" = PCIe-local to the GPU).
+Status chooseDevices(const std::string& spec, const std::vector<transport::NetProperties>& all,
+                     int gpu_index, std::vector<int>* out, std::string* why);
 
 // The IPv4 address this machine offers for control connections (UCCL get_oob_ip()).
 std::string oobIp();

@@ -12,7 +12,8 @@ const std::vector<KnobDoc>& engineKnobs() {
        "the TCPX plugin library"},
       {"UCCL_TCPX_NUM_CHANNELS", "4", "channels (comm pairs) per connection, 1..32"},
       {"UCCL_TCPX_CHUNK_BYTES", "512K", "bytes per posted request, 4K .. 4M-1"},
-      {"UCCL_TCPX_DEV", "auto", "transport device (NIC) index used by this endpoint"},
+      {"UCCL_TCPX_DEV", "auto (PCIe-local NIC of the GPU, else 0)",
+       "transport devices of the channels, round robin: 2 | 0,1,2,3 | eth1,eth3"},
       {"UCCL_TCPX_BOOTSTRAP_PORT_BASE", "0", "control port = base + GPU index; 0 = ephemeral"},
       {"UCCL_TCPX_TIMEOUT_MS", "30000", "a transfer or handshake without progress this long fails"},
       {"UCCL_TCPX_STAGING_BYTES", "64M", "pinned staging memory per connection (staged path)"},
@@ -35,7 +36,7 @@ EngineConfig EngineConfig::fromEnv() {
   c.plugin_path = envString("UCCL_TCPX_PLUGIN_PATH", "");
   c.num_channels = static_cast<int>(envInt("UCCL_TCPX_NUM_CHANNELS", c.num_channels, 1, 32));
   c.chunk_bytes = envInt("UCCL_TCPX_CHUNK_BYTES", c.chunk_bytes, 4096, (4 << 20) - 1);
-  c.dev = static_cast<int>(envInt("UCCL_TCPX_DEV", c.dev, -1, 1024));
+  c.devs = envString("UCCL_TCPX_DEV", "");
   c.bootstrap_port_base =
       static_cast<int>(envInt("UCCL_TCPX_BOOTSTRAP_PORT_BASE", c.bootstrap_port_base, 0, 65535));
   c.timeout_ms = envInt("UCCL_TCPX_TIMEOUT_MS", c.timeout_ms, 100, 3600 * 1000);

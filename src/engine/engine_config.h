@@ -10,12 +10,14 @@
 namespace tcpxp::engine {
 
 struct EngineConfig {
-  std::string transport;             // "tcpx", "tcp" or "" (auto)
-  std::string plugin_path;           // TCPX plugin library ("" = search the usual places)
-  int num_channels = 4;              // channels (comm pairs) per connection and direction
-  int64_t chunk_bytes = 512 << 10;   // transfer piece posted as one request (< 4 MiB)
-  int bootstrap_port_base = 0;       // 0 = ephemeral; else base + GPU index (host-only: base)
-  int dev = -1;                      // transport device (NIC) index, -1 = first/topology
+  std::string transport;            // "tcpx", "tcp" or "" (auto)
+  std::string plugin_path;          // TCPX plugin library ("" = search the usual places)
+  int num_channels = 4;             // channels (comm pairs) per connection and direction
+  int64_t chunk_bytes = 512 << 10;  // transfer piece posted as one request (< 4 MiB)
+  int bootstrap_port_base = 0;      // 0 = ephemeral; else base + GPU index (host-only: base)
+  // Transport devices (NICs) of this endpoint's channels, round robin: "" = chosen by PCIe
+  // locality to the GPU (else device 0); "2"; "0,1,2,3"; or interface names "eth1,eth3".
+  std::string devs;
   int64_t timeout_ms = 30000;        // a transfer or handshake with no progress for this long fails
   int64_t staging_bytes = 64 << 20;  // pinned staging memory per connection (GPU over host-only)
 

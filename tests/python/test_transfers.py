@@ -432,3 +432,41 @@ def _send_to_leaver(peer):
 def test_send_completes_when_the_receiver_leaves(core):
     _, (ok, err) = run_pair(_recv_and_leave, _send_to_leaver)
     assert ok, err
+
+
+# ---- traffic counters (Endpoint.stats(), tcpx-p2p extension) ----
+
+STATS_SIZE = (4 << 20) + 1
+
+
+def _stats_receiver(peer):
+    import numpy as np
+
+    ep, conn = listen(peer)
+    buf = np.empty(STATS_SIZE, dtype=np.uint8)
+    mr = reg(ep, buf)
+    assert ep.recv(conn, mr, buf.ctypes.data, STATS_SIZE), ep.last_error()
+    stats = ep.stats()
+    received = sum(n["bytes_received"] for n in stats["nics"])
+    assert received >= STATS_SIZE, stats
+    assert sum(c["bytes_received"] for c in stats["channels"]) >= STATS_SIZE, stats
+    finish(peer)
+    return received
+
+
+def _stats_sender(peer):
+    ep, conn = dial(peer)
+    src = pattern(STATS_SIZE, 3)
+    mr = reg(ep, src)
+    assert ep.send(conn, mr, src.ctypes.data, STATS_SIZE), ep.last_error()
+    stats = ep.stats()
+    assert {"nics", "channels"} <= set(stats)
+    sent = sum(n["bytes_sent"] for n in stats["nics"])
+    assert sent >= STATS_SIZE, stats
+    finish(peer)
+    return sent
+
+
+def test_stats_count_the_bytes_moved(core):
+    received, sent = run_pair(_stats_receiver, _stats_sender)
+    assert received >= STATS_SIZE and sent >= STATS_SIZE

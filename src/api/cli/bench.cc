@@ -95,6 +95,9 @@ const Command kBench = {
             {"--server-gpu", "N", "--local: the server's GPU"},
             {"--host", nullptr, "host memory, even when a GPU is present"},
             {"--json", "FILE", "write every result to FILE (client side)"},
+            {"--stats", nullptr,
+             "print the engine's traffic per NIC and per channel (client side)"},
+            {"--stats-json", "FILE", "write those counters to FILE as JSON (client side)"},
             {"--timeout", "SECONDS", "deadline of every wait and message (default 60)"},
             {"--accept-timeout", "SECONDS",
              "--server: how long to wait for the client (default 600)"},
@@ -124,6 +127,8 @@ struct BenchOptions {
   bool host = false;
   int gpu = -2, server_gpu = -2;
   std::string json;
+  bool stats = false;
+  std::string stats_json;
   double timeout = 60, accept_timeout = 600;
   int meta_fd = -1;
 };
@@ -268,6 +273,57 @@ Status serve(const BenchOptions& o, int gpu) {
   return Status::ok();
 }
 
+// The engine's counters after the run: a table and/or JSON (engine::Endpoint::stats()).
+Status reportStats(engine::Endpoint& ep, bool print, const std::string& json_file) {
+  engine::EndpointStats st;
+  TCPXP_RETURN_IF_ERROR(ep.stats(&st));
+  if (print) {
+    std::printf("\n%-4s %-10s %14s %14s %10s %10s %7s %10s\n", "dev", "nic", "bytes sent",
+                "bytes recv", "sends", "receives", "errors", "busy (ms)");
+    for (const engine::NicStats& n : st.nics) {
+      const engine::TrafficCounters& c = n.counters;
+      std::printf("%-4d %-10s %14llu %14llu %10llu %10llu %7llu %10.1f\n", n.dev, n.name.c_str(),
+                  static_cast<unsigned long long>(c.bytes_sent),
+                  static_cast<unsigned long long>(c.bytes_received),
+                  static_cast<unsigned long long>(c.sends),
+                  static_cast<unsigned long long>(c.receives),
+                  static_cast<unsigned long long>(c.errors), c.busy_ns / 1e6);
+    }
+  }
+  if (!json_file.empty()) {
+    auto counters = [](const engine::TrafficCounters& c) {
+      return "\"bytes_sent\": " + std::to_string(c.bytes_sent) +
+             ", \"bytes_received\": " + std::to_string(c.bytes_received) +
+             ", \"sends\": " + std::to_string(c.sends) +
+             ", \"requests\": " + std::to_string(c.sends + c.receives) +
+             ", \"receives\": " + std::to_string(c.receives) +
+             ", \"errors\": " + std::to_string(c.errors) +
+             ", \"busy_ns\": " + std::to_string(c.busy_ns);
+    };
+    std::string j = "{\n  \"nics\": [";
+    for (size_t i = 0; i < st.nics.size(); ++i) {
+      j += (i ? ",\n    " : "\n    ") + std::string("{\"dev\": ") + std::to_string(st.nics[i].dev) +
+           ", \"name\": \"" + st.nics[i].name + "\", " + counters(st.nics[i].counters) + "}";
+    }
+    j += "\n  ],\n  \"channels\": [";
+    for (size_t i = 0; i < st.channels.size(); ++i) {
+      const engine::ChannelStats& c = st.channels[i];
+      j += (i ? ",\n    " : "\n    ") + std::string("{\"conn\": ") + std::to_string(c.conn) +
+           ", \"channel\": " + std::to_string(c.channel) + ", \"dev\": " + std::to_string(c.dev) +
+           ", " + counters(c.counters) + "}";
+    }
+    j += "\n  ]\n}\n";
+    FILE* f = std::fopen(json_file.c_str(), "w");
+    if (f == nullptr || std::fwrite(j.data(), 1, j.size(), f) != j.size()) {
+      if (f) std::fclose(f);
+      return Status(Code::kSystemError, "cannot write " + json_file);
+    }
+    std::fclose(f);
+    std::printf("stats: %s\n", json_file.c_str());
+  }
+  return Status::ok();
+}
+
 Status drive(const BenchOptions& o, int gpu) {
   std::unique_ptr<Messenger> msg;  // declared first: outlives the endpoint (session.h)
   Buffer buf;
@@ -367,6 +423,8 @@ Status drive(const BenchOptions& o, int gpu) {
       TCPXP_RETURN_IF_ERROR(msg->sendPod(step, "reporting progress"));
     }
   }
+  if (o.stats || !o.stats_json.empty())
+    TCPXP_RETURN_IF_ERROR(reportStats(*ep, o.stats, o.stats_json));
   Step bye;
   bye.kind = kBye;
   TCPXP_RETURN_IF_ERROR(msg->sendPod(bye, "saying goodbye"));
@@ -449,6 +507,9 @@ int runBench(int argc, char** argv) {
     args.fail("--server-gpu is for --local (use --gpu on each side)");
   o.json = args.text("--json", "");
   if (args.has("--json") && o.json.empty()) args.fail("--json needs a file name");
+  o.stats = args.has("--stats");
+  o.stats_json = args.text("--stats-json", "");
+  if (args.has("--stats-json") && o.stats_json.empty()) args.fail("--stats-json needs a file name");
   o.timeout = args.seconds("--timeout", 60, 0.1, 86400);
   o.accept_timeout = args.seconds("--accept-timeout", 600, 0.1, 7 * 86400);
   o.meta_fd = static_cast<int>(args.integer("--meta-fd", -1, 0, 1 << 20));
@@ -489,6 +550,8 @@ int runBench(int argc, char** argv) {
     for (const std::string& a : memory(gpus.server)) server.push_back(a);
     for (const std::string& a : memory(gpus.client)) client.push_back(a);
     if (!o.json.empty()) client.insert(client.end(), {"--json", o.json});
+    if (o.stats) client.push_back("--stats");
+    if (!o.stats_json.empty()) client.insert(client.end(), {"--stats-json", o.stats_json});
     uint64_t transfers = 0;
     for (ModeBit b : kModeOrder) {
       if (o.modes & b)

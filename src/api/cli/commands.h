@@ -8,5 +8,6 @@ namespace tcpxp::cli {
 int runDemo(int argc, char** argv);
 int runBench(int argc, char** argv);
 int runInfo(int argc, char** argv);
+int runDoctor(int argc, char** argv);
 
 }  // namespace tcpxp::cli

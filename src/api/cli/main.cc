@@ -1,5 +1,5 @@
-// tcpx-p2p: the command-line tool (demo, bench, info). One subcommand per file; this file only
-// dispatches and prints the top-level help.
+// tcpx-p2p: the command-line tool (demo, bench, info, doctor). One subcommand per file; this file
+// only dispatches and prints the top-level help.
 #include <signal.h>
 
 #include <cstdio>
@@ -20,7 +20,8 @@ void printUsage(std::FILE* out) {
       "Commands:\n"
       "  demo    KV-cache transfer between two local processes, every byte verified\n"
       "  bench   bandwidth and latency of send/recv, write and read (local, or server + client)\n"
-      "  info    GPUs, NICs, GPU -> NIC mapping, the transport that would be used, environment\n\n"
+      "  info    GPUs, NICs, GPU -> NIC mapping, the transport that would be used, environment\n"
+      "  doctor  is this machine ready for TCPX? [OK]/[WARN]/[FAIL] findings with the fix\n\n"
       "Run 'tcpx-p2p COMMAND --help' for a command's flags and environment variables.\n"
       "Exit status: 0 success, 1 failure, 2 bad flags or values.\n");
 }
@@ -38,6 +39,7 @@ int main(int argc, char** argv) {
   if (command == "demo") return tcpxp::cli::runDemo(argc, argv);
   if (command == "bench") return tcpxp::cli::runBench(argc, argv);
   if (command == "info") return tcpxp::cli::runInfo(argc, argv);
+  if (command == "doctor") return tcpxp::cli::runDoctor(argc, argv);
   if (command == "-h" || command == "--help" || command == "help") {
     printUsage(stdout);
     return tcpxp::cli::kExitOk;

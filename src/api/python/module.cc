@@ -173,7 +173,49 @@ class PyEndpoint {
     d["dev"] = i.dev;
     d["dev_name"] = i.dev_name;
     d["transport_moves_gpu_memory"] = i.transport_moves_gpu_memory;
+    d["devs"] = i.devs;
+    d["dev_names"] = i.dev_names;
+    d["placement"] = i.placement;
     return d;
+  }
+
+  // Traffic per NIC and per channel (engine::Endpoint::stats()), as plain dicts.
+  nb::dict stats() {
+    engine::EndpointStats st;
+    Status status;
+    {
+      nb::gil_scoped_release release;
+      status = ep_->stats(&st);
+    }
+    if (!status.isOk()) throw std::runtime_error(status.toString());
+    auto counters = [](nb::dict& d, const engine::TrafficCounters& c) {
+      d["bytes_sent"] = c.bytes_sent;
+      d["bytes_received"] = c.bytes_received;
+      d["sends"] = c.sends;
+      d["receives"] = c.receives;
+      d["errors"] = c.errors;
+      d["busy_ns"] = c.busy_ns;
+    };
+    nb::list nics, channels;
+    for (const engine::NicStats& n : st.nics) {
+      nb::dict d;
+      d["dev"] = n.dev;
+      d["name"] = n.name;
+      counters(d, n.counters);
+      nics.append(d);
+    }
+    for (const engine::ChannelStats& c : st.channels) {
+      nb::dict d;
+      d["conn_id"] = c.conn;
+      d["channel"] = c.channel;
+      d["dev"] = c.dev;
+      counters(d, c.counters);
+      channels.append(d);
+    }
+    nb::dict out;
+    out["nics"] = nics;
+    out["channels"] = channels;
+    return out;
   }
 
   std::string repr() const {
@@ -687,6 +729,8 @@ NB_MODULE(_core, m) {
            "True).")
       // Notifications (UCCL C API uccl_engine_send_notif / get_notifs).
       .def("send_notify", &PyEndpoint::sendNotify, "conn_id"_a, "name"_a, "msg"_a)
+      .def("stats", &PyEndpoint::stats,
+           "Traffic per NIC and per channel: {'nics': [...], 'channels': [...]}")
       .def("get_notifs", &PyEndpoint::getNotifs,
            "[(name: str, msg: bytes)] received since the last call");
 }
