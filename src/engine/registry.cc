@@ -1,6 +1,7 @@
 #include "engine/registry.h"
 
 #include <algorithm>
+#include <climits>
 #include <random>
 
 #include "common/log.h"
@@ -36,8 +37,15 @@ Status Registry::add(void* ptr, size_t size, transport::MemKind kind, int device
     uintptr_t alloc_base = 0;
     size_t alloc_size = 0;
     if (device >= 0 && allocationRange(ptr, &alloc_base, &alloc_size)) {
-      lo = std::max(lo, alloc_base);
-      hi = std::min(hi, alloc_base + alloc_size);
+      // TCPX registers GPU memory by its allocation: take the whole allocation when a v7
+      // registration (int size) can hold it, else the 4 KiB-aligned window inside it.
+      if (alloc_size <= static_cast<size_t>(INT32_MAX)) {
+        lo = alloc_base;
+        hi = alloc_base + alloc_size;
+      } else {
+        lo = std::max(lo, alloc_base);
+        hi = std::min(hi, alloc_base + alloc_size);
+      }
       if (lo % 4096 != 0) {
         return Status(Code::kInvalidArgument,
                       "reg: the GPU allocation holding this buffer does not start on a 4 KiB "

@@ -21,8 +21,9 @@ struct Registration {
   int device = -1;  // CUDA device of GPU memory (-1: host memory, also when emulated as GPU)
   bool on_gpu() const { return device >= 0; }
   int active = 0;  // transfers using it; dereg waits for 0
-  // What the transport registers: for GPU memory a 4 KiB-aligned window inside the allocation
-  // (TCPX's regMr(NCCL_PTR_CUDA) needs an aligned address), else the buffer itself.
+  // What the transport registers: for GPU memory the allocation holding it (TCPX's
+  // regMr(NCCL_PTR_CUDA) needs a 4 KiB-aligned address; over 2 GiB: an aligned window inside
+  // it), else the buffer itself.
   char* net_base = nullptr;
   size_t net_size = 0;
   // Transport registrations, made lazily per comm on first use.
