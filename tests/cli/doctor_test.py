@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""Checks of `tcpx-p2p doctor` (python3 standard library only).
+
+Usage: doctor_test.py PATH/TO/tcpx-p2p FAKE_PLUGIN_DIR
+
+FAKE_PLUGIN_DIR holds libfake_ok.so, libfake_no_symbol.so and libfake_incomplete.so
+(tests/transport/fake_plugins). The plugin's init must never run: libfake_ok.so logs
+"fake plugin init call" through the logger when it does.
+"""
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+
+TIMEOUT_S = 30
+
+
+def base_env():
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("NCCL_", "TCPXP_")) and k not in (
+               "UCCL_P2P_TRANSPORT", "UCCL_TCPX_PLUGIN_PATH")}
+    env["UCCL_TCPX_DEBUG"] = "TRACE"  # any init log line would show
+    return env
+
+
+def run(tool, *args, env=None):
+    merged = base_env()
+    merged.update(env or {})
+    proc = subprocess.run([tool, *args], capture_output=True, text=True, timeout=TIMEOUT_S,
+                          env=merged)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def expect(cond, what, out="", err=""):
+    if not cond:
+        sys.stderr.write(f"FAIL: {what}\n--- stdout ---\n{out}\n--- stderr ---\n{err}\n")
+        sys.exit(1)
+    print(f"ok: {what}")
+
+
+def lines(out, tag, *words):
+    """Finding lines with `tag` ([OK], [WARN], [FAIL]) that contain every word."""
+    return [l for l in out.splitlines()
+            if l.strip().startswith(tag) and all(w in l for w in words)]
+
+
+def main():
+    tool, plugins = sys.argv[1], sys.argv[2]
+    ok_lib = os.path.join(plugins, "libfake_ok.so")
+
+    # Missing plugin: the FAIL line names UCCL_TCPX_PLUGIN_PATH.
+    rc, out, err = run(tool, "doctor", env={"UCCL_TCPX_PLUGIN_PATH": "/nonexistent/libnccl-net.so"})
+    expect(rc == 1, f"missing plugin exits 1 (got {rc})", out, err)
+    expect(lines(out, "[FAIL]", "/nonexistent/libnccl-net.so", "UCCL_TCPX_PLUGIN_PATH"),
+           "missing plugin: FAIL line naming the path and UCCL_TCPX_PLUGIN_PATH", out, err)
+
+    # A library without the symbol, an incomplete table.
+    rc, out, err = run(tool, "doctor", "--plugin", os.path.join(plugins, "libfake_no_symbol.so"))
+    expect(rc == 1 and lines(out, "[FAIL]", "exports no ncclNetPlugin_v7"),
+           "no-symbol library: FAIL 'exports no ncclNetPlugin_v7'", out, err)
+    expect(lines(out, "[OK]", "dlopen"), "no-symbol library: dlopen itself OK", out, err)
+    rc, out, err = run(tool, "doctor", "--plugin", os.path.join(plugins, "libfake_incomplete.so"))
+    expect(rc == 1 and lines(out, "[FAIL]", "incomplete table", "isend", "test"),
+           "incomplete table: FAIL naming isend and test", out, err)
+
+    # Not a shared library: dlerror is printed.
+    with tempfile.NamedTemporaryFile(suffix=".so") as junk:
+        junk.write(b"not an ELF file")
+        junk.flush()
+        rc, out, err = run(tool, "doctor", "--plugin", junk.name)
+        expect(rc == 1 and lines(out, "[FAIL]", "does not load:"),
+               "junk library: FAIL with dlerror", out, err)
+
+    # The ok fake plugin: name printed, plugin section all OK, init never called.
+    rc, out, err = run(tool, "doctor", env={"UCCL_TCPX_PLUGIN_PATH": ok_lib,
+                                            "UCCL_P2P_TRANSPORT": "tcpx"})
+    expect(lines(out, "[OK]", 'name "fake"', "init not called"), "ok plugin: its name is printed",
+           out, err)
+    expect(lines(out, "[OK]", "every required member"), "ok plugin: table complete", out, err)
+    plugin_section = out.split("\n\n")[0]
+    expect(plugin_section.startswith("plugin") and "[FAIL]" not in plugin_section
+           and "[WARN]" not in plugin_section, "ok plugin: the plugin section has only OK", out, err)
+    expect("fake plugin init call" not in out + err, "the plugin's init is never called", out, err)
+
+    # Bad environment values.
+    for env, words, what in [
+            ({"NCCL_DYNAMIC_CHUNK_SIZE": "0"}, ["NCCL_DYNAMIC_CHUNK_SIZE=0", "hangs"], "chunk 0"),
+            ({"NCCL_DYNAMIC_CHUNK_SIZE": "abc"}, ["NCCL_DYNAMIC_CHUNK_SIZE=abc", "not a number"],
+             "chunk abc"),
+            ({"NCCL_SOCKET_NTHREADS": "4", "NCCL_NSOCKS_PERTHREAD": "4"}, ["4 x 4 = 16", "> 8"],
+             "4 x 4 sockets"),
+            ({"NCCL_SOCKET_NTHREADS": "two"}, ["NCCL_SOCKET_NTHREADS=two", "not a positive"],
+             "threads 'two'"),
+            ({"NCCL_GPUDIRECTTCPX_PROGRAM_FLOW_STEERING_WAIT_MICROS": "5ms"}, ["not a number"],
+             "flow-steering wait '5ms'"),
+            ({"NCCL_GPUDIRECTTCPX_TX_BINDINGS": "eth1-8"}, ["malformed entry"], "bindings junk")]:
+        rc, out, err = run(tool, "doctor", "--plugin", ok_lib, env=env)
+        expect(rc == 1 and lines(out, "[FAIL]", *words), f"env {what}: FAIL line", out, err)
+        fix = out.splitlines()[out.splitlines().index(lines(out, "[FAIL]", *words)[0]) + 1]
+        expect("fix: export" in fix, f"env {what}: the fix line follows", out, err)
+    rc, out, err = run(tool, "doctor", "--plugin", ok_lib, env={
+        "NCCL_DYNAMIC_CHUNK_SIZE": "524288",
+        "NCCL_GPUDIRECTTCPX_PROGRAM_FLOW_STEERING_WAIT_MICROS": "50000",
+        "NCCL_SOCKET_NTHREADS": "1", "NCCL_NSOCKS_PERTHREAD": "4"})
+    for words in (["NCCL_DYNAMIC_CHUNK_SIZE=524288"],
+                  ["NCCL_GPUDIRECTTCPX_PROGRAM_FLOW_STEERING_WAIT_MICROS=50000"],
+                  ["1 x 4 = 4"]):
+        expect(lines(out, "[OK]", *words), f"good value {words[0]} is OK", out, err)
+    rc, out, err = run(tool, "doctor", "--plugin", ok_lib)
+    expect(lines(out, "[WARN]", "NCCL_DYNAMIC_CHUNK_SIZE unset")
+           and lines(out, "[WARN]", "FLOW_STEERING_WAIT_MICROS unset")
+           and lines(out, "[WARN]", "NCCL_GPUDIRECTTCPX_CTRL_DEV unset"),
+           "unset knobs are WARN", out, err)
+    rc, out, err = run(tool, "doctor", "--plugin", ok_lib, env={
+        "NCCL_GPUDIRECTTCPX_PROGRAM_FLOW_STEERING_WAIT_MICROS": "5000000"})
+    expect(lines(out, "[WARN]", "over 1 s"), "a 5 s flow-steering wait is WARN", out, err)
+
+    # A fake machine: sysfs/procfs trees, an rxdm socket; everything that can pass passes.
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = os.path.realpath(tmp)
+        sysfs, procfs, rxdm = (os.path.join(tmp, d) for d in ("sys", "proc", "rxdm"))
+        for nic, node in (("eth0", "0"), ("eth1", "0"), ("eth2", "1")):
+            os.makedirs(os.path.join(sysfs, "class/net", nic, "device"))
+            with open(os.path.join(sysfs, "class/net", nic, "device/numa_node"), "w") as f:
+                f.write(node + "\n")
+        for node, cpus in (("0", "0-3"), ("1", "4-7")):
+            os.makedirs(os.path.join(sysfs, "devices/system/node/node" + node))
+            with open(os.path.join(sysfs, "devices/system/node/node" + node, "cpulist"), "w") as f:
+                f.write(cpus + "\n")
+        os.makedirs(os.path.join(sysfs, "kernel/dmabuf"))
+        os.makedirs(os.path.join(procfs, "driver/nvidia"))
+        with open(os.path.join(procfs, "driver/nvidia/version"), "w") as f:
+            f.write("NVRM version: fake 1.0\n")
+        os.makedirs(rxdm)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.bind(os.path.join(rxdm, "rx_rule_manager"))
+        env = {"TCPXP_SYSFS_ROOT": sysfs, "TCPXP_PROCFS_ROOT": procfs,
+               "NCCL_GPUDIRECTTCPX_UNIX_CLIENT_PREFIX": rxdm,
+               "NCCL_GPUDIRECTTCPX_CTRL_DEV": "eth0",
+               "NCCL_GPUDIRECTTCPX_SOCKET_IFNAME": "eth1,eth9",
+               "NCCL_GPUDIRECTTCPX_TX_BINDINGS": "eth1:2-3,8;eth2:4-7",
+               "NCCL_GPUDIRECTTCPX_RX_BINDINGS": "eth1:0-3"}
+        rc, out, err = run(tool, "doctor", "--plugin", ok_lib, env=env)
+        sock.close()
+        expect(lines(out, "[OK]", "NVIDIA driver present", "fake 1.0"),
+               "fake procfs: driver found", out, err)
+        expect(lines(out, "[OK]", "unix socket", "rx_rule_manager"), "rxdm socket found", out, err)
+        expect(lines(out, "[FAIL]", "no such interface: eth9"), "unknown data NIC is FAIL", out, err)
+        expect(lines(out, "[OK]", "NCCL_GPUDIRECTTCPX_CTRL_DEV=eth0"), "ctrl dev OK", out, err)
+        expect(lines(out, "[WARN]", "TX_BINDINGS", "eth1", "NUMA node 0", "cores 8 "),
+               "TX binding outside the NIC's NUMA node is WARN (core 8 only)", out, err)
+        expect(lines(out, "[OK]", "RX_BINDINGS=eth1:0-3"), "RX binding on the NUMA node OK",
+               out, err)
+        expect(lines(out, "[OK]", "kernel/dmabuf present"), "fake sysfs: dmabuf seen", out, err)
+
+    # --json parses; usage errors exit 2.
+    rc, out, err = run(tool, "doctor", "--json", "--plugin", ok_lib,
+                       env={"NCCL_DYNAMIC_CHUNK_SIZE": "0"})
+    report = json.loads(out)
+    expect(report["ready"] is False and rc == 1, "--json: ready false, exit 1", out, err)
+    expect(all(set(f) == {"level", "check", "message", "fix"} and
+               f["level"] in ("ok", "warn", "fail") for f in report["findings"]),
+           "--json: every finding has level, check, message, fix", out, err)
+    expect(any(f["level"] == "fail" and "NCCL_DYNAMIC_CHUNK_SIZE=0" in f["message"]
+               for f in report["findings"]), "--json: the chunk-size FAIL is there", out, err)
+    expect(any(f["level"] == "ok" and 'name "fake"' in f["message"] for f in report["findings"]),
+           "--json: the plugin name is there", out, err)
+    rc, out, err = run(tool, "doctor", "--bogus")
+    expect(rc == 2 and "unknown flag" in err, f"a bad flag exits 2 (got {rc})", out, err)
+    rc, out, err = run(tool, "doctor", "--plugin")
+    expect(rc == 2, f"--plugin without a value exits 2 (got {rc})", out, err)
+    rc, out, err = run(tool, "doctor", "--help")
+    expect(rc == 0 and "--plugin" in out and "[FAIL]" in out, "--help exits 0", out, err)
+    print("all doctor checks passed")
+
+
+if __name__ == "__main__":
+    main()
