@@ -20,6 +20,7 @@
 #include "control/metadata.h"
 #include "engine/driver.h"
 #include "engine/memory_info.h"
+#include "engine/metrics_server.h"
 #include "engine/transport_select.h"
 
 namespace tcpxp::engine {
@@ -235,6 +236,24 @@ Status Endpoint::create(int gpu_index, std::unique_ptr<Endpoint>* out) {
       props.unpack && gpuCount() == 0 && envBool("UCCL_TCPX_EMULATE_GPU_BUFFERS", false);
   ep->driver_ = std::make_unique<Driver>(config, net, devs, ndev, gpu_index, props,
                                          ep->emulate_gpu_buffers_, std::move(bootstrap));
+  if (config.metrics_port > 0) {
+    int mport = config.metrics_port + std::max(gpu_index, 0);
+    Endpoint* raw = ep.get();
+    Status st = MetricsServer::start(
+        mport,
+        [raw, gpu_index] {
+          EndpointStats stats;
+          Status s = raw->stats(&stats);
+          return s.isOk() ? renderPrometheus(stats, gpu_index) : "# " + s.toString() + "\n";
+        },
+        &ep->metrics_);
+    if (st.isOk()) {
+      ep->info_.metrics_port = ep->metrics_->port();
+      LOG_INFO("metrics: http://0.0.0.0:%d/metrics", ep->info_.metrics_port);
+    } else {
+      LOG_WARN("%s; metrics are not served (UCCL_TCPX_METRICS_PORT)", st.toString().c_str());
+    }
+  }
   LOG_INFO("endpoint gpu %d: transport %s (%s), devices %s (%s), control %s:%u", gpu_index,
            net.name().c_str(), why.c_str(), config.devs.empty() ? "auto" : config.devs.c_str(),
            placement.c_str(), ep->info_.ip.c_str(), ep->info_.port);
@@ -242,7 +261,9 @@ Status Endpoint::create(int gpu_index, std::unique_ptr<Endpoint>* out) {
   return Status::ok();
 }
 
-Endpoint::~Endpoint() = default;
+Endpoint::~Endpoint() {
+  metrics_.reset();  // its scrapes call into the driver
+}
 
 std::vector<uint8_t> Endpoint::metadata() const {
   std::vector<uint8_t> out;

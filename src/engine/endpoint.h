@@ -31,6 +31,7 @@ struct EndpointInfo {
   std::string bdf;                          // PCI BDF of the GPU, "" when host-only
   std::string transport;                    // transport (plugin) name
   int dev = 0;                              // transport device index
+  int metrics_port = 0;                     // Prometheus endpoint, 0 if none
   std::string dev_name;                     // its interface name
   bool transport_moves_gpu_memory = false;  // ptrSupport has CUDA
   std::vector<int> devs;                    // devices of the channels, round robin
@@ -108,6 +109,7 @@ class Endpoint {
   EndpointInfo info_;
   bool emulate_gpu_buffers_ = false;
   std::unique_ptr<Driver> driver_;
+  std::unique_ptr<class MetricsServer> metrics_;  // UCCL_TCPX_METRICS_PORT; stops before driver_
 };
 
 // UCCL_TCPX_DEV -> the transport devices of an endpoint's channels ("" = PCIe-local to the GPU).

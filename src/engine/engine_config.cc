@@ -18,6 +18,8 @@ const std::vector<KnobDoc>& engineKnobs() {
       {"UCCL_TCPX_TIMEOUT_MS", "30000", "a transfer or handshake without progress this long fails"},
       {"UCCL_TCPX_STAGING_BYTES", "64M", "pinned staging memory per connection (staged path)"},
       {"UCCL_TCPX_DEBUG", "WARN", "log level: NONE ERROR WARN INFO DEBUG TRACE"},
+      {"UCCL_TCPX_METRICS_PORT", "0 (off)",
+       "serve Prometheus metrics (traffic per NIC and channel) on this port + GPU index"},
       {"UCCL_TCPX_GPU", "-1 (host only)", "GPU of an engine made by uccl_engine_create (C API)"},
       {"UCCL_TCPX_EMULATE_GPU_BUFFERS", "0",
        "tests: with the UNPACK emulation and no GPU, host buffers take the GPU receive path"},
@@ -40,6 +42,7 @@ EngineConfig EngineConfig::fromEnv() {
   c.bootstrap_port_base =
       static_cast<int>(envInt("UCCL_TCPX_BOOTSTRAP_PORT_BASE", c.bootstrap_port_base, 0, 65535));
   c.timeout_ms = envInt("UCCL_TCPX_TIMEOUT_MS", c.timeout_ms, 100, 3600 * 1000);
+  c.metrics_port = static_cast<int>(envInt("UCCL_TCPX_METRICS_PORT", 0, 0, 65535));
   c.staging_bytes = envInt("UCCL_TCPX_STAGING_BYTES", c.staging_bytes, 4 << 20, int64_t{16} << 30);
   return c;
 }

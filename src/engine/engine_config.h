@@ -20,6 +20,7 @@ struct EngineConfig {
   std::string devs;
   int64_t timeout_ms = 30000;        // a transfer or handshake with no progress for this long fails
   int64_t staging_bytes = 64 << 20;  // pinned staging memory per connection (GPU over host-only)
+  int metrics_port = 0;              // Prometheus text endpoint on port + GPU index; 0 = off
 
   static EngineConfig fromEnv();
 };

@@ -2,7 +2,10 @@
 // (the single-process mode), each with its own driver thread.
 #include "engine/endpoint.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <future>
 #include <numeric>
@@ -10,6 +13,8 @@
 #include <thread>
 #include <vector>
 
+#include "common/fd.h"
+#include "common/net_util.h"
 #include "control/fifo_item.h"
 
 namespace tcpxp::engine {
@@ -117,6 +122,87 @@ TEST(Endpoint, WriteOutsideTheAdvertisementIsRefused) {
   Status st = p.a->wait(x);
   EXPECT_EQ(st.code(), Code::kRefused) << st.toString();
   EXPECT_TRUE(std::all_of(remote.begin(), remote.end(), [](uint8_t v) { return v == 0; }));
+}
+
+}  // namespace
+}  // namespace tcpxp::engine
+
+namespace tcpxp::engine {
+namespace {
+
+int freePort() {
+  Fd fd(::socket(AF_INET, SOCK_STREAM, 0));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(a);
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) return 0;
+  ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&a), &len);
+  return ntohs(a.sin_port);
+}
+
+std::string httpGet(int port) {
+  Fd fd(::socket(AF_INET, SOCK_STREAM, 0));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) return "";
+  const char req[] = "GET /metrics HTTP/1.0\r\n\r\n";
+  if (!sendAll(fd.get(), req, sizeof(req) - 1).isOk()) return "";
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::recv(fd.get(), buf, sizeof(buf), 0)) > 0) out.append(buf, static_cast<size_t>(n));
+  return out;
+}
+
+TEST(Endpoint, StatsAndPrometheusMetricsCountTheBytes) {
+  int port = freePort();
+  ASSERT_GT(port, 0);
+  ::setenv("UCCL_TCPX_METRICS_PORT", std::to_string(port).c_str(), 1);
+  std::unique_ptr<Endpoint> a;
+  ASSERT_TRUE(Endpoint::create(-1, &a).isOk());
+  ::unsetenv("UCCL_TCPX_METRICS_PORT");
+  ASSERT_EQ(a->info().metrics_port, port);
+  std::unique_ptr<Endpoint> b;
+  ASSERT_TRUE(Endpoint::create(-1, &b).isOk());
+  auto accepted = std::async(std::launch::async, [&] {
+    ConnId id = 0;
+    EXPECT_TRUE(b->accept(&id, nullptr, nullptr, nullptr, 10000).isOk());
+    return id;
+  });
+  ConnId ab = 0;
+  ASSERT_TRUE(a->connect("127.0.0.1", -1, b->info().port, &ab).isOk());
+  ConnId ba = accepted.get();
+  const size_t size = (size_t{3} << 20) + 5;
+  auto src = pattern(size, 9);
+  std::vector<uint8_t> dst(size);
+  MrId smr = 0, dmr = 0;
+  ASSERT_TRUE(a->reg(src.data(), size, &smr).isOk());
+  ASSERT_TRUE(b->reg(dst.data(), size, &dmr).isOk());
+  XferId rx = 0, tx = 0;
+  Segment r{dmr, dst.data(), size}, s{smr, src.data(), size};
+  ASSERT_TRUE(b->recvAsync(ba, {&r, 1}, &rx).isOk());
+  ASSERT_TRUE(a->sendAsync(ab, {&s, 1}, &tx).isOk());
+  ASSERT_TRUE(b->wait(rx).isOk());
+  ASSERT_TRUE(a->wait(tx).isOk());
+
+  EndpointStats st;
+  ASSERT_TRUE(a->stats(&st).isOk());
+  uint64_t sent = 0, channel_sent = 0;
+  for (const NicStats& n : st.nics) sent += n.counters.bytes_sent;
+  for (const ChannelStats& c : st.channels) channel_sent += c.counters.bytes_sent;
+  EXPECT_EQ(sent, size);
+  EXPECT_EQ(channel_sent, size);
+
+  std::string page = httpGet(port);
+  EXPECT_NE(page.find("200 OK"), std::string::npos) << page;
+  EXPECT_NE(page.find("# TYPE tcpxp_nic_bytes_sent_total counter"), std::string::npos) << page;
+  std::string line =
+      "tcpxp_nic_bytes_sent_total{gpu=\"-1\",dev=\"0\",nic=\"lo\"} " + std::to_string(size);
+  EXPECT_NE(page.find(line), std::string::npos) << page;
+  EXPECT_NE(page.find("tcpxp_channel_bytes_sent_total{"), std::string::npos) << page;
 }
 
 }  // namespace
