@@ -8,6 +8,7 @@
 #include <chrono>
 #include <future>
 
+#include "common/cpu_affinity.h"
 #include "common/cpu_relax.h"
 #include "common/log.h"
 #include "common/net_util.h"
@@ -154,6 +155,13 @@ void Driver::loop() {
     Status st = datapath::useDevice(ctx_.gpu_index);
     if (!st.isOk() && st.code() != Code::kNotSupported) {
       LOG_WARN("driver thread: cannot use GPU %d: %s", ctx_.gpu_index, st.toString().c_str());
+    }
+  }
+  // NUMA-local placement: the driver next to its first NIC (UCCL_TCPX_PIN_THREADS).
+  if (pinningWanted() && !ctx_.props.name.empty()) {
+    int node = numaNodeOfNet(ctx_.props.name);
+    if (pinCurrentThreadToNode(node)) {
+      LOG_INFO("driver thread pinned to NUMA node %d (%s)", node, ctx_.props.name.c_str());
     }
   }
   std::vector<ConnId> dead;

@@ -18,6 +18,8 @@ const std::vector<KnobDoc>& engineKnobs() {
       {"UCCL_TCPX_TIMEOUT_MS", "30000", "a transfer or handshake without progress this long fails"},
       {"UCCL_TCPX_STAGING_BYTES", "64M", "pinned staging memory per connection (staged path)"},
       {"UCCL_TCPX_DEBUG", "WARN", "log level: NONE ERROR WARN INFO DEBUG TRACE"},
+      {"UCCL_TCPX_PIN_THREADS", "auto (on with > 1 NUMA node)",
+       "pin driver and socket helper threads to their NIC's NUMA node: 1 | 0 | auto"},
       {"UCCL_TCPX_METRICS_PORT", "0 (off)",
        "serve Prometheus metrics (traffic per NIC and channel) on this port + GPU index"},
       {"UCCL_TCPX_GPU", "-1 (host only)", "GPU of an engine made by uccl_engine_create (C API)"},

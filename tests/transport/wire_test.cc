@@ -126,3 +126,24 @@ TEST(SocketWire, CloseFrameRoundTrips) {
 
 }  // namespace
 }  // namespace tcpxp::transport::socket
+
+#include "common/cpu_affinity.h"
+
+namespace tcpxp {
+namespace {
+
+TEST(CpuAffinity, ParsesSysfsCpuLists) {
+  std::vector<int> cpus;
+  ASSERT_TRUE(parseCpuList("0-3,8,10-11", &cpus));
+  EXPECT_EQ(cpus, (std::vector<int>{0, 1, 2, 3, 8, 10, 11}));
+  ASSERT_TRUE(parseCpuList("5", &cpus));
+  EXPECT_EQ(cpus, (std::vector<int>{5}));
+  EXPECT_FALSE(parseCpuList("3-1", &cpus));
+  EXPECT_FALSE(parseCpuList("a-b", &cpus));
+  EXPECT_FALSE(parseCpuList("1,x", &cpus));
+  EXPECT_GE(numaNodeCount(), 1);
+  EXPECT_EQ(numaNodeOfNet("lo"), -1);  // virtual: no NUMA node
+}
+
+}  // namespace
+}  // namespace tcpxp

@@ -112,6 +112,7 @@ class ListenComm {
   std::string where_;
   std::vector<std::unique_ptr<Pending>> pending_;
   bool accepted_ = false;
+  int dev_ = 0;
 };
 
 // connect() state kept between retries, found again through a token in the handle.
@@ -119,7 +120,8 @@ ncclResult_t connectStep(int dev, void* handle, SendComm** out);
 
 class SendComm {
  public:
-  SendComm(std::vector<Fd> data, Fd ctrl, std::string peer);
+  // pin_node: NUMA node for the helper threads, -1 = no pinning.
+  SendComm(std::vector<Fd> data, Fd ctrl, std::string peer, int pin_node = -1);
   ~SendComm();
   ncclResult_t isend(void* data, int size, void* mhandle, void** request);
   ncclResult_t test(SendRequest* req, int* done);
@@ -149,6 +151,7 @@ class SendComm {
   void run(Worker* w);
 
   std::string peer_;
+  int pin_node_ = -1;
   Fd ctrl_;
   std::vector<std::unique_ptr<Worker>> workers_;
   SendRequest slots_[kMaxRequests];
@@ -162,7 +165,7 @@ class SendComm {
 
 class RecvComm {
  public:
-  RecvComm(std::vector<Fd> data, Fd ctrl, std::string peer);
+  RecvComm(std::vector<Fd> data, Fd ctrl, std::string peer, int pin_node = -1);
   ~RecvComm();
   ncclResult_t start(ncclNetDeviceHandle_v7_t** dev_handle);
   ncclResult_t irecv(int n, void** data, int* sizes, void** mhandles, void** request);
@@ -190,6 +193,7 @@ class RecvComm {
   ncclResult_t checkPeerGone(RecvRequest* req);
 
   std::string peer_;
+  int pin_node_ = -1;
   Fd ctrl_;
   std::vector<std::unique_ptr<Worker>> workers_;
   RecvRequest slots_[kMaxRequests];
@@ -214,6 +218,9 @@ class RecvComm {
   ncclNetDeviceHandle_v7_t* owned_dev_handle_ = nullptr;
   CommError error_;
 };
+
+// NUMA node for the helper threads of comms on device `dev` (-1: do not pin).
+int pinNodeFor(int dev);
 
 // Process-wide state set by init() (socket_net.cc).
 const SocketConfig& config();

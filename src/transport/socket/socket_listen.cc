@@ -185,7 +185,7 @@ ncclResult_t connectStep(int dev, void* handle, SendComm** out) {
   }
   setNoDelay(finished->socks[0].fd.get());
   *out = new SendComm(std::move(data), std::move(finished->socks[0].fd),
-                      finished->target.addr.toString());
+                      finished->target.addr.toString(), pinNodeFor(dev));
   LOG_INFO("connected send comm to %s with %d data sockets",
            finished->target.addr.toString().c_str(), finished->nsocks);
   return ncclSuccess;
@@ -218,6 +218,7 @@ ncclResult_t ListenComm::create(int dev, void* handle, ListenComm** out) {
   }
   ListenInfo info{bound, randomNonce()};
   lc->nonce_ = info.nonce;
+  lc->dev_ = dev;
   lc->where_ = bound.toString() + " (" + d.name + ")";
   encodeHandle(info, static_cast<uint8_t*>(handle));
   LOG_DEBUG("listening on %s", lc->where_.c_str());
@@ -337,7 +338,8 @@ ncclResult_t ListenComm::accept(RecvComm** out, ncclNetDeviceHandle_v7_t** dev_h
       data_fds.push_back(std::move(p->fd));
     }
     std::string peer = ctrl->peer;
-    auto comm = std::make_unique<RecvComm>(std::move(data_fds), std::move(ctrl->fd), peer);
+    auto comm = std::make_unique<RecvComm>(std::move(data_fds), std::move(ctrl->fd), peer,
+                                           pinNodeFor(dev_));
     std::erase_if(pending_,
                   [&](const auto& p) { return p->ready && p->hello.comm_nonce == nonce; });
     ncclResult_t rc = comm->start(dev_handle);

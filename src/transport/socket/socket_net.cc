@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <mutex>
 
+#include "common/cpu_affinity.h"
 #include "common/log.h"
 #include "transport/socket/device_memory.h"
 #include "transport/socket/socket_comm.h"
@@ -252,6 +253,11 @@ const ncclNet_v7_t kSocketNet = {
 
 const SocketConfig& config() { return g_state->config; }
 const std::vector<NetDevice>& devices() { return g_state->devices; }
+
+int pinNodeFor(int dev) {
+  if (!pinningWanted() || dev < 0 || dev >= static_cast<int>(g_state->devices.size())) return -1;
+  return numaNodeOfNet(g_state->devices[dev].name);
+}
 
 void tuneDataSocket(int fd) {
   setNoDelay(fd);

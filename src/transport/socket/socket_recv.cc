@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "common/cpu_affinity.h"
 #include "common/cpu_relax.h"
 #include "common/log.h"
 #include "common/net_util.h"
@@ -38,8 +39,11 @@ Status readAll(int fd, iovec* iov, int count) {
 
 }  // namespace
 
-RecvComm::RecvComm(std::vector<Fd> data, Fd ctrl, std::string peer)
-    : peer_(std::move(peer)), ctrl_(std::move(ctrl)), unpack_(config().unpack) {
+RecvComm::RecvComm(std::vector<Fd> data, Fd ctrl, std::string peer, int pin_node)
+    : peer_(std::move(peer)),
+      pin_node_(pin_node),
+      ctrl_(std::move(ctrl)),
+      unpack_(config().unpack) {
   for (auto& s : slots_) s.comm = this;
   int index = 0;
   for (auto& fd : data) {
@@ -137,6 +141,7 @@ void spinUntilReadable(int fd, std::chrono::microseconds spin) {
 }
 
 void RecvComm::run(Worker* w) {
+  if (pin_node_ >= 0) pinCurrentThreadToNode(pin_node_);
   uint8_t bytes[kChunkHeaderBytes];
   for (;;) {
     spinUntilReadable(w->fd.get(), std::chrono::microseconds(50));

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "common/cpu_affinity.h"
 #include "common/cpu_relax.h"
 #include "common/log.h"
 #include "common/net_util.h"
@@ -40,8 +41,11 @@ Status writeChunk(int fd, const uint8_t* header, const char* data, size_t len) {
 
 }  // namespace
 
-SendComm::SendComm(std::vector<Fd> data, Fd ctrl, std::string peer)
-    : peer_(std::move(peer)), ctrl_(std::move(ctrl)), min_chunk_(config().min_chunk) {
+SendComm::SendComm(std::vector<Fd> data, Fd ctrl, std::string peer, int pin_node)
+    : peer_(std::move(peer)),
+      pin_node_(pin_node),
+      ctrl_(std::move(ctrl)),
+      min_chunk_(config().min_chunk) {
   for (auto& s : slots_) s.comm = this;
   for (auto& fd : data) {
     auto w = std::make_unique<Worker>();
@@ -106,6 +110,7 @@ ncclResult_t SendComm::isend(void* data, int size, void* mhandle, void** request
 }
 
 void SendComm::run(Worker* w) {
+  if (pin_node_ >= 0) pinCurrentThreadToNode(pin_node_);
   uint8_t header[kChunkHeaderBytes];
   for (;;) {
     Task task;
