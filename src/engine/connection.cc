@@ -203,10 +203,10 @@ DataPath Connection::choosePath(const Transfer& x, bool receiving) const {
   return ctx_.props.supports_cuda ? DataPath::kDirect : DataPath::kStaged;
 }
 
-Transfer* Connection::addMine(uint64_t api, XferKind kind, Registration* reg, char* ptr,
-                              size_t size) {
+std::unique_ptr<Transfer> Connection::makeTransfer(uint64_t id, uint64_t api, XferKind kind,
+                                                   Registration* reg, char* ptr, size_t size) {
   auto x = std::make_unique<Transfer>();
-  x->id = next_id_++;
+  x->id = id;
   x->api_id = api;
   x->kind = kind;
   x->conn = this;
@@ -214,26 +214,20 @@ Transfer* Connection::addMine(uint64_t api, XferKind kind, Registration* reg, ch
   x->size = size;
   x->reg = reg;
   x->last_progress = Clock::now();
-  ++reg->active;
-  Transfer* raw = x.get();
-  mine_.emplace(raw->id, std::move(x));
+  ++reg->active;  // dereg waits until the transfer ends (complete() releases it)
+  return x;
+}
+
+Transfer* Connection::addMine(uint64_t api, XferKind kind, Registration* reg, char* ptr,
+                              size_t size) {
+  uint64_t id = next_id_++;
+  Transfer* raw = (mine_[id] = makeTransfer(id, api, kind, reg, ptr, size)).get();
   return raw;
 }
 
 Transfer* Connection::addTheirs(uint64_t peer_id, XferKind kind, Registration* reg, char* ptr,
                                 size_t size) {
-  auto x = std::make_unique<Transfer>();
-  x->id = peer_id;
-  x->kind = kind;
-  x->conn = this;
-  x->ptr = ptr;
-  x->size = size;
-  x->reg = reg;
-  x->last_progress = Clock::now();
-  if (reg) ++reg->active;
-  Transfer* raw = x.get();
-  theirs_[peer_id] = std::move(x);
-  return raw;
+  return (theirs_[peer_id] = makeTransfer(peer_id, 0, kind, reg, ptr, size)).get();
 }
 
 Status Connection::postPieces(Transfer* x, bool receiving) {
@@ -270,16 +264,8 @@ Status Connection::send(uint64_t api, Registration* reg, char* ptr, size_t size)
 }
 
 Status Connection::recv(uint64_t api, Registration* reg, char* ptr, size_t size) {
-  auto x = std::make_unique<Transfer>();
-  x->api_id = api;
-  x->kind = XferKind::kRecv;
-  x->conn = this;
-  x->ptr = ptr;
-  x->size = size;
-  x->reg = reg;
-  x->last_progress = Clock::now();
-  ++reg->active;
-  posted_recvs_.push_back(std::move(x));
+  // Its id becomes the matching Send's once one arrives (matchRecvs()).
+  posted_recvs_.push_back(makeTransfer(0, api, XferKind::kRecv, reg, ptr, size));
   return matchRecvs();
 }
 

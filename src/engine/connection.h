@@ -134,6 +134,8 @@ class Connection {
   }
   DataPath choosePath(const Transfer& x, bool receiving) const;
 
+  std::unique_ptr<Transfer> makeTransfer(uint64_t id, uint64_t api, XferKind kind,
+                                         Registration* reg, char* ptr, size_t size);
   Transfer* addMine(uint64_t api, XferKind kind, Registration* reg, char* ptr, size_t size);
   Transfer* addTheirs(uint64_t peer_id, XferKind kind, Registration* reg, char* ptr, size_t size);
   // Appends the transfer's pieces to the channels (receive or send side) round robin.

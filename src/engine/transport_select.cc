@@ -84,8 +84,7 @@ bool probeInChild(const std::string& path, std::string* why) {
 
 std::string findTcpxPlugin(const EngineConfig& config) {
   if (!config.plugin_path.empty()) return config.plugin_path;
-  if (fileExists("/usr/local/tcpx/lib64/libnccl-net.so"))
-    return "/usr/local/tcpx/lib64/libnccl-net.so";
+  if (fileExists(kDefaultTcpxPluginPath)) return kDefaultTcpxPluginPath;
   // Then libnccl-net.so on the library path (searched by hand: dlopen by name would load it).
   std::string dirs = envString("LD_LIBRARY_PATH", "");
   size_t start = 0;
@@ -162,7 +161,7 @@ Status selectTransport(const EngineConfig& config, transport::NetPlugin** out, s
   *why = reason;
   if (use_tcpx) {
     std::string path = findTcpxPlugin(config);
-    if (path.empty()) path = "/usr/local/tcpx/lib64/libnccl-net.so";
+    if (path.empty()) path = kDefaultTcpxPluginPath;
     return transport::NetPlugin::load(path, out);
   }
   return transport::NetPlugin::builtinSocket(out);

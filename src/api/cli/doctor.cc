@@ -20,13 +20,13 @@
 #include "api/cli/args.h"
 #include "api/cli/commands.h"
 #include "api/cli/topology.h"
+#include "engine/engine_config.h"
+#include "engine/transport_select.h"
 #include "transport/abi/net_v7.h"
 #include "transport/plugin_loader.h"
 
 namespace tcpxp::cli {
 namespace {
-
-constexpr const char* kDefaultTcpxPath = "/usr/local/tcpx/lib64/libnccl-net.so";
 
 const Command kDoctor = {
     .name = "doctor",
@@ -127,11 +127,6 @@ bool exists(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0;
 }
 
-bool isRegularFile(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-}
-
 std::string firstLine(const std::string& path) {
   std::ifstream in(path);
   std::string line;
@@ -227,22 +222,13 @@ std::string pluginPath(const std::string& flag, std::string* source) {
     *source = "--plugin";
     return flag;
   }
-  if (isSet("UCCL_TCPX_PLUGIN_PATH")) {
-    *source = "UCCL_TCPX_PLUGIN_PATH";
-    return env("UCCL_TCPX_PLUGIN_PATH");
-  }
-  if (isRegularFile(kDefaultTcpxPath)) {
-    *source = "default path";
-    return kDefaultTcpxPath;
-  }
-  for (const std::string& dir : split(env("LD_LIBRARY_PATH"), ':')) {
-    if (!dir.empty() && isRegularFile(dir + "/libnccl-net.so")) {
-      *source = "LD_LIBRARY_PATH";
-      return dir + "/libnccl-net.so";
-    }
-  }
-  *source = "";
-  return "";
+  // The engine's own search (engine/transport_select.h), so both always agree.
+  std::string path = engine::findTcpxPlugin(engine::EngineConfig::fromEnv());
+  *source = path.empty()                             ? ""
+            : isSet("UCCL_TCPX_PLUGIN_PATH")         ? "UCCL_TCPX_PLUGIN_PATH"
+            : path == engine::kDefaultTcpxPluginPath ? "default path"
+                                                     : "LD_LIBRARY_PATH";
+  return path;
 }
 
 void checkPlugin(Report& r, const std::string& flag) {
@@ -255,7 +241,8 @@ void checkPlugin(Report& r, const std::string& flag) {
   if (path.empty()) {
     r.fail("plugin",
            "no TCPX plugin found (UCCL_TCPX_PLUGIN_PATH unset, no " +
-               std::string(kDefaultTcpxPath) + ", no libnccl-net.so on LD_LIBRARY_PATH)",
+               std::string(engine::kDefaultTcpxPluginPath) +
+               ", no libnccl-net.so on LD_LIBRARY_PATH)",
            fix_path);
     return;
   }

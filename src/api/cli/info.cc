@@ -13,14 +13,12 @@
 #include "api/cli/topology.h"
 #include "common/env.h"
 #include "engine/engine_config.h"
+#include "engine/transport_select.h"
 #include "transport/socket/socket_config.h"
 #include "transport/socket/socket_devices.h"
 
 namespace tcpxp::cli {
 namespace {
-
-// Where engine/transport_select.cc looks for TCPX when UCCL_TCPX_PLUGIN_PATH is unset.
-constexpr const char* kDefaultTcpxPath = "/usr/local/tcpx/lib64/libnccl-net.so";
 
 const Command kInfo = {
     .name = "info",
@@ -116,15 +114,16 @@ std::string checkPlugin(const std::string& path, bool do_dlopen, bool* usable) {
 
 void printTransport(bool do_dlopen) {
   std::string choice = envString("UCCL_P2P_TRANSPORT", "");
-  std::string path_env = envString("UCCL_TCPX_PLUGIN_PATH", "");
-  std::string path = path_env.empty() ? kDefaultTcpxPath : path_env;
+  std::string path = engine::findTcpxPlugin(engine::EngineConfig::fromEnv());
+  if (path.empty()) path = engine::kDefaultTcpxPluginPath;
   bool usable = false;
   std::string verdict = checkPlugin(path, do_dlopen, &usable);
   std::printf("\nTransport\n");
   std::printf("  UCCL_P2P_TRANSPORT    %s\n",
               choice.empty() ? "(unset: automatic)" : choice.c_str());
   std::printf("  TCPX plugin           %s (%s): %s\n", path.c_str(),
-              path_env.empty() ? "default path" : "UCCL_TCPX_PLUGIN_PATH", verdict.c_str());
+              envString("UCCL_TCPX_PLUGIN_PATH", "").empty() ? "search" : "UCCL_TCPX_PLUGIN_PATH",
+              verdict.c_str());
   std::string use, why;
   if (choice == "tcpx") {
     use = "tcpx (the TCPX plugin)";
