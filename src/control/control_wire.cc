@@ -443,9 +443,25 @@ Status decode(const uint8_t* payload, size_t len, ReadOk* out) {
 
 // Cts, Done, Nack -----------------------------------------------------------------------------
 
-void encode(const Cts& msg, std::vector<uint8_t>* out) { encodeXferStep(msg, out); }
+void encode(const Cts& msg, std::vector<uint8_t>* out) {
+  frame(FrameType::kCts, out, [&](Writer& w) {
+    w.u64(msg.xfer_id);
+    w.u8(static_cast<uint8_t>(msg.initiator));
+    w.zeros(1);
+    w.u16(msg.first_channel);
+    w.zeros(4);
+  });
+}
 Status decode(const uint8_t* payload, size_t len, Cts* out) {
-  return decodeXferStep(payload, len, out);
+  TCPXP_RETURN_IF_ERROR(checkExactLength(FrameType::kCts, len));
+  Reader r(payload, len);
+  Cts m;
+  m.xfer_id = r.u64();
+  m.initiator = static_cast<Initiator>(r.u8());
+  bool reserved_zero = wire::allZero(r.bytes(1), 1);
+  m.first_channel = r.u16();
+  if (!reserved_zero || !wire::allZero(r.bytes(4), 4)) return bad("Cts: non-zero reserved bytes");
+  return finish(m, out);
 }
 void encode(const Done& msg, std::vector<uint8_t>* out) { encodeXferStep(msg, out); }
 Status decode(const uint8_t* payload, size_t len, Done* out) {

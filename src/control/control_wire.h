@@ -31,8 +31,10 @@
 //     36 reserved u32;  remote_addr + size must not wrap
 //   6 ReadOk, 8 bytes: 0 xfer_id u64
 //   7 Cts (clear to send: the data receiver posted its receives), 16 bytes:
+//     0 xfer_id u64 | 8 initiator u8 (Initiator) | 9 reserved u8 | 10 first_channel u16 |
+//     12 reserved u32.  Piece i of the transfer goes on channel (first_channel + i) % channels.
+//   8 Done (all data landed at the data receiver), 16 bytes:
 //     0 xfer_id u64 | 8 initiator u8 (Initiator) | 9 reserved[7]
-//   8 Done (all data landed at the data receiver), 16 bytes: same layout as Cts
 //   9 Nack, 18 + m bytes:
 //     0 xfer_id u64 | 8 initiator u8 | 9 reserved[3] | 12 code u32 (a Code, not kOk) |
 //     16 message str16 (m <= 1024)
@@ -161,6 +163,8 @@ struct Cts {
   static constexpr FrameType kType = FrameType::kCts;
   uint64_t xfer_id = 0;
   Initiator initiator = Initiator::kDataSender;
+  // Chosen by the data receiver; the engine checks it against the connection's channel count.
+  uint16_t first_channel = 0;
   bool operator==(const Cts&) const = default;
 };
 

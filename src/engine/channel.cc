@@ -8,6 +8,12 @@
 namespace tcpxp::engine {
 namespace {
 constexpr size_t kCopyAhead = 4;  // staged copies started beyond the 16 posted sends
+
+int64_t nowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 }  // namespace
 
 const char* dataPathName(DataPath path) {
@@ -36,6 +42,7 @@ Status Channel::postSends(const transport::Net& net, Registry& registry, bool* d
           send_stream->copy(paths.send_staging->slot(op.staging), op.ptr, op.len));
       op.event = send_stream->record();
       if (op.event < 0) break;  // retried next round; the copy is simply enqueued again
+      op.since_ns = nowNs();
       *did_work = true;
     }
     ++send_copies_;
@@ -55,8 +62,14 @@ Status Channel::postSends(const transport::Net& net, Registry& registry, bool* d
     TCPXP_RETURN_IF_ERROR(registry.mhandleFor(reg, send_comm, net, &mh));
     TCPXP_RETURN_IF_ERROR(net.isend(send_comm, data, op.len, mh, &op.request));
     if (op.request == nullptr) break;  // the transport is not ready: retry next round
-    if (op.event >= 0) send_stream->release(op.event);
+    int64_t now = nowNs();
+    if (op.event >= 0) {
+      send_stream->release(op.event);
+      counters.stage_ns += static_cast<uint64_t>(now - op.since_ns);
+      ++counters.staged_sends;
+    }
     op.event = -1;
+    op.since_ns = now;
     send_queue_.pop();
     --send_copies_;
     send_inflight_.push(op);
@@ -86,6 +99,7 @@ Status Channel::postRecvs(const transport::Net& net, Registry& registry, bool* d
       break;
     }
     op.unpack_slot = static_cast<int>(recv_posted_++ % datapath::kUnpackSlots);
+    op.since_ns = nowNs();
     recv_queue_.pop();
     recv_inflight_.push(op);
     *did_work = true;
@@ -101,6 +115,7 @@ Status Channel::testSends(const transport::Net& net, std::vector<Transfer*>* fin
     TCPXP_RETURN_IF_ERROR(net.test(op.request, &done));
     if (!done) break;
     if (op.staging >= 0) paths.send_staging->release(op.staging);
+    counters.send_ns += static_cast<uint64_t>(nowNs() - op.since_ns);
     counters.bytes_sent += op.len;
     ++counters.sends;
     ++op.xfer->chunks_done;
@@ -155,6 +170,9 @@ Status Channel::testRecvs(const transport::Net& net, std::vector<Transfer*>* fin
     TCPXP_RETURN_IF_ERROR(net.test(op.request, &done));
     if (!done) break;
     op.tested = true;
+    int64_t now = nowNs();
+    counters.recv_ns += static_cast<uint64_t>(now - op.since_ns);
+    op.since_ns = now;
     TCPXP_RETURN_IF_ERROR(startLanding(op));
     ++recv_tested_;
     *did_work = true;
@@ -168,6 +186,7 @@ Status Channel::testRecvs(const transport::Net& net, std::vector<Transfer*>* fin
     if (!done) break;
     TCPXP_RETURN_IF_ERROR(net.irecvConsumed(recv_comm, op.request));
     if (op.staging >= 0) paths.recv_staging->release(op.staging);
+    counters.land_ns += static_cast<uint64_t>(nowNs() - op.since_ns);
     counters.bytes_received += op.len;
     ++counters.receives;
     ++op.xfer->chunks_done;
@@ -189,9 +208,7 @@ Status Channel::progress(const transport::Net& net, Registry& registry,
   // Busy time: while any request is posted on either comm.
   bool posted = !send_inflight_.empty() || !recv_inflight_.empty();
   if (posted != (busy_since_ns_ >= 0)) {
-    int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                      std::chrono::steady_clock::now().time_since_epoch())
-                      .count();
+    int64_t now = nowNs();
     if (posted) {
       busy_since_ns_ = now;
     } else {

@@ -39,6 +39,7 @@ struct ChunkOp {
   int staging = -1;      // staging slot (staged path)
   int event = -1;        // GPU event of the copy or gather in flight
   int unpack_slot = 0;   // k % 16 of this irecv on its comm (unpack path)
+  int64_t since_ns = 0;  // when its current stage began (staging copy, network, landing)
   bool tested = false;   // receive reported done
   bool landing = false;  // receive: copy/gather to the user's buffer started
 };
@@ -54,9 +55,15 @@ struct PathResources {
   transport::UnpackHandle unpack;  // set per channel from accept()
 };
 
-// Bytes and requests a channel completed, and how long it had requests posted.
+// Bytes and requests a channel completed, and how long it had requests posted. The *_ns sums
+// say where pieces spent their time (logged per channel when the connection ends):
+//   stage   device->host copy of a staged send, started -> seen complete
+//   send    isend posted -> test() done
+//   recv    irecv posted -> test() done (includes waiting for the sender)
+//   land    received -> in the user's buffer (host->device copy or gather) and consumed
 struct ChannelCounters {
   uint64_t bytes_sent = 0, bytes_received = 0, sends = 0, receives = 0, busy_ns = 0;
+  uint64_t stage_ns = 0, staged_sends = 0, send_ns = 0, recv_ns = 0, land_ns = 0;
 };
 
 class Channel {
@@ -70,6 +77,8 @@ class Channel {
 
   void queueSend(const ChunkOp& op) { send_queue_.push(op); }
   void queueRecv(const ChunkOp& op) { recv_queue_.push(op); }
+  // Receives queued or posted: how busy this channel's incoming direction is.
+  size_t recvBacklog() const { return recv_queue_.size() + recv_inflight_.size(); }
   bool idle() const {
     return send_queue_.empty() && send_inflight_.empty() && recv_queue_.empty() &&
            recv_inflight_.empty();

@@ -7,9 +7,10 @@
 //
 // Ordering rule (what makes posting-order matching hold with any number of transfers in flight,
 // both directions at once): for data flowing X -> Y, only Y decides the order. Y appends the
-// pieces of a transfer to its channels' receive queues at the moment it sends Cts for it; X
-// appends them to its send queues when that Cts arrives. Cts frames arrive in the order sent, so
-// both sides walk the channels round robin in the same order.
+// pieces of a transfer to its channels' receive queues at the moment it sends Cts for it, piece
+// i on channel (first + i) % N with `first` named in the Cts; X appends them to its send queues
+// when that Cts arrives. Cts frames arrive in the order sent, so both sides append to every
+// channel in the same order.
 //   send/recv: Send(X->Y) .. Y matches a posted recv .. Cts(Y->X) .. data .. Done(Y->X)
 //   write:     Write(X->Y) .. Y checks the advertisement .. Cts .. data .. Done
 //   read:      Read(Y->X) .. X checks .. ReadOk(X->Y) .. Y: Cts(Y->X) .. data X->Y .. Done(X->Y)
@@ -138,11 +139,16 @@ class Connection {
                                          Registration* reg, char* ptr, size_t size);
   Transfer* addMine(uint64_t api, XferKind kind, Registration* reg, char* ptr, size_t size);
   Transfer* addTheirs(uint64_t peer_id, XferKind kind, Registration* reg, char* ptr, size_t size);
-  // Appends the transfer's pieces to the channels (receive or send side) round robin.
-  Status postPieces(Transfer* x, bool receiving);
+  // Hands the transfer's pieces to channels: piece i on channel (first + i) % channels.
+  Status postPieces(Transfer* x, bool receiving, size_t first);
+  // The data receiver's choice of first channel for a transfer it is about to accept (see .cc).
+  size_t pickFirstChannel() const;
+  // Receiving side: posts the pieces and tells the data sender where they go.
+  Status postAndClear(Transfer* x, control::Initiator initiator);
   // Matches queued Send offers with posted recvs.
   Status matchRecvs();
   void checkFinished(Transfer* x);
+  void logChannelTimes() const;
   void complete(Transfer* x, const Status& status);
 
   EngineContext& ctx_;
@@ -158,8 +164,6 @@ class Connection {
   std::vector<Channel> channels_;
   std::vector<void*> listen_comms_;
   std::vector<transport::NetHandle> connect_handles_;  // peer's handles, one connect each
-  size_t next_in_ = 0;   // round robin of pieces we receive (advanced when we send Cts)
-  size_t next_out_ = 0;  // round robin of pieces we send (advanced when a Cts arrives)
   size_t chunk_bytes_ = 0;
 
   uint64_t next_id_ = 1;

@@ -420,11 +420,16 @@ TEST(ControlWireReadOk, RoundTrips) {
 // Cts, Done, Nack -----------------------------------------------------------------------------
 
 TEST(ControlWireCts, RoundTripsAndRejectsBadFields) {
-  expectWellFormed(Cts{5, Initiator::kDataSender});
-  expectWellFormed(Cts{UINT64_MAX, Initiator::kDataReceiver});
-  Cts good{5, Initiator::kDataReceiver};
+  expectWellFormed(Cts{5, Initiator::kDataSender, 0});
+  expectWellFormed(Cts{UINT64_MAX, Initiator::kDataReceiver, 63});
+  expectWellFormed(Cts{9, Initiator::kDataSender, UINT16_MAX});  // the engine bounds it
+  Cts good{5, Initiator::kDataReceiver, 3};
+  std::vector<uint8_t> payload = payloadOf(good);
+  EXPECT_EQ(payload[10], 3);  // first_channel u16 at 10, little endian
+  EXPECT_EQ(payload[11], 0);
   EXPECT_EQ(mutatedPayload(good, 8, 2), Code::kProtocolError);  // unknown initiator
-  for (size_t i = 9; i < 16; ++i) EXPECT_EQ(mutatedPayload(good, i, 1), Code::kProtocolError) << i;
+  EXPECT_EQ(mutatedPayload(good, 9, 1), Code::kProtocolError);  // reserved
+  for (size_t i = 12; i < 16; ++i) EXPECT_EQ(mutatedPayload(good, i, 1), Code::kProtocolError) << i;
   EXPECT_EQ(validate(Cts{1, static_cast<Initiator>(2)}).code(), Code::kInvalidArgument);
 }
 

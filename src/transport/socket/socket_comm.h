@@ -145,6 +145,7 @@ class SendComm {
     // tail, published (release) after each push so that an idle helper can spin on it briefly
     // before sleeping on cv: a futex wakeup per request costs more than the spin.
     std::atomic<uint32_t> published{0};
+    std::atomic<uint32_t> finished{0};  // pieces written; published - finished = queued
     bool stop = false;
     void* staging = nullptr;  // pinned bounce for device sources (UNPACK mode)
   };
@@ -157,7 +158,6 @@ class SendComm {
   SendRequest slots_[kMaxRequests];
   uint64_t next_seq_ = 0;
   uint64_t head_seq_ = 0;
-  size_t next_sock_ = 0;
   int64_t min_chunk_;
   std::atomic<bool> closing_{false};
   CommError error_;

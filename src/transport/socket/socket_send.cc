@@ -1,6 +1,9 @@
-// Send side: isend splits a request into up to N pieces (one per data socket, round robin
-// across requests) and queues them to the sockets' helper threads, which write
-// header + payload with one sendmsg.
+// Send side: isend splits a request into up to N pieces and queues each to the data socket
+// with the fewest pieces queued (the lowest index on ties), whose helper thread writes
+// header + payload with one sendmsg. Preferring low indices keeps one-piece requests on an idle
+// comm on socket 0, whose helpers (here and at the receiver) are still spinning from the last
+// one; a socket that drains faster takes more. Any assignment works for the receiver: pieces
+// carry their message number and offset, and each socket carries increasing message numbers.
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -84,6 +87,7 @@ ncclResult_t SendComm::isend(void* data, int size, void* mhandle, void** request
   req.seq = next_seq_;
   req.chunks_left.store(static_cast<int>(pieces), std::memory_order_relaxed);
   bool from_device = reg->on_gpu;
+  uint32_t used = 0;  // sockets that took a piece of this request
   for (size_t i = 0; i < pieces; ++i) {
     size_t offset = i * piece;
     Task task;
@@ -94,7 +98,20 @@ ncclResult_t SendComm::isend(void* data, int size, void* mhandle, void** request
     task.header.len = static_cast<uint32_t>(std::min(piece, static_cast<size_t>(size) - offset));
     task.header.total = static_cast<uint32_t>(size);
     task.from_device = from_device;
-    Worker& w = *workers_[(next_sock_ + i) % nsocks];
+    // Pieces of one request go to distinct sockets (the receiver wants increasing message
+    // numbers per socket).
+    size_t least = nsocks;
+    uint32_t least_queued = UINT32_MAX;
+    for (size_t k = 0; k < nsocks; ++k) {
+      uint32_t queued = workers_[k]->published.load(std::memory_order_relaxed) -
+                        workers_[k]->finished.load(std::memory_order_relaxed);
+      if ((used & (1u << k)) == 0 && queued < least_queued) {
+        least = k;
+        least_queued = queued;
+      }
+    }
+    used |= 1u << least;
+    Worker& w = *workers_[least];
     {
       std::lock_guard<std::mutex> lock(w.mu);
       w.ring[w.tail % kMaxRequests] = task;
@@ -103,7 +120,6 @@ ncclResult_t SendComm::isend(void* data, int size, void* mhandle, void** request
     }
     w.cv.notify_one();
   }
-  next_sock_ = (next_sock_ + pieces) % nsocks;
   ++next_seq_;
   *request = &req;
   return ncclSuccess;
@@ -147,6 +163,7 @@ void SendComm::run(Worker* w) {
       std::lock_guard<std::mutex> lock(w->mu);
       ++w->head;
     }
+    w->finished.fetch_add(1, std::memory_order_relaxed);
     task.req->chunks_left.fetch_sub(1, std::memory_order_release);
   }
 }
