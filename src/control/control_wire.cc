@@ -25,6 +25,8 @@ constexpr uint32_t kReadOkBytes = 8;
 constexpr uint32_t kXferStepBytes = 16;  // Cts, Done
 constexpr size_t kXferStepReservedBytes = 7;
 constexpr size_t kNackReservedBytes = 3;
+constexpr uint32_t kWriteInlineFixedBytes = 32;
+constexpr uint32_t kIdOnlyBytes = 8;  // ReadData, SendInline before their data
 
 // Size rule per type, indexed by the type byte: exact when min == max.
 struct TypeInfo {
@@ -47,9 +49,13 @@ constexpr TypeInfo kTypes[] = {
     {"Nack", kNackFixedBytes + kStr16Bytes, kNackFixedBytes + kStr16Bytes + kMaxErrorMessageBytes},
     {"Notify", 2 * kStr16Bytes, 2 * (kStr16Bytes + kMaxNotifyFieldBytes)},
     {"Bye", 0, 0},
+    {"WriteInline", kWriteInlineFixedBytes, kWriteInlineFixedBytes + kMaxInlineBytes},
+    {"ReadData", kIdOnlyBytes, kIdOnlyBytes + kMaxInlineBytes},
+    {"SendInline", kIdOnlyBytes, kIdOnlyBytes + kMaxInlineBytes},
 };
 constexpr size_t kNumTypes = sizeof(kTypes) / sizeof(kTypes[0]);
-static_assert(kNumTypes == static_cast<size_t>(FrameType::kBye) + 1, "one row per FrameType");
+static_assert(kNumTypes == static_cast<size_t>(FrameType::kSendInline) + 1,
+              "one row per FrameType");
 constexpr bool allFit() {
   for (const TypeInfo& t : kTypes) {
     if (t.min_payload > t.max_payload || t.max_payload > kMaxFramePayloadBytes) return false;
@@ -160,6 +166,13 @@ std::string problem(const Notify& m) {
   return p.empty() ? lengthProblem("msg", m.msg.size(), kMaxNotifyFieldBytes) : p;
 }
 std::string problem(const Bye&) { return ""; }
+std::string inlineProblem(size_t n) { return lengthProblem("inline data", n, kMaxInlineBytes); }
+std::string problem(const WriteInline& m) {
+  if (m.data.size() > UINT64_MAX - m.remote_addr) return "remote range wraps around";
+  return inlineProblem(m.data.size());
+}
+std::string problem(const ReadData& m) { return inlineProblem(m.data.size()); }
+std::string problem(const SendInline& m) { return inlineProblem(m.data.size()); }
 
 template <typename T>
 Status validateMessage(const T& m) {
@@ -336,6 +349,9 @@ Status validate(const ReadOk& msg) { return validateMessage(msg); }
 Status validate(const Cts& msg) { return validateMessage(msg); }
 Status validate(const Done& msg) { return validateMessage(msg); }
 Status validate(const Nack& msg) { return validateMessage(msg); }
+Status validate(const WriteInline& msg) { return validateMessage(msg); }
+Status validate(const ReadData& msg) { return validateMessage(msg); }
+Status validate(const SendInline& msg) { return validateMessage(msg); }
 Status validate(const Notify& msg) { return validateMessage(msg); }
 Status validate(const Bye& msg) { return validateMessage(msg); }
 
@@ -522,6 +538,59 @@ Status decode(const uint8_t*, size_t len, Bye* out) {
   TCPXP_RETURN_IF_ERROR(checkExactLength(FrameType::kBye, len));
   *out = Bye{};
   return Status::ok();
+}
+
+// Inline data -----------------------------------------------------------------------------------
+
+void encode(const WriteInline& msg, std::vector<uint8_t>* out) {
+  frame(FrameType::kWriteInline, out, [&](Writer& w) {
+    w.u64(msg.xfer_id);
+    w.u64(msg.remote_addr);
+    w.u64(msg.token);
+    w.u32(msg.mr_id);
+    w.u32(0);
+    w.bytes(msg.data.data(), msg.data.size());
+  });
+}
+
+Status decode(const uint8_t* payload, size_t len, WriteInline* out) {
+  TCPXP_RETURN_IF_ERROR(checkBoundedLength(FrameType::kWriteInline, len));
+  Reader r(payload, len);
+  WriteInline m;
+  m.xfer_id = r.u64();
+  m.remote_addr = r.u64();
+  m.token = r.u64();
+  m.mr_id = r.u32();
+  if (r.u32() != 0) return bad("WriteInline: non-zero reserved field");
+  m.data = {payload + kWriteInlineFixedBytes, len - kWriteInlineFixedBytes};
+  return finish(m, out);
+}
+
+namespace {
+template <typename T>
+void encodeIdAndData(const T& msg, std::vector<uint8_t>* out) {
+  frame(T::kType, out, [&](Writer& w) {
+    w.u64(msg.xfer_id);
+    w.bytes(msg.data.data(), msg.data.size());
+  });
+}
+template <typename T>
+Status decodeIdAndData(const uint8_t* payload, size_t len, T* out) {
+  TCPXP_RETURN_IF_ERROR(checkBoundedLength(T::kType, len));
+  T m;
+  m.xfer_id = wire::get64(payload);
+  m.data = {payload + kIdOnlyBytes, len - kIdOnlyBytes};
+  return finish(m, out);
+}
+}  // namespace
+
+void encode(const ReadData& msg, std::vector<uint8_t>* out) { encodeIdAndData(msg, out); }
+Status decode(const uint8_t* payload, size_t len, ReadData* out) {
+  return decodeIdAndData(payload, len, out);
+}
+void encode(const SendInline& msg, std::vector<uint8_t>* out) { encodeIdAndData(msg, out); }
+Status decode(const uint8_t* payload, size_t len, SendInline* out) {
+  return decodeIdAndData(payload, len, out);
 }
 
 }  // namespace tcpxp::control

@@ -40,6 +40,13 @@
 //     16 message str16 (m <= 1024)
 //   10 Notify (UCCL notify_msg_t), 4 + a + b bytes: name str16 (a <= 256) | msg str16 (b <= 256)
 //   11 Bye, 0 bytes.
+//   12 WriteInline (a small write carrying its bytes), 32 + n bytes:
+//     0 xfer_id u64 | 8 remote_addr u64 | 16 token u64 | 24 mr_id u32 | 28 reserved u32 |
+//     32 data[n], n = 0..kMaxInlineBytes (the size); answered by Done or Nack
+//   13 ReadData (the answer to a small Read, instead of ReadOk), 8 + n bytes:
+//     0 xfer_id u64 | 8 data[n], n = the Read's size <= kMaxInlineBytes
+//   14 SendInline (a small two-sided send carrying its bytes), 8 + n bytes:
+//     0 xfer_id u64 | 8 data[n], n = 0..kMaxInlineBytes; answered by Done or Nack
 //
 // Contract: decode() and decodeFrameHeader() reject wrong lengths, trailing bytes, unknown enum
 // values, unknown flags and non-zero reserved fields with kProtocolError and a message that says
@@ -50,9 +57,11 @@
 // Hello's, matching transport names, known xfer_ids) belong to the engine, not here.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -63,7 +72,9 @@ namespace tcpxp::control {
 inline constexpr uint32_t kFrameMagic = 0x45505854;  // "TXPE"
 inline constexpr uint8_t kFrameVersion = 1;
 inline constexpr size_t kFrameHeaderBytes = 16;
-inline constexpr uint32_t kMaxFramePayloadBytes = 64 * 1024;
+// Small transfers travel inside control frames (no clear-to-send round trip, no channel).
+inline constexpr uint32_t kMaxInlineBytes = 64 * 1024;
+inline constexpr uint32_t kMaxFramePayloadBytes = kMaxInlineBytes + 64;
 
 inline constexpr size_t kPluginHandleBytes = 128;  // NCCL_NET_HANDLE_MAXSIZE
 inline constexpr size_t kMaxChannels = 64;
@@ -85,6 +96,9 @@ enum class FrameType : uint8_t {
   kNack = 9,
   kNotify = 10,
   kBye = 11,
+  kWriteInline = 12,
+  kReadData = 13,
+  kSendInline = 14,
 };
 
 // "Hello", "HelloAck", ...; "unknown" for a value outside the enum.
@@ -196,6 +210,39 @@ struct Bye {
   bool operator==(const Bye&) const = default;
 };
 
+// Inline payloads: `data` points into the encoder's source or, after decode(), into the decoded
+// payload (valid as long as that buffer is).
+struct WriteInline {
+  static constexpr FrameType kType = FrameType::kWriteInline;
+  uint64_t xfer_id = 0;
+  uint64_t remote_addr = 0;
+  uint64_t token = 0;
+  uint32_t mr_id = 0;
+  std::span<const uint8_t> data;
+  bool operator==(const WriteInline& o) const {
+    return xfer_id == o.xfer_id && remote_addr == o.remote_addr && token == o.token &&
+           mr_id == o.mr_id && std::ranges::equal(data, o.data);
+  }
+};
+
+struct ReadData {
+  static constexpr FrameType kType = FrameType::kReadData;
+  uint64_t xfer_id = 0;
+  std::span<const uint8_t> data;
+  bool operator==(const ReadData& o) const {
+    return xfer_id == o.xfer_id && std::ranges::equal(data, o.data);
+  }
+};
+
+struct SendInline {
+  static constexpr FrameType kType = FrameType::kSendInline;
+  uint64_t xfer_id = 0;
+  std::span<const uint8_t> data;
+  bool operator==(const SendInline& o) const {
+    return xfer_id == o.xfer_id && std::ranges::equal(data, o.data);
+  }
+};
+
 // The field rules that decode() enforces, for a message about to be encoded.
 // kInvalidArgument with a message naming the field.
 Status validate(const Hello& msg);
@@ -209,6 +256,9 @@ Status validate(const Done& msg);
 Status validate(const Nack& msg);
 Status validate(const Notify& msg);
 Status validate(const Bye& msg);
+Status validate(const WriteInline& msg);
+Status validate(const ReadData& msg);
+Status validate(const SendInline& msg);
 
 // Appends one whole frame (header + payload) to *out; existing contents are kept.
 void encode(const Hello& msg, std::vector<uint8_t>* out);
@@ -222,6 +272,9 @@ void encode(const Done& msg, std::vector<uint8_t>* out);
 void encode(const Nack& msg, std::vector<uint8_t>* out);
 void encode(const Notify& msg, std::vector<uint8_t>* out);
 void encode(const Bye& msg, std::vector<uint8_t>* out);
+void encode(const WriteInline& msg, std::vector<uint8_t>* out);
+void encode(const ReadData& msg, std::vector<uint8_t>* out);
+void encode(const SendInline& msg, std::vector<uint8_t>* out);
 
 // Decodes a payload (the payload_len bytes after a header whose type matched). kProtocolError
 // on any deviation; *out is set only on success.
@@ -236,5 +289,8 @@ Status decode(const uint8_t* payload, size_t len, Done* out);
 Status decode(const uint8_t* payload, size_t len, Nack* out);
 Status decode(const uint8_t* payload, size_t len, Notify* out);
 Status decode(const uint8_t* payload, size_t len, Bye* out);
+Status decode(const uint8_t* payload, size_t len, WriteInline* out);
+Status decode(const uint8_t* payload, size_t len, ReadData* out);
+Status decode(const uint8_t* payload, size_t len, SendInline* out);
 
 }  // namespace tcpxp::control

@@ -54,6 +54,12 @@ Status GpuStream::copy(void* dst, const void* src, size_t bytes) {
       "cudaMemcpyAsync");
 }
 
+Status GpuStream::copyAndWait(void* dst, const void* src, size_t bytes) {
+  TCPXP_RETURN_IF_ERROR(copy(dst, src, bytes));
+  return cudaCheck(cudaStreamSynchronize(static_cast<cudaStream_t>(stream_)),
+                   "cudaStreamSynchronize");
+}
+
 Status GpuStream::gather(const UnpackFragment* frags, const uint64_t* count, const char* bounce,
                          char* dst) {
   return cudaCheck(static_cast<cudaError_t>(launchGather(frags, count, bounce, dst, stream_)),
@@ -117,6 +123,7 @@ Status useDevice(int) { return noCuda(); }
 Status GpuStream::create(int, std::unique_ptr<GpuStream>*) { return noCuda(); }
 GpuStream::~GpuStream() = default;
 Status GpuStream::copy(void*, const void*, size_t) { return noCuda(); }
+Status GpuStream::copyAndWait(void*, const void*, size_t) { return noCuda(); }
 Status GpuStream::gather(const UnpackFragment*, const uint64_t*, const char*, char*) {
   return noCuda();
 }

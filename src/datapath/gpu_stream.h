@@ -20,6 +20,8 @@ class GpuStream {
   GpuStream& operator=(const GpuStream&) = delete;
 
   Status copy(void* dst, const void* src, size_t bytes);
+  // copy(), then waits for everything on this stream (small inline transfers).
+  Status copyAndWait(void* dst, const void* src, size_t bytes);
   Status gather(const UnpackFragment* frags, const uint64_t* count, const char* bounce, char* dst);
   // An event after everything enqueued so far, or -1 when all events are in use.
   int record();

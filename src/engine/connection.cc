@@ -1,13 +1,17 @@
 #include "engine/connection.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "common/log.h"
 
 namespace tcpxp::engine {
 namespace {
 
-constexpr uint32_t kEngineVersion = 2;  // 2: Cts names the first channel
+constexpr uint32_t kEngineVersion = 2;  // 2: Cts names the first channel, inline frames
+// Inline sends the peer may hold unmatched (it buffers their bytes until a recv() is posted):
+// at most this many are unanswered at once; more take the channel path.
+constexpr size_t kMaxInlineSends = 64;
 
 }  // namespace
 
@@ -276,6 +280,16 @@ Status Connection::postAndClear(Transfer* x, control::Initiator initiator) {
 }
 
 Status Connection::send(uint64_t api, Registration* reg, char* ptr, size_t size) {
+  if (inlined(size) && inline_sends_ < kMaxInlineSends) {
+    std::span<const uint8_t> data;
+    TCPXP_RETURN_IF_ERROR(hostView(*reg, ptr, size, &data));
+    Transfer* x = addMine(api, XferKind::kSend, reg, ptr, size);
+    x->posted = true;  // no pieces: done once the peer's Done arrives
+    x->inlined = true;
+    ++inline_sends_;
+    ctrl_.send(control::SendInline{x->id, data});
+    return Status::ok();
+  }
   Transfer* x = addMine(api, XferKind::kSend, reg, ptr, size);
   ctrl_.send(control::Send{x->id, size});
   return Status::ok();
@@ -289,6 +303,15 @@ Status Connection::recv(uint64_t api, Registration* reg, char* ptr, size_t size)
 
 Status Connection::write(uint64_t api, Registration* reg, char* ptr, size_t size,
                          uint64_t remote_addr, uint64_t token, uint32_t remote_mr) {
+  if (inlined(size)) {
+    std::span<const uint8_t> data;
+    TCPXP_RETURN_IF_ERROR(hostView(*reg, ptr, size, &data));
+    Transfer* x = addMine(api, XferKind::kWrite, reg, ptr, size);
+    x->posted = true;  // no pieces: done once the peer's Done arrives
+    x->inlined = true;
+    ctrl_.send(control::WriteInline{x->id, remote_addr, token, remote_mr, data});
+    return Status::ok();
+  }
   Transfer* x = addMine(api, XferKind::kWrite, reg, ptr, size);
   ctrl_.send(control::Write{x->id, remote_addr, size, token, remote_mr});
   return Status::ok();
@@ -312,30 +335,132 @@ Status Connection::matchRecvs() {
   while (!posted_recvs_.empty() && !offers_.empty()) {
     std::unique_ptr<Transfer> x = std::move(posted_recvs_.front());
     posted_recvs_.pop_front();
-    control::Send offer = offers_.front();
+    Offer offer = std::move(offers_.front());
     offers_.pop_front();
-    x->id = offer.xfer_id;
-    if (offer.size > x->size) {
-      Status why(Code::kInvalidArgument, "message of " + std::to_string(offer.size) +
+    if (offer.has_data) --buffered_inline_sends_;
+    uint64_t id = offer.send.xfer_id;
+    if (offer.send.size > x->size) {
+      Status why(Code::kInvalidArgument, "message of " + std::to_string(offer.send.size) +
                                              " bytes is larger than the recv buffer of " +
                                              std::to_string(x->size) + " bytes");
-      ctrl_.send(control::Nack{offer.xfer_id, control::Initiator::kDataSender, Code::kRefused,
+      ctrl_.send(control::Nack{id, control::Initiator::kDataSender, Code::kRefused,
                                "receiver: " + why.message()});
       --x->reg->active;
       if (x->api_id) ctx_.completions.finish(x->api_id, why);
       continue;
     }
-    x->size = offer.size;
+    if (offer.has_data) {
+      landInlineSend(std::move(x), id, offer.data);
+      continue;
+    }
+    x->id = id;
+    x->size = offer.send.size;
     Transfer* raw = x.get();
-    theirs_[offer.xfer_id] = std::move(x);
+    theirs_[id] = std::move(x);
     TCPXP_RETURN_IF_ERROR(postAndClear(raw, control::Initiator::kDataSender));
   }
   return Status::ok();
 }
 
 Status Connection::onSend(const control::Send& m) {
-  offers_.push_back(m);
+  offers_.push_back(Offer{m, false, {}});
   return matchRecvs();
+}
+
+void Connection::landInlineSend(std::unique_ptr<Transfer> x, uint64_t xfer_id,
+                                std::span<const uint8_t> data) {
+  x->size = data.size();
+  Status st = copyIn(*x->reg, x->ptr, data.data(), data.size());
+  if (st.isOk()) {
+    ctrl_.send(control::Done{xfer_id, control::Initiator::kDataSender});
+  } else {
+    ctrl_.send(control::Nack{xfer_id, control::Initiator::kDataSender, st.code(),
+                             "receiver: " + st.message()});
+  }
+  --x->reg->active;
+  if (x->api_id) ctx_.completions.finish(x->api_id, st, st.isOk() ? x->size : 0);
+}
+
+Status Connection::onSendInline(const control::SendInline& m) {
+  // The common case (a recv is waiting): straight from the frame, no copy kept.
+  if (offers_.empty() && !posted_recvs_.empty() && m.data.size() <= posted_recvs_.front()->size) {
+    std::unique_ptr<Transfer> x = std::move(posted_recvs_.front());
+    posted_recvs_.pop_front();
+    landInlineSend(std::move(x), m.xfer_id, m.data);
+    return Status::ok();
+  }
+  if (buffered_inline_sends_ >= kMaxInlineSends) {
+    return Status(Code::kProtocolError, "peer sent more than " + std::to_string(kMaxInlineSends) +
+                                            " unanswered inline messages");
+  }
+  ++buffered_inline_sends_;
+  offers_.push_back(Offer{control::Send{m.xfer_id, m.data.size()}, true,
+                          std::vector<uint8_t>(m.data.begin(), m.data.end())});
+  return matchRecvs();
+}
+
+Status Connection::onWriteInline(const control::WriteInline& m) {
+  Registration* reg = nullptr;
+  char* local = nullptr;
+  Status st = ctx_.registry.authorize(m.token, m.remote_addr, m.data.size(), id_, &reg, &local);
+  if (st.isOk()) st = copyIn(*reg, local, m.data.data(), m.data.size());
+  if (!st.isOk()) {
+    LOG_WARN("connection %s: refused write of %zu bytes: %s", peer().c_str(), m.data.size(),
+             st.message().c_str());
+    ctrl_.send(control::Nack{m.xfer_id, control::Initiator::kDataSender, st.code(), st.message()});
+    return Status::ok();
+  }
+  ctrl_.send(control::Done{m.xfer_id, control::Initiator::kDataSender});
+  return Status::ok();
+}
+
+Status Connection::onReadData(const control::ReadData& m) {
+  auto it = mine_.find(m.xfer_id);
+  if (it == mine_.end() || it->second->kind != XferKind::kRead || it->second->posted ||
+      it->second->size != m.data.size()) {
+    return Status(Code::kProtocolError, "ReadData for an unknown read or of the wrong size");
+  }
+  Transfer* x = it->second.get();
+  x->posted = true;
+  x->peer_done = true;
+  complete(x, copyIn(*x->reg, x->ptr, m.data.data(), m.data.size()));
+  return Status::ok();
+}
+
+Status Connection::copyIn(const Registration& reg, char* dst, const uint8_t* src, size_t n) {
+  if (n == 0) return Status::ok();
+  if (!reg.on_gpu()) {
+    std::memcpy(dst, src, n);
+    return Status::ok();
+  }
+  if (!inline_stream_)
+    TCPXP_RETURN_IF_ERROR(datapath::GpuStream::create(reg.device, &inline_stream_));
+  return inline_stream_->copyAndWait(dst, src, n);
+}
+
+Status Connection::copyOut(const Registration& reg, uint8_t* dst, const char* src, size_t n) {
+  if (n == 0) return Status::ok();
+  if (!reg.on_gpu()) {
+    std::memcpy(dst, src, n);
+    return Status::ok();
+  }
+  if (!inline_stream_)
+    TCPXP_RETURN_IF_ERROR(datapath::GpuStream::create(reg.device, &inline_stream_));
+  return inline_stream_->copyAndWait(dst, src, n);
+}
+
+Status Connection::hostView(const Registration& reg, const char* src, size_t n,
+                            std::span<const uint8_t>* out) {
+  if (!reg.on_gpu()) {
+    *out = {reinterpret_cast<const uint8_t*>(src), n};
+    return Status::ok();
+  }
+  if (inline_scratch_.size() < control::kMaxInlineBytes) {
+    inline_scratch_.resize(control::kMaxInlineBytes);
+  }
+  TCPXP_RETURN_IF_ERROR(copyOut(reg, inline_scratch_.data(), src, n));
+  *out = {inline_scratch_.data(), n};
+  return Status::ok();
 }
 
 Status Connection::onWriteOrRead(bool is_write, uint64_t id, uint64_t addr, uint64_t size,
@@ -353,6 +478,17 @@ Status Connection::onWriteOrRead(bool is_write, uint64_t id, uint64_t addr, uint
     return Status::ok();
   }
   if (theirs_.count(id)) return Status(Code::kProtocolError, "duplicate transfer id from the peer");
+  if (!is_write && inlined(size)) {
+    // A small read: the bytes go back in the answer (ReadData instead of ReadOk + channels).
+    std::span<const uint8_t> data;
+    st = hostView(*reg, local, size, &data);
+    if (!st.isOk()) {
+      ctrl_.send(control::Nack{id, control::Initiator::kDataReceiver, st.code(), st.message()});
+      return Status::ok();
+    }
+    ctrl_.send(control::ReadData{id, data});
+    return Status::ok();
+  }
   Transfer* x =
       addTheirs(id, is_write ? XferKind::kServeWrite : XferKind::kServeRead, reg, local, size);
   if (is_write) {
@@ -411,7 +547,7 @@ Status Connection::onDone(const control::Done& m) {
 
 Status Connection::onNack(const control::Nack& m) {
   auto it = mine_.find(m.xfer_id);
-  if (it == mine_.end() || it->second->posted) {
+  if (it == mine_.end() || (it->second->posted && !it->second->inlined)) {
     return Status(Code::kProtocolError, "Nack for an unknown transfer");
   }
   Transfer* x = it->second.get();
@@ -470,6 +606,13 @@ Status Connection::onFrame(control::FrameType type, const uint8_t* p, size_t n) 
       return decodeThen<control::Done>(p, n, [&](const auto& m) { return onDone(m); });
     case FrameType::kNack:
       return decodeThen<control::Nack>(p, n, [&](const auto& m) { return onNack(m); });
+    case FrameType::kWriteInline:
+      return decodeThen<control::WriteInline>(p, n,
+                                              [&](const auto& m) { return onWriteInline(m); });
+    case FrameType::kReadData:
+      return decodeThen<control::ReadData>(p, n, [&](const auto& m) { return onReadData(m); });
+    case FrameType::kSendInline:
+      return decodeThen<control::SendInline>(p, n, [&](const auto& m) { return onSendInline(m); });
     default:
       return Status(Code::kProtocolError, "unexpected frame type");
   }
@@ -505,6 +648,7 @@ void Connection::checkFinished(Transfer* x) {
 
 void Connection::complete(Transfer* x, const Status& status) {
   if (x->reg) --x->reg->active;
+  if (x->inlined && x->kind == XferKind::kSend) --inline_sends_;
   if (x->api_id) ctx_.completions.finish(x->api_id, status, status.isOk() ? x->size : 0);
   bool is_mine =
       x->kind == XferKind::kSend || x->kind == XferKind::kWrite || x->kind == XferKind::kRead;
@@ -600,6 +744,7 @@ void Connection::fail(const Status& why) {
   }
   posted_recvs_.clear();
   offers_.clear();
+  buffered_inline_sends_ = 0;
   finished_.clear();
   if (ready_slot_) ctx_.completions.finish(ready_slot_, failed);
   ready_slot_ = 0;

@@ -127,6 +127,19 @@ class Connection {
   Status onCts(const control::Cts& m);
   Status onDone(const control::Done& m);
   Status onNack(const control::Nack& m);
+  Status onWriteInline(const control::WriteInline& m);
+  Status onReadData(const control::ReadData& m);
+  Status onSendInline(const control::SendInline& m);
+  // Whether a transfer of `size` bytes goes inside a control frame.
+  bool inlined(size_t size) const { return size <= static_cast<size_t>(ctx_.config.inline_bytes); }
+  // Copies between a registered buffer (host or GPU) and host bytes, waiting for the copy.
+  Status copyIn(const Registration& reg, char* dst, const uint8_t* src, size_t n);
+  Status copyOut(const Registration& reg, uint8_t* dst, const char* src, size_t n);
+  // Host bytes of a registered buffer for an inline frame (GPU memory: copied to scratch).
+  Status hostView(const Registration& reg, const char* src, size_t n,
+                  std::span<const uint8_t>* out);
+  // Fills a posted recv from an inline send (the bytes are in the frame).
+  void landInlineSend(std::unique_ptr<Transfer> x, uint64_t xfer_id, std::span<const uint8_t> data);
   Status listenAll(std::vector<transport::NetHandle>* handles);
   Status establish(bool* did_work);
   Status createPathResources(int device);
@@ -170,7 +183,17 @@ class Connection {
   std::unordered_map<XferId, std::unique_ptr<Transfer>> mine_;    // send, write, read
   std::unordered_map<XferId, std::unique_ptr<Transfer>> theirs_;  // recv, serve write/read
   std::deque<std::unique_ptr<Transfer>> posted_recvs_;            // recv() waiting for a Send
-  std::deque<control::Send> offers_;                              // Send waiting for a recv()
+  // A Send (or SendInline, with its bytes) waiting for a recv().
+  struct Offer {
+    control::Send send;
+    bool has_data = false;
+    std::vector<uint8_t> data;
+  };
+  std::deque<Offer> offers_;
+  size_t inline_sends_ = 0;              // our SendInlines the peer has not answered yet
+  size_t buffered_inline_sends_ = 0;     // the peer's, in offers_ (at most kMaxInlineSends)
+  std::vector<uint8_t> inline_scratch_;  // GPU bytes of an inline frame
+  std::unique_ptr<datapath::GpuStream> inline_stream_;  // their copies, waited for
   std::vector<Transfer*> finished_;
   std::unique_ptr<datapath::StagingPool> send_staging_, recv_staging_;
   MrId send_staging_mr_ = 0, recv_staging_mr_ = 0;

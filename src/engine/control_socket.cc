@@ -10,7 +10,9 @@
 namespace tcpxp::engine {
 
 ControlSocket::ControlSocket(Fd fd, std::string peer)
-    : fd_(std::move(fd)), peer_(std::move(peer)), in_(64 * 1024 + control::kFrameHeaderBytes) {}
+    : fd_(std::move(fd)),
+      peer_(std::move(peer)),
+      in_(control::kFrameHeaderBytes + control::kMaxFramePayloadBytes) {}
 
 Status ControlSocket::flush() {
   while (out_off_ < out_.size()) {

@@ -2,6 +2,7 @@
 
 #include "common/env.h"
 #include "common/log.h"
+#include "control/control_wire.h"
 
 namespace tcpxp::engine {
 
@@ -12,6 +13,8 @@ const std::vector<KnobDoc>& engineKnobs() {
        "the TCPX plugin library"},
       {"UCCL_TCPX_NUM_CHANNELS", "4", "channels (comm pairs) per connection, 1..32"},
       {"UCCL_TCPX_CHUNK_BYTES", "512K", "bytes per posted request, 4K .. 4M-1"},
+      {"UCCL_TCPX_INLINE_BYTES", "64K",
+       "transfers up to this size travel inside control frames (one round trip), 0 .. 64K"},
       {"UCCL_TCPX_DEV", "auto (PCIe-local NIC of the GPU, else 0)",
        "transport devices of the channels, round robin: 2 | 0,1,2,3 | eth1,eth3"},
       {"UCCL_TCPX_BOOTSTRAP_PORT_BASE", "0", "control port = base + GPU index; 0 = ephemeral"},
@@ -40,6 +43,7 @@ EngineConfig EngineConfig::fromEnv() {
   c.plugin_path = envString("UCCL_TCPX_PLUGIN_PATH", "");
   c.num_channels = static_cast<int>(envInt("UCCL_TCPX_NUM_CHANNELS", c.num_channels, 1, 32));
   c.chunk_bytes = envInt("UCCL_TCPX_CHUNK_BYTES", c.chunk_bytes, 4096, (4 << 20) - 1);
+  c.inline_bytes = envInt("UCCL_TCPX_INLINE_BYTES", c.inline_bytes, 0, control::kMaxInlineBytes);
   c.devs = envString("UCCL_TCPX_DEV", "");
   c.bootstrap_port_base =
       static_cast<int>(envInt("UCCL_TCPX_BOOTSTRAP_PORT_BASE", c.bootstrap_port_base, 0, 65535));

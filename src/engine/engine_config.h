@@ -14,6 +14,7 @@ struct EngineConfig {
   std::string plugin_path;          // TCPX plugin library ("" = search the usual places)
   int num_channels = 4;             // channels (comm pairs) per connection and direction
   int64_t chunk_bytes = 512 << 10;  // transfer piece posted as one request (< 4 MiB)
+  int64_t inline_bytes = 64 << 10;  // transfers up to this size travel in control frames
   int bootstrap_port_base = 0;      // 0 = ephemeral; else base + GPU index (host-only: base)
   // Transport devices (NICs) of this endpoint's channels, round robin: "" = chosen by PCIe
   // locality to the GPU (else device 0); "2"; "0,1,2,3"; or interface names "eth1,eth3".

@@ -47,6 +47,7 @@ struct Transfer {
   size_t chunks_done = 0;  // pieces whose request completed (and, receiving, landed)
   bool peer_done = false;  // sender side: the receiver reported all data landed
   bool posted = false;     // chunks handed to channels
+  bool inlined = false;    // the bytes went in a WriteInline/SendInline: Done or Nack ends it
   Clock::time_point last_progress{};
 };
 

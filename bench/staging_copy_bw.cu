@@ -1,0 +1,124 @@
+// Staging-copy benchmark: what the staged data path (GPU memory over a host-only transport)
+// asks of the copy engines. Device->pinned-host and pinned-host->device copies of one transfer
+// cut into pieces of P bytes, spread over S streams (one event per piece, as the engine does),
+// against the same bytes in one copy; plus the round trip of an 8-byte copy + event query.
+// GB/s counts bytes copied once (decimal).
+//
+//   staging_copy_bw [--gpu 0] [--bytes 67108864] [--iters 10]
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#define CK(x)                                                                                 \
+  do {                                                                                        \
+    cudaError_t e_ = (x);                                                                     \
+    if (e_ != cudaSuccess) {                                                                  \
+      std::fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_)); \
+      std::exit(1);                                                                           \
+    }                                                                                         \
+  } while (0)
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+// Copies `bytes` in pieces of `piece` round robin over `streams`, one event per piece, and
+// waits by querying events in order (like the engine's driver thread). Returns GB/s.
+double piecewise(char* dst, const char* src, size_t bytes, size_t piece,
+                 std::vector<cudaStream_t>& streams, std::vector<cudaEvent_t>& events, int iters) {
+  size_t pieces = (bytes + piece - 1) / piece;
+  auto t0 = Clock::now();
+  for (int it = 0; it < iters; ++it) {
+    for (size_t i = 0; i < pieces; ++i) {
+      size_t off = i * piece;
+      size_t len = std::min(piece, bytes - off);
+      cudaStream_t s = streams[i % streams.size()];
+      CK(cudaMemcpyAsync(dst + off, src + off, len, cudaMemcpyDefault, s));
+      CK(cudaEventRecord(events[i % events.size()], s));
+      if (i + 1 >= events.size()) {  // keep at most events.size() pieces in flight
+        while (cudaEventQuery(events[(i + 1) % events.size()]) == cudaErrorNotReady) {
+        }
+      }
+    }
+    for (cudaStream_t s : streams) CK(cudaStreamSynchronize(s));
+  }
+  return static_cast<double>(bytes) * iters / seconds(t0, Clock::now()) / 1e9;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int gpu = 0, iters = 10;
+  size_t bytes = 64 << 20;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--gpu" && i + 1 < argc) {
+      gpu = std::atoi(argv[++i]);
+    } else if (a == "--bytes" && i + 1 < argc) {
+      bytes = std::strtoull(argv[++i], nullptr, 0);
+    } else if (a == "--iters" && i + 1 < argc) {
+      iters = std::atoi(argv[++i]);
+    } else {
+      std::printf("usage: staging_copy_bw [--gpu N] [--bytes B] [--iters N]\n");
+      return a == "-h" || a == "--help" ? 0 : 2;
+    }
+  }
+  CK(cudaSetDevice(gpu));
+  char *dev = nullptr, *host = nullptr;
+  CK(cudaMalloc(&dev, bytes));
+  CK(cudaHostAlloc(reinterpret_cast<void**>(&host), bytes, cudaHostAllocPortable));
+  CK(cudaMemset(dev, 1, bytes));
+  std::memset(host, 2, bytes);
+  std::vector<cudaStream_t> all(8);
+  for (auto& s : all) CK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+  std::vector<cudaEvent_t> events(64);
+  for (auto& e : events) CK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+
+  std::printf("staging_copy_bw: GPU %d, %zu bytes per transfer, %d iterations\n", gpu, bytes,
+              iters);
+  std::printf("%-6s %10s %8s %10s\n", "dir", "piece", "streams", "GB/s");
+  for (int dir = 0; dir < 2; ++dir) {
+    const char* name = dir == 0 ? "D2H" : "H2D";
+    char* dst = dir == 0 ? host : dev;
+    const char* src = dir == 0 ? dev : host;
+    for (size_t piece : {size_t{64} << 10, size_t{512} << 10, size_t{2} << 20, bytes}) {
+      for (size_t ns : {size_t{1}, size_t{4}}) {
+        std::vector<cudaStream_t> streams(all.begin(), all.begin() + static_cast<long>(ns));
+        piecewise(dst, src, bytes, piece, streams, events, 1);  // warm-up
+        double gbps = piecewise(dst, src, bytes, piece, streams, events, iters);
+        std::printf("%-6s %10zu %8zu %10.2f\n", name, piece, ns, gbps);
+      }
+    }
+  }
+  // Round trip of a tiny copy and its event, as the engine polls it.
+  for (int dir = 0; dir < 2; ++dir) {
+    std::vector<double> us;
+    for (int i = 0; i < 2000; ++i) {
+      auto t0 = Clock::now();
+      CK(cudaMemcpyAsync(dir == 0 ? host : dev, dir == 0 ? dev : host, 8, cudaMemcpyDefault,
+                         all[0]));
+      CK(cudaEventRecord(events[0], all[0]));
+      while (cudaEventQuery(events[0]) == cudaErrorNotReady) {
+      }
+      us.push_back(seconds(t0, Clock::now()) * 1e6);
+    }
+    std::sort(us.begin(), us.end());
+    std::printf("8-byte %s copy + event query: median %.1f us, p99 %.1f us\n",
+                dir == 0 ? "D2H" : "H2D", us[us.size() / 2], us[us.size() * 99 / 100]);
+  }
+  for (auto& e : events) cudaEventDestroy(e);
+  for (auto& s : all) cudaStreamDestroy(s);
+  cudaFreeHost(host);
+  cudaFree(dev);
+  return 0;
+}
