@@ -49,7 +49,8 @@
 //     0 xfer_id u64 | 8 data[n], n = 0..kMaxInlineBytes; answered by Done or Nack
 //
 // Contract: decode() and decodeFrameHeader() reject wrong lengths, trailing bytes, unknown enum
-// values, unknown flags and non-zero reserved fields with kProtocolError and a message that says
+// values, unknown flags and non-zero reserved fields (inline frames: their data is the rest of
+// the payload, so only its maximum applies) with kProtocolError and a message that says
 // what was wrong; they set *out only on success. A payload that decodes re-encodes to the same
 // bytes (one encoding per message). encode() writes the fields as given: run validate() first on
 // anything that came from outside (e.g. user notification text); a frame built from an invalid

@@ -192,6 +192,9 @@ TEST(ControlWireHeader, ChecksPayloadLengthPerType) {
       {FrameType::kNack, 18, 18 + 1024},
       {FrameType::kNotify, 4, 4 + 2 * 256},
       {FrameType::kBye, 0, 0},
+      {FrameType::kWriteInline, 32, 32 + 65536},
+      {FrameType::kReadData, 8, 8 + 65536},
+      {FrameType::kSendInline, 8, 8 + 65536},
   };
   for (const Rule& rule : rules) {
     SCOPED_TRACE(frameTypeName(rule.type));
@@ -439,6 +442,60 @@ TEST(ControlWireDone, RoundTripsAndRejectsBadFields) {
   Done good{6, Initiator::kDataSender};
   EXPECT_EQ(mutatedPayload(good, 8, 0xff), Code::kProtocolError);
   for (size_t i = 9; i < 16; ++i) EXPECT_EQ(mutatedPayload(good, i, 1), Code::kProtocolError) << i;
+}
+
+// Inline frames: the data is the rest of the payload (its length is the frame's), so unlike the
+// other frames a shorter or longer payload is simply other data; everything else is checked.
+template <typename T>
+void expectInlineRoundTrip(const T& msg, size_t fixed) {
+  SCOPED_TRACE(frameTypeName(T::kType));
+  ASSERT_TRUE(validate(msg).isOk());
+  std::vector<uint8_t> bytes = frameOf(msg);
+  EXPECT_EQ(bytes.size(), kFrameHeaderBytes + fixed + msg.data.size());
+  T out;
+  ASSERT_TRUE(decodeFrame(bytes, &out).isOk()) << decodeFrame(bytes, &out).toString();
+  EXPECT_TRUE(out == msg);
+  std::vector<uint8_t> payload = payloadOf(msg);
+  for (size_t n = 0; n < fixed; ++n) {
+    std::vector<uint8_t> prefix(payload.begin(), payload.begin() + n);
+    EXPECT_EQ(decodePayload<T>(prefix), Code::kProtocolError) << "prefix of " << n;
+  }
+  // One encoding per message.
+  for (size_t i = 0; i < std::min<size_t>(payload.size(), fixed + 2); ++i) {
+    std::vector<uint8_t> mutated = payload;
+    mutated[i] ^= 0x80;
+    T decoded;
+    if (decode(mutated.data(), mutated.size(), &decoded).isOk()) {
+      EXPECT_EQ(payloadOf(decoded), mutated) << "byte " << i;
+    }
+  }
+}
+
+TEST(ControlWireInline, RoundTripsAtEverySizeClass) {
+  std::vector<uint8_t> max(kMaxInlineBytes);
+  for (size_t i = 0; i < max.size(); ++i) max[i] = static_cast<uint8_t>(i * 13);
+  for (size_t n : {size_t{0}, size_t{1}, size_t{4097}, size_t{kMaxInlineBytes}}) {
+    std::span<const uint8_t> data(max.data(), n);
+    expectInlineRoundTrip(WriteInline{7, 0x10000, 99, 3, data}, 32);
+    expectInlineRoundTrip(ReadData{8, data}, 8);
+    expectInlineRoundTrip(SendInline{9, data}, 8);
+  }
+}
+
+TEST(ControlWireInline, RejectsOversizeDataReservedBitsAndWrapping) {
+  std::vector<uint8_t> big(kMaxInlineBytes + 1, 1);
+  std::span<const uint8_t> too_big(big);
+  EXPECT_EQ(validate(WriteInline{1, 0, 0, 0, too_big}).code(), Code::kInvalidArgument);
+  EXPECT_EQ(validate(ReadData{1, too_big}).code(), Code::kInvalidArgument);
+  EXPECT_EQ(validate(SendInline{1, too_big}).code(), Code::kInvalidArgument);
+  std::vector<uint8_t> payload(8 + kMaxInlineBytes + 1, 0);
+  EXPECT_EQ(decodePayload<SendInline>(payload), Code::kProtocolError);
+  EXPECT_EQ(decodePayload<ReadData>(payload), Code::kProtocolError);
+  std::vector<uint8_t> four(4, 5);
+  WriteInline good{1, 0x1000, 2, 3, four};
+  for (size_t i = 28; i < 32; ++i) EXPECT_EQ(mutatedPayload(good, i, 1), Code::kProtocolError) << i;
+  WriteInline wraps{1, UINT64_MAX - 2, 2, 3, four};
+  EXPECT_EQ(validate(wraps).code(), Code::kInvalidArgument);
 }
 
 TEST(ControlWireNack, RoundTrips) {
