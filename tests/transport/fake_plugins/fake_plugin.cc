@@ -4,6 +4,7 @@
 #include "transport/abi/net_v7.h"
 
 namespace {
+#ifndef FAKE_NO_SYMBOL
 int g_init_calls = 0;
 ncclResult_t fakeInit(ncclDebugLogger_t log) {
   ++g_init_calls;
@@ -18,15 +19,19 @@ ncclResult_t fakeDevices(int* n) {
   *n = g_init_calls;  // lets the test see how often init ran
   return ncclSuccess;
 }
+#endif
 ncclResult_t fakeAny() { return ncclInternalError; }
 template <typename F>
 F stub() {
-  return reinterpret_cast<F>(&fakeAny);
+  // Through void (*)(): the generic function pointer type (never called with other arguments:
+  // the loader tests only check that the members are set).
+  return reinterpret_cast<F>(reinterpret_cast<void (*)()>(&fakeAny));
 }
 }  // namespace
 
 #ifndef FAKE_NO_SYMBOL
-extern "C" __attribute__((visibility("default"))) ncclNet_v7_t ncclNetPlugin_v7 = {
+extern "C" {
+__attribute__((visibility("default"))) ncclNet_v7_t ncclNetPlugin_v7 = {
     .name = "fake",
     .init = fakeInit,
     .devices = fakeDevices,
@@ -55,6 +60,9 @@ extern "C" __attribute__((visibility("default"))) ncclNet_v7_t ncclNetPlugin_v7 
     .getDeviceMr = nullptr,
     .irecvConsumed = nullptr,
 };
+}
 #else
-extern "C" __attribute__((visibility("default"))) int notAPlugin = 1;
+extern "C" {
+__attribute__((visibility("default"))) int notAPlugin = 1;
+}
 #endif
