@@ -15,19 +15,12 @@
 #include <string>
 #include <vector>
 
+#include "cuda_check.h"
+
 #include "datapath/gather_kernel.h"
 
 using tcpxp::datapath::kUnpackMaxFragments;
 using tcpxp::datapath::UnpackFragment;
-
-#define CK(x)                                                                                 \
-  do {                                                                                        \
-    cudaError_t e_ = (x);                                                                     \
-    if (e_ != cudaSuccess) {                                                                  \
-      std::fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_)); \
-      std::exit(1);                                                                           \
-    }                                                                                         \
-  } while (0)
 
 namespace {
 

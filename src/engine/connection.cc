@@ -370,7 +370,7 @@ Status Connection::onSend(const control::Send& m) {
 void Connection::landInlineSend(std::unique_ptr<Transfer> x, uint64_t xfer_id,
                                 std::span<const uint8_t> data) {
   x->size = data.size();
-  Status st = copyIn(*x->reg, x->ptr, data.data(), data.size());
+  Status st = copyBlocking(*x->reg, x->ptr, data.data(), data.size());
   if (st.isOk()) {
     ctrl_.send(control::Done{xfer_id, control::Initiator::kDataSender});
   } else {
@@ -403,7 +403,7 @@ Status Connection::onWriteInline(const control::WriteInline& m) {
   Registration* reg = nullptr;
   char* local = nullptr;
   Status st = ctx_.registry.authorize(m.token, m.remote_addr, m.data.size(), id_, &reg, &local);
-  if (st.isOk()) st = copyIn(*reg, local, m.data.data(), m.data.size());
+  if (st.isOk()) st = copyBlocking(*reg, local, m.data.data(), m.data.size());
   if (!st.isOk()) {
     LOG_WARN("connection %s: refused write of %zu bytes: %s", peer().c_str(), m.data.size(),
              st.message().c_str());
@@ -423,29 +423,19 @@ Status Connection::onReadData(const control::ReadData& m) {
   Transfer* x = it->second.get();
   x->posted = true;
   x->peer_done = true;
-  complete(x, copyIn(*x->reg, x->ptr, m.data.data(), m.data.size()));
+  complete(x, copyBlocking(*x->reg, x->ptr, m.data.data(), m.data.size()));
   return Status::ok();
 }
 
-Status Connection::copyIn(const Registration& reg, char* dst, const uint8_t* src, size_t n) {
+Status Connection::copyBlocking(const Registration& reg, void* dst, const void* src, size_t n) {
   if (n == 0) return Status::ok();
   if (!reg.on_gpu()) {
     std::memcpy(dst, src, n);
     return Status::ok();
   }
-  if (!inline_stream_)
+  if (!inline_stream_) {
     TCPXP_RETURN_IF_ERROR(datapath::GpuStream::create(reg.device, &inline_stream_));
-  return inline_stream_->copyAndWait(dst, src, n);
-}
-
-Status Connection::copyOut(const Registration& reg, uint8_t* dst, const char* src, size_t n) {
-  if (n == 0) return Status::ok();
-  if (!reg.on_gpu()) {
-    std::memcpy(dst, src, n);
-    return Status::ok();
   }
-  if (!inline_stream_)
-    TCPXP_RETURN_IF_ERROR(datapath::GpuStream::create(reg.device, &inline_stream_));
   return inline_stream_->copyAndWait(dst, src, n);
 }
 
@@ -458,7 +448,7 @@ Status Connection::hostView(const Registration& reg, const char* src, size_t n,
   if (inline_scratch_.size() < control::kMaxInlineBytes) {
     inline_scratch_.resize(control::kMaxInlineBytes);
   }
-  TCPXP_RETURN_IF_ERROR(copyOut(reg, inline_scratch_.data(), src, n));
+  TCPXP_RETURN_IF_ERROR(copyBlocking(reg, inline_scratch_.data(), src, n));
   *out = {inline_scratch_.data(), n};
   return Status::ok();
 }

@@ -132,9 +132,9 @@ class Connection {
   Status onSendInline(const control::SendInline& m);
   // Whether a transfer of `size` bytes goes inside a control frame.
   bool inlined(size_t size) const { return size <= static_cast<size_t>(ctx_.config.inline_bytes); }
-  // Copies between a registered buffer (host or GPU) and host bytes, waiting for the copy.
-  Status copyIn(const Registration& reg, char* dst, const uint8_t* src, size_t n);
-  Status copyOut(const Registration& reg, uint8_t* dst, const char* src, size_t n);
+  // Copies between a registered buffer (host or GPU memory, per `reg`) and host bytes, either
+  // direction, waiting for the copy.
+  Status copyBlocking(const Registration& reg, void* dst, const void* src, size_t n);
   // Host bytes of a registered buffer for an inline frame (GPU memory: copied to scratch).
   Status hostView(const Registration& reg, const char* src, size_t n,
                   std::span<const uint8_t>* out);

@@ -10,39 +10,16 @@
 #include "control/control_wire.h"
 #include "control/fifo_item.h"
 #include "engine/endpoint.h"
+#include "engine_test_util.h"
 
 namespace tcpxp::engine {
 namespace {
 
 constexpr size_t kInline = control::kMaxInlineBytes;
 
-std::vector<uint8_t> pattern(size_t n, uint32_t seed) {
-  std::vector<uint8_t> v(n);
-  std::mt19937 rng(seed);
-  for (auto& b : v) b = static_cast<uint8_t>(rng());
-  return v;
-}
-
-struct Pair {
-  std::unique_ptr<Endpoint> a, b;
-  ConnId ab = 0, ba = 0;
-};
-
-Pair connectPair() {
-  Pair p;
-  EXPECT_TRUE(Endpoint::create(-1, &p.a).isOk());
-  EXPECT_TRUE(Endpoint::create(-1, &p.b).isOk());
-  auto accepted = std::async(std::launch::async, [&] {
-    std::string ip;
-    int gpu = 0;
-    ConnId id = 0;
-    EXPECT_TRUE(p.b->accept(&id, &ip, &gpu, nullptr, 10000).isOk());
-    return id;
-  });
-  EXPECT_TRUE(p.a->connect("127.0.0.1", -1, p.b->info().port, &p.ab).isOk());
-  p.ba = accepted.get();
-  return p;
-}
+using testing::connectPair;
+using testing::Pair;
+using testing::pattern;
 
 TEST(Inline, WriteAndReadAroundTheBoundary) {
   Pair p = connectPair();
