@@ -4,7 +4,7 @@
 // against the same bytes in one copy; plus the round trip of an 8-byte copy + event query.
 // GB/s counts bytes copied once (decimal).
 //
-//   staging_copy_bw [--gpu 0] [--bytes 67108864] [--iters 10]
+//   staging_copy_bw [--gpu 0] [--bytes 67108864] [--iters 10] [--dir d2h|h2d] [--piece B]
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -27,8 +27,11 @@ double seconds(Clock::time_point a, Clock::time_point b) {
 
 // Copies `bytes` in pieces of `piece` round robin over `streams`, one event per piece, and
 // waits by querying events in order (like the engine's driver thread). Returns GB/s.
+// With `cpu_sink`, each finished piece is then read by the CPU (memcpy into cpu_sink), as the
+// socket send of a staged piece does: DMA writes and CPU reads of the same pinned memory.
 double piecewise(char* dst, const char* src, size_t bytes, size_t piece,
-                 std::vector<cudaStream_t>& streams, std::vector<cudaEvent_t>& events, int iters) {
+                 std::vector<cudaStream_t>& streams, std::vector<cudaEvent_t>& events, int iters,
+                 char* cpu_sink = nullptr) {
   size_t pieces = (bytes + piece - 1) / piece;
   auto t0 = Clock::now();
   for (int it = 0; it < iters; ++it) {
@@ -39,8 +42,11 @@ double piecewise(char* dst, const char* src, size_t bytes, size_t piece,
       CK(cudaMemcpyAsync(dst + off, src + off, len, cudaMemcpyDefault, s));
       CK(cudaEventRecord(events[i % events.size()], s));
       if (i + 1 >= events.size()) {  // keep at most events.size() pieces in flight
+        size_t oldest = i + 1 - events.size();
         while (cudaEventQuery(events[(i + 1) % events.size()]) == cudaErrorNotReady) {
         }
+        if (cpu_sink)
+          std::memcpy(cpu_sink, dst + oldest * piece, std::min(piece, bytes - oldest * piece));
       }
     }
     for (cudaStream_t s : streams) CK(cudaStreamSynchronize(s));
@@ -52,7 +58,9 @@ double piecewise(char* dst, const char* src, size_t bytes, size_t piece,
 
 int main(int argc, char** argv) {
   int gpu = 0, iters = 10;
-  size_t bytes = 64 << 20;
+  size_t bytes = 64 << 20, only_piece = 0;
+  std::string only_dir;
+  bool cpu_reader = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--gpu" && i + 1 < argc) {
@@ -61,8 +69,16 @@ int main(int argc, char** argv) {
       bytes = std::strtoull(argv[++i], nullptr, 0);
     } else if (a == "--iters" && i + 1 < argc) {
       iters = std::atoi(argv[++i]);
+    } else if (a == "--dir" && i + 1 < argc) {
+      only_dir = argv[++i];
+    } else if (a == "--cpu-reader") {
+      cpu_reader = true;
+    } else if (a == "--piece" && i + 1 < argc) {
+      only_piece = std::strtoull(argv[++i], nullptr, 0);
     } else {
-      std::printf("usage: staging_copy_bw [--gpu N] [--bytes B] [--iters N]\n");
+      std::printf(
+          "usage: staging_copy_bw [--gpu N] [--bytes B] [--iters N] [--dir d2h|h2d] "
+          "[--piece B] [--cpu-reader]\n");
       return a == "-h" || a == "--help" ? 0 : 2;
     }
   }
@@ -82,19 +98,25 @@ int main(int argc, char** argv) {
   std::printf("%-6s %10s %8s %10s\n", "dir", "piece", "streams", "GB/s");
   for (int dir = 0; dir < 2; ++dir) {
     const char* name = dir == 0 ? "D2H" : "H2D";
+    if (!only_dir.empty() && only_dir != (dir == 0 ? "d2h" : "h2d")) continue;
     char* dst = dir == 0 ? host : dev;
     const char* src = dir == 0 ? dev : host;
-    for (size_t piece : {size_t{64} << 10, size_t{512} << 10, size_t{2} << 20, bytes}) {
+    std::vector<size_t> pieces = {size_t{64} << 10, size_t{512} << 10, size_t{2} << 20, bytes};
+    if (only_piece) pieces = {only_piece};
+    for (size_t piece : pieces) {
       for (size_t ns : {size_t{1}, size_t{4}}) {
+        if (only_piece && ns != 1) continue;
         std::vector<cudaStream_t> streams(all.begin(), all.begin() + static_cast<long>(ns));
         piecewise(dst, src, bytes, piece, streams, events, 1);  // warm-up
-        double gbps = piecewise(dst, src, bytes, piece, streams, events, iters);
+        std::vector<char> sink(cpu_reader && dir == 0 ? piece : 0);
+        double gbps = piecewise(dst, src, bytes, piece, streams, events, iters,
+                                sink.empty() ? nullptr : sink.data());
         std::printf("%-6s %10zu %8zu %10.2f\n", name, piece, ns, gbps);
       }
     }
   }
   // Round trip of a tiny copy and its event, as the engine polls it.
-  for (int dir = 0; dir < 2; ++dir) {
+  for (int dir = 0; dir < 2 && only_dir.empty(); ++dir) {
     std::vector<double> us;
     for (int i = 0; i < 2000; ++i) {
       auto t0 = Clock::now();

@@ -20,7 +20,7 @@ Status cudaCheck(cudaError_t err, const char* what) {
 
 Status useDevice(int device) { return cudaCheck(cudaSetDevice(device), "cudaSetDevice"); }
 
-Status GpuStream::create(int device, std::unique_ptr<GpuStream>* out) {
+Status GpuStream::create(int device, int events, std::unique_ptr<GpuStream>* out) {
   std::unique_ptr<GpuStream> s(new GpuStream());
   s->device_ = device;
   TCPXP_RETURN_IF_ERROR(useDevice(device));
@@ -28,8 +28,8 @@ Status GpuStream::create(int device, std::unique_ptr<GpuStream>* out) {
   TCPXP_RETURN_IF_ERROR(
       cudaCheck(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate"));
   s->stream_ = stream;
-  s->events_.resize(kEvents);
-  for (int i = kEvents - 1; i >= 0; --i) {
+  s->events_.resize(static_cast<size_t>(events));
+  for (int i = events - 1; i >= 0; --i) {
     cudaEvent_t ev = nullptr;
     TCPXP_RETURN_IF_ERROR(
         cudaCheck(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming), "cudaEventCreate"));
@@ -100,7 +100,9 @@ Status StagingPool::create(size_t slot_bytes, size_t total_bytes,
       cudaCheck(cudaHostAlloc(&base, p->slots_ * slot_bytes, cudaHostAllocPortable),
                 "cudaHostAlloc (staging)"));
   p->base_ = static_cast<char*>(base);
-  for (size_t i = p->slots_; i-- > 0;) p->free_.push_back(static_cast<int>(i));
+  p->free_.resize(p->slots_);
+  for (size_t i = 0; i < p->slots_; ++i) p->free_[i] = static_cast<int>(i);
+  p->free_count_ = p->slots_;
   *out = std::move(p);
   return Status::ok();
 }
@@ -110,17 +112,23 @@ StagingPool::~StagingPool() {
 }
 
 int StagingPool::acquire() {
-  if (free_.empty()) return -1;
-  int s = free_.back();
-  free_.pop_back();
+  if (free_count_ == 0) return -1;
+  int s = free_[free_head_];
+  free_head_ = (free_head_ + 1) % slots_;
+  --free_count_;
   return s;
+}
+
+void StagingPool::release(int slot) {
+  free_[(free_head_ + free_count_) % slots_] = slot;
+  ++free_count_;
 }
 #else
 namespace {
 Status noCuda() { return Status(Code::kNotSupported, "GPU data path: built without CUDA"); }
 }  // namespace
 Status useDevice(int) { return noCuda(); }
-Status GpuStream::create(int, std::unique_ptr<GpuStream>*) { return noCuda(); }
+Status GpuStream::create(int, int, std::unique_ptr<GpuStream>*) { return noCuda(); }
 GpuStream::~GpuStream() = default;
 Status GpuStream::copy(void*, const void*, size_t) { return noCuda(); }
 Status GpuStream::copyAndWait(void*, const void*, size_t) { return noCuda(); }
@@ -136,6 +144,7 @@ void GpuStream::release(int) {}
 Status StagingPool::create(size_t, size_t, std::unique_ptr<StagingPool>*) { return noCuda(); }
 StagingPool::~StagingPool() = default;
 int StagingPool::acquire() { return -1; }
+void StagingPool::release(int) {}
 #endif
 
 }  // namespace tcpxp::datapath

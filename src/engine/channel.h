@@ -42,17 +42,31 @@ struct ChunkOp {
   int64_t since_ns = 0;  // when its current stage began (staging copy, network, landing)
   bool tested = false;   // receive reported done
   bool landing = false;  // receive: copy/gather to the user's buffer started
+  // Trace (UCCL_TCPX_TRACE): send queued, copy started, isend posted, done;
+  // recv queued, irecv posted, received, consumed.
+  int64_t t[4] = {};
 };
 
 // What a channel's data paths need from its connection (may be empty for a host endpoint).
 // Sends and receives stage through separate pools: with one shared pool, both peers could fill
 // it with sends waiting for receives that have no slot left.
+//
+// One CUDA stream per direction for the whole connection, not one per channel: the copy engine
+// runs one copy at a time anyway, and with a stream per channel it served the channels' queued
+// copies one channel after the other, so channel 3 of a 64 MiB write began sending 1.7 ms after
+// channel 0 (UCCL_TCPX_TRACE, run 34). Staged sends start their device->host copies in the order
+// the pieces were queued over all channels (send_copy_turns: the channel of each staged piece
+// not yet copied), so every channel's first piece is ready after a few copies.
 struct PathResources {
   datapath::StagingPool* send_staging = nullptr;
   datapath::StagingPool* recv_staging = nullptr;
   Registration* send_staging_reg = nullptr;
   Registration* recv_staging_reg = nullptr;
-  transport::UnpackHandle unpack;  // set per channel from accept()
+  datapath::GpuStream* send_stream = nullptr;  // staging copies of sends
+  datapath::GpuStream* recv_stream = nullptr;  // staging copies and gathers of receives
+  Ring<uint32_t>* send_copy_turns = nullptr;
+  Ring<uint32_t>* recv_slot_turns = nullptr;  // same for staged receives and their slots
+  transport::UnpackHandle unpack;             // set per channel from accept()
 };
 
 // Bytes and requests a channel completed, and how long it had requests posted. The *_ns sums
@@ -61,22 +75,32 @@ struct PathResources {
 //   send    isend posted -> test() done
 //   recv    irecv posted -> test() done (includes waiting for the sender)
 //   land    received -> in the user's buffer (host->device copy or gather) and consumed
+//   cuda    spent inside CUDA calls (copy, record, query) by the driver thread for this channel
 struct ChannelCounters {
   uint64_t bytes_sent = 0, bytes_received = 0, sends = 0, receives = 0, busy_ns = 0;
   uint64_t stage_ns = 0, staged_sends = 0, send_ns = 0, recv_ns = 0, land_ns = 0;
+  uint64_t cuda_ns = 0, cuda_calls = 0;
 };
 
 class Channel {
  public:
   void* send_comm = nullptr;
   void* recv_comm = nullptr;
-  int dev = 0;  // transport device (NIC) of both comms
+  uint32_t index = 0;  // in its connection
+  int dev = 0;         // transport device (NIC) of both comms
   ChannelCounters counters;
   PathResources paths;
-  std::unique_ptr<datapath::GpuStream> send_stream, recv_stream;
 
-  void queueSend(const ChunkOp& op) { send_queue_.push(op); }
-  void queueRecv(const ChunkOp& op) { recv_queue_.push(op); }
+  // Staged pieces also take their turn in paths.send_copy_turns (the caller pushes it).
+  void queueSend(ChunkOp op);
+  void queueRecv(ChunkOp op);
+  // Trace records of finished pieces (UCCL_TCPX_TRACE set): 's'/'r', len, four times.
+  struct TraceRecord {
+    char dir;
+    uint32_t len;
+    int64_t t[4];
+  };
+  std::vector<TraceRecord> trace;
   // Receives queued or posted: how busy this channel's incoming direction is.
   size_t recvBacklog() const { return recv_queue_.size() + recv_inflight_.size(); }
   bool idle() const {
@@ -101,7 +125,8 @@ class Channel {
 
   Ring<ChunkOp> send_queue_, send_inflight_;
   Ring<ChunkOp> recv_queue_, recv_inflight_;
-  size_t send_copies_ = 0;      // leading send_queue_ entries whose device->host copy started
+  size_t send_copies_ = 0;      // leading send_queue_ entries ready to post (copy started)
+  size_t staged_ahead_ = 0;     // of those, staged pieces (their copies hold staging slots)
   size_t recv_tested_ = 0;      // leading recv_inflight_ entries reported done
   uint64_t recv_posted_ = 0;    // irecvs posted on recv_comm (their k % 16 is the unpack slot)
   int64_t busy_since_ns_ = -1;  // when requests were first posted, -1 while none are

@@ -1,6 +1,10 @@
 #include "engine/connection.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "common/log.h"
@@ -114,7 +118,10 @@ Status Connection::onHello(const control::Hello& m) {
   ack.handles.assign(handles.begin(), handles.end());
   connect_handles_.assign(m.handles.begin(), m.handles.end());
   channels_ = std::vector<Channel>(n);
-  for (int i = 0; i < n; ++i) channels_[i].dev = devFor(i);
+  for (int i = 0; i < n; ++i) {
+    channels_[i].index = static_cast<uint32_t>(i);
+    channels_[i].dev = devFor(i);
+  }
   ctrl_.send(ack);
   state_ = State::kEstablishing;
   return Status::ok();
@@ -134,7 +141,10 @@ Status Connection::onHelloAck(const control::HelloAck& m) {
   chunk_bytes_ = m.chunk_bytes;
   connect_handles_.assign(m.handles.begin(), m.handles.end());
   channels_ = std::vector<Channel>(m.handles.size());
-  for (size_t i = 0; i < channels_.size(); ++i) channels_[i].dev = devFor(static_cast<int>(i));
+  for (size_t i = 0; i < channels_.size(); ++i) {
+    channels_[i].index = static_cast<uint32_t>(i);
+    channels_[i].dev = devFor(static_cast<int>(i));
+  }
   state_ = State::kEstablishing;
   return Status::ok();
 }
@@ -171,14 +181,21 @@ Status Connection::establish(bool* did_work) {
   return Status::ok();
 }
 
-// Made on the first GPU transfer of the connection: CUDA streams per channel and, over a
-// host-only transport, bounded pinned staging pools (half for sends, half for receives).
+// Made on the first GPU transfer of the connection: one CUDA stream per direction (see
+// PathResources) and, over a host-only transport, bounded pinned staging pools (half for sends,
+// half for receives).
 Status Connection::createPathResources(int device) {
-  if (!channels_.empty() && channels_[0].send_stream) return Status::ok();
+  if (send_stream_) return Status::ok();
   TCPXP_RETURN_IF_ERROR(datapath::useDevice(device));
+  // Events: every posted receive may be landing at once; sends copy a few pieces ahead.
+  int events = static_cast<int>(channels_.size()) * (transport::Net::kMaxOutstanding + 8);
+  TCPXP_RETURN_IF_ERROR(datapath::GpuStream::create(device, events, &send_stream_));
+  TCPXP_RETURN_IF_ERROR(datapath::GpuStream::create(device, events, &recv_stream_));
   for (Channel& ch : channels_) {
-    TCPXP_RETURN_IF_ERROR(datapath::GpuStream::create(device, &ch.send_stream));
-    TCPXP_RETURN_IF_ERROR(datapath::GpuStream::create(device, &ch.recv_stream));
+    ch.paths.send_stream = send_stream_.get();
+    ch.paths.recv_stream = recv_stream_.get();
+    ch.paths.send_copy_turns = &send_copy_turns_;
+    ch.paths.recv_slot_turns = &recv_slot_turns_;
   }
   if (ctx_.props.supports_cuda) return Status::ok();
   size_t half = static_cast<size_t>(ctx_.config.staging_bytes) / 2;
@@ -250,8 +267,10 @@ Status Connection::postPieces(Transfer* x, bool receiving, size_t first) {
     op.len = static_cast<uint32_t>(std::min(chunk_bytes_, x->size - off));
     Channel& ch = channels_[(first + i) % channels_.size()];
     if (receiving) {
+      if (path == DataPath::kStaged) recv_slot_turns_.push(ch.index);
       ch.queueRecv(op);
     } else {
+      if (path == DataPath::kStaged) send_copy_turns_.push(ch.index);
       ch.queueSend(op);
     }
   }
@@ -434,7 +453,7 @@ Status Connection::copyBlocking(const Registration& reg, void* dst, const void* 
     return Status::ok();
   }
   if (!inline_stream_) {
-    TCPXP_RETURN_IF_ERROR(datapath::GpuStream::create(reg.device, &inline_stream_));
+    TCPXP_RETURN_IF_ERROR(datapath::GpuStream::create(reg.device, 1, &inline_stream_));
   }
   return inline_stream_->copyAndWait(dst, src, n);
 }
@@ -742,6 +761,11 @@ void Connection::fail(const Status& why) {
     if (*mr) (void)ctx_.registry.remove(*mr, ctx_.net);
     *mr = 0;
   }
+  send_copy_turns_ = Ring<uint32_t>();
+  recv_slot_turns_ = Ring<uint32_t>();
+  // Streams before the staging pools: their destructors wait for copies still using them.
+  send_stream_.reset();
+  recv_stream_.reset();
   send_staging_.reset();
   recv_staging_.reset();
 }
@@ -749,17 +773,34 @@ void Connection::fail(const Status& why) {
 // Where the pieces spent their time, per channel (UCCL_TCPX_DEBUG=INFO): the first thing to
 // look at when a transfer is slower than the network.
 void Connection::logChannelTimes() const {
+  // UCCL_TCPX_TRACE=PREFIX: every piece's stage times to PREFIX.<pid>.<conn>.csv
+  // (scripts/trace_report.py pairs a sender's file with its receiver's).
+  if (const char* path = std::getenv("UCCL_TCPX_TRACE")) {
+    std::string file =
+        std::string(path) + "." + std::to_string(::getpid()) + "." + std::to_string(id_) + ".csv";
+    if (FILE* f = std::fopen(file.c_str(), "w")) {
+      for (size_t i = 0; i < channels_.size(); ++i) {
+        for (const Channel::TraceRecord& r : channels_[i].trace) {
+          std::fprintf(f, "%zu,%c,%u,%lld,%lld,%lld,%lld\n", i, r.dir, r.len,
+                       static_cast<long long>(r.t[0]), static_cast<long long>(r.t[1]),
+                       static_cast<long long>(r.t[2]), static_cast<long long>(r.t[3]));
+        }
+      }
+      std::fclose(f);
+    }
+  }
   auto avg_us = [](uint64_t ns, uint64_t n) { return n ? static_cast<double>(ns) / n / 1e3 : 0.0; };
   for (size_t i = 0; i < channels_.size(); ++i) {
     const ChannelCounters& c = channels_[i].counters;
     if (c.sends == 0 && c.receives == 0) continue;
     LOG_INFO(
         "connection %llu channel %zu: %llu sends (staging copy %.1f us, isend->done %.1f us avg), "
-        "%llu receives (irecv->done %.1f us, landing %.1f us avg)",
+        "%llu receives (irecv->done %.1f us, landing %.1f us avg); %llu CUDA calls, %.1f us avg",
         static_cast<unsigned long long>(id_), i, static_cast<unsigned long long>(c.sends),
         avg_us(c.stage_ns, c.staged_sends), avg_us(c.send_ns, c.sends),
         static_cast<unsigned long long>(c.receives), avg_us(c.recv_ns, c.receives),
-        avg_us(c.land_ns, c.receives));
+        avg_us(c.land_ns, c.receives), static_cast<unsigned long long>(c.cuda_calls),
+        avg_us(c.cuda_ns, c.cuda_calls));
   }
 }
 

@@ -195,6 +195,8 @@ class Connection {
   std::vector<uint8_t> inline_scratch_;  // GPU bytes of an inline frame
   std::unique_ptr<datapath::GpuStream> inline_stream_;  // their copies, waited for
   std::vector<Transfer*> finished_;
+  std::unique_ptr<datapath::GpuStream> send_stream_, recv_stream_;  // see PathResources
+  Ring<uint32_t> send_copy_turns_, recv_slot_turns_;
   std::unique_ptr<datapath::StagingPool> send_staging_, recv_staging_;
   MrId send_staging_mr_ = 0, recv_staging_mr_ = 0;
 };

@@ -25,6 +25,8 @@ const std::vector<KnobDoc>& engineKnobs() {
        "pin driver and socket helper threads to their NIC's NUMA node: 1 | 0 | auto"},
       {"UCCL_TCPX_METRICS_PORT", "0 (off)",
        "serve Prometheus metrics (traffic per NIC and channel) on this port + GPU index"},
+      {"UCCL_TCPX_TRACE", "unset (off)",
+       "PREFIX: each piece's stage times to PREFIX.<pid>.<conn>.csv (scripts/trace_report.py)"},
       {"UCCL_TCPX_GPU", "-1 (host only)", "GPU of an engine made by uccl_engine_create (C API)"},
       {"UCCL_TCPX_EMULATE_GPU_BUFFERS", "0",
        "tests: with the UNPACK emulation and no GPU, host buffers take the GPU receive path"},

@@ -63,6 +63,11 @@ def check_bench(tool):
     want = {(m, s) for m in ("sendrecv", "write", "read") for s in (4096, 1 << 20)}
     expect(pairs == want, "the JSON covers every mode and size", str(pairs))
 
+    # Mixed memory (GPU on one side when a GPU is present; host on both here otherwise).
+    rc, out, err = run(tool, "bench", "--local", "--server-host", "--mode", "write", "--sizes",
+                       "1M", "--iters", "2")
+    expect(rc == 0 and "GB/s" in out, f"bench --local --server-host exits 0 (got {rc})", out, err)
+
     rc, out, err = run(tool, "bench", "--local", "--host", "--latency", "--latency-iters", "50")
     expect(rc == 0 and "median" in out and "p99" in out, "bench --latency reports median and p99",
            out, err)
@@ -84,6 +89,9 @@ def check_usage(tool):
         (["bench", "--local", "--sizes", "4Q"], "--sizes"),
         (["bench", "--client", "not-an-address"], "--client"),
         (["bench", "--local", "--iters"], "needs a value"),
+        (["bench", "--server", "--server-host"], "are for --local"),
+        (["bench", "--local", "--server-host", "--server-gpu", "0"], "excludes --server-gpu"),
+        (["bench", "--local", "--client-host", "--gpu", "0"], "excludes --gpu"),
         (["demo", "--iters", "0"], "--iters"),
         (["demo", "--layers", "x"], "not a whole number"),
         (["demo", "--host", "--gpu", "0"], "--host"),

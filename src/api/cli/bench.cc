@@ -94,6 +94,10 @@ const Command kBench = {
              "is present (--local: server GPU 1 if there are 2+ GPUs, else 0; client GPU 0)"},
             {"--server-gpu", "N", "--local: the server's GPU"},
             {"--host", nullptr, "host memory, even when a GPU is present"},
+            {"--server-host", nullptr,
+             "--local: host memory on the server side only (mixed: GPU -> host for write)"},
+            {"--client-host", nullptr,
+             "--local: host memory on the client side only (mixed: host -> GPU for write)"},
             {"--json", "FILE", "write every result to FILE (client side)"},
             {"--stats", nullptr,
              "print the engine's traffic per NIC and per channel (client side)"},
@@ -124,7 +128,7 @@ struct BenchOptions {
   uint32_t modes = 0;
   std::vector<uint64_t> sizes;
   uint32_t iters = 10, warmup = 1, inflight = 1, latency_iters = 1000;
-  bool host = false;
+  bool host = false, server_host = false, client_host = false;
   int gpu = -2, server_gpu = -2;
   std::string json;
   bool stats = false;
@@ -501,8 +505,14 @@ int runBench(int argc, char** argv) {
   o.inflight = static_cast<uint32_t>(args.integer("--inflight", 1, 1, 64));
   o.latency_iters = static_cast<uint32_t>(args.integer("--latency-iters", 1000, 1, 1000000));
   o.host = args.has("--host");
+  o.server_host = args.has("--server-host");
+  o.client_host = args.has("--client-host");
+  if ((o.server_host || o.client_host) && o.role != 0)
+    args.fail("--server-host and --client-host are for --local (use --host on each side)");
   o.gpu = static_cast<int>(args.integer("--gpu", -2, 0, 1023));
   o.server_gpu = static_cast<int>(args.integer("--server-gpu", -2, 0, 1023));
+  if (o.server_host && o.server_gpu != -2) args.fail("--server-host excludes --server-gpu");
+  if (o.client_host && o.gpu != -2) args.fail("--client-host excludes --gpu");
   if (o.server_gpu != -2 && o.role != 0)
     args.fail("--server-gpu is for --local (use --gpu on each side)");
   o.json = args.text("--json", "");
@@ -526,6 +536,8 @@ int runBench(int argc, char** argv) {
     std::string error;
     if (!choosePeerGpus(o.host, o.gpu, o.server_gpu, &gpus, &error))
       return usageError(kBench, error);
+    if (o.server_host) gpus.server = -1;
+    if (o.client_host) gpus.client = -1;
     auto memory = [](int gpu) {
       return gpu < 0 ? std::vector<std::string>{"--host"}
                      : std::vector<std::string>{"--gpu", std::to_string(gpu)};
