@@ -68,6 +68,26 @@ def check_bench(tool):
                        "1M", "--iters", "2")
     expect(rc == 0 and "GB/s" in out, f"bench --local --server-host exits 0 (got {rc})", out, err)
 
+    # UCCL_TCPX_TRACE: each side writes its pieces; trace_report.py pairs them per transfer.
+    with tempfile.TemporaryDirectory() as tmp:
+        prefix = os.path.join(tmp, "t")
+        rc, out, err = run(tool, "bench", "--local", "--host", "--mode", "write", "--sizes", "1M",
+                           "--iters", "3", env={"UCCL_TCPX_TRACE": prefix,
+                                                "UCCL_TCPX_CHUNK_BYTES": "512K"})
+        expect(rc == 0, f"bench with UCCL_TCPX_TRACE exits 0 (got {rc})", out, err)
+        files = sorted(os.path.join(tmp, f) for f in os.listdir(tmp) if f.endswith(".csv"))
+        expect(len(files) == 2, f"one trace file per side (got {files})", out, err)
+        senders = [f for f in files if ",s," in open(f).read()]
+        expect(len(senders) == 1, "exactly one side sent pieces", str(files))
+        receiver = [f for f in files if f not in senders][0]
+        report = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts",
+                              "trace_report.py")
+        proc = subprocess.run([sys.executable, report, senders[0], receiver], capture_output=True,
+                              text=True, timeout=TIMEOUT_S)
+        # 1 warm-up + 3 timed writes of 1 MiB = 4 transfers of two 512 KiB pieces.
+        expect(proc.returncode == 0 and "4 transfers, 8 pieces" in proc.stdout,
+               "trace_report.py finds 4 transfers of 2 pieces", proc.stdout, proc.stderr)
+
     rc, out, err = run(tool, "bench", "--local", "--host", "--latency", "--latency-iters", "50")
     expect(rc == 0 and "median" in out and "p99" in out, "bench --latency reports median and p99",
            out, err)
