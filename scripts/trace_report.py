@@ -3,13 +3,13 @@
 
 Run a transfer with UCCL_TCPX_TRACE=PREFIX on both peers (e.g. `tcpx-p2p bench --local`); each
 process writes PREFIX.<pid>.<conn>.csv when a connection closes, one line per piece:
-  channel, s|r, bytes, t0, t1, t2, t3   (CLOCK_MONOTONIC nanoseconds, comparable across
-                                         processes on one machine)
+  channel, s|r, transfer, bytes, t0, t1, t2, t3   (times: CLOCK_MONOTONIC nanoseconds,
+                                                   comparable across processes on one machine)
   send: queued, staging copy started (0: direct), isend posted, send done
   recv: queued, irecv posted, received, in the user's buffer and consumed
 
 The k-th send of a channel pairs with the k-th receive of that channel at the peer (both
-sides post in the same order). Pieces queued together form one transfer.
+sides post in the same order). Transfers are told apart by the sender's transfer column.
 
   trace_report.py SENDER.csv RECEIVER.csv [--detail N]
 """
@@ -22,8 +22,9 @@ import sys
 def load(path):
     rows = {}
     with open(path) as f:
-        for ch, d, n, t0, t1, t2, t3 in csv.reader(f):
-            rows.setdefault((int(ch), d), []).append((int(n), int(t0), int(t1), int(t2), int(t3)))
+        for ch, d, xfer, n, t0, t1, t2, t3 in csv.reader(f):
+            rows.setdefault((int(ch), d), []).append(
+                (int(n), int(t0), int(t1), int(t2), int(t3), int(xfer)))
     return rows
 
 
@@ -47,15 +48,11 @@ def main():
             pieces.append((ch, s, r))
     if not pieces:
         sys.exit("no send records in " + a.sender)
-    pieces.sort(key=lambda p: p[1][1])
-    # Transfers: pieces queued within 20 us of the first piece of the group.
-    groups, cur = [], []
-    for p in pieces:
-        if cur and p[1][1] - cur[0][1][1] > 20_000:
-            groups.append(cur)
-            cur = []
-        cur.append(p)
-    groups.append(cur)
+    # Transfers in the order their first piece was queued at the sender.
+    by_xfer = {}
+    for p in sorted(pieces, key=lambda p: p[1][1]):
+        by_xfer.setdefault(p[1][5], []).append(p)
+    groups = list(by_xfer.values())
 
     def us(x):
         return x / 1e3

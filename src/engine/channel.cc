@@ -38,6 +38,8 @@ class CudaCallTimer {
 
 constexpr size_t kMaxTraceRecords = size_t{1} << 20;  // per channel (48 MiB)
 
+static uint64_t traceKey(const Transfer& x) { return x.id * 2 + (x.api_id != 0 ? 1 : 0); }
+
 static bool tracing() {
   static const bool on = std::getenv("UCCL_TCPX_TRACE") != nullptr;
   return on;
@@ -172,7 +174,7 @@ Status Channel::testSends(const transport::Net& net, std::vector<Transfer*>* fin
     int64_t done_ns = nowNs();
     counters.send_ns += static_cast<uint64_t>(done_ns - op.since_ns);
     if (tracing() && trace.size() < kMaxTraceRecords)
-      trace.push_back({'s', op.len, {op.t[0], op.t[1], op.t[2], done_ns}});
+      trace.push_back({'s', op.len, traceKey(*op.xfer), {op.t[0], op.t[1], op.t[2], done_ns}});
     counters.bytes_sent += op.len;
     ++counters.sends;
     ++op.xfer->chunks_done;
@@ -250,7 +252,7 @@ Status Channel::testRecvs(const transport::Net& net, std::vector<Transfer*>* fin
     int64_t landed_ns = nowNs();
     counters.land_ns += static_cast<uint64_t>(landed_ns - op.since_ns);
     if (tracing() && trace.size() < kMaxTraceRecords)
-      trace.push_back({'r', op.len, {op.t[0], op.t[1], op.t[2], landed_ns}});
+      trace.push_back({'r', op.len, traceKey(*op.xfer), {op.t[0], op.t[1], op.t[2], landed_ns}});
     counters.bytes_received += op.len;
     ++counters.receives;
     ++op.xfer->chunks_done;

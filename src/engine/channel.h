@@ -94,10 +94,12 @@ class Channel {
   // Staged pieces also take their turn in paths.send_copy_turns (the caller pushes it).
   void queueSend(ChunkOp op);
   void queueRecv(ChunkOp op);
-  // Trace records of finished pieces (UCCL_TCPX_TRACE set): 's'/'r', len, four times.
+  // Trace records of finished pieces (UCCL_TCPX_TRACE set): 's'/'r', its transfer (the
+  // initiator's id * 2, + 1 when this side initiated: unique per side), len, four times.
   struct TraceRecord {
     char dir;
     uint32_t len;
+    uint64_t xfer;
     int64_t t[4];
   };
   std::vector<TraceRecord> trace;

@@ -781,7 +781,8 @@ void Connection::logChannelTimes() const {
     if (FILE* f = std::fopen(file.c_str(), "w")) {
       for (size_t i = 0; i < channels_.size(); ++i) {
         for (const Channel::TraceRecord& r : channels_[i].trace) {
-          std::fprintf(f, "%zu,%c,%u,%lld,%lld,%lld,%lld\n", i, r.dir, r.len,
+          std::fprintf(f, "%zu,%c,%llu,%u,%lld,%lld,%lld,%lld\n", i, r.dir,
+                       static_cast<unsigned long long>(r.xfer), r.len,
                        static_cast<long long>(r.t[0]), static_cast<long long>(r.t[1]),
                        static_cast<long long>(r.t[2]), static_cast<long long>(r.t[3]));
         }
