@@ -1,18 +1,12 @@
 #include "engine/channel.h"
 
 #include <chrono>
-#include <cstdlib>
 
 #include "common/log.h"
 #include "datapath/cpu_gather.h"
 
 namespace tcpxp::engine {
 namespace {
-// Pieces ready to post beyond the window, and staged copies started ahead of their isends per
-// channel. 8 rather than 4: the copies queue on one stream for all channels, and 4 left the
-// copy engine idle between them (256 MiB GPU writes 20.6 -> 26.9 GB/s, run 38).
-constexpr size_t kCopyAhead = 8;
-
 int64_t nowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
@@ -34,24 +28,24 @@ class CudaCallTimer {
   ChannelCounters& c_;
   int64_t start_;
 };
-}  // namespace
 
 constexpr size_t kMaxTraceRecords = size_t{1} << 20;  // per channel (48 MiB)
-
-static uint64_t traceKey(const Transfer& x) { return x.id * 2 + (x.api_id != 0 ? 1 : 0); }
-
-static bool tracing() {
-  static const bool on = std::getenv("UCCL_TCPX_TRACE") != nullptr;
-  return on;
-}
+}  // namespace
 
 void Channel::queueSend(ChunkOp op) {
-  op.t[0] = nowNs();
+  op.at_ns[0] = nowNs();
   send_queue_.push(op);
 }
 void Channel::queueRecv(ChunkOp op) {
-  op.t[0] = nowNs();
+  op.at_ns[0] = nowNs();
   recv_queue_.push(op);
+}
+
+void Channel::traceFinished(char dir, const ChunkOp& op, int64_t finished_ns) {
+  if (!tracing || trace.size() >= kMaxTraceRecords) return;
+  // The initiator's id, told apart from the peer's by who initiated.
+  uint64_t xfer = op.xfer->id * 2 + (op.xfer->api_id != 0 ? 1 : 0);
+  trace.push_back({dir, op.len, xfer, {op.at_ns[0], op.at_ns[1], op.at_ns[2], finished_ns}});
 }
 
 const char* dataPathName(DataPath path) {
@@ -86,8 +80,7 @@ Status Channel::postSends(const transport::Net& net, Registry& registry, bool* d
       if (op.event < 0) break;  // retried next round; the copy is simply enqueued again
       paths.send_copy_turns->pop();
       ++staged_ahead_;
-      op.since_ns = nowNs();
-      op.t[1] = op.since_ns;
+      op.at_ns[1] = nowNs();
       *did_work = true;
     }
     ++send_copies_;
@@ -112,12 +105,11 @@ Status Channel::postSends(const transport::Net& net, Registry& registry, bool* d
     if (op.event >= 0) {
       paths.send_stream->release(op.event);
       --staged_ahead_;
-      counters.stage_ns += static_cast<uint64_t>(now - op.since_ns);
+      counters.stage_ns += static_cast<uint64_t>(now - op.at_ns[1]);
       ++counters.staged_sends;
     }
     op.event = -1;
-    op.since_ns = now;
-    op.t[2] = now;
+    op.at_ns[2] = now;
     send_queue_.pop();
     --send_copies_;
     send_inflight_.push(op);
@@ -154,8 +146,7 @@ Status Channel::postRecvs(const transport::Net& net, Registry& registry, bool* d
     }
     if (op.path == DataPath::kStaged) paths.recv_slot_turns->pop();
     op.unpack_slot = static_cast<int>(recv_posted_++ % datapath::kUnpackSlots);
-    op.since_ns = nowNs();
-    op.t[1] = op.since_ns;
+    op.at_ns[1] = nowNs();
     recv_queue_.pop();
     recv_inflight_.push(op);
     *did_work = true;
@@ -172,9 +163,8 @@ Status Channel::testSends(const transport::Net& net, std::vector<Transfer*>* fin
     if (!done) break;
     if (op.staging >= 0) paths.send_staging->release(op.staging);
     int64_t done_ns = nowNs();
-    counters.send_ns += static_cast<uint64_t>(done_ns - op.since_ns);
-    if (tracing() && trace.size() < kMaxTraceRecords)
-      trace.push_back({'s', op.len, traceKey(*op.xfer), {op.t[0], op.t[1], op.t[2], done_ns}});
+    counters.send_ns += static_cast<uint64_t>(done_ns - op.at_ns[2]);
+    traceFinished('s', op, done_ns);
     counters.bytes_sent += op.len;
     ++counters.sends;
     ++op.xfer->chunks_done;
@@ -233,9 +223,8 @@ Status Channel::testRecvs(const transport::Net& net, std::vector<Transfer*>* fin
     if (!done) break;
     op.tested = true;
     int64_t now = nowNs();
-    counters.recv_ns += static_cast<uint64_t>(now - op.since_ns);
-    op.since_ns = now;
-    op.t[2] = now;
+    counters.recv_ns += static_cast<uint64_t>(now - op.at_ns[1]);
+    op.at_ns[2] = now;
     TCPXP_RETURN_IF_ERROR(startLanding(op));
     ++recv_tested_;
     *did_work = true;
@@ -250,9 +239,8 @@ Status Channel::testRecvs(const transport::Net& net, std::vector<Transfer*>* fin
     TCPXP_RETURN_IF_ERROR(net.irecvConsumed(recv_comm, op.request));
     if (op.staging >= 0) paths.recv_staging->release(op.staging);
     int64_t landed_ns = nowNs();
-    counters.land_ns += static_cast<uint64_t>(landed_ns - op.since_ns);
-    if (tracing() && trace.size() < kMaxTraceRecords)
-      trace.push_back({'r', op.len, traceKey(*op.xfer), {op.t[0], op.t[1], op.t[2], landed_ns}});
+    counters.land_ns += static_cast<uint64_t>(landed_ns - op.at_ns[2]);
+    traceFinished('r', op, landed_ns);
     counters.bytes_received += op.len;
     ++counters.receives;
     ++op.xfer->chunks_done;

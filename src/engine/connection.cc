@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 
 #include "common/log.h"
@@ -118,10 +117,7 @@ Status Connection::onHello(const control::Hello& m) {
   ack.handles.assign(handles.begin(), handles.end());
   connect_handles_.assign(m.handles.begin(), m.handles.end());
   channels_ = std::vector<Channel>(n);
-  for (int i = 0; i < n; ++i) {
-    channels_[i].index = static_cast<uint32_t>(i);
-    channels_[i].dev = devFor(i);
-  }
+  for (int i = 0; i < n; ++i) initChannel(i);
   ctrl_.send(ack);
   state_ = State::kEstablishing;
   return Status::ok();
@@ -141,10 +137,7 @@ Status Connection::onHelloAck(const control::HelloAck& m) {
   chunk_bytes_ = m.chunk_bytes;
   connect_handles_.assign(m.handles.begin(), m.handles.end());
   channels_ = std::vector<Channel>(m.handles.size());
-  for (size_t i = 0; i < channels_.size(); ++i) {
-    channels_[i].index = static_cast<uint32_t>(i);
-    channels_[i].dev = devFor(static_cast<int>(i));
-  }
+  for (size_t i = 0; i < channels_.size(); ++i) initChannel(static_cast<int>(i));
   state_ = State::kEstablishing;
   return Status::ok();
 }
@@ -181,6 +174,13 @@ Status Connection::establish(bool* did_work) {
   return Status::ok();
 }
 
+void Connection::initChannel(int i) {
+  Channel& ch = channels_[static_cast<size_t>(i)];
+  ch.index = static_cast<uint32_t>(i);
+  ch.dev = devFor(i);
+  ch.tracing = !ctx_.config.trace_prefix.empty();
+}
+
 // Made on the first GPU transfer of the connection: one CUDA stream per direction (see
 // PathResources) and, over a host-only transport, bounded pinned staging pools (half for sends,
 // half for receives).
@@ -188,7 +188,8 @@ Status Connection::createPathResources(int device) {
   if (send_stream_) return Status::ok();
   TCPXP_RETURN_IF_ERROR(datapath::useDevice(device));
   // Events: every posted receive may be landing at once; sends copy a few pieces ahead.
-  int events = static_cast<int>(channels_.size()) * (transport::Net::kMaxOutstanding + 8);
+  int events =
+      static_cast<int>(channels_.size() * (transport::Net::kMaxOutstanding + Channel::kCopyAhead));
   TCPXP_RETURN_IF_ERROR(datapath::GpuStream::create(device, events, &send_stream_));
   TCPXP_RETURN_IF_ERROR(datapath::GpuStream::create(device, events, &recv_stream_));
   for (Channel& ch : channels_) {
@@ -722,6 +723,7 @@ void Connection::fail(const Status& why) {
   }
   state_ = State::kClosed;
   logChannelTimes();
+  writeTrace();
   // Keep the channels' traffic in the per-NIC totals (they outlive connections).
   for (Channel& ch : channels_) {
     TrafficCounters& nic = ctx_.nic_counters[ch.dev];
@@ -770,26 +772,31 @@ void Connection::fail(const Status& why) {
   recv_staging_.reset();
 }
 
+// UCCL_TCPX_TRACE=PREFIX: every piece's stage times to PREFIX.<pid>.<conn>.csv
+// (scripts/trace_report.py pairs a sender's file with its receiver's).
+void Connection::writeTrace() const {
+  if (ctx_.config.trace_prefix.empty()) return;
+  std::string file = ctx_.config.trace_prefix + "." + std::to_string(::getpid()) + "." +
+                     std::to_string(id_) + ".csv";
+  FILE* f = std::fopen(file.c_str(), "w");
+  if (f == nullptr) {
+    LOG_WARN("UCCL_TCPX_TRACE: cannot write %s", file.c_str());
+    return;
+  }
+  for (size_t i = 0; i < channels_.size(); ++i) {
+    for (const Channel::TraceRecord& r : channels_[i].trace) {
+      std::fprintf(f, "%zu,%c,%llu,%u,%lld,%lld,%lld,%lld\n", i, r.dir,
+                   static_cast<unsigned long long>(r.xfer), r.len, static_cast<long long>(r.t[0]),
+                   static_cast<long long>(r.t[1]), static_cast<long long>(r.t[2]),
+                   static_cast<long long>(r.t[3]));
+    }
+  }
+  std::fclose(f);
+}
+
 // Where the pieces spent their time, per channel (UCCL_TCPX_DEBUG=INFO): the first thing to
 // look at when a transfer is slower than the network.
 void Connection::logChannelTimes() const {
-  // UCCL_TCPX_TRACE=PREFIX: every piece's stage times to PREFIX.<pid>.<conn>.csv
-  // (scripts/trace_report.py pairs a sender's file with its receiver's).
-  if (const char* path = std::getenv("UCCL_TCPX_TRACE")) {
-    std::string file =
-        std::string(path) + "." + std::to_string(::getpid()) + "." + std::to_string(id_) + ".csv";
-    if (FILE* f = std::fopen(file.c_str(), "w")) {
-      for (size_t i = 0; i < channels_.size(); ++i) {
-        for (const Channel::TraceRecord& r : channels_[i].trace) {
-          std::fprintf(f, "%zu,%c,%llu,%u,%lld,%lld,%lld,%lld\n", i, r.dir,
-                       static_cast<unsigned long long>(r.xfer), r.len,
-                       static_cast<long long>(r.t[0]), static_cast<long long>(r.t[1]),
-                       static_cast<long long>(r.t[2]), static_cast<long long>(r.t[3]));
-        }
-      }
-      std::fclose(f);
-    }
-  }
   auto avg_us = [](uint64_t ns, uint64_t n) { return n ? static_cast<double>(ns) / n / 1e3 : 0.0; };
   for (size_t i = 0; i < channels_.size(); ++i) {
     const ChannelCounters& c = channels_[i].counters;

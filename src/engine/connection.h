@@ -162,6 +162,9 @@ class Connection {
   Status matchRecvs();
   void checkFinished(Transfer* x);
   void logChannelTimes() const;
+  void writeTrace() const;
+  // Sets channel i's index, NIC and tracing (after channels_ is sized).
+  void initChannel(int i);
   void complete(Transfer* x, const Status& status);
 
   EngineContext& ctx_;

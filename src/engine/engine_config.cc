@@ -51,6 +51,7 @@ EngineConfig EngineConfig::fromEnv() {
       static_cast<int>(envInt("UCCL_TCPX_BOOTSTRAP_PORT_BASE", c.bootstrap_port_base, 0, 65535));
   c.timeout_ms = envInt("UCCL_TCPX_TIMEOUT_MS", c.timeout_ms, 100, 3600 * 1000);
   c.metrics_port = static_cast<int>(envInt("UCCL_TCPX_METRICS_PORT", 0, 0, 65535));
+  c.trace_prefix = envString("UCCL_TCPX_TRACE", "");
   c.staging_bytes = envInt("UCCL_TCPX_STAGING_BYTES", c.staging_bytes, 4 << 20, int64_t{16} << 30);
   return c;
 }

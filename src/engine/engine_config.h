@@ -22,6 +22,7 @@ struct EngineConfig {
   int64_t timeout_ms = 30000;        // a transfer or handshake with no progress for this long fails
   int64_t staging_bytes = 64 << 20;  // pinned staging memory per connection (GPU over host-only)
   int metrics_port = 0;              // Prometheus text endpoint on port + GPU index; 0 = off
+  std::string trace_prefix;          // per-piece stage times to PREFIX.<pid>.<conn>.csv; "" = off
 
   static EngineConfig fromEnv();
 };
