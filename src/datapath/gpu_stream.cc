@@ -1,5 +1,6 @@
 #include "datapath/gpu_stream.h"
 
+#include "common/cpu_relax.h"
 #include "common/log.h"
 
 #ifdef TCPXP_HAVE_CUDA
@@ -56,8 +57,19 @@ Status GpuStream::copy(void* dst, const void* src, size_t bytes) {
 
 Status GpuStream::copyAndWait(void* dst, const void* src, size_t bytes) {
   TCPXP_RETURN_IF_ERROR(copy(dst, src, bytes));
-  return cudaCheck(cudaStreamSynchronize(static_cast<cudaStream_t>(stream_)),
-                   "cudaStreamSynchronize");
+  int ev = record();
+  if (ev < 0) {
+    return cudaCheck(cudaStreamSynchronize(static_cast<cudaStream_t>(stream_)),
+                     "cudaStreamSynchronize");
+  }
+  bool done = false;
+  Status st;
+  while (st.isOk() && !done) {
+    st = query(ev, &done);
+    if (!done) cpuRelax();
+  }
+  release(ev);
+  return st;
 }
 
 Status GpuStream::gather(const UnpackFragment* frags, const uint64_t* count, const char* bounce,
@@ -90,25 +102,32 @@ Status GpuStream::query(int event, bool* done) {
 
 void GpuStream::release(int event) { free_.push_back(event); }
 
+Status PinnedBuffer::create(size_t bytes, std::unique_ptr<PinnedBuffer>* out) {
+  std::unique_ptr<PinnedBuffer> b(new PinnedBuffer());
+  void* data = nullptr;
+  TCPXP_RETURN_IF_ERROR(
+      cudaCheck(cudaHostAlloc(&data, bytes, cudaHostAllocPortable), "cudaHostAlloc"));
+  b->data_ = static_cast<char*>(data);
+  b->size_ = bytes;
+  *out = std::move(b);
+  return Status::ok();
+}
+
+PinnedBuffer::~PinnedBuffer() {
+  if (data_) cudaFreeHost(data_);
+}
+
 Status StagingPool::create(size_t slot_bytes, size_t total_bytes,
                            std::unique_ptr<StagingPool>* out) {
   std::unique_ptr<StagingPool> p(new StagingPool());
   p->slot_bytes_ = slot_bytes;
   p->slots_ = std::max<size_t>(1, total_bytes / slot_bytes);
-  void* base = nullptr;
-  TCPXP_RETURN_IF_ERROR(
-      cudaCheck(cudaHostAlloc(&base, p->slots_ * slot_bytes, cudaHostAllocPortable),
-                "cudaHostAlloc (staging)"));
-  p->base_ = static_cast<char*>(base);
+  TCPXP_RETURN_IF_ERROR(PinnedBuffer::create(p->slots_ * slot_bytes, &p->memory_));
   p->free_.resize(p->slots_);
   for (size_t i = 0; i < p->slots_; ++i) p->free_[i] = static_cast<int>(i);
   p->free_count_ = p->slots_;
   *out = std::move(p);
   return Status::ok();
-}
-
-StagingPool::~StagingPool() {
-  if (base_) cudaFreeHost(base_);
 }
 
 int StagingPool::acquire() {
@@ -141,8 +160,9 @@ Status GpuStream::query(int, bool* done) {
   return noCuda();
 }
 void GpuStream::release(int) {}
+Status PinnedBuffer::create(size_t, std::unique_ptr<PinnedBuffer>*) { return noCuda(); }
+PinnedBuffer::~PinnedBuffer() = default;
 Status StagingPool::create(size_t, size_t, std::unique_ptr<StagingPool>*) { return noCuda(); }
-StagingPool::~StagingPool() = default;
 int StagingPool::acquire() { return -1; }
 void StagingPool::release(int) {}
 #endif

@@ -20,7 +20,9 @@ class GpuStream {
   GpuStream& operator=(const GpuStream&) = delete;
 
   Status copy(void* dst, const void* src, size_t bytes);
-  // copy(), then waits for everything on this stream (small inline transfers).
+  // copy(), then spins on an event until everything on this stream finished (small inline
+  // transfers). Spinning, not cudaStreamSynchronize: that sleeps when the application chose
+  // blocking sync for its context, which costs tens of microseconds per wakeup.
   Status copyAndWait(void* dst, const void* src, size_t bytes);
   Status gather(const UnpackFragment* frags, const uint64_t* count, const char* bounce, char* dst);
   // An event after everything enqueued so far, or -1 when all events are in use.
@@ -37,6 +39,23 @@ class GpuStream {
   std::vector<int> free_;
 };
 
+// Pinned (page-locked) host memory. Copies between it and the GPU go straight to the copy
+// engine; from pageable memory CUDA first copies through its own pinned buffer.
+class PinnedBuffer {
+ public:
+  static Status create(size_t bytes, std::unique_ptr<PinnedBuffer>* out);
+  ~PinnedBuffer();
+  PinnedBuffer(const PinnedBuffer&) = delete;
+  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
+  char* data() const { return data_; }
+  size_t size() const { return size_; }
+
+ private:
+  PinnedBuffer() = default;
+  char* data_ = nullptr;
+  size_t size_ = 0;
+};
+
 // Pinned host memory cut into equal slots (staging of GPU data over a host-only transport).
 // Free slots are handed out oldest first (FIFO), not most recently freed first: a slot the CPU
 // just read or wrote (socket send or receive) still has its lines in the CPU caches, and DMA
@@ -44,17 +63,16 @@ class GpuStream {
 class StagingPool {
  public:
   static Status create(size_t slot_bytes, size_t total_bytes, std::unique_ptr<StagingPool>* out);
-  ~StagingPool();
   int acquire();  // -1 when all slots are in use
   void release(int slot);
-  char* slot(int i) const { return base_ + static_cast<size_t>(i) * slot_bytes_; }
-  char* base() const { return base_; }
+  char* slot(int i) const { return base() + static_cast<size_t>(i) * slot_bytes_; }
+  char* base() const { return memory_->data(); }
   size_t bytes() const { return slot_bytes_ * slots_; }
   size_t slots() const { return slots_; }
 
  private:
   StagingPool() = default;
-  char* base_ = nullptr;
+  std::unique_ptr<PinnedBuffer> memory_;
   size_t slot_bytes_ = 0;
   size_t slots_ = 0;
   std::vector<int> free_;  // ring of free slots: free_count_ entries from free_head_

@@ -132,14 +132,17 @@ class Connection {
   Status onSendInline(const control::SendInline& m);
   // Whether a transfer of `size` bytes goes inside a control frame.
   bool inlined(size_t size) const { return size <= static_cast<size_t>(ctx_.config.inline_bytes); }
-  // Copies between a registered buffer (host or GPU memory, per `reg`) and host bytes, either
-  // direction, waiting for the copy.
+  // Copies host bytes of an inline frame (at most kMaxInlineBytes) into a registered buffer
+  // (host or GPU memory, per `reg`), waiting for the copy.
   Status copyBlocking(const Registration& reg, void* dst, const void* src, size_t n);
-  // Host bytes of a registered buffer for an inline frame (GPU memory: copied to scratch).
+  // Host bytes of a registered buffer for an inline frame (GPU memory: copied to pinned memory,
+  // valid until the next inline copy).
   Status hostView(const Registration& reg, const char* src, size_t n,
                   std::span<const uint8_t>* out);
   // Fills a posted recv from an inline send (the bytes are in the frame).
   void landInlineSend(std::unique_ptr<Transfer> x, uint64_t xfer_id, std::span<const uint8_t> data);
+  // The inline copies' stream and pinned buffer, created on first use.
+  Status inlineResources(const Registration& reg);
   Status listenAll(std::vector<transport::NetHandle>* handles);
   Status establish(bool* did_work);
   Status createPathResources(int device);
@@ -193,10 +196,10 @@ class Connection {
     std::vector<uint8_t> data;
   };
   std::deque<Offer> offers_;
-  size_t inline_sends_ = 0;              // our SendInlines the peer has not answered yet
-  size_t buffered_inline_sends_ = 0;     // the peer's, in offers_ (at most kMaxInlineSends)
-  std::vector<uint8_t> inline_scratch_;  // GPU bytes of an inline frame
-  std::unique_ptr<datapath::GpuStream> inline_stream_;  // their copies, waited for
+  size_t inline_sends_ = 0;           // our SendInlines the peer has not answered yet
+  size_t buffered_inline_sends_ = 0;  // the peer's, in offers_ (at most kMaxInlineSends)
+  std::unique_ptr<datapath::PinnedBuffer> inline_pinned_;  // GPU bytes of inline frames
+  std::unique_ptr<datapath::GpuStream> inline_stream_;     // their copies, waited for
   std::vector<Transfer*> finished_;
   std::unique_ptr<datapath::GpuStream> send_stream_, recv_stream_;  // see PathResources
   Ring<uint32_t> send_copy_turns_, recv_slot_turns_;
