@@ -124,6 +124,41 @@ TEST(SocketWire, CloseFrameRoundTrips) {
   EXPECT_EQ(decodeClose(bytes, &final_seq).code(), Code::kProtocolError);
 }
 
+TEST(SocketWire, RequestsSplitIntoPageAlignedPiecesOnePerSocket) {
+  // An idle comm's 256 KiB request over 4 sockets: four 64 KiB pieces.
+  RequestSplit s = splitRequest(256 << 10, 64 << 10, 4);
+  EXPECT_EQ(s.pieces, 4u);
+  EXPECT_EQ(s.piece_bytes, size_t{64} << 10);
+  // A busy comm's 512 KiB request with 512 KiB pieces: whole, on one socket.
+  s = splitRequest(512 << 10, 512 << 10, 4);
+  EXPECT_EQ(s.pieces, 1u);
+  EXPECT_EQ(s.piece_bytes, size_t{512} << 10);
+  // Never more pieces than sockets: the largest request over 4 sockets.
+  s = splitRequest((4 << 20) - 1, 64 << 10, 4);
+  EXPECT_EQ(s.pieces, 4u);
+  EXPECT_EQ(s.piece_bytes, size_t{1} << 20);
+  // Odd sizes: pieces rounded up to 4 KiB, the last one shorter, all bytes covered.
+  s = splitRequest(65537, 4096, 2);
+  EXPECT_EQ(s.pieces, 2u);
+  EXPECT_EQ(s.piece_bytes, 36864u);
+  s = splitRequest(4097, 4096, 4);
+  EXPECT_EQ(s.pieces, 2u);
+  EXPECT_EQ(s.piece_bytes, 4096u);
+  // Rounding can leave fewer pieces than asked: 3 x 12 KiB + 1 would need 4, 4 KiB aligned.
+  s = splitRequest(3 * 4096 + 1, 4096, 4);
+  EXPECT_EQ(s.pieces, 4u);
+  EXPECT_EQ(s.piece_bytes, 4096u);
+  s = splitRequest(8192 + 100, 4096, 2);
+  EXPECT_EQ(s.pieces, 2u);
+  EXPECT_EQ(s.piece_bytes, 8192u);
+  // Empty requests still travel as one (empty) piece; one socket takes everything.
+  s = splitRequest(0, 64 << 10, 4);
+  EXPECT_EQ(s.pieces, 1u);
+  s = splitRequest(3 << 20, 64 << 10, 1);
+  EXPECT_EQ(s.pieces, 1u);
+  EXPECT_EQ(s.piece_bytes, size_t{3} << 20);
+}
+
 }  // namespace
 }  // namespace tcpxp::transport::socket
 

@@ -35,6 +35,8 @@ namespace tcpxp::transport::socket {
 
 inline constexpr int kMaxRequests = 16;
 inline constexpr int64_t kMaxRequestBytes = (int64_t{4} << 20) - 1;
+// Smallest piece of a request on an idle send comm (see SendComm::isend).
+inline constexpr size_t kIdleMinPiece = size_t{64} << 10;
 
 // The mhandle returned by regMr.
 struct Registration {

@@ -2,6 +2,7 @@
 
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -171,6 +172,15 @@ Status decodeClose(const uint8_t in[kCloseBytes], uint64_t* final_seq) {
   }
   *final_seq = get64(in + 8);
   return Status::ok();
+}
+
+RequestSplit splitRequest(size_t size, size_t min_piece, size_t nsocks) {
+  RequestSplit split;
+  split.pieces = std::clamp<size_t>((size + min_piece - 1) / std::max<size_t>(min_piece, 1), 1,
+                                    std::max<size_t>(nsocks, 1));
+  split.piece_bytes = ((size + split.pieces - 1) / split.pieces + 4095) & ~size_t{4095};
+  if (size > 0) split.pieces = (size + split.piece_bytes - 1) / split.piece_bytes;
+  return split;
 }
 
 }  // namespace tcpxp::transport::socket
