@@ -29,14 +29,16 @@ bool parseSize(const std::string& text, int64_t* out) {
   return true;
 }
 
-int64_t envInt(const char* name, int64_t fallback, int64_t min_value, int64_t max_value) {
+int64_t envInt(const char* name, int64_t fallback, int64_t min_value, int64_t max_value,
+               const char* fallback_text) {
   const char* raw = std::getenv(name);
   if (raw == nullptr || *raw == '\0') return fallback;
   int64_t value = 0;
   if (!parseSize(raw, &value) || value < min_value || value > max_value) {
-    LOG_WARN("%s=%s is not an integer in [%lld, %lld]; using %lld", name, raw,
+    std::string using_text = fallback_text ? fallback_text : std::to_string(fallback);
+    LOG_WARN("%s=%s is not an integer in [%lld, %lld]; using %s", name, raw,
              static_cast<long long>(min_value), static_cast<long long>(max_value),
-             static_cast<long long>(fallback));
+             using_text.c_str());
     return fallback;
   }
   return value;

@@ -22,6 +22,7 @@
 #include "engine/memory_info.h"
 #include "engine/metrics_server.h"
 #include "engine/transport_select.h"
+#include "transport/socket/socket_net.h"
 
 namespace tcpxp::engine {
 namespace {
@@ -198,6 +199,7 @@ Status Endpoint::create(int gpu_index, std::unique_ptr<Endpoint>* out) {
   std::string why;
   TCPXP_RETURN_IF_ERROR(selectTransport(config, &plugin, &why));
   transport::Net net(plugin);
+  config.resolveChunkBytes(net.name() == transport::socket::kSocketNetName);
   int ndev = 0;
   TCPXP_RETURN_IF_ERROR(net.devices(&ndev));
   std::vector<transport::NetProperties> all(static_cast<size_t>(ndev));

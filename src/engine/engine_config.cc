@@ -12,7 +12,8 @@ const std::vector<KnobDoc>& engineKnobs() {
       {"UCCL_TCPX_PLUGIN_PATH", "/usr/local/tcpx/lib64/libnccl-net.so, then libnccl-net.so",
        "the TCPX plugin library"},
       {"UCCL_TCPX_NUM_CHANNELS", "4", "channels (comm pairs) per connection, 1..32"},
-      {"UCCL_TCPX_CHUNK_BYTES", "512K", "bytes per posted request, 4K .. 4M-1"},
+      {"UCCL_TCPX_CHUNK_BYTES", "512K with TCPX, 1M with the built-in transport",
+       "bytes per posted request, 4K .. 4M-1"},
       {"UCCL_TCPX_INLINE_BYTES", "64K",
        "transfers up to this size travel inside control frames (one round trip), 0 .. 64K"},
       {"UCCL_TCPX_DEV", "auto (PCIe-local NIC of the GPU, else 0)",
@@ -44,7 +45,8 @@ EngineConfig EngineConfig::fromEnv() {
   }
   c.plugin_path = envString("UCCL_TCPX_PLUGIN_PATH", "");
   c.num_channels = static_cast<int>(envInt("UCCL_TCPX_NUM_CHANNELS", c.num_channels, 1, 32));
-  c.chunk_bytes = envInt("UCCL_TCPX_CHUNK_BYTES", c.chunk_bytes, 4096, (4 << 20) - 1);
+  c.chunk_bytes =
+      envInt("UCCL_TCPX_CHUNK_BYTES", 0, 4096, (4 << 20) - 1, "the transport's default");
   c.inline_bytes = envInt("UCCL_TCPX_INLINE_BYTES", c.inline_bytes, 0, control::kMaxInlineBytes);
   c.devs = envString("UCCL_TCPX_DEV", "");
   c.bootstrap_port_base =

@@ -10,10 +10,11 @@
 namespace tcpxp::engine {
 
 struct EngineConfig {
-  std::string transport;            // "tcpx", "tcp" or "" (auto)
-  std::string plugin_path;          // TCPX plugin library ("" = search the usual places)
-  int num_channels = 4;             // channels (comm pairs) per connection and direction
-  int64_t chunk_bytes = 512 << 10;  // transfer piece posted as one request (< 4 MiB)
+  std::string transport;    // "tcpx", "tcp" or "" (auto)
+  std::string plugin_path;  // TCPX plugin library ("" = search the usual places)
+  int num_channels = 4;     // channels (comm pairs) per connection and direction
+  // Transfer piece posted as one request (< 4 MiB); 0 until the transport is chosen.
+  int64_t chunk_bytes = 0;
   int64_t inline_bytes = 64 << 10;  // transfers up to this size travel in control frames
   int bootstrap_port_base = 0;      // 0 = ephemeral; else base + GPU index (host-only: base)
   // Transport devices (NICs) of this endpoint's channels, round robin: "" = chosen by PCIe
@@ -25,6 +26,16 @@ struct EngineConfig {
   std::string trace_prefix;          // per-piece stage times to PREFIX.<pid>.<conn>.csv; "" = off
 
   static EngineConfig fromEnv();
+
+  // The chunk when UCCL_TCPX_CHUNK_BYTES is unset: TCPX's own chunk (NCCL_DYNAMIC_CHUNK_SIZE)
+  // for TCPX, 1 MiB for the built-in socket transport, where fewer, larger staging copies and
+  // requests moved 256 MiB GPU writes ~30% faster (BENCHMARKS.md, runs 40, 41, 46).
+  static constexpr int64_t kTcpxChunkBytes = 512 << 10;
+  static constexpr int64_t kSocketChunkBytes = 1 << 20;
+  // Sets chunk_bytes to the transport's default unless UCCL_TCPX_CHUNK_BYTES set it.
+  void resolveChunkBytes(bool socket_transport) {
+    if (chunk_bytes == 0) chunk_bytes = socket_transport ? kSocketChunkBytes : kTcpxChunkBytes;
+  }
 };
 
 using tcpxp::KnobDoc;

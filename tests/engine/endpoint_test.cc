@@ -51,6 +51,24 @@ TEST(Endpoint, SendRecvHostMemory) {
   }
 }
 
+TEST(Endpoint, ChunkIsTheTransportsDefaultUnlessSet) {
+  // The built-in transport's default is 1 MiB (TCPX's would be 512 KiB); the variable wins,
+  // and a value out of range falls back to the default.
+  const struct {
+    const char* env;
+    size_t want;
+  } cases[] = {{nullptr, size_t{1} << 20}, {"256K", size_t{256} << 10}, {"4M", size_t{1} << 20}};
+  for (const auto& c : cases) {
+    if (c.env) ::setenv("UCCL_TCPX_CHUNK_BYTES", c.env, 1);
+    std::unique_ptr<Endpoint> ep;
+    Status st = Endpoint::create(-1, &ep);
+    ::unsetenv("UCCL_TCPX_CHUNK_BYTES");
+    ASSERT_TRUE(st.isOk()) << st.toString();
+    ASSERT_EQ(ep->info().transport, "tcpx-p2p-socket");
+    EXPECT_EQ(ep->info().chunk_bytes, c.want) << "UCCL_TCPX_CHUNK_BYTES=" << (c.env ? c.env : "");
+  }
+}
+
 TEST(Endpoint, WriteAndReadAdvertisedBuffer) {
   Pair p = connectPair();
   const size_t size = (size_t{3} << 20) + 123;

@@ -155,8 +155,13 @@ void printTransport(bool do_dlopen) {
     std::printf("\n");
   }
   engine::EngineConfig ec = engine::EngineConfig::fromEnv();
+  std::string chunk = ec.chunk_bytes > 0
+                          ? formatBytes(static_cast<uint64_t>(ec.chunk_bytes))
+                          : formatBytes(engine::EngineConfig::kTcpxChunkBytes) + " with TCPX, " +
+                                formatBytes(engine::EngineConfig::kSocketChunkBytes) +
+                                " with the built-in transport";
   std::printf("  channels / chunk      %d channels per connection, chunk %s\n", ec.num_channels,
-              formatBytes(static_cast<uint64_t>(ec.chunk_bytes)).c_str());
+              chunk.c_str());
 }
 
 }  // namespace

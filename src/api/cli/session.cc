@@ -5,15 +5,14 @@
 
 #include "api/cli/args.h"
 #include "control/metadata.h"
-#include "engine/engine_config.h"
 #include "transport/socket/socket_config.h"
+#include "transport/socket/socket_net.h"
 
 namespace tcpxp::cli {
 namespace {
 
-// The built-in transport's table is named "tcpx-p2p-socket"; TCPX's "GPUDirectTCPX_v7".
 bool isSocketTransport(const engine::EndpointInfo& info) {
-  return info.transport.find("socket") != std::string::npos;
+  return info.transport == transport::socket::kSocketNetName;
 }
 
 }  // namespace
@@ -87,10 +86,9 @@ Status connectPeer(Endpoint& ep, const std::string& address, double seconds, Con
 
 std::string transportSummary(const Endpoint& ep) {
   const engine::EndpointInfo& info = ep.info();
-  engine::EngineConfig config = engine::EngineConfig::fromEnv();
   std::string out = info.transport + " on " + info.dev_name + " (device " +
-                    std::to_string(info.dev) + "), " + std::to_string(config.num_channels) +
-                    " channels, chunk " + formatBytes(static_cast<uint64_t>(config.chunk_bytes));
+                    std::to_string(info.dev) + "), " + std::to_string(info.num_channels) +
+                    " channels, chunk " + formatBytes(static_cast<uint64_t>(info.chunk_bytes));
   if (isSocketTransport(info)) {
     transport::socket::SocketConfig sc = transport::socket::SocketConfig::fromEnv();
     out += ", " + std::to_string(sc.nsocks) + " sockets/comm";

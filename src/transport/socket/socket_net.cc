@@ -228,7 +228,7 @@ ncclResult_t netIrecvConsumed(void* recv_comm, int n, void* request) {
 }
 
 const ncclNet_v7_t kSocketNet = {
-    .name = "tcpx-p2p-socket",
+    .name = kSocketNetName,
     .init = netInit,
     .devices = netDevices,
     .getProperties = netGetProperties,

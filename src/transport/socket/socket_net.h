@@ -5,6 +5,10 @@
 
 namespace tcpxp::transport::socket {
 
+// The table's name: how the engine and the tools tell this transport from TCPX
+// ("GPUDirectTCPX_v7"), also when it is loaded as a plugin library.
+inline constexpr const char* kSocketNetName = "tcpx-p2p-socket";
+
 const ncclNet_v7_t* socketNetTable();
 
 }  // namespace tcpxp::transport::socket
