@@ -4,16 +4,21 @@
 #
 #   1. build the project (cmake -G Ninja, Release, into $BUILD_DIR) and ../shared/bench/tcp_bw.cc
 #   2. the engine, default configuration: tcpx-p2p bench --local, send/recv, write and read over
-#      $SIZES, then the latency mode (8-byte write + wait, median round trip); its header says how
-#      many TCP streams it uses (channels x sockets per comm)
+#      $SIZES in two loops: UCCL's serialized loop (--inflight 1: each transfer waited for before
+#      the next) and NCCL's pipelined one (--inflight $PIPE_INFLIGHT, as nccl_sendrecv.py queues
+#      its sends on the stream without waiting); then the latency mode (8-byte write + wait,
+#      median round trip); the bench header says how many TCP streams it uses (channels x
+#      sockets per comm)
 #   3. raw loopback TCP (tcp_bw, 512 KiB messages, 3 s) at 8, 16, 32 streams, the engine's
-#      stream count, and the stream counts of the sweep of step 5
+#      stream count, and the stream counts of the sweep of step 5; then again at the engine's
+#      count and 16 with $TCP_COLD_MSG (16 MiB) messages, a working set beyond the CPU caches
+#      (512 KiB x 16 streams stays in the last-level cache; the engine moves 256 MiB buffers)
 #   4. NCCL over sockets (torchrun, nccl_sendrecv.py), swept over threads x sockets and
 #      buffer / chunk sizes; the best configuration per size is the peer to beat
 #   5. "channels x sockets": engine write bandwidth and CPU cost for UCCL_TCPX_NUM_CHANNELS x
 #      UCCL_SOCKET_NSOCKS (SWEEP=1)
-#   6. one markdown table + goals of issue 4 (PASS/FAIL, reporting only) to stdout and
-#      $OUT/bench_vs_peers.md; every number, configuration and machine fact to
+#   6. one markdown table + goals of issue 4 (PASS/FAIL, reporting only; G1-G5 for each loop) to
+#      stdout and $OUT/bench_vs_peers.md; every number, configuration and machine fact to
 #      $OUT/bench_vs_peers.json
 # Every step has a timeout; a failing run drops only its own numbers. Exit status 0 when all
 # steps ran (whatever the goals say), 1 when the build failed or no report could be written.
@@ -30,7 +35,21 @@ loopback: raw TCP (tcp_bw), NCCL over sockets (best of a sweep), and the engine
 when a GPU is present, host memory otherwise), plus a channels x sockets sweep of the engine with
 its CPU cost. Prints one markdown table, the latency, issue 4's goals (PASS/FAIL, reporting
 only) and the sweep table. Writes $OUT/bench_vs_peers.md and $OUT/bench_vs_peers.json.
-Expected time on the 2 x H200 machine: about 6-7 minutes including the build (DEADLINE caps it).
+Expected time on the 2 x H200 machine: about 7-8 minutes including the build (DEADLINE caps it).
+
+The engine runs its size sweep in two loops, each reported and judged on its own:
+  serialized  UCCL's benchmark loop: tcpx-p2p bench --inflight 1, every transfer is waited for
+              before the next starts (rows "engine write", ...; JSON "engine")
+  pipelined   NCCL's loop: nccl_sendrecv.py calls dist.send/recv without waiting, the sends queue
+              on the CUDA stream and NCCL keeps several in flight; here tcpx-p2p bench
+              --inflight $PIPE_INFLIGHT (rows "engine write, 8 in flight", ...; JSON
+              "engine_pipelined"). Cut by DEADLINE or failed: its numbers are absent and the
+              report says which are missing.
+Raw TCP twice: tcp_bw resends one TCP_MSG buffer per stream, so with 512 KiB messages the whole
+working set (16 streams x 512 KiB) stays in the CPU's last-level cache, while the engine moves
+256 MiB buffers; the TCP_COLD_MSG row (16 MiB per stream, at the engine's stream count and 16)
+is the raw TCP rate with a working set beyond the caches (on the GPU machine 16 streams gave
+69.6 GB/s with 512 KiB messages, 50.4 GB/s with 16 MiB).
 
 options:
   -h, --help         this text
@@ -53,12 +72,17 @@ environment (defaults in brackets):
   ENGINE_REPEATS    runs of the engine's size sweep; the table shows the best per size, the
                     JSON every run [2]
   ENGINE_MEMORY     auto (GPU when nvidia-smi lists one, else --host) | gpu | host [auto]
-  ENGINE_ARGS       extra flags for every tcpx-p2p bench run, e.g. "--inflight 4" []
+  ENGINE_ARGS       extra flags for every tcpx-p2p bench run, e.g. "--warmup 2" []; an
+                    --inflight in it is overridden by each loop's own
+  PIPE_INFLIGHT     transfers in flight in the pipelined engine pass (2..64); 0 or 1 skips
+                    that pass [8]
   LAT_ITERS         round trips of the latency mode [2000]
   ENGINE_TIMEOUT    seconds per tcpx-p2p bench run [150]
   TCP_STREAMS       raw TCP stream counts, besides the engine's and the sweep's [8 16 32]
   TCP_SECONDS       seconds per tcp_bw run [3]
   TCP_MSG           tcp_bw message bytes [524288]
+  TCP_COLD_MSG      tcp_bw message bytes of the run beyond the CPU caches, at the engine's stream
+                    count and 16 (K/M/G allowed); empty skips it [16777216]
   SKIP_NCCL=1       no NCCL runs (also skipped without torch or with fewer than 2 GPUs)
   NCCL_CONFIGS      NCCL configurations, THREADSxSOCKETS/BUFFSIZE/CHUNKSIZE, separated by spaces
                     or commas, e.g. "8x4/64M/4M 8x8/32M/2M" [all 9 of {4x4,8x4,8x8} x
@@ -85,7 +109,8 @@ Bytes moved include the warm-up transfer of each size. The same figure from the 
 processes' own utime+stime (/proc/PID/stat of both sides) is given beside it. /proc counts in
 clock ticks (10 ms), so short windows are coarse: the window's length is in the JSON.
 
-Goals of issue 4 (reporting only; modes sendrecv, write and read each):
+Goals of issue 4 (reporting only; modes sendrecv, write and read each; G1-G5 evaluated for the
+serialized and for the pipelined loop separately, G6 once):
   G1  every size >= 64 MiB: >= 45 GB/s
   G2  every size >= 64 MiB: >= 1.2 x best NCCL
   G3  256 KiB, 1 MiB, 4 MiB, 16 MiB: >= 1.5 x best NCCL
@@ -126,6 +151,8 @@ ENGINE_TIMEOUT=${ENGINE_TIMEOUT:-150}
 TCP_STREAMS=${TCP_STREAMS:-8 16 32}
 TCP_SECONDS=${TCP_SECONDS:-3}
 TCP_MSG=${TCP_MSG:-524288}
+TCP_COLD_MSG=${TCP_COLD_MSG-16777216}
+PIPE_INFLIGHT=${PIPE_INFLIGHT:-8}
 NCCL_TIMEOUT=${NCCL_TIMEOUT:-90}
 NCCL_BUDGET=${NCCL_BUDGET:-240}
 # Best-known configurations first (../shared/bench/README.md), so a cut budget keeps them.
@@ -278,8 +305,11 @@ Inputs in WORK_DIR (all optional; missing ones become "-" in the table):
   machine/*.txt                      nproc, nvidia-smi -L, uname -r, git commit, ...
   steps.tsv                          name, exit status, seconds of every run
   tcp_<S>.log                        tcp_bw output: "tcp_loopback streams=S msg=M GB/s=X"
+  tcp_cold_<S>.log                   the same with TCP_COLD_MSG messages (beyond the CPU caches)
   nccl_<NAME>.log / .env             nccl_sendrecv.py output: "LABEL size=N GB/s=X"; its KEY=VALUE env
-  engine_<PART>_<REP>.json / .log    tcpx-p2p bench --json output and stdout (PART small|large)
+  engine_<PART>_<REP>.json / .log    tcpx-p2p bench --json output and stdout (PART small|large),
+                                     the serialized loop (--inflight 1)
+  engine_pipelined_<PART>_<REP>.json / .log   the same, pipelined (--inflight PIPE_INFLIGHT)
   latency.json                       tcpx-p2p bench --mode latency --json output
   sweep_c<C>_s<S>.json / .log / .mon.json   sweep runs and their CPU samples (monitor.py)
   idle_before.mon.json, idle_after.mon.json   the idle CPU baseline, before and after the sweep
@@ -344,13 +374,23 @@ for f in sorted(glob.glob(os.path.join(work, "machine", "*.txt"))):
     machine[os.path.basename(f)[:-4]] = read(f).strip()
 
 # ---- raw TCP: "tcp_loopback streams=8 msg=524288 GB/s=31.20" ------------------------------
-raw_tcp = {}
-for f in glob.glob(os.path.join(work, "tcp_[0-9]*.log")):
-    m = re.search(r"streams=(\d+)\s+msg=(\d+)\s+GB/s=([\d.]+)", read(f))
-    if m:
-        raw_tcp[int(m.group(1))] = {"gbps": float(m.group(3)), "msg": int(m.group(2))}
-    else:
-        errors.append({"run": os.path.basename(f), "log_tail": log_tail(f)})
+def tcp_runs(pattern, step_prefix):
+    """{streams: {"gbps", "msg"}} of the tcp_bw logs matching pattern; failures to errors."""
+    got = {}
+    for f in glob.glob(os.path.join(work, pattern)):
+        m = re.search(r"streams=(\d+)\s+msg=(\d+)\s+GB/s=([\d.]+)", read(f))
+        n = re.search(r"_(\d+)\.log$", f)
+        if m:
+            got[int(m.group(1))] = {"gbps": float(m.group(3)), "msg": int(m.group(2))}
+        elif step_rc.get(f"{step_prefix} {n.group(1) if n else '?'}") != "skipped":
+            errors.append({"run": os.path.basename(f), "log_tail": log_tail(f)})
+    return got
+
+
+raw_tcp = tcp_runs("tcp_[0-9]*.log", "tcp")
+# The same with TCP_COLD_MSG (16 MiB) per stream: a working set beyond the CPU caches.
+raw_tcp_cold = tcp_runs("tcp_cold_[0-9]*.log", "tcp_cold")
+cold_msg = params.get("tcp_cold_msg") or next((v["msg"] for v in raw_tcp_cold.values()), None)
 
 # ---- NCCL: lines "LABEL size=N GB/s=X" (torchrun may prefix them) ---------------------------
 def nccl_order(f):  # 4x4 before 8x4 before 8x8, then by buffer size
@@ -404,10 +444,14 @@ def header_of(text_or_json):
     return (int(ch.group(1)) if ch else None, int(so.group(1)) if so else None)
 
 
+# Two loops: engine_<PART>_<REP> serialized (--inflight 1, UCCL's), engine_pipelined_<PART>_<REP>
+# with PIPE_INFLIGHT in flight (NCCL's). Each keeps the best result per mode and size.
 engine_runs, engine_best, transport, memory = [], {m: {} for m in MODES}, None, None
+pipe_runs, pipe_best, pipe_seen = [], {m: {} for m in MODES}, set()
 for f in sorted(glob.glob(os.path.join(work, "engine_*.log"))):
     prefix = f[:-4]
     name = os.path.basename(prefix)
+    pipelined = name.startswith("engine_pipelined_")
     j, rows = engine_results(prefix)
     if j:
         transport = transport or j.get("transport")
@@ -418,11 +462,21 @@ for f in sorted(glob.glob(os.path.join(work, "engine_*.log"))):
     rc = step_rc.get(name)
     if rc != "skipped" and (rc not in (0, None) or not rows):
         errors.append({"run": name, "rc": rc, "log_tail": log_tail(f)})
-    engine_runs.append({"run": name, "rc": rc, "json": j, "results": rows, "prefix": prefix})
+    (pipe_runs if pipelined else engine_runs).append(
+        {"run": name, "rc": rc, "json": j, "results": rows, "prefix": prefix})
+    if pipelined:  # the in-flight count it really ran with: its JSON, else its header
+        m = re.search(r"(\d+) in flight", read(f))
+        pipe_seen |= {r["inflight"] for r in rows if "inflight" in r} or ({int(m.group(1))} if m else set())
     for r in rows:
-        best = engine_best.setdefault(r["mode"], {})
+        best = (pipe_best if pipelined else engine_best).setdefault(r["mode"], {})
         if r["size"] not in best or r["gbps"] > best[r["size"]]:
             best[r["size"]] = r["gbps"]
+# PIPE_INFLIGHT of the run (older work folders: what the pipelined runs report); <= 1: not run.
+pipe_n = params.get("pipe_inflight")
+if pipe_n is None:
+    pipe_n = max(pipe_seen) if pipe_seen else 0
+pipe_on = pipe_n > 1 or bool(pipe_runs)
+pipe_label = f"{pipe_n} in flight"
 channels, socks = header_of(transport or "")
 streams = channels * socks if channels and socks else None
 
@@ -470,7 +524,7 @@ def cpu_cost(mon, results, warmup):
             "cores_per_10gbps_processes": per10(proc_cores)}
 
 
-for run in engine_runs:  # CPU over each run's timed window (all its modes), as in the sweep
+for run in engine_runs + pipe_runs:  # CPU over each run's timed window (all its modes), as in the sweep
     prefix = run.pop("prefix")
     run["cpu"] = cpu_cost(load(prefix + ".mon.json"), run["results"], (run["json"] or {}).get("warmup", 1))
 
@@ -497,6 +551,22 @@ def cells(values, suffix=""):
     return " | ".join(fmt(values.get(s), suffix) for s in sizes)
 
 
+def missing_of(best_of, runs):
+    """Modes and sizes without a result ("read 256 MiB") and why: runs skipped for time, runs that
+    failed, or none at all; None when nothing is missing."""
+    miss = [f"{names[m]} {size_label(s)}" for m in MODES for s in sizes if s not in best_of.get(m, {})]
+    if not miss:
+        return None
+    why = {}
+    for r in runs:
+        if r["rc"] not in (0, None):
+            key = "skipped for time (DEADLINE)" if r["rc"] == "skipped" else f"exit {r['rc']}"
+            why.setdefault(key, []).append(r["run"])
+    return {"missing": miss, "why": [f"{k}: {', '.join(v)}" for k, v in why.items()] or ["no runs"],
+            "all": len(miss) == len(MODES) * len(sizes)}
+
+
+names = {"sendrecv": "send/recv", "write": "write", "read": "read"}
 L = []
 L.append(f"| GB/s (decimal) | " + " | ".join(size_label(s) for s in sizes) + " |")
 L.append("|---|" + "---|" * len(sizes))
@@ -505,6 +575,13 @@ for n in tcp_rows:
     v = raw_tcp.get(n, {}).get("gbps")
     tag = ", the engine's count" if n == streams else ""
     L.append(f"| raw TCP {n} streams (any size{tag}) | " + cells({s: v for s in sizes}) + " |")
+cold_rows = sorted(set(raw_tcp_cold) | ({streams} if streams and cold_msg else set()) |
+                   (set(params.get("tcp_cold_streams", [16])) if cold_msg else set()))
+for n in cold_rows:
+    v = raw_tcp_cold.get(n, {}).get("gbps")
+    tag = ", the engine's count" if n == streams else ""
+    L.append(f"| raw TCP {n} streams, {size_label(cold_msg)} per stream (working set beyond the CPU "
+             f"caches{tag}) | " + cells({s: v for s in sizes}) + " |")
 for c in nccl:
     e = c["env"]
     label = (f'NCCL {e.get("NCCL_SOCKET_NTHREADS", "?")}x{e.get("NCCL_NSOCKS_PERTHREAD", "?")}, '
@@ -517,21 +594,51 @@ for c in nccl:
     L.append(f"| {label} | " + cells(c["gbps"]) + " |")
 best = {s: v["gbps"] for s, v in nccl_best.items()}
 L.append("| **best NCCL** | " + cells(best) + " |")
-names = {"sendrecv": "send/recv", "write": "write", "read": "read"}
 for m in MODES:
     L.append(f"| **engine {names[m]}** | " + cells(engine_best.get(m, {})) + " |")
+if pipe_on:
+    for m in MODES:
+        L.append(f"| **engine {names[m]}, {pipe_label}** | " + cells(pipe_best.get(m, {})) + " |")
 for m in MODES:
     r = {s: ratio(engine_best.get(m, {}).get(s), best.get(s)) for s in sizes}
     L.append(f"| engine {names[m]} / best NCCL | " + cells(r, "x") + " |")
+if pipe_on:
+    r = {s: ratio(pipe_best.get("write", {}).get(s), best.get(s)) for s in sizes}
+    L.append(f"| engine write, {pipe_label} / best NCCL | " + cells(r, "x") + " |")
 tcp_same = raw_tcp.get(streams, {}).get("gbps") if streams else None
 for m in MODES:
     r = {s: ratio(engine_best.get(m, {}).get(s), tcp_same) for s in sizes}
     L.append(f"| engine {names[m]} / raw TCP {streams or '?'} streams | " + cells(r, "x") + " |")
+# Against raw TCP beyond the caches at the engine's stream count (16 streams when it is unknown).
+cold_n = streams if streams else 16
+tcp_cold_same = raw_tcp_cold.get(cold_n, {}).get("gbps")
+if cold_msg:
+    cold_name = f"raw TCP {cold_n} streams, {size_label(cold_msg)} per stream"
+    for m in MODES:
+        r = {s: ratio(engine_best.get(m, {}).get(s), tcp_cold_same) for s in sizes}
+        L.append(f"| engine {names[m]} / {cold_name} | " + cells(r, "x") + " |")
+    if pipe_on:
+        r = {s: ratio(pipe_best.get("write", {}).get(s), tcp_cold_same) for s in sizes}
+        L.append(f"| engine write, {pipe_label} / {cold_name} | " + cells(r, "x") + " |")
 L.append("")
 L.append(f"engine: {transport or 'unknown transport'}; memory {memory or '?'}; "
          f"{params.get('iters')} iterations below 64 MiB, {params.get('iters_large')} from 64 MiB, "
-         f"best of {params.get('engine_repeats')} run(s); best NCCL per size over "
+         f"best of {params.get('engine_repeats')} run(s) per loop; best NCCL per size over "
          f"{sum(1 for c in nccl if c['gbps'])} configurations")
+L.append("loops: \"engine write\" is UCCL's serialized loop (--inflight 1: each transfer waited for "
+         "before the next); " + (f"\"engine write, {pipe_label}\" is NCCL's pipelined loop (--inflight "
+                                 f"{pipe_n}; nccl_sendrecv.py queues its sends without waiting)"
+                                 if pipe_on else f"the pipelined loop was not run (PIPE_INFLIGHT={pipe_n})"))
+engine_missing = missing_of(engine_best, engine_runs)
+pipe_missing = missing_of(pipe_best, pipe_runs) if pipe_on else None
+for what, miss in (("serialized loop", engine_missing), (f"pipelined loop ({pipe_label})", pipe_missing)):
+    if miss:
+        L.append(f"{what}: " + ("no results" if miss["all"] else f"no result for {', '.join(miss['missing'])}") +
+                 f" ({'; '.join(miss['why'])})")
+if cold_msg:
+    L.append(f"raw TCP: tcp_bw resends one buffer per stream: {size_label(params.get('tcp_msg', 524288))} "
+             f"messages stay in the CPU's last-level cache, {size_label(cold_msg)} ones do not "
+             f"(the engine moves buffers of up to {size_label(max(sizes)) if sizes else '?'})")
 if latency:
     L.append(f"latency: {latency['size']}-byte write + wait, {latency['iters']} round trips: "
              f"median {latency['median_us']:.2f} us, p99 {latency['p99_us']:.2f} us "
@@ -540,59 +647,85 @@ else:
     L.append("latency: no result")
 
 # ---- goals of issue 4 -------------------------------------------------------------------------
-goals = []
-
-
 def goal(gid, text, checks):
     """checks: (label, value, limit, ok); no checks = SKIP (no data)."""
     if not checks:
-        goals.append({"goal": gid, "text": text, "result": "SKIP", "checks": []})
-        return
+        return {"goal": gid, "text": text, "result": "SKIP", "checks": []}
     ok = all(c[3] for c in checks)
     worst = min(checks, key=lambda c: (c[1] / c[2]) if c[2] else 0)
-    goals.append({"goal": gid, "text": text, "result": "PASS" if ok else "FAIL",
-                  "worst": f"{worst[0]}: {worst[1]:.2f} vs {worst[2]:.2f}",
-                  "checks": [{"what": c[0], "value": c[1], "limit": c[2], "ok": c[3]} for c in checks]})
+    return {"goal": gid, "text": text, "result": "PASS" if ok else "FAIL",
+            "worst": f"{worst[0]}: {worst[1]:.2f} vs {worst[2]:.2f}",
+            "checks": [{"what": c[0], "value": c[1], "limit": c[2], "ok": c[3]} for c in checks]}
 
 
 def eng(m, s):
     return engine_best.get(m, {}).get(s)
 
 
+def pipe(m, s):
+    return pipe_best.get(m, {}).get(s)
+
+
 big = [s for s in sizes if s >= 64 << 20]
 small = [s for s in sizes if s in (256 << 10, 1 << 20, 4 << 20, 16 << 20)]
-g = []
-for m in MODES:
-    for s in big:
-        if eng(m, s) is not None:
-            g.append((f"{m} {size_label(s)} GB/s", eng(m, s), 45.0, eng(m, s) >= 45.0))
-goal("G1", ">= 64 MiB: >= 45 GB/s", g)
-for gid, text, group, factor in (("G2", ">= 64 MiB: >= 1.2x best NCCL", big, 1.2),
-                                 ("G3", "256K/1M/4M/16M: >= 1.5x best NCCL", small, 1.5)):
+
+
+def loop_goals(e):
+    """G1..G5 for one loop; e(mode, size) -> its best GB/s or None."""
+    out = []
     g = []
     for m in MODES:
-        for s in group:
-            if eng(m, s) is not None and best.get(s):
-                r = eng(m, s) / best[s]
-                g.append((f"{m} {size_label(s)} / NCCL", r, factor, r >= factor))
-    goal(gid, text, g)
-for gid, text, mode in (("G4", "read >= 0.9x write", "read"), ("G5", "send/recv >= 0.9x write", "sendrecv")):
-    g = []
-    for s in sizes:
-        if eng(mode, s) is not None and eng("write", s):
-            r = eng(mode, s) / eng("write", s)
-            g.append((f"{mode}/write {size_label(s)}", r, 0.9, r >= 0.9))
-    goal(gid, text, g)
+        for s in big:
+            if e(m, s) is not None:
+                g.append((f"{m} {size_label(s)} GB/s", e(m, s), 45.0, e(m, s) >= 45.0))
+    out.append(goal("G1", ">= 64 MiB: >= 45 GB/s", g))
+    for gid, text, group, factor in (("G2", ">= 64 MiB: >= 1.2x best NCCL", big, 1.2),
+                                     ("G3", "256K/1M/4M/16M: >= 1.5x best NCCL", small, 1.5)):
+        g = []
+        for m in MODES:
+            for s in group:
+                if e(m, s) is not None and best.get(s):
+                    r = e(m, s) / best[s]
+                    g.append((f"{m} {size_label(s)} / NCCL", r, factor, r >= factor))
+        out.append(goal(gid, text, g))
+    for gid, text, mode in (("G4", "read >= 0.9x write", "read"), ("G5", "send/recv >= 0.9x write", "sendrecv")):
+        g = []
+        for s in sizes:
+            if e(mode, s) is not None and e("write", s):
+                r = e(mode, s) / e("write", s)
+                g.append((f"{mode}/write {size_label(s)}", r, 0.9, r >= 0.9))
+        out.append(goal(gid, text, g))
+    return out
+
+
+# "goals": the serialized loop's G1..G5 and G6 (as before the pipelined loop existed);
+# "goals_pipelined": G1..G5 of the pipelined loop.
+goals = loop_goals(eng)
+goals_pipelined = loop_goals(pipe) if pipe_on else []
 if latency:
-    # value/limit inverted so that "worst" stays the smallest ratio
-    goal("G6", "latency median <= 25 us",
-         [("median us", latency["median_us"], 25.0, latency["median_us"] <= 25.0)])
+    g6 = goal("G6", "latency median <= 25 us",
+              [("median us", latency["median_us"], 25.0, latency["median_us"] <= 25.0)])
 else:
-    goal("G6", "latency median <= 25 us", [])
+    g6 = goal("G6", "latency median <= 25 us", [])
+goals.append(g6)
+
+
+def goal_line(x, indent=""):
+    return (f"{indent}- {x['goal']} {x['text']}: **{x['result']}**" +
+            (f" (worst: {x['worst']})" if x.get("worst") else ""))
+
+
 L.append("")
 L.append("goals of issue 4 (reporting only):")
-for x in goals:
-    L.append(f"- {x['goal']} {x['text']}: **{x['result']}**" + (f" (worst: {x['worst']})" if x.get("worst") else ""))
+L.append("- serialized loop (UCCL's, --inflight 1):")
+L += [goal_line(x, "  ") for x in goals if x["goal"] != "G6"]
+if pipe_on:
+    L.append(f"- pipelined loop (NCCL's, --inflight {pipe_n})" +
+             (": no results (runs cut or failed)" if not any(pipe_best.values()) else ":"))
+    L += [goal_line(x, "  ") for x in goals_pipelined]
+else:
+    L.append(f"- pipelined loop: not run (PIPE_INFLIGHT={pipe_n})")
+L.append(goal_line(g6))
 
 # ---- sweep table --------------------------------------------------------------------------------
 if sweep:
@@ -635,12 +768,27 @@ result = {
     "nccl": {"configs": [dict(c, gbps=strkeys(c["gbps"])) for c in nccl], "best": strkeys(nccl_best)},
     "engine": {"transport": transport, "memory": memory, "channels": channels, "sockets_per_comm": socks,
                "streams": streams, "best": {m: strkeys(v) for m, v in engine_best.items()},
-               "runs": engine_runs, "latency": latency},
+               "runs": engine_runs, "latency": latency, "loop": "serialized", "inflight": 1},
+    # NCCL's loop: PIPE_INFLIGHT transfers in flight; "missing": modes and sizes without a result
+    "engine_pipelined": {"run": pipe_on, "inflight": pipe_n, "loop": "pipelined",
+                         "best": {m: strkeys(v) for m, v in pipe_best.items()}, "runs": pipe_runs,
+                         "missing": pipe_missing["missing"] if pipe_missing else [],
+                         "missing_why": pipe_missing["why"] if pipe_missing else []},
+    # tcp_bw with TCP_COLD_MSG per stream: a working set beyond the CPU caches
+    "raw_tcp_cold": {"msg": cold_msg, "streams": strkeys(raw_tcp_cold)},
     "ratios": {
         "engine_over_best_nccl": {m: strkeys({s: ratio(eng(m, s), best.get(s)) for s in sizes}) for m in MODES},
         "engine_over_raw_tcp_same_streams": {m: strkeys({s: ratio(eng(m, s), tcp_same) for s in sizes}) for m in MODES},
+        "engine_pipelined_over_best_nccl": {m: strkeys({s: ratio(pipe(m, s), best.get(s)) for s in sizes}) for m in MODES},
+        "engine_pipelined_over_raw_tcp_same_streams": {
+            m: strkeys({s: ratio(pipe(m, s), tcp_same) for s in sizes}) for m in MODES},
+        "engine_over_raw_tcp_cold": {m: strkeys({s: ratio(eng(m, s), tcp_cold_same) for s in sizes}) for m in MODES},
+        "engine_pipelined_over_raw_tcp_cold": {
+            m: strkeys({s: ratio(pipe(m, s), tcp_cold_same) for s in sizes}) for m in MODES},
+        "raw_tcp_cold_streams": cold_n,
     },
     "goals": goals,
+    "goals_pipelined": goals_pipelined,
     "sweep": {"idle_cores": idle_cores, "idle_cores_each": idle_runs,
               "rows": [dict(r, write_gbps=strkeys(r["write_gbps"])) for r in sweep]},
     "errors": errors,
@@ -679,6 +827,16 @@ for s in "${size_list[@]}"; do
   b=$(to_bytes "$s") || { note "SWEEP_SIZES: '$s' is not a size"; exit 2; }
   SWEEP_BYTES+="${SWEEP_BYTES:+,}$b"
 done
+if [[ ! $PIPE_INFLIGHT =~ ^[0-9]+$ ]] || ((10#$PIPE_INFLIGHT > 64)); then
+  note "PIPE_INFLIGHT: '$PIPE_INFLIGHT' is not 0..64"; exit 2
+fi
+PIPE_INFLIGHT=$((10#$PIPE_INFLIGHT))
+TCP_COLD_BYTES=""
+if [[ -n $TCP_COLD_MSG ]]; then
+  if ! TCP_COLD_BYTES=$(to_bytes "$TCP_COLD_MSG") || ((TCP_COLD_BYTES == 0)); then
+    note "TCP_COLD_MSG: '$TCP_COLD_MSG' is not a size"; exit 2
+  fi
+fi
 
 # ---- machine facts ------------------------------------------------------------------------
 step "machine info"
@@ -789,6 +947,7 @@ rows_of() { grep -E "^(sendrecv|write|read) " "$1" | awk '{printf "%s %s %s %s G
 SIZE_BYTES=$SIZE_BYTES SWEEP_BYTES=$SWEEP_BYTES ITERS=$ITERS ITERS_LARGE=$ITERS_LARGE \
   ENGINE_REPEATS=$ENGINE_REPEATS ENGINE_MEMORY=$ENGINE_MEMORY ENGINE_ARGS=$ENGINE_ARGS \
   LAT_ITERS=$LAT_ITERS TCP_STREAMS=$TCP_STREAMS TCP_SECONDS=$TCP_SECONDS TCP_MSG=$TCP_MSG \
+  TCP_COLD_BYTES=$TCP_COLD_BYTES PIPE_INFLIGHT=$PIPE_INFLIGHT \
   NCCL_CONFIGS=$NCCL_CONFIGS NCCL_TIMEOUT=$NCCL_TIMEOUT SWEEP=$SWEEP SWEEP_CHANNELS=$SWEEP_CHANNELS \
   SWEEP_SOCKS=$SWEEP_SOCKS SWEEP_ITERS=$SWEEP_ITERS SWEEP_MAX_STREAMS=$SWEEP_MAX_STREAMS \
   BUILD_DIR=$BUILD_DIR python3 - "$WORK/params.json" <<'PY'
@@ -801,6 +960,9 @@ json.dump({
     "engine_memory": e["ENGINE_MEMORY"], "engine_args": e["ENGINE_ARGS"],
     "latency_iters": int(e["LAT_ITERS"]),
     "tcp_streams_table": ints(e["TCP_STREAMS"]), "tcp_seconds": e["TCP_SECONDS"], "tcp_msg": int(e["TCP_MSG"]),
+    # beyond the CPU caches: at the engine's stream count and these; null = not run
+    "tcp_cold_msg": int(e["TCP_COLD_BYTES"]) if e["TCP_COLD_BYTES"] else None, "tcp_cold_streams": [16],
+    "pipe_inflight": int(e["PIPE_INFLIGHT"]),  # the pipelined engine pass; 0 or 1: not run
     "nccl_configs": e["NCCL_CONFIGS"].replace(",", " ").split(), "nccl_timeout_s": int(e["NCCL_TIMEOUT"]),
     "sweep": e["SWEEP"] == "1", "sweep_channels": ints(e["SWEEP_CHANNELS"]), "sweep_sockets": ints(e["SWEEP_SOCKS"]),
     "sweep_sizes": ints(e["SWEEP_BYTES"]), "sweep_iters": int(e["SWEEP_ITERS"]),
@@ -811,17 +973,32 @@ json.dump({
 PY
 
 # ---- 2. the engine, default configuration -----------------------------------------------------
-step "2 engine (default configuration): sizes $SIZES, $ENGINE_REPEATS runs, memory ${MEM_FLAG[*]:-auto (GPU if present)}"
-for ((r = 1; r <= ENGINE_REPEATS; r++)); do
-  if [[ -n $SMALL_SIZES ]]; then
-    bench_run "engine_small_$r" "$(fit "$ENGINE_TIMEOUT" 10)" -- --mode sendrecv,write,read --sizes "$SMALL_SIZES" --iters "$ITERS"
-    note "run $r < 64 MiB: exit $? [$((SECONDS - T0))s]: $(rows_of "$WORK/engine_small_$r.log")"
-  fi
-  if [[ -n $LARGE_SIZES ]]; then
-    bench_run "engine_large_$r" "$(fit "$ENGINE_TIMEOUT" 10)" -- --mode sendrecv,write,read --sizes "$LARGE_SIZES" --iters "$ITERS_LARGE"
-    note "run $r >= 64 MiB: exit $? [$((SECONDS - T0))s]: $(rows_of "$WORK/engine_large_$r.log")"
-  fi
-done
+# engine_pass NAME INFLIGHT: ENGINE_REPEATS runs of send/recv, write and read over SIZES with
+# INFLIGHT transfers in flight (after ENGINE_ARGS, so it wins): NAME_small_R (ITERS), NAME_large_R
+# (ITERS_LARGE, sizes from 64 MiB). A run without time left is recorded as skipped.
+engine_pass() {
+  local name=$1 inflight=$2 r
+  for ((r = 1; r <= ENGINE_REPEATS; r++)); do
+    if [[ -n $SMALL_SIZES ]]; then
+      bench_run "${name}_small_$r" "$(fit "$ENGINE_TIMEOUT" 10)" -- --mode sendrecv,write,read \
+        --sizes "$SMALL_SIZES" --iters "$ITERS" --inflight "$inflight"
+      note "run $r < 64 MiB: exit $? [$((SECONDS - T0))s]: $(rows_of "$WORK/${name}_small_$r.log")"
+    fi
+    if [[ -n $LARGE_SIZES ]]; then
+      bench_run "${name}_large_$r" "$(fit "$ENGINE_TIMEOUT" 10)" -- --mode sendrecv,write,read \
+        --sizes "$LARGE_SIZES" --iters "$ITERS_LARGE" --inflight "$inflight"
+      note "run $r >= 64 MiB: exit $? [$((SECONDS - T0))s]: $(rows_of "$WORK/${name}_large_$r.log")"
+    fi
+  done
+}
+step "2 engine (default configuration), serialized loop (UCCL's, --inflight 1): sizes $SIZES, $ENGINE_REPEATS runs, memory ${MEM_FLAG[*]:-auto (GPU if present)}"
+engine_pass engine 1
+if ((PIPE_INFLIGHT > 1)); then
+  step "2b engine, pipelined loop (NCCL's, --inflight $PIPE_INFLIGHT): sizes $SIZES, $ENGINE_REPEATS runs"
+  engine_pass engine_pipelined "$PIPE_INFLIGHT"
+else
+  step "2b engine, pipelined loop skipped (PIPE_INFLIGHT=$PIPE_INFLIGHT)"
+fi
 HEADER=$(grep -h -m1 "transport:" "$WORK"/engine_*.log 2>/dev/null | head -n 1)
 note "${HEADER#"${HEADER%%[! ]*}"}"  # without its indent
 CHANNELS=$(sed -n 's/.* \([0-9][0-9]*\) channels.*/\1/p' <<<"$HEADER")
@@ -834,7 +1011,7 @@ else
   note "could not read channels x sockets from the bench header: no raw TCP at the engine's stream count"
 fi
 
-step "2b engine latency: 8-byte write + wait, $LAT_ITERS round trips"
+step "2c engine latency: 8-byte write + wait, $LAT_ITERS round trips"
 bench_run latency "$(fit "$ENGINE_TIMEOUT" 10)" -- --mode latency --latency-iters "$LAT_ITERS"
 note "exit $?: $(grep -h "^latency:" "$WORK/latency.log")"
 
@@ -848,16 +1025,37 @@ if [[ $SWEEP == 1 ]]; then
   done; done
 fi
 TCP_LIST=$(printf '%s\n' "${!want[@]}" | sort -n | tr '\n' ' ')
+# tcp_run LOG STEP STREAMS MSG: one tcp_bw run into $WORK/LOG.log, recorded as STEP in steps.tsv
+# ("skipped" when DEADLINE leaves too little time).
+tcp_run() {
+  local log=$1 name=$2 s=$3 msg=$4 t=$SECONDS rc=0 limit
+  limit=$(fit $((TCP_SECONDS * 3 + 30)) 10)
+  if ((limit < TCP_SECONDS + 5)); then
+    echo "no time left before DEADLINE=${DEADLINE}s: skipped" >"$WORK/$log.log"
+    record "$name" skipped 0
+    note "$s streams: no time left: skipped"
+    return 1
+  fi
+  timeout -k 5 "$limit" "$TCP_BW" "$s" "$TCP_SECONDS" "$msg" >"$WORK/$log.log" 2>&1 || rc=$?
+  record "$name" "$rc" $((SECONDS - t))
+  note "$s streams: exit $rc: $(tail -n 1 "$WORK/$log.log")"
+}
 if [[ -n $TCP_BW ]]; then
   step "3 raw TCP: tcp_bw STREAMS $TCP_SECONDS $TCP_MSG for streams $TCP_LIST"
   for s in $TCP_LIST; do
-    t=$SECONDS rc=0
-    limit=$(fit $((TCP_SECONDS * 3 + 30)) 10)
-    ((limit >= TCP_SECONDS + 5)) || { note "$s streams: no time left: skipped"; continue; }
-    timeout -k 5 "$limit" "$TCP_BW" "$s" "$TCP_SECONDS" "$TCP_MSG" >"$WORK/tcp_$s.log" 2>&1 || rc=$?
-    record "tcp $s" "$rc" $((SECONDS - t))
-    note "$s streams: exit $rc: $(tail -n 1 "$WORK/tcp_$s.log")"
+    tcp_run "tcp_$s" "tcp $s" "$s" "$TCP_MSG"
   done
+  # 16 MiB per stream: beyond the CPU caches, like the engine's buffers (512 KiB x 16 streams of
+  # the runs above stay in the last-level cache).
+  if [[ -n $TCP_COLD_BYTES ]]; then
+    COLD_LIST=$(printf '%s\n' $ENGINE_STREAMS 16 | sort -nu | tr '\n' ' ')
+    step "3b raw TCP beyond the CPU caches: tcp_bw STREAMS $TCP_SECONDS $TCP_COLD_BYTES for streams $COLD_LIST"
+    for s in $COLD_LIST; do
+      tcp_run "tcp_cold_$s" "tcp_cold $s" "$s" "$TCP_COLD_BYTES"
+    done
+  else
+    step "3b raw TCP beyond the CPU caches skipped (TCP_COLD_MSG empty)"
+  fi
 else
   step "3 raw TCP skipped (no tcp_bw)"
 fi
