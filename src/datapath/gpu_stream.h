@@ -22,7 +22,7 @@ class GpuStream {
   Status copy(void* dst, const void* src, size_t bytes);
   // copy(), then spins on an event until everything on this stream finished (small inline
   // transfers). Spinning, not cudaStreamSynchronize: that sleeps when the application chose
-  // blocking sync for its context, which costs tens of microseconds per wakeup.
+  // blocking sync for its context, adding a thread wakeup to every small transfer.
   Status copyAndWait(void* dst, const void* src, size_t bytes);
   Status gather(const UnpackFragment* frags, const uint64_t* count, const char* bounce, char* dst);
   // An event after everything enqueued so far, or -1 when all events are in use.

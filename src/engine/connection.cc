@@ -468,8 +468,8 @@ Status Connection::copyBlocking(const Registration& reg, void* dst, const void* 
   if (n > inline_pinned_->size()) {
     return Status(Code::kInvalidArgument, "inline copy larger than the inline limit");
   }
-  // Through pinned memory: from the pageable frame, CUDA would stage the bytes itself and take
-  // longer (8-byte writes, run 45).
+  // Through pinned memory: from the pageable frame, CUDA would first stage the bytes itself
+  // (no faster or slower for 8-byte writes in run 45, but one copy path for both directions).
   std::memcpy(inline_pinned_->data(), src, n);
   return inline_stream_->copyAndWait(dst, inline_pinned_->data(), n);
 }
