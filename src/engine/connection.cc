@@ -447,13 +447,16 @@ Status Connection::onReadData(const control::ReadData& m) {
   return Status::ok();
 }
 
-Status Connection::inlineResources(const Registration& reg) {
+Status Connection::inlineResources(const Registration& reg, size_t n) {
   if (!inline_stream_) {
     TCPXP_RETURN_IF_ERROR(datapath::GpuStream::create(reg.device, 1, &inline_stream_));
   }
   if (!inline_pinned_) {
     TCPXP_RETURN_IF_ERROR(
         datapath::PinnedBuffer::create(control::kMaxInlineBytes, &inline_pinned_));
+  }
+  if (n > inline_pinned_->size()) {
+    return Status(Code::kInvalidArgument, "inline copy larger than the inline limit");
   }
   return Status::ok();
 }
@@ -464,10 +467,7 @@ Status Connection::copyBlocking(const Registration& reg, void* dst, const void* 
     std::memcpy(dst, src, n);
     return Status::ok();
   }
-  TCPXP_RETURN_IF_ERROR(inlineResources(reg));
-  if (n > inline_pinned_->size()) {
-    return Status(Code::kInvalidArgument, "inline copy larger than the inline limit");
-  }
+  TCPXP_RETURN_IF_ERROR(inlineResources(reg, n));
   // Through pinned memory: from the pageable frame, CUDA would first stage the bytes itself
   // (no faster or slower for 8-byte writes in run 45, but one copy path for both directions).
   std::memcpy(inline_pinned_->data(), src, n);
@@ -480,10 +480,7 @@ Status Connection::hostView(const Registration& reg, const char* src, size_t n,
     *out = {reinterpret_cast<const uint8_t*>(src), n};
     return Status::ok();
   }
-  TCPXP_RETURN_IF_ERROR(inlineResources(reg));
-  if (n > inline_pinned_->size()) {
-    return Status(Code::kInvalidArgument, "inline copy larger than the inline limit");
-  }
+  TCPXP_RETURN_IF_ERROR(inlineResources(reg, n));
   if (n > 0) TCPXP_RETURN_IF_ERROR(inline_stream_->copyAndWait(inline_pinned_->data(), src, n));
   *out = {reinterpret_cast<const uint8_t*>(inline_pinned_->data()), n};
   return Status::ok();

@@ -141,8 +141,8 @@ class Connection {
                   std::span<const uint8_t>* out);
   // Fills a posted recv from an inline send (the bytes are in the frame).
   void landInlineSend(std::unique_ptr<Transfer> x, uint64_t xfer_id, std::span<const uint8_t> data);
-  // The inline copies' stream and pinned buffer, created on first use.
-  Status inlineResources(const Registration& reg);
+  // The inline copies' stream and pinned buffer (created on first use), checked to hold n bytes.
+  Status inlineResources(const Registration& reg, size_t n);
   Status listenAll(std::vector<transport::NetHandle>* handles);
   Status establish(bool* did_work);
   Status createPathResources(int device);
