@@ -13,6 +13,7 @@
 #include "common/cpu_relax.h"
 #include "common/log.h"
 #include "common/net_util.h"
+#include "common/thread_name.h"
 #include "datapath/gpu_stream.h"
 
 namespace tcpxp::engine {
@@ -150,6 +151,7 @@ void Driver::acceptBootstrap() {
 }
 
 void Driver::loop() {
+  nameCurrentThread("tcpxp-driver");
   // The transport allocates per-comm GPU state (TCPX: bounce buffers) on the calling thread's
   // current device: make it this endpoint's GPU before any comm exists.
   if (ctx_.gpu_index >= 0) {

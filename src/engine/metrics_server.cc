@@ -10,6 +10,7 @@
 
 #include "common/log.h"
 #include "common/net_util.h"
+#include "common/thread_name.h"
 #include "engine/endpoint.h"
 
 namespace tcpxp::engine {
@@ -101,6 +102,7 @@ MetricsServer::~MetricsServer() {
 }
 
 void MetricsServer::run() {
+  nameCurrentThread("tcpxp-metrics");
   while (!stop_.load()) {
     pollfd p{listen_.get(), POLLIN, 0};
     if (::poll(&p, 1, 100) <= 0) continue;  // wakes to notice stop_

@@ -152,12 +152,15 @@ class SendComm {
     void* staging = nullptr;  // pinned bounce for device sources (UNPACK mode)
   };
   void run(Worker* w);
+  // No socket of this comm has a piece queued or being written.
+  bool commIdle() const;
 
   std::string peer_;
   int pin_node_ = -1;
   Fd ctrl_;
   std::vector<std::unique_ptr<Worker>> workers_;
   SendRequest slots_[kMaxRequests];
+  std::atomic<int> open_requests_{0};  // isends whose pieces are not all written
   uint64_t next_seq_ = 0;
   uint64_t head_seq_ = 0;
   int64_t min_chunk_;
@@ -190,6 +193,12 @@ class RecvComm {
   };
   static constexpr uint64_t kNotParked = UINT64_MAX;
   void run(Worker* w);
+  // At most one posted receive still waits for bytes (a transfer at a time): the only case where
+  // helpers spin before sleeping, since a wakeup is then on the transfer's critical path.
+  bool fewOpen() const {
+    return posted_.load(std::memory_order_relaxed) - completed_.load(std::memory_order_relaxed) <=
+           1;
+  }
   Status receiveChunk(Worker* w, const ChunkHeader& h);
   // Peer-closed bookkeeping for test(): reads the close frame from the control socket.
   ncclResult_t checkPeerGone(RecvRequest* req);
@@ -203,10 +212,11 @@ class RecvComm {
   std::mutex mu_;
   std::condition_variable cv_;  // posting, unpack plan order, free pages, stop
   std::atomic<uint64_t> posted_{0};
-  uint64_t plan_seq_ = 0;     // next seq to plan (UNPACK), guarded by mu_
-  uint64_t head_seq_ = 0;     // driver thread only
-  uint64_t consume_seq_ = 0;  // guarded by mu_
-  bool stop_ = false;         // guarded by mu_
+  std::atomic<uint64_t> completed_{0};  // messages whose bytes all arrived
+  uint64_t plan_seq_ = 0;               // next seq to plan (UNPACK), guarded by mu_
+  uint64_t head_seq_ = 0;               // driver thread only
+  uint64_t consume_seq_ = 0;            // guarded by mu_
+  bool stop_ = false;                   // guarded by mu_
 
   std::atomic<int> eof_sockets_{0};
   uint8_t close_bytes_[kCloseBytes];

@@ -17,6 +17,8 @@ const std::vector<KnobDoc>& socketKnobs() {
       {"UCCL_SOCKET_UNPACK_GPU", "1", "UNPACK bounce buffer in GPU memory when a GPU is usable"},
       {"UCCL_SOCKET_UNPACK_SEED", "0x7c9e3a1d", "seed of page shuffling and fragment lengths"},
       {"UCCL_SOCKET_BUF_BYTES", "0", "SO_SNDBUF/SO_RCVBUF of data sockets; 0 = autotuning"},
+      {"UCCL_SOCKET_SPIN_US", "50",
+       "microseconds an idle helper thread polls for its next piece before sleeping, 0..1000"},
   };
   return knobs;
 }
@@ -34,6 +36,7 @@ SocketConfig SocketConfig::fromEnv() {
   c.unpack_seed = static_cast<uint64_t>(
       envInt("UCCL_SOCKET_UNPACK_SEED", static_cast<int64_t>(c.unpack_seed), 0, INT64_MAX));
   c.sock_buf_bytes = static_cast<int>(envInt("UCCL_SOCKET_BUF_BYTES", 0, 0, 1 << 30));
+  c.spin_us = static_cast<int>(envInt("UCCL_SOCKET_SPIN_US", c.spin_us, 0, 1000));
   return c;
 }
 

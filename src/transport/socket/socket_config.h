@@ -23,6 +23,10 @@ struct SocketConfig {
   bool unpack_gpu = true;             // bounce buffer in GPU memory when a GPU is usable
   uint64_t unpack_seed = 0x7c9e3a1d;  // page shuffling and fragment lengths
   int sock_buf_bytes = 0;             // SO_SNDBUF/SO_RCVBUF; 0 = kernel autotuning
+  // How long an idle helper thread polls for its next piece before it sleeps (a futex or socket
+  // wakeup costs tens of microseconds; polling costs a core while it lasts). Only on machines
+  // with 8+ hardware threads (spinningPays()).
+  int spin_us = 50;
 
   static SocketConfig fromEnv();
 };

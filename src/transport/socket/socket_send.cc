@@ -16,6 +16,7 @@
 #include "common/cpu_relax.h"
 #include "common/log.h"
 #include "common/net_util.h"
+#include "common/thread_name.h"
 #include "transport/socket/device_memory.h"
 #include "transport/socket/socket_comm.h"
 
@@ -81,11 +82,7 @@ ncclResult_t SendComm::isend(void* data, int size, void* mhandle, void** request
   // A request on an idle comm is spread over its sockets in pieces of at least 64 KiB: alone, it
   // would move at one stream's speed (a 256 KiB GPU write spent 50 us in the socket, run 44).
   // While the comm is busy, whole requests per socket: fewer, larger writes (run 14).
-  bool idle = true;
-  for (const auto& w : workers_) {
-    idle = idle && w->published.load(std::memory_order_relaxed) ==
-                       w->finished.load(std::memory_order_relaxed);
-  }
+  bool idle = commIdle();
   const auto min_chunk = static_cast<size_t>(min_chunk_);
   const RequestSplit split = splitRequest(
       static_cast<size_t>(size), idle ? std::min(min_chunk, kIdleMinPiece) : min_chunk, nsocks);
@@ -93,6 +90,7 @@ ncclResult_t SendComm::isend(void* data, int size, void* mhandle, void** request
   SendRequest& req = slots_[next_seq_ % kMaxRequests];
   req.seq = next_seq_;
   req.chunks_left.store(static_cast<int>(pieces), std::memory_order_relaxed);
+  open_requests_.fetch_add(1, std::memory_order_relaxed);
   bool from_device = reg->on_gpu;
   uint32_t used = 0;  // sockets that took a piece of this request
   for (size_t i = 0; i < pieces; ++i) {
@@ -132,17 +130,32 @@ ncclResult_t SendComm::isend(void* data, int size, void* mhandle, void** request
   return ncclSuccess;
 }
 
+bool SendComm::commIdle() const {
+  for (const auto& w : workers_) {
+    if (w->published.load(std::memory_order_relaxed) != w->finished.load(std::memory_order_relaxed))
+      return false;
+  }
+  return true;
+}
+
 void SendComm::run(Worker* w) {
+  nameCurrentThread("tcpxp-send");
   if (pin_node_ >= 0) pinCurrentThreadToNode(pin_node_);
   uint8_t header[kChunkHeaderBytes];
   for (;;) {
     Task task;
     {
-      // Spin up to ~50 us for the next request before sleeping (w->head is ours alone).
-      auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(50);
-      while (spinningPays() && w->published.load(std::memory_order_acquire) == w->head &&
-             std::chrono::steady_clock::now() < until) {
-        cpuRelax();
+      // With at most one request open on the comm (a transfer at a time), spin up to
+      // UCCL_SOCKET_SPIN_US for the next one before sleeping (w->head is ours alone): its
+      // pieces then go out without a wakeup. With more open, sleep at once: the pipeline is
+      // busy anyway, and spinning took ~2.6 cores from the kernel's TCP work (256 MiB writes,
+      // 8 in flight, run 58).
+      if (spinningPays() && open_requests_.load(std::memory_order_relaxed) <= 1) {
+        auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(config().spin_us);
+        while (w->published.load(std::memory_order_acquire) == w->head &&
+               std::chrono::steady_clock::now() < until) {
+          cpuRelax();
+        }
       }
       std::unique_lock<std::mutex> lock(w->mu);
       w->cv.wait(lock, [w] { return w->stop || w->head != w->tail; });
@@ -171,7 +184,9 @@ void SendComm::run(Worker* w) {
       ++w->head;
     }
     w->finished.fetch_add(1, std::memory_order_relaxed);
-    task.req->chunks_left.fetch_sub(1, std::memory_order_release);
+    if (task.req->chunks_left.fetch_sub(1, std::memory_order_release) == 1) {
+      open_requests_.fetch_sub(1, std::memory_order_relaxed);
+    }
   }
 }
 
