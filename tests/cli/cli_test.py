@@ -7,10 +7,12 @@ Every run has a subprocess timeout; nothing sleeps. ctest sets UCCL_SOCKET_IFNAM
 short UCCL_TCPX_TIMEOUT_MS so that the local peers stay on loopback and fail fast.
 """
 import json
+import re
 import os
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
 
 TIMEOUT_S = 60
 
@@ -100,6 +102,16 @@ def check_info(tool):
                     "UCCL_TCPX_NUM_CHANNELS", "UCCL_SOCKET_IFNAME"):
         expect(section in out, f"info shows '{section}'", out, err)
     expect("lo" in out, "info lists the loopback interface", out, err)
+    # Every variable the layers read (info prints their tables) has a row in the README.
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    table = out[out.index("Environment"):].splitlines()[2:]
+    names = [line.split()[0] for line in table
+             if line.startswith("  ") and not line.startswith("   ") and line.split()
+             and re.fullmatch(r"[A-Z][A-Z0-9_]{3,}", line.split()[0])]
+    expect(len(names) >= 10, f"info lists the environment variables (found {names})", out, err)
+    missing = [n for n in names if f"| `{n}`" not in readme]
+    expect(not missing, f"README documents every variable info lists (missing: {missing})", out,
+           err)
 
 
 def check_usage(tool):
