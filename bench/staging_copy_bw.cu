@@ -95,11 +95,48 @@ void copyPiece(char* dst, const char* src, size_t len, cudaStream_t s, bool kern
                                     reinterpret_cast<const int4*>(src), n);
   CK(cudaGetLastError());
 }
+
+// One pass of `serial` with several streams: groups of one piece per stream, each written by its
+// own thread when `cpu_writer` (in that core's cache, as pieces received by different socket
+// threads are), then copied at once. Returns the summed issue -> seen-complete seconds.
+double copyGroupsAtOnce(char* dst, const char* src, size_t bytes, size_t piece,
+                        std::vector<cudaStream_t>& streams, std::vector<cudaEvent_t>& events,
+                        const PieceOptions& o) {
+  size_t pieces = (bytes + piece - 1) / piece;
+  size_t group = streams.size();
+  double copy_seconds = 0;
+  for (size_t g = 0; g < pieces; g += group) {
+    size_t n = std::min(group, pieces - g);
+    if (o.cpu_writer) {
+      std::vector<std::thread> writers;
+      for (size_t k = 0; k < n; ++k) {
+        writers.emplace_back([&, k] {
+          size_t off = (g + k) * piece;
+          std::memset(const_cast<char*>(src) + off, static_cast<int>(k),
+                      std::min(piece, bytes - off));
+        });
+      }
+      for (auto& w : writers) w.join();
+    }
+    auto issued = Clock::now();
+    for (size_t k = 0; k < n; ++k) {
+      size_t off = (g + k) * piece;
+      copyPiece(dst + off, src + off, std::min(piece, bytes - off), streams[k], o.kernel);
+      CK(cudaEventRecord(events[k], streams[k]));
+    }
+    for (size_t k = 0; k < n; ++k) {
+      while (cudaEventQuery(events[k]) == cudaErrorNotReady) {
+      }
+    }
+    copy_seconds += seconds(issued, Clock::now());
+  }
+  return copy_seconds;
+}
+
 double piecewise(char* dst, const char* src, size_t bytes, size_t piece,
                  std::vector<cudaStream_t>& streams, std::vector<cudaEvent_t>& events, int iters,
                  const PieceOptions& o = {}) {
   size_t pieces = (bytes + piece - 1) / piece;
-  size_t window = o.serial ? 1 : events.size();
   double copy_seconds = 0;  // serial: issue -> seen complete, summed (excludes the CPU writes)
   double untimed = 0;
   auto t0 = Clock::now();
@@ -110,34 +147,7 @@ double piecewise(char* dst, const char* src, size_t bytes, size_t piece,
       untimed += seconds(d0, Clock::now());
     }
     if (o.serial && streams.size() > 1) {
-      // Groups of one piece per stream: each written by its own thread (in that core's cache, as
-      // pieces received by different socket threads are), then copied at once, one per stream.
-      size_t group = streams.size();
-      for (size_t g = 0; g < pieces; g += group) {
-        size_t n = std::min(group, pieces - g);
-        if (o.cpu_writer) {
-          std::vector<std::thread> writers;
-          for (size_t k = 0; k < n; ++k) {
-            writers.emplace_back([&, k] {
-              size_t off = (g + k) * piece;
-              std::memset(const_cast<char*>(src) + off, static_cast<int>(k),
-                          std::min(piece, bytes - off));
-            });
-          }
-          for (auto& w : writers) w.join();
-        }
-        auto issued = Clock::now();
-        for (size_t k = 0; k < n; ++k) {
-          size_t off = (g + k) * piece;
-          copyPiece(dst + off, src + off, std::min(piece, bytes - off), streams[k], o.kernel);
-          CK(cudaEventRecord(events[k], streams[k]));
-        }
-        for (size_t k = 0; k < n; ++k) {
-          while (cudaEventQuery(events[k]) == cudaErrorNotReady) {
-          }
-        }
-        copy_seconds += seconds(issued, Clock::now());
-      }
+      copy_seconds += copyGroupsAtOnce(dst, src, bytes, piece, streams, events, o);
       continue;
     }
     for (size_t i = 0; i < pieces; ++i) {
@@ -158,7 +168,7 @@ double piecewise(char* dst, const char* src, size_t bytes, size_t piece,
         while (cudaEventQuery(events[i % events.size()]) == cudaErrorNotReady) {
         }
         copy_seconds += seconds(issued, Clock::now());
-      } else if (i + 1 >= window) {  // keep at most `window` pieces in flight
+      } else if (i + 1 >= events.size()) {  // keep at most events.size() pieces in flight
         size_t oldest = i + 1 - events.size();
         while (cudaEventQuery(events[(i + 1) % events.size()]) == cudaErrorNotReady) {
         }

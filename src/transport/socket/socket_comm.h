@@ -152,15 +152,14 @@ class SendComm {
     void* staging = nullptr;  // pinned bounce for device sources (UNPACK mode)
   };
   void run(Worker* w);
-  // No socket of this comm has a piece queued or being written.
-  bool commIdle() const;
 
   std::string peer_;
   int pin_node_ = -1;
   Fd ctrl_;
   std::vector<std::unique_ptr<Worker>> workers_;
   SendRequest slots_[kMaxRequests];
-  std::atomic<int> open_requests_{0};  // isends whose pieces are not all written
+  // isends whose pieces are not all written (0: the comm is idle)
+  std::atomic<int> open_requests_{0};
   uint64_t next_seq_ = 0;
   uint64_t head_seq_ = 0;
   int64_t min_chunk_;

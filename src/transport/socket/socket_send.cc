@@ -82,7 +82,8 @@ ncclResult_t SendComm::isend(void* data, int size, void* mhandle, void** request
   // A request on an idle comm is spread over its sockets in pieces of at least 64 KiB: alone, it
   // would move at one stream's speed (a 256 KiB GPU write spent 50 us in the socket, run 44).
   // While the comm is busy, whole requests per socket: fewer, larger writes (run 14).
-  bool idle = commIdle();
+  // (Checked before this request counts itself.)
+  bool idle = open_requests_.load(std::memory_order_relaxed) == 0;
   const auto min_chunk = static_cast<size_t>(min_chunk_);
   const RequestSplit split = splitRequest(
       static_cast<size_t>(size), idle ? std::min(min_chunk, kIdleMinPiece) : min_chunk, nsocks);
@@ -128,14 +129,6 @@ ncclResult_t SendComm::isend(void* data, int size, void* mhandle, void** request
   ++next_seq_;
   *request = &req;
   return ncclSuccess;
-}
-
-bool SendComm::commIdle() const {
-  for (const auto& w : workers_) {
-    if (w->published.load(std::memory_order_relaxed) != w->finished.load(std::memory_order_relaxed))
-      return false;
-  }
-  return true;
 }
 
 void SendComm::run(Worker* w) {
