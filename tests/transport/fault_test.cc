@@ -9,6 +9,9 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
 #include <random>
 #include <string>
 #include <thread>
@@ -448,6 +451,65 @@ TEST_F(SocketFault, CleanSenderCloseKeepsCompletedReceivesAndFailsTheRest) {
   }
   // A message that was never sent: the close frame tells the receiver it will not come.
   expectFails(irecv(0, kSize), "receive after the sender closed");
+}
+
+// Threads of the process, by name ("tcpxp-send" -> count), from /proc/self/task.
+std::map<std::string, int> threadNames() {
+  std::map<std::string, int> names;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    if (std::getline(comm, name)) ++names[name];
+  }
+  return names;
+}
+
+// Threads of a connected pair follow UCCL_SOCKET_HELPERS (ctest runs this file with 1 and 0):
+// a helper per data socket on each side, or none at all (every byte moved by isend/test here).
+TEST_F(SocketFault, HelperThreadsFollowTheIoMode) {
+  const char* mode = std::getenv("UCCL_SOCKET_HELPERS");
+  if (mode == nullptr || (std::string(mode) != "0" && std::string(mode) != "1")) {
+    GTEST_SKIP() << "needs UCCL_SOCKET_HELPERS=0 or 1 (ctest sets it)";
+  }
+  const bool helpers = std::string(mode) == "1";
+  const char* nsocks_env = std::getenv("UCCL_SOCKET_NSOCKS");
+  const int nsocks = nsocks_env ? std::atoi(nsocks_env) : 4;
+  realConnect();
+  ASSERT_FALSE(HasFatalFailure());
+  registerBuffers();
+  // 1 MiB, more than the socket buffers may take at once: without helpers only alternating
+  // test() calls on both ends move it.
+  void* recv = irecv(0, kBufBytes);
+  void* send = isend(0, kBufBytes);
+  int send_done = 0, recv_done = 0;
+  for (const auto deadline = Clock::now() + kBound;
+       (!send_done || !recv_done) && Clock::now() < deadline;) {
+    int sizes[1] = {-1};
+    if (!send_done) {
+      ASSERT_EQ(net_->test(send, &send_done, sizes), ncclSuccess);
+    }
+    if (!recv_done) {
+      ASSERT_EQ(net_->test(recv, &recv_done, sizes), ncclSuccess);
+    }
+  }
+  ASSERT_TRUE(send_done && recv_done) << "1 MiB not moved within " << kBound.count() << " s";
+  EXPECT_EQ(std::memcmp(buf_.data(), src_.data(), kBufBytes), 0);
+  EXPECT_EQ(net_->irecvConsumed(recv_, 1, recv), ncclSuccess);
+  // Helpers name themselves once running: wait (bounded) for all of them.
+  std::map<std::string, int> names = threadNames();
+  for (const auto deadline = Clock::now() + kBound;
+       helpers && (names["tcpxp-send"] < nsocks || names["tcpxp-recv"] < nsocks) &&
+       Clock::now() < deadline;) {
+    std::this_thread::yield();
+    names = threadNames();
+  }
+  EXPECT_EQ(names["tcpxp-send"], helpers ? nsocks : 0);
+  EXPECT_EQ(names["tcpxp-recv"], helpers ? nsocks : 0);
+  if (!helpers) {
+    size_t threads = 0;
+    for (const auto& [name, count] : names) threads += static_cast<size_t>(count);
+    EXPECT_EQ(threads, 1u) << "caller I/O mode started threads";
+  }
 }
 
 }  // namespace

@@ -1,5 +1,8 @@
 // Comms of the built-in socket transport. Each comm is 1 control socket + N data sockets, one
 // helper thread per data socket doing blocking I/O, so that test() is a couple of atomic loads.
+// Caller-I/O mode (UCCL_SOCKET_HELPERS=0; the default below 8 hardware threads) has no helpers:
+// the driver's own isend/test calls write and read the sockets without blocking, as one thread
+// per side of raw TCP would, instead of handing each piece to a helper through a futex wakeup.
 //
 // TCPX rules enforced here, each with the error code the real plugin returns:
 //   at most 16 outstanding requests per comm (a receive counts until irecvConsumed)  -> 3
@@ -140,6 +143,9 @@ class SendComm {
   struct Worker {
     Fd fd;
     std::thread thread;
+    // Caller-I/O mode: bytes of the head task (header + payload) written so far, its header.
+    size_t caller_sent = 0;
+    uint8_t caller_header[kChunkHeaderBytes];
     std::mutex mu;
     std::condition_variable cv;
     Task ring[kMaxRequests];
@@ -152,9 +158,15 @@ class SendComm {
     void* staging = nullptr;  // pinned bounce for device sources (UNPACK mode)
   };
   void run(Worker* w);
+  // Caller-I/O mode: writes queued pieces without blocking until each socket is full or empty.
+  void pumpSockets();
+  // A piece is in the kernel: pops it, and closes its request when it was the last piece.
+  void finishPiece(Worker* w, const Task& task);
+  void failSend(const Status& st);
 
   std::string peer_;
   int pin_node_ = -1;
+  bool caller_io_ = false;
   Fd ctrl_;
   std::vector<std::unique_ptr<Worker>> workers_;
   SendRequest slots_[kMaxRequests];
@@ -189,6 +201,15 @@ class RecvComm {
     // Message whose header this helper holds while it waits (receive not posted yet; UNPACK:
     // earlier messages not planned yet, or no free pages). kNotParked otherwise.
     std::atomic<uint64_t> parked_on{kNotParked};
+    // Caller-I/O mode: the piece being read from this socket; whether the socket has ended.
+    struct Piece {
+      uint8_t header_bytes[kChunkHeaderBytes];
+      size_t header_got = 0;
+      ChunkHeader header;
+      bool claimed = false;  // checked against its posted receive; payload lands there
+      size_t payload_got = 0;
+    } piece;
+    bool ended = false;
   };
   static constexpr uint64_t kNotParked = UINT64_MAX;
   void run(Worker* w);
@@ -199,11 +220,23 @@ class RecvComm {
            1;
   }
   Status receiveChunk(Worker* w, const ChunkHeader& h);
+  // Caller-I/O mode: reads every socket without blocking until each is empty, ended, or holds a
+  // piece whose receive is not posted yet.
+  void pumpSockets();
+  // One step on socket w; true when a whole piece landed and the next may follow at once.
+  bool pumpSocket(Worker* w);
+  // Counts a landed piece towards its message.
+  Status pieceLanded(const ChunkHeader& h, RecvRequest* req);
+  // Records the first error of data socket w and stops reading it.
+  void failSocket(Worker* w, const Status& st);
+  // A piece's header against its posted receive: not completed already, same total, fits.
+  Status checkPiece(const ChunkHeader& h, RecvRequest* req);
   // Peer-closed bookkeeping for test(): reads the close frame from the control socket.
   ncclResult_t checkPeerGone(RecvRequest* req);
 
   std::string peer_;
   int pin_node_ = -1;
+  bool caller_io_ = false;
   Fd ctrl_;
   std::vector<std::unique_ptr<Worker>> workers_;
   RecvRequest slots_[kMaxRequests];
@@ -214,7 +247,7 @@ class RecvComm {
   std::atomic<uint64_t> completed_{0};  // messages whose bytes all arrived
   uint64_t plan_seq_ = 0;               // next seq to plan (UNPACK), guarded by mu_
   uint64_t head_seq_ = 0;               // driver thread only
-  uint64_t consume_seq_ = 0;            // guarded by mu_
+  uint64_t consume_seq_ = 0;            // guarded by mu_ (caller I/O: the driver's thread alone)
   bool stop_ = false;                   // guarded by mu_
 
   std::atomic<int> eof_sockets_{0};

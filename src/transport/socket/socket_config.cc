@@ -1,6 +1,8 @@
 #include "transport/socket/socket_config.h"
 
+#include "common/cpu_relax.h"
 #include "common/env.h"
+#include "common/log.h"
 
 namespace tcpxp::transport::socket {
 
@@ -19,6 +21,9 @@ const std::vector<KnobDoc>& socketKnobs() {
       {"UCCL_SOCKET_BUF_BYTES", "0", "SO_SNDBUF/SO_RCVBUF of data sockets; 0 = autotuning"},
       {"UCCL_SOCKET_SPIN_US", "50",
        "microseconds an idle helper thread polls for its next piece before sleeping, 0..1000"},
+      {"UCCL_SOCKET_HELPERS", "auto",
+       "1 = a helper thread per data socket does the I/O; 0 = isend/test do it in the caller's "
+       "thread without blocking; auto = 1 from 8 hardware threads up (UNPACK: always 1)"},
   };
   return knobs;
 }
@@ -37,7 +42,23 @@ SocketConfig SocketConfig::fromEnv() {
       envInt("UCCL_SOCKET_UNPACK_SEED", static_cast<int64_t>(c.unpack_seed), 0, INT64_MAX));
   c.sock_buf_bytes = static_cast<int>(envInt("UCCL_SOCKET_BUF_BYTES", 0, 0, 1 << 30));
   c.spin_us = static_cast<int>(envInt("UCCL_SOCKET_SPIN_US", c.spin_us, 0, 1000));
+  std::string helpers = envString("UCCL_SOCKET_HELPERS", "auto");
+  if (helpers == "0" || helpers == "1") {
+    c.helper_threads = helpers == "1" ? 1 : 0;
+  } else if (helpers != "auto") {
+    LOG_WARN("UCCL_SOCKET_HELPERS='%s' is not auto, 0 or 1; using auto", helpers.c_str());
+  }
+  if (c.unpack && c.helper_threads == 0) {
+    LOG_WARN(
+        "UCCL_SOCKET_HELPERS=0 is ignored with UCCL_SOCKET_UNPACK=1: the emulated GPU "
+        "receive path runs on helper threads");
+  }
   return c;
+}
+
+bool SocketConfig::callerIo() const {
+  if (unpack) return false;
+  return helper_threads == 0 || (helper_threads == -1 && !spinningPays());
 }
 
 }  // namespace tcpxp::transport::socket

@@ -27,7 +27,14 @@ struct SocketConfig {
   // wakeup costs tens of microseconds; polling costs a core while it lasts). Only on machines
   // with 8+ hardware threads (spinningPays()).
   int spin_us = 50;
+  // Helper threads per data socket (1), or socket I/O in the thread that calls isend/test,
+  // without blocking (0). -1 = auto: helpers from 8 hardware threads up; below, helpers and the
+  // polling driver fight for the cores and every hand-off is a futex wakeup. UNPACK emulation
+  // always uses helpers.
+  int helper_threads = -1;
 
+  // Whether comms do their socket I/O in the caller's thread (helper_threads resolved).
+  bool callerIo() const;
   static SocketConfig fromEnv();
 };
 

@@ -54,6 +54,9 @@ ncclResult_t netInit(ncclDebugLogger_t /*logger: this transport logs through tcp
              state->devices[i].addr.toString().c_str(), state->devices[i].speed_mbps,
              state->config.unpack ? ", UNPACK emulation" : "");
   }
+  LOG_INFO("socket transport: %d data sockets per comm, I/O %s (UCCL_SOCKET_HELPERS)",
+           state->config.nsocks,
+           state->config.callerIo() ? "in the caller's isend/test" : "on helper threads");
   g_state = state;
   g_initialised.store(true, std::memory_order_release);
   return ncclSuccess;

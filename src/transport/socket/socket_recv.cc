@@ -1,6 +1,8 @@
 // Receive side: one helper thread per data socket reads chunk headers and lands each piece in
 // the posted buffer (or, in UNPACK emulation, in shuffled bounce pages described by loadMeta).
 // A piece for a receive that is not posted yet waits in the socket: backpressure, as in TCPX.
+// In caller-I/O mode test() reads the sockets itself, without blocking, one piece state each.
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -43,6 +45,7 @@ Status readAll(int fd, iovec* iov, int count) {
 RecvComm::RecvComm(std::vector<Fd> data, Fd ctrl, std::string peer, int pin_node)
     : peer_(std::move(peer)),
       pin_node_(pin_node),
+      caller_io_(config().callerIo()),
       ctrl_(std::move(ctrl)),
       unpack_(config().unpack) {
   for (auto& s : slots_) s.comm = this;
@@ -79,6 +82,7 @@ ncclResult_t RecvComm::start(ncclNetDeviceHandle_v7_t** dev_handle) {
     h->size = sizeof(unpackNetDeviceHandle);
     h->needsProxyProgress = 1;
   }
+  if (caller_io_) return ncclSuccess;
   for (auto& w : workers_) w->thread = std::thread([this, p = w.get()] { run(p); });
   return ncclSuccess;
 }
@@ -174,13 +178,7 @@ void RecvComm::run(Worker* w) {
         std::lock_guard<std::mutex> lock(mu_);
         if (stop_) return;
       }
-      error_.fail(st.code() == Code::kPeerClosed        ? ncclRemoteError
-                  : st.code() == Code::kInvalidArgument ? ncclInvalidUsage
-                  : st.code() == Code::kProtocolError   ? ncclRemoteError
-                                                        : ncclSystemError,
-                  "recv comm from " + peer_ + ", data socket " + std::to_string(w->index) + ": " +
-                      st.message());
-      eof_sockets_.fetch_add(1, std::memory_order_release);
+      failSocket(w, st);
       return;
     }
     w->have_seq = true;
@@ -188,8 +186,29 @@ void RecvComm::run(Worker* w) {
   }
 }
 
+Status RecvComm::checkPiece(const ChunkHeader& h, RecvRequest* req) {
+  if (h.seq < consume_seq_ || req->seq != h.seq) {
+    return Status(Code::kProtocolError, "a piece arrived for message #" + std::to_string(h.seq) +
+                                            ", which already completed");
+  }
+  int64_t expected = -1;
+  if (!req->total.compare_exchange_strong(expected, h.total) &&
+      expected != static_cast<int64_t>(h.total)) {
+    return Status(Code::kProtocolError,
+                  "pieces of message #" + std::to_string(h.seq) + " disagree on its size");
+  }
+  if (static_cast<int64_t>(h.total) > req->capacity) {
+    // TCPX would write past the posted buffer here; we refuse instead.
+    return Status(Code::kInvalidArgument,
+                  "message #" + std::to_string(h.seq) + " of " + std::to_string(h.total) +
+                      " bytes arrived for a receive of " + std::to_string(req->capacity) +
+                      " bytes; sizes must be agreed before posting");
+  }
+  return Status::ok();
+}
+
 Status RecvComm::receiveChunk(Worker* w, const ChunkHeader& h) {
-  RecvRequest* req = nullptr;
+  RecvRequest* req = &slots_[h.seq % kMaxRequests];
   // The receive is usually posted within microseconds (the driver reposts as it consumes):
   // spin briefly on posted_ before parking on cv_, whose wakeup costs more. Not in a deep
   // pipeline: there the next receive waits for a staging slot, often longer than the spin
@@ -215,24 +234,7 @@ Status RecvComm::receiveChunk(Worker* w, const ChunkHeader& h) {
       cv_.wait(lock, [&] { return stop_ || h.seq < posted_.load(std::memory_order_relaxed); });
     }
     if (stop_) return Status(Code::kPeerClosed, "comm closed");
-    req = &slots_[h.seq % kMaxRequests];
-    if (h.seq < consume_seq_ || req->seq != h.seq) {
-      return Status(Code::kProtocolError, "a piece arrived for message #" + std::to_string(h.seq) +
-                                              ", which already completed");
-    }
-    int64_t expected = -1;
-    if (!req->total.compare_exchange_strong(expected, h.total) &&
-        expected != static_cast<int64_t>(h.total)) {
-      return Status(Code::kProtocolError,
-                    "pieces of message #" + std::to_string(h.seq) + " disagree on its size");
-    }
-    if (static_cast<int64_t>(h.total) > req->capacity) {
-      // TCPX would write past the posted buffer here; we refuse instead.
-      return Status(Code::kInvalidArgument,
-                    "message #" + std::to_string(h.seq) + " of " + std::to_string(h.total) +
-                        " bytes arrived for a receive of " + std::to_string(req->capacity) +
-                        " bytes; sizes must be agreed before posting");
-    }
+    TCPXP_RETURN_IF_ERROR(checkPiece(h, req));
     if (unpack_ && !req->planned) {
       // Plan in posting order so that the pool never holds pages of a later message while an
       // earlier one waits: with a pool of >= one full request, the oldest can always proceed.
@@ -283,6 +285,10 @@ Status RecvComm::receiveChunk(Worker* w, const ChunkHeader& h) {
       }
     }
   }
+  return pieceLanded(h, req);
+}
+
+Status RecvComm::pieceLanded(const ChunkHeader& h, RecvRequest* req) {
   int64_t before = req->received.fetch_add(h.len, std::memory_order_acq_rel);
   if (before + static_cast<int64_t>(h.len) == static_cast<int64_t>(h.total)) {
     completed_.fetch_add(1, std::memory_order_relaxed);
@@ -295,6 +301,112 @@ Status RecvComm::receiveChunk(Worker* w, const ChunkHeader& h) {
                                             " bytes arrived");
   }
   return Status::ok();
+}
+
+void RecvComm::failSocket(Worker* w, const Status& st) {
+  error_.fail(st.code() == Code::kPeerClosed        ? ncclRemoteError
+              : st.code() == Code::kInvalidArgument ? ncclInvalidUsage
+              : st.code() == Code::kProtocolError   ? ncclRemoteError
+                                                    : ncclSystemError,
+              "recv comm from " + peer_ + ", data socket " + std::to_string(w->index) + ": " +
+                  st.message());
+  w->ended = true;
+  eof_sockets_.fetch_add(1, std::memory_order_release);
+}
+
+void RecvComm::pumpSockets() {
+  // With several sockets, one poll() finds the readable ones: a recv() per empty socket per
+  // test() cost more than the poll (8 sockets).
+  pollfd fds[kMaxDataSockets];
+  const size_t n = workers_.size();
+  if (n > 1) {
+    for (size_t i = 0; i < n; ++i) fds[i] = {workers_[i]->fd.get(), POLLIN, 0};
+    if (::poll(fds, n, 0) <= 0) return;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    Worker* w = workers_[i].get();
+    if (n > 1 && fds[i].revents == 0) continue;
+    while (!w->ended && pumpSocket(w)) {
+    }
+  }
+}
+
+bool RecvComm::pumpSocket(Worker* w) {
+  Worker::Piece& p = w->piece;
+  const int fd = w->fd.get();
+  if (p.header_got < kChunkHeaderBytes) {
+    ssize_t n =
+        ::recv(fd, p.header_bytes + p.header_got, kChunkHeaderBytes - p.header_got, MSG_DONTWAIT);
+    if (n == 0 && p.header_got == 0) {
+      // Orderly end between pieces: as a helper that reads EOF, no error of its own.
+      w->ended = true;
+      eof_sockets_.fetch_add(1, std::memory_order_release);
+      return false;
+    }
+    if (n == 0) {
+      failSocket(w, Status(Code::kPeerClosed, "peer closed the socket in the middle of a header"));
+      return false;
+    }
+    if (n < 0) {
+      if (errno == EINTR) return true;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        failSocket(w, Status(errno == ECONNRESET ? Code::kPeerClosed : Code::kSystemError,
+                             "recv: " + errnoText(errno)));
+      }
+      return false;
+    }
+    p.header_got += static_cast<size_t>(n);
+    if (p.header_got < kChunkHeaderBytes) return false;
+    Status st = decodeChunkHeader(p.header_bytes, &p.header);
+    if (st.isOk() && w->have_seq && p.header.seq <= w->last_seq) {
+      st = Status(Code::kProtocolError,
+                  "message numbers went backwards on data socket " + std::to_string(w->index));
+    }
+    if (!st.isOk()) {
+      failSocket(w, st);
+      return false;
+    }
+    w->parked_on.store(p.header.seq, std::memory_order_release);
+  }
+  const ChunkHeader& h = p.header;
+  // Not posted yet: the piece waits in the socket (backpressure), as a helper parks.
+  if (h.seq >= posted_.load(std::memory_order_acquire)) return false;
+  RecvRequest* req = &slots_[h.seq % kMaxRequests];
+  if (!p.claimed) {
+    Status st = checkPiece(h, req);
+    if (!st.isOk()) {
+      failSocket(w, st);
+      return false;
+    }
+    p.claimed = true;
+    w->parked_on.store(kNotParked, std::memory_order_release);
+  }
+  while (p.payload_got < h.len) {
+    ssize_t n =
+        ::recv(fd, req->data + h.offset + p.payload_got, h.len - p.payload_got, MSG_DONTWAIT);
+    if (n == 0) {
+      failSocket(w, Status(Code::kPeerClosed, "peer closed the socket in the middle of a message"));
+      return false;
+    }
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        failSocket(w, Status(errno == ECONNRESET ? Code::kPeerClosed : Code::kSystemError,
+                             "recv: " + errnoText(errno)));
+      }
+      return false;
+    }
+    p.payload_got += static_cast<size_t>(n);
+  }
+  Status st = pieceLanded(h, req);
+  if (!st.isOk()) {
+    failSocket(w, st);
+    return false;
+  }
+  w->have_seq = true;
+  w->last_seq = h.seq;
+  p = Worker::Piece{};
+  return true;
 }
 
 ncclResult_t RecvComm::checkPeerGone(RecvRequest* req) {
@@ -359,6 +471,7 @@ ncclResult_t RecvComm::test(RecvRequest* req, int* done) {
         static_cast<unsigned long long>(req->seq), static_cast<unsigned long long>(head_seq_));
     return ncclInternalError;
   }
+  if (caller_io_) pumpSockets();
   int64_t total = req->total.load(std::memory_order_acquire);
   if (total >= 0 && req->received.load(std::memory_order_acquire) == total) {
     *done = 1;

@@ -4,6 +4,8 @@
 // comm on socket 0, whose helpers (here and at the receiver) are still spinning from the last
 // one; a socket that drains faster takes more. Any assignment works for the receiver: pieces
 // carry their message number and offset, and each socket carries increasing message numbers.
+// In caller-I/O mode there are no helpers: isend and test write the queued pieces themselves,
+// without blocking.
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -23,6 +25,11 @@
 namespace tcpxp::transport::socket {
 namespace {
 
+Status sendError(int err) {
+  return Status(err == EPIPE || err == ECONNRESET ? Code::kPeerClosed : Code::kSystemError,
+                "send: " + errnoText(err));
+}
+
 // Writes all of header + payload; EINTR and short writes retried.
 Status writeChunk(int fd, const uint8_t* header, const char* data, size_t len) {
   iovec iov[2] = {{const_cast<uint8_t*>(header), kChunkHeaderBytes},
@@ -35,8 +42,7 @@ Status writeChunk(int fd, const uint8_t* header, const char* data, size_t len) {
     ssize_t n = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return Status(errno == EPIPE || errno == ECONNRESET ? Code::kPeerClosed : Code::kSystemError,
-                    "send: " + errnoText(errno));
+      return sendError(errno);
     }
     advanceIov(iov, 2, &first, static_cast<size_t>(n));
   }
@@ -48,6 +54,7 @@ Status writeChunk(int fd, const uint8_t* header, const char* data, size_t len) {
 SendComm::SendComm(std::vector<Fd> data, Fd ctrl, std::string peer, int pin_node)
     : peer_(std::move(peer)),
       pin_node_(pin_node),
+      caller_io_(config().callerIo()),
       ctrl_(std::move(ctrl)),
       min_chunk_(config().min_chunk) {
   for (auto& s : slots_) s.comm = this;
@@ -56,6 +63,7 @@ SendComm::SendComm(std::vector<Fd> data, Fd ctrl, std::string peer, int pin_node
     w->fd = std::move(fd);
     workers_.push_back(std::move(w));
   }
+  if (caller_io_) return;
   for (auto& w : workers_) w->thread = std::thread([this, p = w.get()] { run(p); });
 }
 
@@ -82,8 +90,9 @@ ncclResult_t SendComm::isend(void* data, int size, void* mhandle, void** request
   // A request on an idle comm is spread over its sockets in pieces of at least 64 KiB: alone, it
   // would move at one stream's speed (a 256 KiB GPU write spent 50 us in the socket, run 44).
   // While the comm is busy, whole requests per socket: fewer, larger writes (run 14).
-  // (Checked before this request counts itself.)
-  bool idle = open_requests_.load(std::memory_order_relaxed) == 0;
+  // (Checked before this request counts itself.) Not with caller I/O: one thread writes every
+  // socket, so more sockets add syscalls, not speed (and isend leaves the comm idle at once).
+  bool idle = !caller_io_ && open_requests_.load(std::memory_order_relaxed) == 0;
   const auto min_chunk = static_cast<size_t>(min_chunk_);
   const RequestSplit split = splitRequest(
       static_cast<size_t>(size), idle ? std::min(min_chunk, kIdleMinPiece) : min_chunk, nsocks);
@@ -124,11 +133,59 @@ ncclResult_t SendComm::isend(void* data, int size, void* mhandle, void** request
       ++w.tail;
       w.published.store(w.tail, std::memory_order_release);
     }
-    w.cv.notify_one();
+    if (!caller_io_) w.cv.notify_one();
   }
   ++next_seq_;
   *request = &req;
+  // Caller I/O: into the kernel right away, as far as the socket buffers take it.
+  if (caller_io_) pumpSockets();
   return ncclSuccess;
+}
+
+void SendComm::pumpSockets() {
+  for (auto& wp : workers_) {
+    Worker& w = *wp;
+    // Only this thread touches head/tail in caller-I/O mode.
+    while (w.head != w.tail && !error_.failed()) {
+      const Task& task = w.ring[w.head % kMaxRequests];
+      if (w.caller_sent == 0) encodeChunkHeader(task.header, w.caller_header);
+      iovec iov[2] = {{w.caller_header, kChunkHeaderBytes},
+                      {const_cast<char*>(task.data), task.header.len}};
+      int first = 0;
+      advanceIov(iov, 2, &first, w.caller_sent);
+      msghdr msg{};
+      msg.msg_iov = iov + first;
+      msg.msg_iovlen = static_cast<size_t>(2 - first);
+      ssize_t n = ::sendmsg(w.fd.get(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) failSend(sendError(errno));
+        break;
+      }
+      w.caller_sent += static_cast<size_t>(n);
+      if (w.caller_sent < kChunkHeaderBytes + task.header.len) break;  // socket buffer full
+      w.caller_sent = 0;
+      finishPiece(&w, task);
+    }
+  }
+}
+
+void SendComm::finishPiece(Worker* w, const Task& task) {
+  SendRequest* req = task.req;
+  {
+    std::lock_guard<std::mutex> lock(w->mu);
+    ++w->head;
+  }
+  w->finished.fetch_add(1, std::memory_order_relaxed);
+  if (req->chunks_left.fetch_sub(1, std::memory_order_release) == 1) {
+    open_requests_.fetch_sub(1, std::memory_order_relaxed);
+  }
+}
+
+void SendComm::failSend(const Status& st) {
+  if (closing_.load()) return;
+  error_.fail(st.code() == Code::kPeerClosed ? ncclRemoteError : ncclSystemError,
+              "send comm to " + peer_ + ": " + st.message());
 }
 
 void SendComm::run(Worker* w) {
@@ -166,20 +223,10 @@ void SendComm::run(Worker* w) {
     }
     if (st.isOk()) st = writeChunk(w->fd.get(), header, payload, task.header.len);
     if (!st.isOk()) {
-      if (!closing_.load()) {
-        error_.fail(st.code() == Code::kPeerClosed ? ncclRemoteError : ncclSystemError,
-                    "send comm to " + peer_ + ": " + st.message());
-      }
+      failSend(st);
       return;
     }
-    {
-      std::lock_guard<std::mutex> lock(w->mu);
-      ++w->head;
-    }
-    w->finished.fetch_add(1, std::memory_order_relaxed);
-    if (task.req->chunks_left.fetch_sub(1, std::memory_order_release) == 1) {
-      open_requests_.fetch_sub(1, std::memory_order_relaxed);
-    }
+    finishPiece(w, task);
   }
 }
 
@@ -199,6 +246,7 @@ ncclResult_t SendComm::test(SendRequest* req, int* done) {
         static_cast<unsigned long long>(req->seq), static_cast<unsigned long long>(head_seq_));
     return ncclInternalError;
   }
+  if (caller_io_) pumpSockets();
   if (req->chunks_left.load(std::memory_order_acquire) == 0) {
     *done = 1;
     ++head_seq_;
