@@ -23,6 +23,7 @@ void Completions::finish(uint64_t id, const Status& status, size_t bytes) {
     s.bytes += bytes;
     --s.parts_left;
   }
+  finishes_.fetch_add(1, std::memory_order_release);
   cv_.notify_all();
 }
 
@@ -48,14 +49,20 @@ Status Completions::wait(uint64_t id, int64_t timeout_ms, const std::function<bo
   auto next_check = steady_clock::now();
   // Most transfers finish within tens of microseconds of the wait: poll briefly before sleeping
   // on the condition variable (a futex wakeup costs about as much as the transfer).
+  // The spin watches a counter of finish() calls, not the slot: taking mu_ in a tight loop
+  // delayed the driver's finish() of this very transfer.
   auto spin_until = steady_clock::now() + std::chrono::microseconds(50);
   for (bool done = !spinningPays(); !done && steady_clock::now() < spin_until;) {
+    uint64_t seen = finishes_.load(std::memory_order_acquire);
     {
       std::lock_guard<std::mutex> lock(mu_);
       auto it = slots_.find(id);
       done = it == slots_.end() || it->second.parts_left <= 0;
     }
-    if (!done) cpuRelax();
+    while (!done && finishes_.load(std::memory_order_acquire) == seen &&
+           steady_clock::now() < spin_until) {
+      cpuRelax();
+    }
   }
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {

@@ -3,6 +3,7 @@
 // status is the first error. A slot is released when poll()/wait() reports it done.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -34,6 +35,7 @@ class Completions {
   };
   mutable std::mutex mu_;
   std::condition_variable cv_;
+  std::atomic<uint64_t> finishes_{0};  // finish() calls, for waiters that poll before sleeping
   uint64_t next_ = 1;
   std::unordered_map<uint64_t, Slot> slots_;
 };

@@ -174,10 +174,16 @@ void Driver::loop() {
   // exit): a long turn delays every channel's next post and test.
   uint64_t work_turns = 0;
   std::chrono::nanoseconds work_time{0}, longest_turn{0};
+  auto last_accept = last_work;
   while (!stop_.load(std::memory_order_relaxed)) {
     auto turn_start = std::chrono::steady_clock::now();
     runCommands();
-    acceptBootstrap();
+    // New control connections are rare: an accept4() per turn of the busy loop was a syscall
+    // on every small transfer's path; once a millisecond is soon enough.
+    if (turn_start - last_accept >= std::chrono::milliseconds(1)) {
+      acceptBootstrap();
+      last_accept = turn_start;
+    }
     bool work = false;
     bool spinning = false;
     for (auto& [id, conn] : conns_) {
