@@ -153,6 +153,14 @@ void printTransport(bool do_dlopen) {
                   ipOnly(devs[i].addr.toString()).c_str());
     }
     std::printf("\n");
+    const char* io_why = sc.unpack                ? "UNPACK emulation always uses helpers"
+                         : sc.helper_threads >= 0 ? "UCCL_SOCKET_HELPERS"
+                         : sc.callerIo()          ? "auto: fewer than 8 hardware threads"
+                                                  : "auto: 8 or more hardware threads";
+    std::printf("  socket I/O            %s (%s)\n",
+                sc.callerIo() ? "in the driver's own isend/test calls, no helper threads"
+                              : "a helper thread per data socket",
+                io_why);
   }
   engine::EngineConfig ec = engine::EngineConfig::fromEnv();
   std::string chunk = ec.chunk_bytes > 0
