@@ -102,6 +102,12 @@ def check_info(tool):
                     "UCCL_TCPX_NUM_CHANNELS", "UCCL_SOCKET_IFNAME"):
         expect(section in out, f"info shows '{section}'", out, err)
     expect("lo" in out, "info lists the loopback interface", out, err)
+    # How the socket transport moves bytes follows UCCL_SOCKET_HELPERS (auto below 8 threads).
+    for value, shown in (("1", "a helper thread per data socket"),
+                         ("0", "in the driver's own isend/test calls, no helper threads")):
+        rc, forced, err = run(tool, "info", env={"UCCL_SOCKET_HELPERS": value})
+        expect(rc == 0 and f"socket I/O            {shown} (UCCL_SOCKET_HELPERS)" in forced,
+               f"info with UCCL_SOCKET_HELPERS={value} shows '{shown}'", forced, err)
     # Every variable the layers read (info prints their tables) has a row in the README.
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     table = out[out.index("Environment"):].splitlines()[2:]
