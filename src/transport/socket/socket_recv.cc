@@ -23,6 +23,11 @@
 namespace tcpxp::transport::socket {
 namespace {
 
+Status recvError(int err) {
+  return Status(err == ECONNRESET ? Code::kPeerClosed : Code::kSystemError,
+                "recv: " + errnoText(err));
+}
+
 // readv until every byte of `iov` arrived.
 Status readAll(int fd, iovec* iov, int count) {
   int first = 0;
@@ -32,8 +37,7 @@ Status readAll(int fd, iovec* iov, int count) {
       return Status(Code::kPeerClosed, "peer closed the socket in the middle of a message");
     if (n < 0) {
       if (errno == EINTR) continue;
-      return Status(errno == ECONNRESET ? Code::kPeerClosed : Code::kSystemError,
-                    "recv: " + errnoText(errno));
+      return recvError(errno);
     }
     advanceIov(iov, count, &first, static_cast<size_t>(n));
   }
@@ -350,8 +354,7 @@ bool RecvComm::pumpSocket(Worker* w) {
     if (n < 0) {
       if (errno == EINTR) return true;
       if (errno != EAGAIN && errno != EWOULDBLOCK) {
-        failSocket(w, Status(errno == ECONNRESET ? Code::kPeerClosed : Code::kSystemError,
-                             "recv: " + errnoText(errno)));
+        failSocket(w, recvError(errno));
       }
       return false;
     }
@@ -391,8 +394,7 @@ bool RecvComm::pumpSocket(Worker* w) {
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno != EAGAIN && errno != EWOULDBLOCK) {
-        failSocket(w, Status(errno == ECONNRESET ? Code::kPeerClosed : Code::kSystemError,
-                             "recv: " + errnoText(errno)));
+        failSocket(w, recvError(errno));
       }
       return false;
     }
