@@ -201,6 +201,7 @@ class RecvComm {
     // Message whose header this helper holds while it waits (receive not posted yet; UNPACK:
     // earlier messages not planned yet, or no free pages). kNotParked otherwise.
     std::atomic<uint64_t> parked_on{kNotParked};
+    std::condition_variable posted_cv;  // (mu_) this helper's piece's receive got posted, or stop
     // Caller-I/O mode: the piece being read from this socket; whether the socket has ended.
     struct Piece {
       uint8_t header_bytes[kChunkHeaderBytes];
@@ -242,7 +243,7 @@ class RecvComm {
   RecvRequest slots_[kMaxRequests];
 
   std::mutex mu_;
-  std::condition_variable cv_;  // posting, unpack plan order, free pages, stop
+  std::condition_variable cv_;  // unpack plan order, free pages, stop
   std::atomic<uint64_t> posted_{0};
   std::atomic<uint64_t> completed_{0};  // messages whose bytes all arrived
   uint64_t plan_seq_ = 0;               // next seq to plan (UNPACK), guarded by mu_

@@ -109,6 +109,7 @@ ncclResult_t RecvComm::irecv(int n, void** data, int* sizes, void** mhandles, vo
     return ncclInvalidArgument;
   }
   uint64_t seq = posted_.load(std::memory_order_relaxed);
+  bool waiting[kMaxDataSockets] = {};
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (seq - consume_seq_ >= kMaxRequests) {
@@ -130,8 +131,15 @@ ncclResult_t RecvComm::irecv(int n, void** data, int* sizes, void** mhandles, vo
     req.received.store(0, std::memory_order_relaxed);
     posted_.store(seq + 1, std::memory_order_release);
     *request = &req;
+    // Wake only the helpers holding a piece of this message (parked_on is set under mu_): a
+    // broadcast per receive woke every parked helper, each to find its own still unposted.
+    for (size_t i = 0; i < workers_.size(); ++i) {
+      waiting[i] = workers_[i]->parked_on.load(std::memory_order_relaxed) == seq;
+    }
   }
-  cv_.notify_all();
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    if (waiting[i]) workers_[i]->posted_cv.notify_one();
+  }
   return ncclSuccess;
 }
 
@@ -235,7 +243,8 @@ Status RecvComm::receiveChunk(Worker* w, const ChunkHeader& h) {
       ~Unpark() { parked_on.store(kNotParked, std::memory_order_relaxed); }
     } unpark{w->parked_on};
     if (h.seq >= posted_.load(std::memory_order_relaxed)) {
-      cv_.wait(lock, [&] { return stop_ || h.seq < posted_.load(std::memory_order_relaxed); });
+      w->posted_cv.wait(lock,
+                        [&] { return stop_ || h.seq < posted_.load(std::memory_order_relaxed); });
     }
     if (stop_) return Status(Code::kPeerClosed, "comm closed");
     TCPXP_RETURN_IF_ERROR(checkPiece(h, req));
@@ -502,7 +511,7 @@ ncclResult_t RecvComm::consumed(int n, void* request) {
   }
   if (unpack_ && req->planned) arena_->release(static_cast<int>(req->seq % kMaxRequests));
   ++consume_seq_;
-  cv_.notify_all();
+  if (unpack_) cv_.notify_all();  // pages freed; nothing else waits for a consumption
   return ncclSuccess;
 }
 
@@ -513,6 +522,7 @@ void RecvComm::close() {
     stop_ = true;
   }
   cv_.notify_all();
+  for (auto& w : workers_) w->posted_cv.notify_all();
   for (auto& w : workers_) ::shutdown(w->fd.get(), SHUT_RDWR);
   for (auto& w : workers_) {
     if (w->thread.joinable()) w->thread.join();
