@@ -16,7 +16,6 @@
 
 #include "common/fd.h"
 #include "common/net_util.h"
-#include "control/fifo_item.h"
 
 namespace tcpxp::engine {
 namespace {
@@ -102,12 +101,8 @@ TEST(Endpoint, WriteOutsideTheAdvertisementIsRefused) {
   MrId lmr = 0, rmr = 0;
   ASSERT_TRUE(p.a->reg(local.data(), local.size(), &lmr).isOk());
   ASSERT_TRUE(p.b->reg(remote.data(), remote.size(), &rmr).isOk());
-  FifoBlob fifo{};
-  ASSERT_TRUE(p.b->advertise(p.ba, rmr, remote.data(), 4096, &fifo).isOk());
-  // Point the item past the advertised range: the passive side refuses, nothing is written.
-  ASSERT_TRUE(
-      control::updateFifoItem(fifo.data(), reinterpret_cast<uint64_t>(remote.data()) + 4096, 4096)
-          .isOk());
+  // The item points past the advertised range: the passive side refuses, nothing is written.
+  FifoBlob fifo = advertisementMovedPastItsEnd(p, rmr, remote.data(), 4096);
   XferId x = 0;
   Segment w{lmr, local.data(), 4096, fifo};
   ASSERT_TRUE(p.a->writeAsync(p.ab, {&w, 1}, &x).isOk());

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "control/fifo_item.h"
 #include "engine/endpoint.h"
 
 namespace tcpxp::engine::testing {
@@ -43,6 +44,16 @@ inline Pair connectPair() {
   EXPECT_TRUE(st.isOk()) << st.toString();
   p.ba = accepted.get();
   return p;
+}
+
+// b advertises [remote, remote + n) of its registration rmr to a; the returned FifoItem is then
+// pointed at the n bytes just past it, which the passive side must refuse.
+inline FifoBlob advertisementMovedPastItsEnd(Pair& p, MrId rmr, uint8_t* remote, size_t n) {
+  FifoBlob fifo{};
+  EXPECT_TRUE(p.b->advertise(p.ba, rmr, remote, n, &fifo).isOk());
+  EXPECT_TRUE(
+      control::updateFifoItem(fifo.data(), reinterpret_cast<uint64_t>(remote) + n, n).isOk());
+  return fifo;
 }
 
 }  // namespace tcpxp::engine::testing

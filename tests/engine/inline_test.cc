@@ -8,7 +8,6 @@
 #include <vector>
 
 #include "control/control_wire.h"
-#include "control/fifo_item.h"
 #include "engine/endpoint.h"
 #include "engine_test_util.h"
 
@@ -123,11 +122,7 @@ TEST(Inline, ReadOutsideTheAdvertisementIsRefused) {
   MrId rmr = 0, lmr = 0;
   ASSERT_TRUE(p.b->reg(remote.data(), remote.size(), &rmr).isOk());
   ASSERT_TRUE(p.a->reg(local.data(), local.size(), &lmr).isOk());
-  FifoBlob fifo{};
-  ASSERT_TRUE(p.b->advertise(p.ba, rmr, remote.data(), 4096, &fifo).isOk());
-  ASSERT_TRUE(
-      control::updateFifoItem(fifo.data(), reinterpret_cast<uint64_t>(remote.data()) + 4096, 4096)
-          .isOk());
+  FifoBlob fifo = advertisementMovedPastItsEnd(p, rmr, remote.data(), 4096);
   XferId x = 0;
   Segment r{lmr, local.data(), 4096, fifo};
   ASSERT_TRUE(p.a->readAsync(p.ab, {&r, 1}, &x).isOk());

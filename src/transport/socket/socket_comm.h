@@ -224,7 +224,7 @@ class RecvComm {
   // Caller-I/O mode: reads every socket without blocking until each is empty, ended, or holds a
   // piece whose receive is not posted yet.
   void pumpSockets();
-  // One step on socket w; true when a whole piece landed and the next may follow at once.
+  // One step on socket w; true when it should be called again at once (a piece landed).
   bool pumpSocket(Worker* w);
   // Counts a landed piece towards its message.
   Status pieceLanded(const ChunkHeader& h, RecvRequest* req);
