@@ -424,7 +424,10 @@ class Children:
 
     def send(self, names, *msg):
         for n in names:
-            self.conns[n].send(msg)
+            try:
+                self.conns[n].send(msg)
+            except OSError:  # BrokenPipeError: the child is gone; say how, as _pump does
+                self._died(n)
 
     def _take(self, n, msg):
         if msg[0] == "error":
@@ -454,18 +457,23 @@ class Children:
             except (EOFError, OSError):
                 dead.append(n)
         for n in dict.fromkeys(dead):
-            try:
-                while self.conns[n].poll(0):  # what it said before it went
-                    self._take(n, self.conns[n].recv())
-            except (EOFError, OSError):
-                pass
-            if n in self.finished:
-                continue
-            self.procs[n].join(2)
-            code = self.procs[n].exitcode
-            why = (f"signal {-code}" if code is not None and code < 0 else
-                   f"exit code {code}" if code is not None else "closed its pipe")
-            raise ChildFailed(f"{n} died ({why}) without reporting an error (see its output above)")
+            self._died(n)
+
+    def _died(self, n):
+        """Child n's pipe or process ended: raises with its last error or its exit status
+        (returns only if it had said 'bye')."""
+        try:
+            while self.conns[n].poll(0):  # what it said before it went
+                self._take(n, self.conns[n].recv())
+        except (EOFError, OSError):
+            pass
+        if n in self.finished:
+            return
+        self.procs[n].join(2)
+        code = self.procs[n].exitcode
+        why = (f"signal {-code}" if code is not None and code < 0 else
+               f"exit code {code}" if code is not None else "closed its pipe")
+        raise ChildFailed(f"{n} died ({why}) without reporting an error (see its output above)")
 
     def gather(self, names, tag, timeout=None):
         """{name: payload tuple} of the next message of each named child, which must be `tag`."""
