@@ -67,10 +67,12 @@ environment (defaults in brackets):
                     [$TCPXP_SHARED/bench, ../shared/bench, ./.deps/shared/bench,
                     ./shared/bench: the first found]
   SIZES             engine message sizes, K/M/G binary [256K,1M,4M,16M,64M,256M]
-  ITERS             timed engine transfers per size below 64 MiB [20]
-  ITERS_LARGE       timed engine transfers per size from 64 MiB up [10]
+  ITERS             timed engine transfers per size below 64 MiB [50: as many as
+                    nccl_sendrecv.py times there, so both sides average over as many]
+  ITERS_LARGE       timed engine transfers per size from 64 MiB up [16: nccl_sendrecv.py's
+                    count at 64 MiB; it times 5 at 256 MiB]
   ENGINE_REPEATS    runs of the engine's size sweep; the table shows the best per size, the
-                    JSON every run [2]
+                    JSON every run [3]
   ENGINE_MEMORY     auto (GPU when nvidia-smi lists one, else --host) | gpu | host [auto]
   ENGINE_ARGS       extra flags for every tcpx-p2p bench run, e.g. "--warmup 2" []; an
                     --inflight in it is overridden by each loop's own
@@ -141,9 +143,9 @@ cd "$ROOT" || exit 1
 OUT=${OUT:-$ROOT/out}
 BUILD_DIR=${BUILD_DIR:-build}
 SIZES=${SIZES:-256K,1M,4M,16M,64M,256M}
-ITERS=${ITERS:-20}
-ITERS_LARGE=${ITERS_LARGE:-10}
-ENGINE_REPEATS=${ENGINE_REPEATS:-2}
+ITERS=${ITERS:-50}
+ITERS_LARGE=${ITERS_LARGE:-16}
+ENGINE_REPEATS=${ENGINE_REPEATS:-3}
 ENGINE_MEMORY=${ENGINE_MEMORY:-auto}
 ENGINE_ARGS=${ENGINE_ARGS:-}
 LAT_ITERS=${LAT_ITERS:-2000}
