@@ -30,21 +30,28 @@ Status sendError(int err) {
                 "send: " + errnoText(err));
 }
 
-// Writes all of header + payload; EINTR and short writes retried.
-Status writeChunk(int fd, const uint8_t* header, const char* data, size_t len) {
+// One sendmsg of a piece (header + payload), resuming after its first `sent` bytes.
+ssize_t sendPieceFrom(int fd, const uint8_t* header, const char* data, size_t len, size_t sent,
+                      int flags) {
   iovec iov[2] = {{const_cast<uint8_t*>(header), kChunkHeaderBytes},
                   {const_cast<char*>(data), len}};
   int first = 0;
-  while (first < 2) {
-    msghdr msg{};
-    msg.msg_iov = iov + first;
-    msg.msg_iovlen = static_cast<size_t>(2 - first);
-    ssize_t n = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+  advanceIov(iov, 2, &first, sent);
+  msghdr msg{};
+  msg.msg_iov = iov + first;
+  msg.msg_iovlen = static_cast<size_t>(2 - first);
+  return ::sendmsg(fd, &msg, MSG_NOSIGNAL | flags);
+}
+
+// Writes all of header + payload; EINTR and short writes retried.
+Status writeChunk(int fd, const uint8_t* header, const char* data, size_t len) {
+  for (size_t sent = 0; sent < kChunkHeaderBytes + len;) {
+    ssize_t n = sendPieceFrom(fd, header, data, len, sent, 0);
     if (n < 0) {
       if (errno == EINTR) continue;
       return sendError(errno);
     }
-    advanceIov(iov, 2, &first, static_cast<size_t>(n));
+    sent += static_cast<size_t>(n);
   }
   return Status::ok();
 }
@@ -149,14 +156,8 @@ void SendComm::pumpSockets() {
     while (w.head != w.tail && !error_.failed()) {
       const Task& task = w.ring[w.head % kMaxRequests];
       if (w.caller_sent == 0) encodeChunkHeader(task.header, w.caller_header);
-      iovec iov[2] = {{w.caller_header, kChunkHeaderBytes},
-                      {const_cast<char*>(task.data), task.header.len}};
-      int first = 0;
-      advanceIov(iov, 2, &first, w.caller_sent);
-      msghdr msg{};
-      msg.msg_iov = iov + first;
-      msg.msg_iovlen = static_cast<size_t>(2 - first);
-      ssize_t n = ::sendmsg(w.fd.get(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+      ssize_t n = sendPieceFrom(w.fd.get(), w.caller_header, task.data, task.header.len,
+                                w.caller_sent, MSG_DONTWAIT);
       if (n < 0) {
         if (errno == EINTR) continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK) failSend(sendError(errno));
