@@ -129,10 +129,6 @@ TEST(SocketWire, RequestsSplitIntoPageAlignedPiecesOnePerSocket) {
   RequestSplit s = splitRequest(256 << 10, 64 << 10, 4);
   EXPECT_EQ(s.pieces, 4u);
   EXPECT_EQ(s.piece_bytes, size_t{64} << 10);
-  // A busy comm's 512 KiB request with 512 KiB pieces: whole, on one socket.
-  s = splitRequest(512 << 10, 512 << 10, 4);
-  EXPECT_EQ(s.pieces, 1u);
-  EXPECT_EQ(s.piece_bytes, size_t{512} << 10);
   // Never more pieces than sockets: the largest request over 4 sockets.
   s = splitRequest((4 << 20) - 1, 64 << 10, 4);
   EXPECT_EQ(s.pieces, 4u);
@@ -157,6 +153,40 @@ TEST(SocketWire, RequestsSplitIntoPageAlignedPiecesOnePerSocket) {
   s = splitRequest(3 << 20, 64 << 10, 1);
   EXPECT_EQ(s.pieces, 1u);
   EXPECT_EQ(s.piece_bytes, size_t{3} << 20);
+}
+
+TEST(SocketWire, BusyCommsSplitIntoFewLargePiecesAtLeastTwo) {
+  // The defaults: pieces of at most 512 KiB, at least two where both reach 256 KiB.
+  constexpr size_t kMin = 256 << 10, kMax = 512 << 10;
+  // TCPX's 512 KiB requests: two halves (one piece each on two sockets).
+  RequestSplit s = splitBusyRequest(512 << 10, kMin, kMax, 8);
+  EXPECT_EQ(s.pieces, 2u);
+  EXPECT_EQ(s.piece_bytes, size_t{256} << 10);
+  // The engine's 1 MiB requests: two 512 KiB pieces, not four of 256 KiB.
+  s = splitBusyRequest(1 << 20, kMin, kMax, 8);
+  EXPECT_EQ(s.pieces, 2u);
+  EXPECT_EQ(s.piece_bytes, kMax);
+  // 2 MiB: four 512 KiB pieces; with two sockets, two of 1 MiB.
+  s = splitBusyRequest(2 << 20, kMin, kMax, 8);
+  EXPECT_EQ(s.pieces, 4u);
+  EXPECT_EQ(s.piece_bytes, kMax);
+  s = splitBusyRequest(2 << 20, kMin, kMax, 2);
+  EXPECT_EQ(s.pieces, 2u);
+  EXPECT_EQ(s.piece_bytes, size_t{1} << 20);
+  // Under two minimum pieces: whole. One socket: whole.
+  s = splitBusyRequest((512 << 10) - 1, kMin, kMax, 8);
+  EXPECT_EQ(s.pieces, 1u);
+  s = splitBusyRequest(256 << 10, kMin, kMax, 8);
+  EXPECT_EQ(s.pieces, 1u);
+  s = splitBusyRequest(1 << 20, kMin, kMax, 1);
+  EXPECT_EQ(s.pieces, 1u);
+  EXPECT_EQ(s.piece_bytes, size_t{1} << 20);
+  // The largest request over 8 sockets; an empty one.
+  s = splitBusyRequest((4 << 20) - 1, kMin, kMax, 8);
+  EXPECT_EQ(s.pieces, 8u);
+  EXPECT_EQ(s.piece_bytes, kMax);
+  s = splitBusyRequest(0, kMin, kMax, 8);
+  EXPECT_EQ(s.pieces, 1u);
 }
 
 }  // namespace

@@ -175,6 +175,7 @@ class SendComm {
   uint64_t next_seq_ = 0;
   uint64_t head_seq_ = 0;
   int64_t min_chunk_;
+  int64_t max_chunk_;
   std::atomic<bool> closing_{false};
   CommError error_;
 };

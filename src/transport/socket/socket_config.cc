@@ -11,7 +11,12 @@ const std::vector<KnobDoc>& socketKnobs() {
       {"UCCL_SOCKET_IFNAME", "NCCL_SOCKET_IFNAME, else all up non-loopback",
        "interfaces the socket transport offers as devices (NCCL_SOCKET_IFNAME syntax)"},
       {"UCCL_SOCKET_NSOCKS", "4", "data sockets per comm, 1..8 (plus one control socket)"},
-      {"UCCL_SOCKET_MIN_CHUNK", "512K", "smallest piece a request is split into across sockets"},
+      {"UCCL_SOCKET_MIN_CHUNK", "256K",
+       "while the comm is busy, a request that can be halved into pieces of at least this size "
+       "goes out in two or more pieces"},
+      {"UCCL_SOCKET_MAX_CHUNK", "512K",
+       "largest piece a request is split into across sockets while the comm is busy (as long "
+       "as there are sockets)"},
       {"UCCL_SOCKET_UNPACK", "0",
        "1 = emulate the TCPX GPU receive path (bounce pages + loadMeta)"},
       {"UCCL_SOCKET_UNPACK_POOL_PAGES", "8192", "4 KiB bounce pages per recv comm in UNPACK mode"},
@@ -33,6 +38,13 @@ SocketConfig SocketConfig::fromEnv() {
   c.ifname = envString("UCCL_SOCKET_IFNAME", envString("NCCL_SOCKET_IFNAME", ""));
   c.nsocks = static_cast<int>(envInt("UCCL_SOCKET_NSOCKS", c.nsocks, 1, 8));
   c.min_chunk = envInt("UCCL_SOCKET_MIN_CHUNK", c.min_chunk, 4096, 4 << 20);
+  c.max_chunk = envInt("UCCL_SOCKET_MAX_CHUNK", c.max_chunk, 4096, 4 << 20);
+  if (c.max_chunk < c.min_chunk) {
+    LOG_WARN("UCCL_SOCKET_MAX_CHUNK (%lld) is below UCCL_SOCKET_MIN_CHUNK (%lld); using %lld",
+             static_cast<long long>(c.max_chunk), static_cast<long long>(c.min_chunk),
+             static_cast<long long>(c.min_chunk));
+    c.max_chunk = c.min_chunk;
+  }
   c.unpack = envBool("UCCL_SOCKET_UNPACK", c.unpack);
   c.unpack_pool_pages =
       static_cast<int>(envInt("UCCL_SOCKET_UNPACK_POOL_PAGES", c.unpack_pool_pages, 2048, 1 << 20));

@@ -1,11 +1,11 @@
-// Send side: isend splits a request into up to N pieces and queues each to the data socket
-// with the fewest pieces queued (the lowest index on ties), whose helper thread writes
-// header + payload with one sendmsg. Preferring low indices keeps one-piece requests on an idle
-// comm on socket 0, whose helpers (here and at the receiver) are still spinning from the last
-// one; a socket that drains faster takes more. Any assignment works for the receiver: pieces
-// carry their message number and offset, and each socket carries increasing message numbers.
-// In caller-I/O mode there are no helpers: isend and test write the queued pieces themselves,
-// without blocking.
+// Send side: isend splits a request into pieces (over every socket on an idle comm, into a few
+// large ones on a busy one) and queues each to the data socket with the fewest pieces queued
+// (the lowest index on ties), whose helper thread writes header + payload with one sendmsg.
+// Preferring low indices keeps one-piece requests on an idle comm on socket 0, whose helpers (here
+// and at the receiver) are still spinning from the last one; a socket that drains faster takes
+// more. Any assignment works for the receiver: pieces carry their message number and offset, and
+// each socket carries increasing message numbers. In caller-I/O mode there are no helpers: isend
+// and test write the queued pieces themselves, without blocking.
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -63,7 +63,8 @@ SendComm::SendComm(std::vector<Fd> data, Fd ctrl, std::string peer, int pin_node
       pin_node_(pin_node),
       caller_io_(config().callerIo()),
       ctrl_(std::move(ctrl)),
-      min_chunk_(config().min_chunk) {
+      min_chunk_(config().min_chunk),
+      max_chunk_(config().max_chunk) {
   for (auto& s : slots_) s.comm = this;
   for (auto& fd : data) {
     auto w = std::make_unique<Worker>();
@@ -96,13 +97,17 @@ ncclResult_t SendComm::isend(void* data, int size, void* mhandle, void** request
   const size_t nsocks = workers_.size();
   // A request on an idle comm is spread over its sockets in pieces of at least 64 KiB: alone, it
   // would move at one stream's speed (a 256 KiB GPU write spent 50 us in the socket, run 44).
-  // While the comm is busy, whole requests per socket: fewer, larger writes (run 14).
-  // (Checked before this request counts itself.) Not with caller I/O: one thread writes every
-  // socket, so more sockets add syscalls, not speed (and isend leaves the comm idle at once).
+  // While the comm is busy, few large pieces (socket_config.h): fewer, larger writes (run 14),
+  // yet the oldest request, which the receiver's window waits on, moves on two sockets at once
+  // (run 86). (Checked before this request counts itself.) No idle split with caller I/O: one
+  // thread writes every socket, so more sockets add syscalls, not speed (and isend leaves the
+  // comm idle at once).
   bool idle = !caller_io_ && open_requests_.load(std::memory_order_relaxed) == 0;
   const auto min_chunk = static_cast<size_t>(min_chunk_);
-  const RequestSplit split = splitRequest(
-      static_cast<size_t>(size), idle ? std::min(min_chunk, kIdleMinPiece) : min_chunk, nsocks);
+  const RequestSplit split =
+      idle ? splitRequest(static_cast<size_t>(size), std::min(min_chunk, kIdleMinPiece), nsocks)
+           : splitBusyRequest(static_cast<size_t>(size), min_chunk, static_cast<size_t>(max_chunk_),
+                              nsocks);
   const size_t pieces = split.pieces, piece = split.piece_bytes;
   SendRequest& req = slots_[next_seq_ % kMaxRequests];
   req.seq = next_seq_;

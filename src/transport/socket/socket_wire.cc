@@ -174,13 +174,29 @@ Status decodeClose(const uint8_t in[kCloseBytes], uint64_t* final_seq) {
   return Status::ok();
 }
 
-RequestSplit splitRequest(size_t size, size_t min_piece, size_t nsocks) {
+namespace {
+
+// `size` bytes in about `pieces` pieces, each but the last a multiple of 4 KiB.
+RequestSplit cutInto(size_t size, size_t pieces) {
   RequestSplit split;
-  split.pieces = std::clamp<size_t>((size + min_piece - 1) / std::max<size_t>(min_piece, 1), 1,
-                                    std::max<size_t>(nsocks, 1));
+  split.pieces = std::max<size_t>(pieces, 1);
   split.piece_bytes = ((size + split.pieces - 1) / split.pieces + 4095) & ~size_t{4095};
   if (size > 0) split.pieces = (size + split.piece_bytes - 1) / split.piece_bytes;
   return split;
+}
+
+size_t ceilDiv(size_t a, size_t b) { return (a + b - 1) / std::max<size_t>(b, 1); }
+
+}  // namespace
+
+RequestSplit splitRequest(size_t size, size_t min_piece, size_t nsocks) {
+  return cutInto(size,
+                 std::clamp<size_t>(ceilDiv(size, min_piece), 1, std::max<size_t>(nsocks, 1)));
+}
+
+RequestSplit splitBusyRequest(size_t size, size_t min_piece, size_t max_piece, size_t nsocks) {
+  size_t pieces = std::max<size_t>(ceilDiv(size, max_piece), size >= 2 * min_piece ? 2 : 1);
+  return cutInto(size, std::clamp<size_t>(pieces, 1, std::max<size_t>(nsocks, 1)));
 }
 
 }  // namespace tcpxp::transport::socket

@@ -77,12 +77,16 @@ void encodeClose(uint64_t final_seq, uint8_t out[kCloseBytes]);
 Status decodeClose(const uint8_t in[kCloseBytes], uint64_t* final_seq);
 
 // How a request of `size` bytes is cut for `nsocks` data sockets: at most one piece per socket,
-// pieces of at least `min_piece` bytes where the size allows, each but the last a multiple of
-// 4 KiB so that pieces start page-aligned in the message. A request of 0 bytes is one piece.
+// each but the last a multiple of 4 KiB so that pieces start page-aligned in the message. A
+// request of 0 bytes is one piece.
 struct RequestSplit {
   size_t pieces = 1;
   size_t piece_bytes = 0;  // every piece but the last
 };
+// As many pieces of at least `min_piece` bytes as the size allows (an idle comm: 64 KiB).
 RequestSplit splitRequest(size_t size, size_t min_piece, size_t nsocks);
+// A busy comm: pieces of at most `max_piece` bytes (larger when the sockets run out), and at
+// least two where both reach `min_piece`.
+RequestSplit splitBusyRequest(size_t size, size_t min_piece, size_t max_piece, size_t nsocks);
 
 }  // namespace tcpxp::transport::socket
