@@ -15,11 +15,12 @@ struct SocketConfig {
   std::string ifname;
   int nsocks = 4;  // data sockets per comm (1..8), plus one control socket
   // How a request is split over the sockets while its comm is busy: into pieces of at most
-  // max_chunk bytes, and into at least two where both reach min_chunk. Two pieces let two
-  // receive helpers work on the oldest request at once, which the receiver's 16-request window
-  // waits on: TCPX's 512 KiB requests over 8 sockets went from 87% to 95% of raw TCP (runs
-  // 86-88). Pieces under 256 KiB, or 256 KiB ones for 1 MiB requests, cost more per-piece work
-  // than they save (runs 86-87); 2 MiB requests move faster as four pieces than two (run 88).
+  // max_chunk bytes, and into at least two where both reach min_chunk (helper threads only:
+  // with caller I/O one thread moves every piece). Two pieces let two receive helpers work on
+  // the oldest request at once, which the receiver's 16-request window waits on: TCPX's 512 KiB
+  // requests over 8 sockets went from 81-87% to 95-96% of raw TCP (runs 88-89). Pieces under
+  // 256 KiB, or 256 KiB ones for 1 MiB requests, cost more per-piece work than they save (runs
+  // 86-87); 2 MiB requests move faster as four pieces than two (runs 88-89).
   int64_t min_chunk = 256 << 10;
   int64_t max_chunk = 512 << 10;
   bool unpack = false;                // emulate the TCPX GPU receive path (netDeviceType UNPACK)

@@ -98,16 +98,17 @@ ncclResult_t SendComm::isend(void* data, int size, void* mhandle, void** request
   // A request on an idle comm is spread over its sockets in pieces of at least 64 KiB: alone, it
   // would move at one stream's speed (a 256 KiB GPU write spent 50 us in the socket, run 44).
   // While the comm is busy, few large pieces (socket_config.h): fewer, larger writes (run 14),
-  // yet the oldest request, which the receiver's window waits on, moves on two sockets at once
-  // (run 86). (Checked before this request counts itself.) No idle split with caller I/O: one
-  // thread writes every socket, so more sockets add syscalls, not speed (and isend leaves the
-  // comm idle at once).
+  // yet the oldest request, which the receiver's window waits on, moves on two sockets and two
+  // receive helpers at once (run 86). (Checked before this request counts itself.) With caller
+  // I/O, neither the idle split nor halves: one thread reads and writes every socket, so more
+  // pieces add syscalls, not speed (and isend leaves the comm idle at once).
   bool idle = !caller_io_ && open_requests_.load(std::memory_order_relaxed) == 0;
-  const auto min_chunk = static_cast<size_t>(min_chunk_);
+  const auto min_chunk = static_cast<size_t>(min_chunk_),
+             max_chunk = static_cast<size_t>(max_chunk_);
   const RequestSplit split =
       idle ? splitRequest(static_cast<size_t>(size), std::min(min_chunk, kIdleMinPiece), nsocks)
-           : splitBusyRequest(static_cast<size_t>(size), min_chunk, static_cast<size_t>(max_chunk_),
-                              nsocks);
+           : splitBusyRequest(static_cast<size_t>(size), caller_io_ ? max_chunk : min_chunk,
+                              max_chunk, nsocks);
   const size_t pieces = split.pieces, piece = split.piece_bytes;
   SendRequest& req = slots_[next_seq_ % kMaxRequests];
   req.seq = next_seq_;
