@@ -3,7 +3,10 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <cstring>
+
+#include "transport/socket/socket_config.h"
 
 namespace tcpxp::transport::socket {
 namespace {
@@ -187,6 +190,27 @@ TEST(SocketWire, BusyCommsSplitIntoFewLargePiecesAtLeastTwo) {
   EXPECT_EQ(s.piece_bytes, kMax);
   s = splitBusyRequest(0, kMin, kMax, 8);
   EXPECT_EQ(s.pieces, 1u);
+}
+
+TEST(SocketConfig, ChunkBoundsFromTheEnvironment) {
+  SocketConfig c = SocketConfig::fromEnv();
+  EXPECT_EQ(c.min_chunk, 256 << 10);
+  EXPECT_EQ(c.max_chunk, 512 << 10);
+  // A larger minimum alone raises the maximum with it (whole requests up to 1 MiB).
+  ::setenv("UCCL_SOCKET_MIN_CHUNK", "1M", 1);
+  c = SocketConfig::fromEnv();
+  EXPECT_EQ(c.min_chunk, 1 << 20);
+  EXPECT_EQ(c.max_chunk, 1 << 20);
+  // A maximum below the minimum is raised to it too.
+  ::setenv("UCCL_SOCKET_MIN_CHUNK", "256K", 1);
+  ::setenv("UCCL_SOCKET_MAX_CHUNK", "128K", 1);
+  c = SocketConfig::fromEnv();
+  EXPECT_EQ(c.max_chunk, 256 << 10);
+  ::setenv("UCCL_SOCKET_MAX_CHUNK", "2M", 1);
+  c = SocketConfig::fromEnv();
+  EXPECT_EQ(c.max_chunk, 2 << 20);
+  ::unsetenv("UCCL_SOCKET_MIN_CHUNK");
+  ::unsetenv("UCCL_SOCKET_MAX_CHUNK");
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "transport/socket/socket_config.h"
 
+#include <cstdlib>
+
 #include "common/cpu_relax.h"
 #include "common/env.h"
 #include "common/log.h"
@@ -40,9 +42,13 @@ SocketConfig SocketConfig::fromEnv() {
   c.min_chunk = envInt("UCCL_SOCKET_MIN_CHUNK", c.min_chunk, 4096, 4 << 20);
   c.max_chunk = envInt("UCCL_SOCKET_MAX_CHUNK", c.max_chunk, 4096, 4 << 20);
   if (c.max_chunk < c.min_chunk) {
-    LOG_WARN("UCCL_SOCKET_MAX_CHUNK (%lld) is below UCCL_SOCKET_MIN_CHUNK (%lld); using %lld",
-             static_cast<long long>(c.max_chunk), static_cast<long long>(c.min_chunk),
-             static_cast<long long>(c.min_chunk));
+    // A larger minimum alone (UCCL_SOCKET_MIN_CHUNK=1M: whole requests up to 1 MiB) raises the
+    // maximum with it; an explicit maximum below the minimum is a mistake worth a warning.
+    if (std::getenv("UCCL_SOCKET_MAX_CHUNK") != nullptr) {
+      LOG_WARN("UCCL_SOCKET_MAX_CHUNK (%lld) is below UCCL_SOCKET_MIN_CHUNK (%lld); using %lld",
+               static_cast<long long>(c.max_chunk), static_cast<long long>(c.min_chunk),
+               static_cast<long long>(c.min_chunk));
+    }
     c.max_chunk = c.min_chunk;
   }
   c.unpack = envBool("UCCL_SOCKET_UNPACK", c.unpack);
