@@ -221,6 +221,8 @@ class RecvComm {
     return posted_.load(std::memory_order_relaxed) - completed_.load(std::memory_order_relaxed) <=
            1;
   }
+  // Decodes a piece's header and checks that message numbers increase on its socket.
+  Status acceptHeader(Worker* w, const uint8_t* bytes, ChunkHeader* h);
   Status receiveChunk(Worker* w, const ChunkHeader& h);
   // Caller-I/O mode: reads every socket without blocking until each is empty, ended, or holds a
   // piece whose receive is not posted yet.

@@ -179,11 +179,7 @@ void RecvComm::run(Worker* w) {
       return;
     }
     ChunkHeader h;
-    st = decodeChunkHeader(bytes, &h);
-    if (st.isOk() && w->have_seq && h.seq <= w->last_seq) {
-      st = Status(Code::kProtocolError,
-                  "message numbers went backwards on data socket " + std::to_string(w->index));
-    }
+    st = acceptHeader(w, bytes, &h);
     if (st.isOk()) st = receiveChunk(w, h);
     if (!st.isOk()) {
       {
@@ -193,9 +189,18 @@ void RecvComm::run(Worker* w) {
       failSocket(w, st);
       return;
     }
-    w->have_seq = true;
-    w->last_seq = h.seq;
   }
+}
+
+Status RecvComm::acceptHeader(Worker* w, const uint8_t* bytes, ChunkHeader* h) {
+  TCPXP_RETURN_IF_ERROR(decodeChunkHeader(bytes, h));
+  if (w->have_seq && h->seq <= w->last_seq) {
+    return Status(Code::kProtocolError,
+                  "message numbers went backwards on data socket " + std::to_string(w->index));
+  }
+  w->have_seq = true;
+  w->last_seq = h->seq;
+  return Status::ok();
 }
 
 Status RecvComm::checkPiece(const ChunkHeader& h, RecvRequest* req) {
@@ -369,11 +374,7 @@ bool RecvComm::pumpSocket(Worker* w) {
     }
     p.header_got += static_cast<size_t>(n);
     if (p.header_got < kChunkHeaderBytes) return false;
-    Status st = decodeChunkHeader(p.header_bytes, &p.header);
-    if (st.isOk() && w->have_seq && p.header.seq <= w->last_seq) {
-      st = Status(Code::kProtocolError,
-                  "message numbers went backwards on data socket " + std::to_string(w->index));
-    }
+    Status st = acceptHeader(w, p.header_bytes, &p.header);
     if (!st.isOk()) {
       failSocket(w, st);
       return false;
@@ -414,8 +415,6 @@ bool RecvComm::pumpSocket(Worker* w) {
     failSocket(w, st);
     return false;
   }
-  w->have_seq = true;
-  w->last_seq = h.seq;
   p = Worker::Piece{};
   return true;
 }
