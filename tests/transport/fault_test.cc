@@ -373,6 +373,21 @@ TEST_F(SocketFault, OverlappingPiecesOnTwoSocketsFail) {
   expectFails(r, "12000 bytes for an 8192-byte message");
 }
 
+TEST_F(SocketFault, MessageNumbersGoingBackwardsOnASocketFail) {
+  // Pieces on one data socket carry increasing message numbers: #1, then #0 is a broken peer.
+  // Message #0 never gets its bytes, so its receive must fail, not wait.
+  RawPeer peer;
+  rawHandshake(&peer);
+  ASSERT_FALSE(HasFatalFailure());
+  registerBuffers();
+  void* r0 = irecv(0, 4096);
+  ASSERT_NE(irecv(4096, 4096), nullptr);
+  std::vector<char> payload(4096, '\x44');
+  sendChunk(peer.data.get(), 1, 0, 4096, 4096, payload);
+  sendChunk(peer.data.get(), 0, 0, 4096, 4096, payload);
+  expectFails(r0, "message #0 after #1 on one socket");
+}
+
 TEST_F(SocketFault, PeerGoneWithoutCloseFrameFailsPostedReceive) {
   RawPeer peer;
   rawHandshake(&peer);
