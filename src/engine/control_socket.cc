@@ -33,7 +33,8 @@ Status ControlSocket::flush() {
 
 Status ControlSocket::receive(const FrameHandler& handler) {
   for (;;) {
-    ssize_t n = ::recv(fd_.get(), in_.data() + in_len_, in_.size() - in_len_, MSG_DONTWAIT);
+    size_t space = in_.size() - in_len_;
+    ssize_t n = ::recv(fd_.get(), in_.data() + in_len_, space, MSG_DONTWAIT);
     if (n == 0)
       return Status(Code::kPeerClosed, "control socket to " + peer_ + " closed by the peer");
     if (n < 0) {
@@ -60,6 +61,9 @@ Status ControlSocket::receive(const FrameHandler& handler) {
       std::memmove(in_.data(), in_.data() + off, in_len_ - off);
       in_len_ -= off;
     }
+    // A short read emptied the socket: the next turn reads what arrives meanwhile. Saves the
+    // recv() that would only say EAGAIN, one syscall per turn with frames.
+    if (static_cast<size_t>(n) < space) return Status::ok();
   }
 }
 

@@ -175,6 +175,7 @@ void Driver::loop() {
   uint64_t work_turns = 0;
   std::chrono::nanoseconds work_time{0}, longest_turn{0};
   auto last_accept = last_work;
+  const auto loop_start = last_work;
   while (!stop_.load(std::memory_order_relaxed)) {
     auto turn_start = std::chrono::steady_clock::now();
     runCommands();
@@ -235,10 +236,15 @@ void Driver::loop() {
   }
   runCommands();
   if (work_turns > 0) {
-    LOG_INFO("driver: %llu loop turns with work, %.1f us avg, longest %.1f us",
+    // The share of the thread's life spent in turns with work: near 100% while transfers ran
+    // means this thread, not the network, set the pace (the sender's, 256 KiB pipelined, run 97).
+    double lived_ns = static_cast<double>(
+        std::chrono::nanoseconds(std::chrono::steady_clock::now() - loop_start).count());
+    LOG_INFO("driver: %llu loop turns with work, %.1f us avg, longest %.1f us; %.1f%% of %.2f s",
              static_cast<unsigned long long>(work_turns),
              static_cast<double>(work_time.count()) / static_cast<double>(work_turns) / 1e3,
-             static_cast<double>(longest_turn.count()) / 1e3);
+             static_cast<double>(longest_turn.count()) / 1e3,
+             100.0 * static_cast<double>(work_time.count()) / lived_ns, lived_ns / 1e9);
   }
 }
 
