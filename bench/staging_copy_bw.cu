@@ -223,8 +223,7 @@ int main(int argc, char** argv) {
       std::printf(
           "usage: staging_copy_bw [--gpu N] [--bytes B] [--iters N] [--dir d2h|h2d] "
           "[--piece B] [--cpu-reader] [--cpu-writer] [--serial] [--kernel] [--flush] "
-          "[--dirty-first] "
-          "[--streams N]\n");
+          "[--demote] [--dirty-first] [--streams N]\n");
       return a == "-h" || a == "--help" ? 0 : 2;
     }
   }
