@@ -157,8 +157,11 @@ class Connection {
   Transfer* addTheirs(uint64_t peer_id, XferKind kind, Registration* reg, char* ptr, size_t size);
   // Hands the transfer's pieces to channels: piece i on channel (first + i) % channels.
   Status postPieces(Transfer* x, bool receiving, size_t first);
-  // The data receiver's choice of first channel for a transfer it is about to accept (see .cc).
-  size_t pickFirstChannel() const;
+  // The data receiver's choice of first channel for a transfer of `pieces` pieces it is about
+  // to accept (see .cc).
+  size_t pickFirstChannel(size_t pieces) const;
+  static constexpr size_t kSmallChannels = 2;
+  static constexpr size_t kSmallSpill = 8;
   // Receiving side: posts the pieces and tells the data sender where they go.
   Status postAndClear(Transfer* x, control::Initiator initiator);
   // Matches queued Send offers with posted recvs.
