@@ -144,6 +144,64 @@ std::string httpGet(int port) {
   return out;
 }
 
+TEST(Endpoint, OneChunkTransfersKeepToTwoChannelsLargerOnesUseAll) {
+  Pair p = connectPair();
+  const size_t channels = static_cast<size_t>(p.a->info().num_channels);
+  if (channels < 3) GTEST_SKIP() << "needs 3+ channels, this run has " << channels;
+  const size_t chunk = p.a->info().chunk_bytes;
+  // Bytes each side's channels carried, by channel index.
+  auto perChannel = [](Endpoint& ep, bool sent) {
+    EndpointStats st;
+    EXPECT_TRUE(ep.stats(&st).isOk());
+    std::vector<uint64_t> bytes(16, 0);
+    for (const ChannelStats& c : st.channels) {
+      bytes.at(static_cast<size_t>(c.channel)) +=
+          sent ? c.counters.bytes_sent : c.counters.bytes_received;
+    }
+    return bytes;
+  };
+  auto transfer = [&](size_t size, size_t count) {
+    std::vector<std::vector<uint8_t>> src, dst;
+    std::vector<MrId> smr(count), dmr(count);
+    std::vector<Segment> ss, rs;
+    for (size_t i = 0; i < count; ++i) {
+      src.push_back(pattern(size, static_cast<uint32_t>(i + 1)));
+      dst.emplace_back(size, 0);
+    }
+    for (size_t i = 0; i < count; ++i) {
+      ASSERT_TRUE(p.a->reg(src[i].data(), size, &smr[i]).isOk());
+      ASSERT_TRUE(p.b->reg(dst[i].data(), size, &dmr[i]).isOk());
+      ss.push_back({smr[i], src[i].data(), size});
+      rs.push_back({dmr[i], dst[i].data(), size});
+    }
+    std::vector<XferId> rx(count), tx(count);
+    for (size_t i = 0; i < count; ++i)
+      ASSERT_TRUE(p.b->recvAsync(p.ba, {&rs[i], 1}, &rx[i]).isOk());
+    for (size_t i = 0; i < count; ++i)
+      ASSERT_TRUE(p.a->sendAsync(p.ab, {&ss[i], 1}, &tx[i]).isOk());
+    for (size_t i = 0; i < count; ++i) {
+      ASSERT_TRUE(p.b->wait(rx[i]).isOk());
+      ASSERT_TRUE(p.a->wait(tx[i]).isOk());
+      EXPECT_EQ(dst[i], src[i]) << "transfer " << i;
+    }
+  };
+  // 12 one-chunk transfers in flight: channels 0 and 1 never both hold 8 receives, so channels
+  // 2 and up stay unused (their helpers would only sleep between pieces).
+  transfer(chunk, 12);
+  ASSERT_FALSE(HasFatalFailure());
+  std::vector<uint64_t> sent = perChannel(*p.a, true), received = perChannel(*p.b, false);
+  EXPECT_EQ(sent[0] + sent[1], 12 * chunk);
+  for (size_t c = 2; c < channels; ++c) {
+    EXPECT_EQ(sent[c], 0u) << "channel " << c;
+    EXPECT_EQ(received[c], 0u) << "channel " << c;
+  }
+  // A transfer of one chunk per channel spreads over all of them.
+  transfer(channels * chunk, 1);
+  ASSERT_FALSE(HasFatalFailure());
+  sent = perChannel(*p.a, true);
+  for (size_t c = 2; c < channels; ++c) EXPECT_EQ(sent[c], chunk) << "channel " << c;
+}
+
 TEST(Endpoint, StatsAndPrometheusMetricsCountTheBytes) {
   int port = freePort();
   ASSERT_GT(port, 0);
