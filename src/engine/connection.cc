@@ -257,7 +257,7 @@ Status Connection::postPieces(Transfer* x, bool receiving, size_t first) {
   if (path != DataPath::kDirect && !(path == DataPath::kUnpack && !x->reg->on_gpu())) {
     TCPXP_RETURN_IF_ERROR(createPathResources(x->reg->device));
   }
-  x->chunks = (x->size + chunk_bytes_ - 1) / chunk_bytes_;
+  x->chunks = chunkCount(x->size);
   x->posted = true;
   for (size_t i = 0; i < x->chunks; ++i) {
     size_t off = i * chunk_bytes_;
@@ -307,7 +307,7 @@ size_t Connection::pickFirstChannel(size_t pieces) const {
 }
 
 Status Connection::postAndClear(Transfer* x, control::Initiator initiator) {
-  size_t first = pickFirstChannel((x->size + chunk_bytes_ - 1) / chunk_bytes_);
+  size_t first = pickFirstChannel(chunkCount(x->size));
   TCPXP_RETURN_IF_ERROR(postPieces(x, /*receiving=*/true, first));
   ctrl_.send(control::Cts{x->id, initiator, static_cast<uint16_t>(first)});
   return Status::ok();

@@ -155,6 +155,7 @@ class Connection {
                                          Registration* reg, char* ptr, size_t size);
   Transfer* addMine(uint64_t api, XferKind kind, Registration* reg, char* ptr, size_t size);
   Transfer* addTheirs(uint64_t peer_id, XferKind kind, Registration* reg, char* ptr, size_t size);
+  size_t chunkCount(size_t size) const { return (size + chunk_bytes_ - 1) / chunk_bytes_; }
   // Hands the transfer's pieces to channels: piece i on channel (first + i) % channels.
   Status postPieces(Transfer* x, bool receiving, size_t first);
   // The data receiver's choice of first channel for a transfer of `pieces` pieces it is about

@@ -150,10 +150,10 @@ TEST(Endpoint, OneChunkTransfersKeepToTwoChannelsLargerOnesUseAll) {
   if (channels < 3) GTEST_SKIP() << "needs 3+ channels, this run has " << channels;
   const size_t chunk = p.a->info().chunk_bytes;
   // Bytes each side's channels carried, by channel index.
-  auto perChannel = [](Endpoint& ep, bool sent) {
+  auto perChannel = [&](Endpoint& ep, bool sent) {
     EndpointStats st;
     EXPECT_TRUE(ep.stats(&st).isOk());
-    std::vector<uint64_t> bytes(16, 0);
+    std::vector<uint64_t> bytes(channels, 0);
     for (const ChannelStats& c : st.channels) {
       bytes.at(static_cast<size_t>(c.channel)) +=
           sent ? c.counters.bytes_sent : c.counters.bytes_received;
@@ -167,8 +167,6 @@ TEST(Endpoint, OneChunkTransfersKeepToTwoChannelsLargerOnesUseAll) {
     for (size_t i = 0; i < count; ++i) {
       src.push_back(pattern(size, static_cast<uint32_t>(i + 1)));
       dst.emplace_back(size, 0);
-    }
-    for (size_t i = 0; i < count; ++i) {
       ASSERT_TRUE(p.a->reg(src[i].data(), size, &smr[i]).isOk());
       ASSERT_TRUE(p.b->reg(dst[i].data(), size, &dmr[i]).isOk());
       ss.push_back({smr[i], src[i].data(), size});
