@@ -165,6 +165,10 @@ Status Connection::establish(bool* did_work) {
     all = all && ch.send_comm && ch.recv_comm;
   }
   if (!all) return Status::ok();
+  // A GPU endpoint makes its streams and pinned staging now, not on the first GPU transfer:
+  // cudaHostAlloc of the pools took ~30 ms per side on the GPU machine (BENCHMARKS.md section
+  // 18), on the driver thread, which stalled that transfer and every other connection's.
+  if (ctx_.gpu_index >= 0) TCPXP_RETURN_IF_ERROR(createPathResources(ctx_.gpu_index));
   state_ = State::kReady;
   LOG_INFO("connection %llu to %s ready: %zu channels, %zu-byte chunks, transport %s",
            static_cast<unsigned long long>(id_), peer().c_str(), channels_.size(), chunk_bytes_,
@@ -181,9 +185,9 @@ void Connection::initChannel(int i) {
   ch.tracing = !ctx_.config.trace_prefix.empty();
 }
 
-// Made on the first GPU transfer of the connection: one CUDA stream per direction (see
-// PathResources) and, over a host-only transport, bounded pinned staging pools (half for sends,
-// half for receives).
+// Made when the connection becomes ready on a GPU endpoint, else on its first GPU transfer: one
+// CUDA stream per direction (see PathResources) and, over a host-only transport, bounded pinned
+// staging pools (half for sends, half for receives).
 Status Connection::createPathResources(int device) {
   if (send_stream_) return Status::ok();
   TCPXP_RETURN_IF_ERROR(datapath::useDevice(device));
@@ -849,6 +853,12 @@ void Connection::appendStats(std::vector<ChannelStats>* out) const {
     s.counters = {c.bytes_sent, c.bytes_received, c.sends, c.receives, 0, c.busy_ns};
     out->push_back(s);
   }
+}
+
+ConnectionStats Connection::stats() const {
+  size_t staging =
+      (send_staging_ ? send_staging_->bytes() : 0) + (recv_staging_ ? recv_staging_->bytes() : 0);
+  return {id_, peer(), static_cast<int>(channels_.size()), staging};
 }
 
 void Connection::close() {

@@ -80,6 +80,13 @@ struct ChannelStats {
   TrafficCounters counters;
 };
 
+struct ConnectionStats {
+  ConnId conn = 0;
+  std::string peer;
+  int channels = 0;
+  size_t staging_bytes = 0;  // pinned staging memory held (GPU memory over a host-only transport)
+};
+
 class Connection {
  public:
   enum class State { kAwaitHello, kAwaitAck, kEstablishing, kReady, kClosed };
@@ -107,6 +114,7 @@ class Connection {
   // Orderly close: Bye to the peer, then the comms.
   void close();
   void appendStats(std::vector<ChannelStats>* out) const;
+  ConnectionStats stats() const;
 
   // API operations; on error nothing was sent and no completion will fire.
   Status send(uint64_t api, Registration* reg, char* ptr, size_t size);

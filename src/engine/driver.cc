@@ -123,10 +123,15 @@ Status Driver::closeConnection(ConnId id) {
   return Status::ok();
 }
 
-void Driver::stats(std::vector<TrafficCounters>* nics, std::vector<ChannelStats>* channels) const {
+void Driver::stats(std::vector<TrafficCounters>* nics, std::vector<ConnectionStats>* conns,
+                   std::vector<ChannelStats>* channels) const {
   *nics = ctx_.nic_counters;
+  conns->clear();
   channels->clear();
-  for (const auto& [id, conn] : conns_) conn->appendStats(channels);
+  for (const auto& [id, conn] : conns_) {
+    conns->push_back(conn->stats());
+    conn->appendStats(channels);
+  }
   for (const ChannelStats& c : *channels) (*nics)[c.dev].add(c.counters);
 }
 

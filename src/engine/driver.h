@@ -54,8 +54,9 @@ class Driver {
                        Status* started);
   Status closeConnection(ConnId id);
   size_t busyTransfers() const;
-  // Per-NIC totals (closed connections included) and the live channels' counters.
-  void stats(std::vector<TrafficCounters>* nics, std::vector<ChannelStats>* channels) const;
+  // Per-NIC totals (closed connections included), the live connections and their channels.
+  void stats(std::vector<TrafficCounters>* nics, std::vector<ConnectionStats>* conns,
+             std::vector<ChannelStats>* channels) const;
 
   // Any thread.
   Status waitAccepted(int64_t timeout_ms, const std::function<bool()>& interrupted,

@@ -176,7 +176,7 @@ Status Endpoint::stats(EndpointStats* out) {
   std::vector<TrafficCounters> nics;
   EndpointStats s;
   TCPXP_RETURN_IF_ERROR(driver_->call([&] {
-    driver_->stats(&nics, &s.channels);
+    driver_->stats(&nics, &s.connections, &s.channels);
     return Status::ok();
   }));
   for (size_t d = 0; d < nics.size(); ++d) {

@@ -49,8 +49,9 @@ struct NicStats {
   TrafficCounters counters;
 };
 struct EndpointStats {
-  std::vector<NicStats> nics;          // every transport device; closed connections included
-  std::vector<ChannelStats> channels;  // the live connections' channels
+  std::vector<NicStats> nics;                // every transport device; closed connections included
+  std::vector<ConnectionStats> connections;  // the live connections
+  std::vector<ChannelStats> channels;        // the live connections' channels
 };
 
 // One piece of a vector call.

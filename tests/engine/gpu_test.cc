@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/endpoint.h"
+#include "engine/engine_config.h"
 
 namespace tcpxp::engine {
 namespace {
@@ -110,6 +111,21 @@ TEST_F(GpuEndToEnd, RandomSizesAndOffsetsVerified) {
     if (size + 2 <= cap - doff) {
       EXPECT_EQ(back[size], 0xA5) << "byte after the " << size << "-byte transfer was written";
     }
+  }
+}
+
+// The pinned staging is made while connecting, so the first transfer does not pay for it (and
+// does not stall the driver thread), and it stays within UCCL_TCPX_STAGING_BYTES.
+TEST_F(GpuEndToEnd, StagingIsHeldFromConnectAndBounded) {
+  const size_t expected =
+      a_->info().transport_moves_gpu_memory ? 0 : EngineConfig::fromEnv().staging_bytes;
+  for (auto [ep, conn] : {std::pair{a_.get(), ab_}, std::pair{b_.get(), ba_}}) {
+    EndpointStats st;
+    ASSERT_TRUE(ep->stats(&st).isOk());
+    ASSERT_EQ(st.connections.size(), 1u);
+    EXPECT_EQ(st.connections[0].conn, conn);
+    EXPECT_EQ(st.connections[0].staging_bytes, expected)
+        << "pinned staging right after connect (UCCL_TCPX_STAGING_BYTES)";
   }
 }
 

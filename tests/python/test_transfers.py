@@ -460,7 +460,9 @@ def _stats_sender(peer):
     mr = reg(ep, src)
     assert ep.send(conn, mr, src.ctypes.data, STATS_SIZE), ep.last_error()
     stats = ep.stats()
-    assert {"nics", "channels"} <= set(stats)
+    assert {"nics", "connections", "channels"} <= set(stats)
+    # A host-memory endpoint holds no pinned staging.
+    assert [(c["conn_id"], c["staging_bytes"]) for c in stats["connections"]] == [(conn, 0)], stats
     sent = sum(n["bytes_sent"] for n in stats["nics"])
     assert sent >= STATS_SIZE, stats
     finish(peer)

@@ -293,6 +293,11 @@ Status reportStats(engine::Endpoint& ep, bool print, const std::string& json_fil
                   static_cast<unsigned long long>(c.receives),
                   static_cast<unsigned long long>(c.errors), c.busy_ns / 1e6);
     }
+    std::printf("\n%-6s %-24s %8s %16s\n", "conn", "peer", "channels", "staging (MiB)");
+    for (const engine::ConnectionStats& c : st.connections) {
+      std::printf("%-6llu %-24s %8d %16.1f\n", static_cast<unsigned long long>(c.conn),
+                  c.peer.c_str(), c.channels, c.staging_bytes / double(1 << 20));
+    }
   }
   if (!json_file.empty()) {
     auto counters = [](const engine::TrafficCounters& c) {
@@ -308,6 +313,13 @@ Status reportStats(engine::Endpoint& ep, bool print, const std::string& json_fil
     for (size_t i = 0; i < st.nics.size(); ++i) {
       j += (i ? ",\n    " : "\n    ") + std::string("{\"dev\": ") + std::to_string(st.nics[i].dev) +
            ", \"name\": \"" + st.nics[i].name + "\", " + counters(st.nics[i].counters) + "}";
+    }
+    j += "\n  ],\n  \"connections\": [";
+    for (size_t i = 0; i < st.connections.size(); ++i) {
+      const engine::ConnectionStats& c = st.connections[i];
+      j += (i ? ",\n    " : "\n    ") + std::string("{\"conn\": ") + std::to_string(c.conn) +
+           ", \"peer\": \"" + c.peer + "\", \"channels\": " + std::to_string(c.channels) +
+           ", \"staging_bytes\": " + std::to_string(c.staging_bytes) + "}";
     }
     j += "\n  ],\n  \"channels\": [";
     for (size_t i = 0; i < st.channels.size(); ++i) {

@@ -212,8 +212,18 @@ class PyEndpoint {
       counters(d, c.counters);
       channels.append(d);
     }
+    nb::list connections;
+    for (const engine::ConnectionStats& c : st.connections) {
+      nb::dict d;
+      d["conn_id"] = c.conn;
+      d["peer"] = c.peer;
+      d["channels"] = c.channels;
+      d["staging_bytes"] = c.staging_bytes;
+      connections.append(d);
+    }
     nb::dict out;
     out["nics"] = nics;
+    out["connections"] = connections;
     out["channels"] = channels;
     return out;
   }
@@ -730,7 +740,8 @@ NB_MODULE(_core, m) {
       // Notifications (UCCL C API uccl_engine_send_notif / get_notifs).
       .def("send_notify", &PyEndpoint::sendNotify, "conn_id"_a, "name"_a, "msg"_a)
       .def("stats", &PyEndpoint::stats,
-           "Traffic per NIC and per channel: {'nics': [...], 'channels': [...]}")
+           "Traffic per NIC and per channel, and each connection's pinned staging: "
+           "{'nics': [...], 'connections': [...], 'channels': [...]}")
       .def("get_notifs", &PyEndpoint::getNotifs,
            "[(name: str, msg: bytes)] received since the last call");
 }
