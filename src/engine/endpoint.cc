@@ -194,10 +194,15 @@ std::string oobIp() {
 }
 
 Status Endpoint::create(int gpu_index, std::unique_ptr<Endpoint>* out) {
+  return create(gpu_index, nullptr, out);
+}
+
+Status Endpoint::create(int gpu_index, transport::NetPlugin* transport,
+                        std::unique_ptr<Endpoint>* out) {
   EngineConfig config = EngineConfig::fromEnv();
-  transport::NetPlugin* plugin = nullptr;
-  std::string why;
-  TCPXP_RETURN_IF_ERROR(selectTransport(config, &plugin, &why));
+  transport::NetPlugin* plugin = transport;
+  std::string why = "given by the caller";
+  if (plugin == nullptr) TCPXP_RETURN_IF_ERROR(selectTransport(config, &plugin, &why));
   transport::Net net(plugin);
   config.resolveChunkBytes(net.name() == transport::socket::kSocketNetName);
   int ndev = 0;

@@ -18,6 +18,10 @@
 #include "engine/connection.h"
 #include "engine/transfer.h"
 
+namespace tcpxp::transport {
+class NetPlugin;
+}
+
 namespace tcpxp::engine {
 
 class Driver;
@@ -66,6 +70,9 @@ class Endpoint {
  public:
   // gpu_index -1: host memory only. The transport comes from UCCL_P2P_TRANSPORT.
   static Status create(int gpu_index, std::unique_ptr<Endpoint>* out);
+  // The same on a given transport table (tests: a fault-injecting decorator table).
+  static Status create(int gpu_index, transport::NetPlugin* transport,
+                       std::unique_ptr<Endpoint>* out);
   ~Endpoint();
 
   const EndpointInfo& info() const { return info_; }

@@ -1,0 +1,39 @@
+#include "datapath/path_choice.h"
+
+namespace tcpxp::datapath {
+
+const char* pathKindName(PathKind kind) {
+  switch (kind) {
+    case PathKind::kDirect:
+      return "direct";
+    case PathKind::kStaged:
+      return "staged";
+    case PathKind::kUnpack:
+      return "unpack";
+    case PathKind::kInline:
+      return "inline";
+  }
+  return "?";
+}
+
+PathChoice choosePath(const BufferFacts& b, const TransportCaps& caps) {
+  if (b.inline_allowed) {
+    return {PathKind::kInline,
+            "at most UCCL_TCPX_INLINE_BYTES: the bytes travel in one control "
+            "frame (one round trip, no channel)"};
+  }
+  if (!b.gpu_memory) return {PathKind::kDirect, "host memory: the transport moves it itself"};
+  if (caps.unpack && b.receiving) {
+    return {PathKind::kUnpack,
+            "GPU receive on an UNPACK transport (TCPX): bytes land in bounce pages, a gather "
+            "kernel copies them, irecvConsumed after it"};
+  }
+  if (caps.moves_gpu_memory) {
+    return {PathKind::kDirect, "GPU memory on a transport that moves GPU memory itself"};
+  }
+  return {PathKind::kStaged,
+          "GPU memory over a host-only transport: copied through pinned staging slots, "
+          "overlapping the socket I/O"};
+}
+
+}  // namespace tcpxp::datapath
