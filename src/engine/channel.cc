@@ -1,43 +1,27 @@
 #include "engine/channel.h"
 
-#include <chrono>
-
 #include "common/log.h"
-#include "datapath/cpu_gather.h"
 
 namespace tcpxp::engine {
 namespace {
-int64_t nowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-// Adds the time of one CUDA call to the channel's counters.
-class CudaCallTimer {
- public:
-  explicit CudaCallTimer(ChannelCounters& c) : c_(c), start_(nowNs()) {}
-  ~CudaCallTimer() {
-    c_.cuda_ns += static_cast<uint64_t>(nowNs() - start_);
-    ++c_.cuda_calls;
-  }
-  CudaCallTimer(const CudaCallTimer&) = delete;
-  CudaCallTimer& operator=(const CudaCallTimer&) = delete;
-
- private:
-  ChannelCounters& c_;
-  int64_t start_;
-};
-
+using datapath::nowNs;
 constexpr size_t kMaxTraceRecords = size_t{1} << 20;  // per channel (48 MiB)
 }  // namespace
 
 void Channel::queueSend(ChunkOp op) {
   op.at_ns[0] = nowNs();
+  op.piece.channel = index;
+  op.piece.receiving = false;
+  op.path->queued(op.piece);
   send_queue_.push(op);
 }
+
 void Channel::queueRecv(ChunkOp op) {
   op.at_ns[0] = nowNs();
+  op.piece.channel = index;
+  op.piece.receiving = true;
+  op.piece.bounce = &unpack;
+  op.path->queued(op.piece);
   recv_queue_.push(op);
 }
 
@@ -45,110 +29,60 @@ void Channel::traceFinished(char dir, const ChunkOp& op, int64_t finished_ns) {
   if (!tracing || trace.size() >= kMaxTraceRecords) return;
   // The initiator's id, told apart from the peer's by who initiated.
   uint64_t xfer = op.xfer->id * 2 + (op.xfer->api_id != 0 ? 1 : 0);
-  trace.push_back({dir, op.len, xfer, {op.at_ns[0], op.at_ns[1], op.at_ns[2], finished_ns}});
+  trace.push_back({dir, op.piece.len, xfer, {op.at_ns[0], op.at_ns[1], op.at_ns[2], finished_ns}});
 }
 
-const char* dataPathName(DataPath path) {
-  switch (path) {
-    case DataPath::kDirect:
-      return "direct";
-    case DataPath::kStaged:
-      return "staged";
-    case DataPath::kUnpack:
-      return "unpack";
+Status Channel::postSends(const transport::Net& net, bool* did_work) {
+  // Pieces become ready to post in queue order, up to kCopyAhead beyond the window (a staged
+  // piece is ready once its device->host copy started; its path decides when that may be).
+  while (send_prepared_ < send_queue_.size() &&
+         send_inflight_.size() + send_prepared_ <
+             transport::Net::kMaxOutstanding + datapath::kCopyAhead) {
+    ChunkOp& op = send_queue_.at(send_prepared_);
+    bool ready = false;
+    TCPXP_RETURN_IF_ERROR(op.path->prepare(op.piece, &ready));
+    if (!ready) break;
+    ++send_prepared_;
+    if (op.piece.copy_ns) *did_work = true;
   }
-  return "?";
-}
-
-Status Channel::postSends(const transport::Net& net, Registry& registry, bool* did_work) {
-  // Pieces become ready to post in queue order, up to kCopyAhead beyond the window. A staged
-  // piece is ready once its device->host copy started, which happens only on this channel's
-  // turn in the connection's copy order, with at most kCopyAhead staged pieces copied and not
-  // yet posted: the staging pool and the copy engine are shared by the connection's channels.
-  while (send_copies_ < send_queue_.size() &&
-         send_inflight_.size() + send_copies_ < transport::Net::kMaxOutstanding + kCopyAhead) {
-    ChunkOp& op = send_queue_.at(send_copies_);
-    if (op.path == DataPath::kStaged) {
-      if (staged_ahead_ >= kCopyAhead) break;
-      if (paths.send_copy_turns->empty() || paths.send_copy_turns->front() != index) break;
-      if (op.staging < 0) op.staging = paths.send_staging->acquire();
-      if (op.staging < 0) break;
-      CudaCallTimer timer(counters);
-      TCPXP_RETURN_IF_ERROR(
-          paths.send_stream->copy(paths.send_staging->slot(op.staging), op.ptr, op.len));
-      op.event = paths.send_stream->record();
-      if (op.event < 0) break;  // retried next round; the copy is simply enqueued again
-      paths.send_copy_turns->pop();
-      ++staged_ahead_;
-      op.at_ns[1] = nowNs();
-      *did_work = true;
-    }
-    ++send_copies_;
-  }
-  while (send_copies_ > 0 && send_inflight_.size() < transport::Net::kMaxOutstanding) {
+  while (send_prepared_ > 0 && send_inflight_.size() < transport::Net::kMaxOutstanding) {
     ChunkOp op = send_queue_.front();
-    char* data = op.ptr;
-    Registration* reg = op.xfer->reg;
-    if (op.path == DataPath::kStaged) {
-      bool copied = false;
-      CudaCallTimer timer(counters);
-      TCPXP_RETURN_IF_ERROR(paths.send_stream->query(op.event, &copied));
-      if (!copied) break;
-      data = paths.send_staging->slot(op.staging);
-      reg = paths.send_staging_reg;
-    }
+    bool copied = false;
+    TCPXP_RETURN_IF_ERROR(op.path->copied(op.piece, &copied));
+    if (!copied) break;
+    datapath::PostBuffer buf = op.path->buffer(op.piece);
     void* mh = nullptr;
-    TCPXP_RETURN_IF_ERROR(registry.mhandleFor(reg, send_comm, net, &mh));
-    TCPXP_RETURN_IF_ERROR(net.isend(send_comm, data, op.len, mh, &op.request));
+    TCPXP_RETURN_IF_ERROR(buf.region->mhandle(net, send_comm, &mh));
+    TCPXP_RETURN_IF_ERROR(net.isend(send_comm, buf.data, op.piece.len, mh, &op.request));
     if (op.request == nullptr) break;  // the transport is not ready: retry next round
-    int64_t now = nowNs();
-    if (op.event >= 0) {
-      paths.send_stream->release(op.event);
-      --staged_ahead_;
-      counters.stage_ns += static_cast<uint64_t>(now - op.at_ns[1]);
-      ++counters.staged_sends;
-    }
-    op.event = -1;
-    op.at_ns[2] = now;
+    op.path->posted(op.piece);
+    op.at_ns[1] = op.piece.copy_ns;
+    op.at_ns[2] = nowNs();
     send_queue_.pop();
-    --send_copies_;
+    --send_prepared_;
     send_inflight_.push(op);
     *did_work = true;
   }
   return Status::ok();
 }
 
-Status Channel::postRecvs(const transport::Net& net, Registry& registry, bool* did_work) {
+Status Channel::postRecvs(const transport::Net& net, bool* did_work) {
   // A receive counts against the 16 until it is consumed.
   while (!recv_queue_.empty() && recv_inflight_.size() < transport::Net::kMaxOutstanding) {
-    ChunkOp op = recv_queue_.front();
-    char* data = op.ptr;
-    Registration* reg = op.xfer->reg;
-    if (op.path == DataPath::kStaged) {
-      // Staging slots go to receives in the order their pieces were queued over all channels,
-      // as the sender stages them: then the oldest unfinished piece always gets a slot on both
-      // sides. Taken in channel order instead, a channel's window could hold every slot while
-      // the sender's slots wait on the other channels: a deadlock once the pool is smaller
-      // than all the windows (16 MiB of staging, run 36).
-      if (paths.recv_slot_turns->empty() || paths.recv_slot_turns->front() != index) break;
-      op.staging = paths.recv_staging->acquire();
-      if (op.staging < 0) break;
-      data = paths.recv_staging->slot(op.staging);
-      reg = paths.recv_staging_reg;
-    }
+    ChunkOp& op = recv_queue_.front();
+    bool ready = false;
+    TCPXP_RETURN_IF_ERROR(op.path->prepare(op.piece, &ready));
+    if (!ready) break;
+    datapath::PostBuffer buf = op.path->buffer(op.piece);
     void* mh = nullptr;
-    Status st = registry.mhandleFor(reg, recv_comm, net, &mh);
-    if (st.isOk()) st = net.irecv(recv_comm, data, op.len, mh, &op.request);
-    if (!st.isOk() || op.request == nullptr) {
-      if (op.staging >= 0) paths.recv_staging->release(op.staging);
-      TCPXP_RETURN_IF_ERROR(st);
-      break;
-    }
-    if (op.path == DataPath::kStaged) paths.recv_slot_turns->pop();
-    op.unpack_slot = static_cast<int>(recv_posted_++ % datapath::kUnpackSlots);
+    TCPXP_RETURN_IF_ERROR(buf.region->mhandle(net, recv_comm, &mh));
+    TCPXP_RETURN_IF_ERROR(net.irecv(recv_comm, buf.data, op.piece.len, mh, &op.request));
+    if (op.request == nullptr) break;  // retried next round; the path keeps what it holds
+    op.path->posted(op.piece);
+    op.piece.unpack_slot = static_cast<int>(recv_posted_++ % datapath::kUnpackSlots);
     op.at_ns[1] = nowNs();
-    recv_queue_.pop();
     recv_inflight_.push(op);
+    recv_queue_.pop();
     *did_work = true;
   }
   return Status::ok();
@@ -161,55 +95,16 @@ Status Channel::testSends(const transport::Net& net, std::vector<Transfer*>* fin
     bool done = false;
     TCPXP_RETURN_IF_ERROR(net.test(op.request, &done));
     if (!done) break;
-    if (op.staging >= 0) paths.send_staging->release(op.staging);
+    op.path->release(op.piece);
     int64_t done_ns = nowNs();
     counters.send_ns += static_cast<uint64_t>(done_ns - op.at_ns[2]);
     traceFinished('s', op, done_ns);
-    counters.bytes_sent += op.len;
+    counters.bytes_sent += op.piece.len;
     ++counters.sends;
     ++op.xfer->chunks_done;
     finished->push_back(op.xfer);
     send_inflight_.pop();
     *did_work = true;
-  }
-  return Status::ok();
-}
-
-// Starts moving a received piece into the user's buffer (a no-op for the direct path).
-Status Channel::startLanding(ChunkOp& op) {
-  op.landing = true;
-  if (op.path == DataPath::kDirect) return Status::ok();
-  if (op.path == DataPath::kUnpack && !paths.unpack.on_device) {
-    if (!datapath::cpuGather(datapath::slotFragments(paths.unpack.meta, op.unpack_slot),
-                             *datapath::slotCount(paths.unpack.meta, op.unpack_slot),
-                             static_cast<const char*>(paths.unpack.bounce), op.ptr, op.len)) {
-      return Status(Code::kProtocolError, "UNPACK scatter list out of range");
-    }
-    return Status::ok();
-  }
-  CudaCallTimer timer(counters);
-  if (op.path == DataPath::kStaged) {
-    TCPXP_RETURN_IF_ERROR(
-        paths.recv_stream->copy(op.ptr, paths.recv_staging->slot(op.staging), op.len));
-  } else {
-    TCPXP_RETURN_IF_ERROR(
-        paths.recv_stream->gather(datapath::slotFragments(paths.unpack.meta, op.unpack_slot),
-                                  datapath::slotCount(paths.unpack.meta, op.unpack_slot),
-                                  static_cast<const char*>(paths.unpack.bounce), op.ptr));
-  }
-  op.event = paths.recv_stream->record();
-  if (op.event < 0) return Status(Code::kResourceExhausted, "no free CUDA event on a recv stream");
-  return Status::ok();
-}
-
-Status Channel::landed(ChunkOp& op, bool* done) {
-  *done = true;
-  if (op.event < 0) return Status::ok();
-  CudaCallTimer timer(counters);
-  TCPXP_RETURN_IF_ERROR(paths.recv_stream->query(op.event, done));
-  if (*done) {
-    paths.recv_stream->release(op.event);
-    op.event = -1;
   }
   return Status::ok();
 }
@@ -221,11 +116,10 @@ Status Channel::testRecvs(const transport::Net& net, std::vector<Transfer*>* fin
     bool done = false;
     TCPXP_RETURN_IF_ERROR(net.test(op.request, &done));
     if (!done) break;
-    op.tested = true;
     int64_t now = nowNs();
     counters.recv_ns += static_cast<uint64_t>(now - op.at_ns[1]);
     op.at_ns[2] = now;
-    TCPXP_RETURN_IF_ERROR(startLanding(op));
+    TCPXP_RETURN_IF_ERROR(op.path->startLanding(op.piece));
     ++recv_tested_;
     *did_work = true;
   }
@@ -234,14 +128,14 @@ Status Channel::testRecvs(const transport::Net& net, std::vector<Transfer*>* fin
   while (recv_tested_ > 0) {
     ChunkOp& op = recv_inflight_.front();
     bool done = false;
-    TCPXP_RETURN_IF_ERROR(landed(op, &done));
+    TCPXP_RETURN_IF_ERROR(op.path->landed(op.piece, &done));
     if (!done) break;
     TCPXP_RETURN_IF_ERROR(net.irecvConsumed(recv_comm, op.request));
-    if (op.staging >= 0) paths.recv_staging->release(op.staging);
+    op.path->release(op.piece);
     int64_t landed_ns = nowNs();
     counters.land_ns += static_cast<uint64_t>(landed_ns - op.at_ns[2]);
     traceFinished('r', op, landed_ns);
-    counters.bytes_received += op.len;
+    counters.bytes_received += op.piece.len;
     ++counters.receives;
     ++op.xfer->chunks_done;
     finished->push_back(op.xfer);
@@ -252,11 +146,11 @@ Status Channel::testRecvs(const transport::Net& net, std::vector<Transfer*>* fin
   return Status::ok();
 }
 
-Status Channel::progress(const transport::Net& net, Registry& registry,
-                         std::vector<Transfer*>* finished, bool* did_work) {
+Status Channel::progress(const transport::Net& net, std::vector<Transfer*>* finished,
+                         bool* did_work) {
   bool work = false;
-  TCPXP_RETURN_IF_ERROR(postSends(net, registry, &work));
-  TCPXP_RETURN_IF_ERROR(postRecvs(net, registry, &work));
+  TCPXP_RETURN_IF_ERROR(postSends(net, &work));
+  TCPXP_RETURN_IF_ERROR(postRecvs(net, &work));
   TCPXP_RETURN_IF_ERROR(testSends(net, finished, &work));
   TCPXP_RETURN_IF_ERROR(testRecvs(net, finished, &work));
   // Busy time: while any request is posted on either comm.
@@ -272,22 +166,20 @@ Status Channel::progress(const transport::Net& net, Registry& registry,
   }
   if (work) {
     // The windows moved: post again right away.
-    TCPXP_RETURN_IF_ERROR(postSends(net, registry, &work));
-    TCPXP_RETURN_IF_ERROR(postRecvs(net, registry, &work));
+    TCPXP_RETURN_IF_ERROR(postSends(net, &work));
+    TCPXP_RETURN_IF_ERROR(postRecvs(net, &work));
     *did_work = true;
   }
   return Status::ok();
 }
 
-void Channel::close(const transport::Net& net, Registry& registry) {
+void Channel::close(const transport::Net& net) {
   if (send_comm) {
-    registry.forgetComm(send_comm, net);
     Status st = net.closeSend(send_comm);
     if (!st.isOk()) LOG_WARN("closing send comm: %s", st.toString().c_str());
     send_comm = nullptr;
   }
   if (recv_comm) {
-    registry.forgetComm(recv_comm, net);
     Status st = net.closeRecv(recv_comm);
     if (!st.isOk()) LOG_WARN("closing recv comm: %s", st.toString().c_str());
     recv_comm = nullptr;
@@ -296,8 +188,7 @@ void Channel::close(const transport::Net& net, Registry& registry) {
   send_inflight_ = Ring<ChunkOp>();
   recv_queue_ = Ring<ChunkOp>();
   recv_inflight_ = Ring<ChunkOp>();
-  send_copies_ = 0;
-  staged_ahead_ = 0;
+  send_prepared_ = 0;
   recv_tested_ = 0;
 }
 

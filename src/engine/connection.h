@@ -1,9 +1,10 @@
 // A connection to one peer: a control socket plus N channels in each direction.
 //
-// Handshake (driver thread, non-blocking):
-//   connector: listen N comms -> Hello{handles} -> HelloAck{handles} -> connect N send comms
-//              and accept N recv comms at once -> ready
-//   acceptor:  Hello -> listen N comms -> HelloAck -> connect + accept -> ready
+// States (one transition function, setState, checks each move against a table):
+//   connector: kAwaitAck -> kEstablishing -> kReady -> kClosed
+//   acceptor:  kAwaitHello -> kEstablishing -> kReady -> kClosed
+// (any state -> kClosed on failure). handshake.h has the handshake itself, transfer_table.h the
+// transfers, datapath/ how each piece's bytes move.
 //
 // Ordering rule (what makes posting-order matching hold with any number of transfers in flight,
 // both directions at once): for data flowing X -> Y, only Y decides the order. Y appends the
@@ -15,95 +16,52 @@
 //   write:     Write(X->Y) .. Y checks the advertisement .. Cts .. data .. Done
 //   read:      Read(Y->X) .. X checks .. ReadOk(X->Y) .. Y: Cts(Y->X) .. data X->Y .. Done(X->Y)
 //              (X's sends completed: Y's read ends only then, so X may free its buffer after it)
-// A refused request gets a Nack instead and nothing is posted or written.
+// A refused request gets a Nack instead and nothing is posted or written. Transfers of at most
+// UCCL_TCPX_INLINE_BYTES carry their bytes in the control frame (SendInline, WriteInline,
+// ReadData) and skip the channels.
 #pragma once
 
-#include <deque>
+#include <chrono>
 #include <memory>
+#include <span>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "common/status.h"
 #include "control/control_wire.h"
+#include "datapath/path_set.h"
 #include "engine/channel.h"
-#include "engine/completions.h"
 #include "engine/control_socket.h"
-#include "engine/engine_config.h"
-#include "engine/registry.h"
-#include "engine/transfer.h"
-#include "transport/net.h"
+#include "engine/engine_context.h"
+#include "engine/handshake.h"
+#include "engine/transfer_table.h"
 
 namespace tcpxp::engine {
 
-// Counters of one channel or one NIC (bytes of completed requests).
-struct TrafficCounters {
-  uint64_t bytes_sent = 0;
-  uint64_t bytes_received = 0;
-  uint64_t sends = 0;     // completed send requests
-  uint64_t receives = 0;  // completed (consumed) receive requests
-  uint64_t errors = 0;    // connections failed while using it
-  uint64_t busy_ns = 0;   // time with requests posted
-  void add(const TrafficCounters& o) {
-    bytes_sent += o.bytes_sent;
-    bytes_received += o.bytes_received;
-    sends += o.sends;
-    receives += o.receives;
-    errors += o.errors;
-    busy_ns += o.busy_ns;
-  }
-};
-
-struct Notification {
-  std::string name;
-  std::string msg;
-};
-
-// What a connection needs from its endpoint's driver.
-struct EngineContext {
-  const EngineConfig& config;
-  const transport::Net& net;
-  Registry& registry;
-  Completions& completions;
-  std::vector<int> devs;  // transport devices, channel i on devs[i % size]
-  int gpu_index;
-  transport::NetProperties props;    // of `dev`
-  bool emulate_gpu_buffers = false;  // host buffers take the GPU paths (UNPACK tests w/o GPU)
-  std::function<void(Notification)> on_notify;
-  std::vector<TrafficCounters> nic_counters;  // per transport device, kept past connections
-};
-
-struct ChannelStats {
-  ConnId conn = 0;
-  int channel = 0;
-  int dev = 0;
-  TrafficCounters counters;
-};
-
-struct ConnectionStats {
-  ConnId conn = 0;
-  std::string peer;
-  int channels = 0;
-  size_t staging_bytes = 0;  // pinned staging memory held (GPU memory over a host-only transport)
-};
+using Clock = std::chrono::steady_clock;
 
 class Connection {
  public:
-  enum class State { kAwaitHello, kAwaitAck, kEstablishing, kReady, kClosed };
+  enum class State : uint8_t { kAwaitHello, kAwaitAck, kEstablishing, kReady, kClosed };
+  static const char* stateName(State s);
+  // Whether the state table allows `from` -> `to`.
+  static bool transitionAllowed(State from, State to);
 
   // `ready_slot`: completion finished when the handshake ends (connector), 0 for none.
   Connection(EngineContext& ctx, ConnId id, ControlSocket ctrl, bool connector,
              uint64_t ready_slot);
   ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
 
   ConnId id() const { return id_; }
   State state() const { return state_; }
   bool connector() const { return connector_; }
-  int remoteGpu() const { return remote_gpu_; }
+  int remoteGpu() const { return handshake_.remoteGpu(); }
   const std::string& peer() const { return ctrl_.peer(); }
   int fd() const { return ctrl_.fd(); }
   bool hasPostedWork() const;
-  bool busy() const { return !mine_.empty() || !theirs_.empty(); }
+  bool busy() const { return !table_.empty(); }
 
   // Starts the connector side of the handshake (sends Hello).
   Status start();
@@ -117,18 +75,21 @@ class Connection {
   ConnectionStats stats() const;
 
   // API operations; on error nothing was sent and no completion will fire.
-  Status send(uint64_t api, Registration* reg, char* ptr, size_t size);
-  Status recv(uint64_t api, Registration* reg, char* ptr, size_t size);
-  Status write(uint64_t api, Registration* reg, char* ptr, size_t size, uint64_t remote_addr,
+  Status send(uint64_t api, RegRef reg, char* ptr, size_t size);
+  Status recv(uint64_t api, RegRef reg, char* ptr, size_t size);
+  Status write(uint64_t api, RegRef reg, char* ptr, size_t size, uint64_t remote_addr,
                uint64_t token, uint32_t remote_mr);
-  Status read(uint64_t api, Registration* reg, char* ptr, size_t size, uint64_t remote_addr,
+  Status read(uint64_t api, RegRef reg, char* ptr, size_t size, uint64_t remote_addr,
               uint64_t token, uint32_t remote_mr);
   Status notify(const std::string& name, const std::string& msg);
 
  private:
+  void setState(State next);
   Status onFrame(control::FrameType type, const uint8_t* payload, size_t len);
-  Status onHello(const control::Hello& m);
-  Status onHelloAck(const control::HelloAck& m);
+  Status establish(bool* did_work);
+
+  // transfer_protocol.cc: the transfer frames, matching, pieces and completion.
+  Status onTransferFrame(control::FrameType type, const uint8_t* p, size_t n);
   Status onSend(const control::Send& m);
   Status onWriteOrRead(bool is_write, uint64_t id, uint64_t addr, uint64_t size, uint64_t token);
   Status onReadOk(const control::ReadOk& m);
@@ -140,29 +101,12 @@ class Connection {
   Status onSendInline(const control::SendInline& m);
   // Whether a transfer of `size` bytes goes inside a control frame.
   bool inlined(size_t size) const { return size <= static_cast<size_t>(ctx_.config.inline_bytes); }
-  // Copies host bytes of an inline frame (at most kMaxInlineBytes) into a registered buffer
-  // (host or GPU memory, per `reg`), waiting for the copy.
-  Status copyBlocking(const Registration& reg, void* dst, const void* src, size_t n);
-  // Host bytes of a registered buffer for an inline frame (GPU memory: copied to pinned memory,
-  // valid until the next inline copy).
-  Status hostView(const Registration& reg, const char* src, size_t n,
-                  std::span<const uint8_t>* out);
+  // The bytes of [src, +n) for an inline frame (GPU memory: a pinned copy, valid until the next
+  // inline copy), and the other way: a frame's bytes into [dst, +size) (waited for).
+  Status inlineBytes(const Registration& reg, char* src, size_t n, std::span<const uint8_t>* out);
+  Status landInline(const Registration& reg, char* dst, std::span<const uint8_t> data);
   // Fills a posted recv from an inline send (the bytes are in the frame).
   void landInlineSend(std::unique_ptr<Transfer> x, uint64_t xfer_id, std::span<const uint8_t> data);
-  // The inline copies' stream and pinned buffer (created on first use), checked to hold n bytes.
-  Status inlineResources(const Registration& reg, size_t n);
-  Status listenAll(std::vector<transport::NetHandle>* handles);
-  Status establish(bool* did_work);
-  Status createPathResources(int device);
-  int devFor(int channel) const {
-    return ctx_.devs[static_cast<size_t>(channel) % ctx_.devs.size()];
-  }
-  DataPath choosePath(const Transfer& x, bool receiving) const;
-
-  std::unique_ptr<Transfer> makeTransfer(uint64_t id, uint64_t api, XferKind kind,
-                                         Registration* reg, char* ptr, size_t size);
-  Transfer* addMine(uint64_t api, XferKind kind, Registration* reg, char* ptr, size_t size);
-  Transfer* addTheirs(uint64_t peer_id, XferKind kind, Registration* reg, char* ptr, size_t size);
   size_t chunkCount(size_t size) const { return (size + chunk_bytes_ - 1) / chunk_bytes_; }
   // Hands the transfer's pieces to channels: piece i on channel (first + i) % channels.
   Status postPieces(Transfer* x, bool receiving, size_t first);
@@ -175,12 +119,13 @@ class Connection {
   Status postAndClear(Transfer* x, control::Initiator initiator);
   // Matches queued Send offers with posted recvs.
   Status matchRecvs();
-  void checkFinished(Transfer* x);
+  // Every piece of `x` is done here.
+  void onPiecesDone(Transfer* x);
+  void complete(Transfer* x, const Status& status);
+
+  // connection_report.cc
   void logChannelTimes() const;
   void writeTrace() const;
-  // Sets channel i's index, NIC and tracing (after channels_ is sized).
-  void initChannel(int i);
-  void complete(Transfer* x, const Status& status);
 
   EngineContext& ctx_;
   ConnId id_;
@@ -188,35 +133,17 @@ class Connection {
   bool connector_;
   uint64_t ready_slot_;
   State state_;
-  int remote_gpu_ = -1;
   bool peer_bye_ = false;
   Clock::time_point deadline_;
+  Handshake handshake_;
 
   std::vector<Channel> channels_;
-  std::vector<void*> listen_comms_;
-  std::vector<transport::NetHandle> connect_handles_;  // peer's handles, one connect each
   size_t chunk_bytes_ = 0;
-
-  uint64_t next_id_ = 1;
-  std::unordered_map<XferId, std::unique_ptr<Transfer>> mine_;    // send, write, read
-  std::unordered_map<XferId, std::unique_ptr<Transfer>> theirs_;  // recv, serve write/read
-  std::deque<std::unique_ptr<Transfer>> posted_recvs_;            // recv() waiting for a Send
-  // A Send (or SendInline, with its bytes) waiting for a recv().
-  struct Offer {
-    control::Send send;
-    bool has_data = false;
-    std::vector<uint8_t> data;
-  };
-  std::deque<Offer> offers_;
+  std::unique_ptr<datapath::PathSet> paths_;  // made with the channels
+  TransferTable table_;
   size_t inline_sends_ = 0;           // our SendInlines the peer has not answered yet
-  size_t buffered_inline_sends_ = 0;  // the peer's, in offers_ (at most kMaxInlineSends)
-  std::unique_ptr<datapath::PinnedBuffer> inline_pinned_;  // GPU bytes of inline frames
-  std::unique_ptr<datapath::GpuStream> inline_stream_;     // their copies, waited for
-  std::vector<Transfer*> finished_;
-  std::unique_ptr<datapath::GpuStream> send_stream_, recv_stream_;  // see PathResources
-  Ring<uint32_t> send_copy_turns_, recv_slot_turns_;
-  std::unique_ptr<datapath::StagingPool> send_staging_, recv_staging_;
-  MrId send_staging_mr_ = 0, recv_staging_mr_ = 0;
+  size_t buffered_inline_sends_ = 0;  // the peer's, in table_.offers (at most kMaxInlineSends)
+  std::vector<Transfer*> finished_;   // one entry per piece finished this turn
 };
 
 }  // namespace tcpxp::engine

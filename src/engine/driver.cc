@@ -19,15 +19,18 @@
 namespace tcpxp::engine {
 
 Driver::Driver(EngineConfig config, transport::Net net, std::vector<int> devs, int ndev,
-               int gpu_index, transport::NetProperties props, bool emulate_gpu_buffers,
-               Fd bootstrap)
+               int gpu_index, transport::NetProperties props, Fd bootstrap)
     : config_(std::move(config)),
       net_(net),
-      ctx_{config_,          net_,
-           registry_,        completions_,
-           std::move(devs),  gpu_index,
-           std::move(props), emulate_gpu_buffers,
-           nullptr,          std::vector<TrafficCounters>(static_cast<size_t>(ndev))},
+      ctx_{config_,
+           net_,
+           registry_,
+           completions_,
+           std::move(devs),
+           gpu_index,
+           std::move(props),
+           nullptr,
+           std::vector<TrafficCounters>(static_cast<size_t>(ndev))},
       bootstrap_(std::move(bootstrap)),
       wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
       epoll_fd_(::epoll_create1(EPOLL_CLOEXEC)) {
@@ -133,12 +136,6 @@ void Driver::stats(std::vector<TrafficCounters>* nics, std::vector<ConnectionSta
     conn->appendStats(channels);
   }
   for (const ChannelStats& c : *channels) (*nics)[c.dev].add(c.counters);
-}
-
-size_t Driver::busyTransfers() const {
-  size_t n = 0;
-  for (const auto& [id, conn] : conns_) n += conn->busy() ? 1 : 0;
-  return n;
 }
 
 void Driver::acceptBootstrap() {

@@ -36,7 +36,7 @@ struct AcceptedConnection {
 class Driver {
  public:
   Driver(EngineConfig config, transport::Net net, std::vector<int> devs, int ndev, int gpu_index,
-         transport::NetProperties props, bool emulate_gpu_buffers, Fd bootstrap);
+         transport::NetProperties props, Fd bootstrap);
   ~Driver();
   Driver(const Driver&) = delete;
   Driver& operator=(const Driver&) = delete;
@@ -53,7 +53,6 @@ class Driver {
   ConnId addConnection(Fd fd, const std::string& peer, bool connector, uint64_t ready_slot,
                        Status* started);
   Status closeConnection(ConnId id);
-  size_t busyTransfers() const;
   // Per-NIC totals (closed connections included), the live connections and their channels.
   void stats(std::vector<TrafficCounters>* nics, std::vector<ConnectionStats>* conns,
              std::vector<ChannelStats>* channels) const;

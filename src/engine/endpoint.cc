@@ -241,8 +241,8 @@ Status Endpoint::create(int gpu_index, transport::NetPlugin* transport,
   // (the built-in emulation accepts that when no GPU is usable; gathers then run on the CPU).
   ep->emulate_gpu_buffers_ =
       props.unpack && gpuCount() == 0 && envBool("UCCL_TCPX_EMULATE_GPU_BUFFERS", false);
-  ep->driver_ = std::make_unique<Driver>(config, net, devs, ndev, gpu_index, props,
-                                         ep->emulate_gpu_buffers_, std::move(bootstrap));
+  ep->driver_ =
+      std::make_unique<Driver>(config, net, devs, ndev, gpu_index, props, std::move(bootstrap));
   if (config.metrics_port > 0) {
     int mport = config.metrics_port + std::max(gpu_index, 0);
     Endpoint* raw = ep.get();
@@ -375,12 +375,14 @@ Status Endpoint::submit(Op op, ConnId conn, std::span<const Segment> segs, XferI
     }
   }
   uint64_t slot = driver_->completions().open(static_cast<int>(segs.size()));
+  size_t started = 0;  // segments handed to the connection
   Status st = driver_->call([&] {
+    // Every check before the first segment starts: a bad argument starts nothing.
     Connection* c = driver_->connection(conn);
     if (c == nullptr || c->state() != Connection::State::kReady) {
       return Status(Code::kNotFound, "unknown or closed conn_id " + std::to_string(conn));
     }
-    std::vector<Registration*> regs(segs.size());
+    std::vector<RegRef> regs(segs.size());
     for (size_t i = 0; i < segs.size(); ++i) {
       regs[i] = driver_->registry().find(segs[i].mr);
       if (regs[i] == nullptr)
@@ -391,21 +393,22 @@ Status Endpoint::submit(Op op, ConnId conn, std::span<const Segment> segs, XferI
                                                   std::to_string(segs[i].mr));
       }
     }
-    for (size_t i = 0; i < segs.size(); ++i) {
+    for (; started < segs.size(); ++started) {
+      size_t i = started;
       char* p = static_cast<char*>(segs[i].ptr);
       switch (op) {
         case Op::kSend:
-          TCPXP_RETURN_IF_ERROR(c->send(slot, regs[i], p, segs[i].size));
+          TCPXP_RETURN_IF_ERROR(c->send(slot, std::move(regs[i]), p, segs[i].size));
           break;
         case Op::kRecv:
-          TCPXP_RETURN_IF_ERROR(c->recv(slot, regs[i], p, segs[i].size));
+          TCPXP_RETURN_IF_ERROR(c->recv(slot, std::move(regs[i]), p, segs[i].size));
           break;
         case Op::kWrite:
-          TCPXP_RETURN_IF_ERROR(c->write(slot, regs[i], p, segs[i].size, items[i].addr,
+          TCPXP_RETURN_IF_ERROR(c->write(slot, std::move(regs[i]), p, segs[i].size, items[i].addr,
                                          items[i].token, items[i].mr_id));
           break;
         case Op::kRead:
-          TCPXP_RETURN_IF_ERROR(c->read(slot, regs[i], p, segs[i].size, items[i].addr,
+          TCPXP_RETURN_IF_ERROR(c->read(slot, std::move(regs[i]), p, segs[i].size, items[i].addr,
                                         items[i].token, items[i].mr_id));
           break;
       }
@@ -413,9 +416,11 @@ Status Endpoint::submit(Op op, ConnId conn, std::span<const Segment> segs, XferI
     return Status::ok();
   });
   if (!st.isOk()) {
-    bool done = false;
-    for (size_t i = 0; i < segs.size(); ++i) driver_->completions().finish(slot, st);
-    (void)driver_->completions().poll(slot, &done, nullptr);
+    // The parts that never started end here. The slot is released only once the parts that did
+    // start have finished too (or failed with their connection): until then the engine may
+    // still read or write their buffers, which the caller, told "failed", would free.
+    for (size_t i = started; i < segs.size(); ++i) driver_->completions().finish(slot, st);
+    (void)driver_->completions().wait(slot, INT64_C(1) << 40, nullptr, nullptr);
     return st;
   }
   *out = slot;

@@ -21,14 +21,12 @@ Status Registry::add(void* ptr, size_t size, transport::MemKind kind, int device
   if (ptr == nullptr || size == 0) {
     return Status(Code::kInvalidArgument, "reg: needs a non-null pointer and a size > 0");
   }
-  auto reg = std::make_unique<Registration>();
+  auto reg = std::make_shared<Registration>();
   reg->id = next_id_++;
   reg->base = static_cast<char*>(ptr);
   reg->size = size;
-  reg->kind = kind;
   reg->device = device;
-  reg->net_base = reg->base;
-  reg->net_size = size;
+  reg->net.reset(reg->base, size, kind);
   if (kind == transport::MemKind::kCuda) {
     auto begin = reinterpret_cast<uintptr_t>(ptr);
     uintptr_t end = begin + size;
@@ -52,62 +50,46 @@ Status Registry::add(void* ptr, size_t size, transport::MemKind kind, int device
                       "boundary; TCPX can only register 4 KiB-aligned GPU memory");
       }
     }
-    reg->net_base = reinterpret_cast<char*>(lo);
-    reg->net_size = hi - lo;
+    reg->net.reset(reinterpret_cast<char*>(lo), hi - lo, kind);
   }
   *out = reg->id;
   regs_.emplace(reg->id, std::move(reg));
   return Status::ok();
 }
 
-Registration* Registry::find(MrId id) {
+RegRef Registry::find(MrId id) const {
   auto it = regs_.find(id);
-  return it == regs_.end() ? nullptr : it->second.get();
+  return it == regs_.end() ? nullptr : it->second;
 }
 
 Status Registry::remove(MrId id, const transport::Net& net) {
   auto it = regs_.find(id);
   if (it == regs_.end())
     return Status(Code::kNotFound, "dereg: unknown mr_id " + std::to_string(id));
-  Registration& reg = *it->second;
-  if (reg.active > 0) {
+  // The map's own reference, and one per transfer using it.
+  long users = it->second.use_count() - 1;
+  if (users > 0) {
     return Status(Code::kBusy, "dereg: mr_id " + std::to_string(id) + " is used by " +
-                                   std::to_string(reg.active) + " transfers in flight");
+                                   std::to_string(users) + " transfers in flight");
   }
-  for (auto& [comm, mh] : reg.mhandles) {
-    Status st = net.deregMr(comm, mh);
-    if (!st.isOk())
-      LOG_WARN("dereg mr %llu: %s", static_cast<unsigned long long>(id), st.toString().c_str());
-  }
+  (void)it->second->net.forgetAll(net);  // each failure is logged
   std::erase_if(ads_, [id](const auto& kv) { return kv.second.mr == id; });
   regs_.erase(it);
   return Status::ok();
 }
 
-Status Registry::mhandleFor(Registration* reg, void* comm, const transport::Net& net, void** out) {
-  auto it = reg->mhandles.find(comm);
-  if (it != reg->mhandles.end()) {
-    *out = it->second;
-    return Status::ok();
-  }
-  void* mh = nullptr;
-  TCPXP_RETURN_IF_ERROR(net.regMr(comm, reg->net_base, reg->net_size, reg->kind, &mh));
-  reg->mhandles.emplace(comm, mh);
-  *out = mh;
-  return Status::ok();
+void Registry::forgetComm(void* comm, const transport::Net& net) {
+  for (auto& [id, reg] : regs_) reg->net.forget(net, comm);
 }
 
-void Registry::forgetComm(void* comm, const transport::Net& net) {
-  for (auto& [id, reg] : regs_) {
-    auto it = reg->mhandles.find(comm);
-    if (it == reg->mhandles.end()) continue;
-    (void)net.deregMr(comm, it->second);
-    reg->mhandles.erase(it);
-  }
+void Registry::clear(const transport::Net& net) {
+  for (auto& [id, reg] : regs_) (void)reg->net.forgetAll(net);
+  regs_.clear();
+  ads_.clear();
 }
 
 Status Registry::advertise(MrId mr, void* ptr, size_t size, ConnId conn, uint64_t* token) {
-  Registration* reg = find(mr);
+  RegRef reg = find(mr);
   if (reg == nullptr)
     return Status(Code::kNotFound, "advertise: unknown mr_id " + std::to_string(mr));
   if (!reg->contains(ptr, size) || size == 0) {
@@ -120,8 +102,8 @@ Status Registry::advertise(MrId mr, void* ptr, size_t size, ConnId conn, uint64_
   return Status::ok();
 }
 
-Status Registry::authorize(uint64_t token, uint64_t addr, size_t size, ConnId conn,
-                           Registration** out, char** local) {
+Status Registry::authorize(uint64_t token, uint64_t addr, size_t size, ConnId conn, RegRef* out,
+                           char** local) const {
   auto it = ads_.find(token);
   if (it == ads_.end()) {
     return Status(Code::kRefused,
@@ -138,9 +120,9 @@ Status Registry::authorize(uint64_t token, uint64_t addr, size_t size, ConnId co
                                       std::to_string(size) + ") is outside the advertised " +
                                       std::to_string(ad.size) + "-byte region");
   }
-  Registration* reg = find(ad.mr);
+  RegRef reg = find(ad.mr);
   if (reg == nullptr) return Status(Code::kRefused, "the advertised registration is gone");
-  *out = reg;
+  *out = std::move(reg);
   *local = reinterpret_cast<char*>(addr);
   return Status::ok();
 }

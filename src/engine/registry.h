@@ -9,25 +9,24 @@
 
 #include "common/status.h"
 #include "engine/transfer.h"
+#include "transport/mem_region.h"
 #include "transport/net.h"
 
 namespace tcpxp::engine {
 
+// A user registration. Transfers hold it through RegRef (transfer.h): the registry's map holds
+// one reference, every transfer using it one more.
 struct Registration {
   MrId id = 0;
   char* base = nullptr;
   size_t size = 0;
-  transport::MemKind kind = transport::MemKind::kHost;
   int device = -1;  // CUDA device of GPU memory (-1: host memory, also when emulated as GPU)
   bool on_gpu() const { return device >= 0; }
-  int active = 0;  // transfers using it; dereg waits for 0
   // What the transport registers: for GPU memory the allocation holding it (TCPX's
   // regMr(NCCL_PTR_CUDA) needs a 4 KiB-aligned address; over 2 GiB: an aligned window inside
-  // it), else the buffer itself.
-  char* net_base = nullptr;
-  size_t net_size = 0;
-  // Transport registrations, made lazily per comm on first use.
-  std::unordered_map<void*, void*> mhandles;
+  // it), else the buffer itself; its handles are made per comm on first use.
+  transport::MemRegion net;
+  transport::MemKind kind() const { return net.kind(); }
 
   bool contains(const void* p, size_t n) const {
     auto a = reinterpret_cast<uintptr_t>(p), b = reinterpret_cast<uintptr_t>(base);
@@ -45,23 +44,24 @@ struct Advertisement {
 class Registry {
  public:
   Status add(void* ptr, size_t size, transport::MemKind kind, int device, MrId* out);
-  Registration* find(MrId id);
+  // nullptr for an unknown id.
+  RegRef find(MrId id) const;
   // Deregisters from every comm; kBusy while transfers use it.
   Status remove(MrId id, const transport::Net& net);
-  // The transport handle of `reg` on `comm`, registering on first use.
-  Status mhandleFor(Registration* reg, void* comm, const transport::Net& net, void** out);
   // Drops every transport handle on `comm` (before the comm closes).
   void forgetComm(void* comm, const transport::Net& net);
+  // Deregisters everything (the endpoint is going away).
+  void clear(const transport::Net& net);
 
   Status advertise(MrId mr, void* ptr, size_t size, ConnId conn, uint64_t* token);
   // The registration a peer may touch: [addr, addr + size) inside what was advertised to `conn`
   // under `token`. kRefused with the reason otherwise.
-  Status authorize(uint64_t token, uint64_t addr, size_t size, ConnId conn, Registration** out,
-                   char** local);
+  Status authorize(uint64_t token, uint64_t addr, size_t size, ConnId conn, RegRef* out,
+                   char** local) const;
 
  private:
   MrId next_id_ = 1;
-  std::unordered_map<MrId, std::unique_ptr<Registration>> regs_;
+  std::unordered_map<MrId, RegRef> regs_;
   std::unordered_map<uint64_t, Advertisement> ads_;
 };
 

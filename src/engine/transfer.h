@@ -1,22 +1,19 @@
 // One transfer of one contiguous buffer on one connection, owned by the driver thread.
 #pragma once
 
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
-
-#include "common/status.h"
-#include "transport/net.h"
+#include <memory>
 
 namespace tcpxp::engine {
 
-using Clock = std::chrono::steady_clock;
 using XferId = uint64_t;
 using MrId = uint64_t;
 using ConnId = uint64_t;
 
-class Connection;
 struct Registration;
+// An owning handle: a registration lives while a transfer uses it (dereg then answers kBusy).
+using RegRef = std::shared_ptr<Registration>;
 
 enum class XferKind : uint8_t {
   kSend,        // local send(): data to the peer's recv
@@ -28,27 +25,38 @@ enum class XferKind : uint8_t {
 };
 const char* xferKindName(XferKind kind);
 
-// Who started a transfer, as carried in Cts/Done/Nack (control_wire.h): the data sender or the
-// data receiver. Ids are unique per (connection, initiator side).
+// Where a transfer stands. Send, write and read end once their pieces are done here AND the
+// peer's Done arrived, in either order; the other kinds end when their pieces are done.
+//   kRequested -> kMoving -> (kAwaitPeer | kAwaitLocal) -> ended
+//   kInline -> ended (Done, Nack, or ReadData)
+enum class XferState : uint8_t {
+  kRequested,   // asked the peer (Send/Write/Read, or our ReadOk): nothing posted yet
+  kInline,      // the bytes went in a control frame: the peer's answer ends it
+  kMoving,      // pieces handed to the channels
+  kAwaitPeer,   // every piece done here, the peer's Done not yet seen
+  kAwaitLocal,  // the peer's Done seen, pieces still finishing here
+};
+const char* xferStateName(XferState state);
+
+// Data flows out of this side for these kinds.
 inline bool dataFlowsOut(XferKind k) {
   return k == XferKind::kSend || k == XferKind::kWrite || k == XferKind::kServeRead;
+}
+// Started by this side (the peer answers with Done): the rest are served or matched.
+inline bool initiatedHere(XferKind k) {
+  return k == XferKind::kSend || k == XferKind::kWrite || k == XferKind::kRead;
 }
 
 struct Transfer {
   XferId id = 0;      // the initiator's id (ours for local kinds, the peer's for served)
   XferId api_id = 0;  // completion slot for the API; 0 for served transfers
   XferKind kind = XferKind::kSend;
-  Connection* conn = nullptr;
-  char* ptr = nullptr;  // local buffer
-  size_t size = 0;      // bytes to move (recv: capacity until matched)
-  Registration* reg = nullptr;
-  transport::MemKind mem = transport::MemKind::kHost;
+  XferState state = XferState::kRequested;
+  RegRef reg;              // the registration holding ptr
+  char* ptr = nullptr;     // local buffer
+  size_t size = 0;         // bytes to move (recv: capacity until matched)
   size_t chunks = 0;       // pieces posted on channels
   size_t chunks_done = 0;  // pieces whose request completed (and, receiving, landed)
-  bool peer_done = false;  // sender side: the receiver reported all data landed
-  bool posted = false;     // chunks handed to channels
-  bool inlined = false;    // the bytes went in a WriteInline/SendInline: Done or Nack ends it
-  Clock::time_point last_progress{};
 };
 
 }  // namespace tcpxp::engine

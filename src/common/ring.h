@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-namespace tcpxp::engine {
+namespace tcpxp {
 
 template <typename T>
 class Ring {
@@ -42,4 +42,4 @@ class Ring {
   size_t tail_ = 0;
 };
 
-}  // namespace tcpxp::engine
+}  // namespace tcpxp

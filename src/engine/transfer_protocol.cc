@@ -1,0 +1,437 @@
+// The transfers of a connection: the API operations, the control frames that drive them,
+// matching sends with recvs, handing pieces to channels, and completion (connection.h has the
+// ordering rule and the frame sequences).
+#include <algorithm>
+#include <cstring>
+
+#include "common/log.h"
+#include "engine/connection.h"
+
+namespace tcpxp::engine {
+namespace {
+
+// Inline sends the peer may hold unmatched (it buffers their bytes until a recv() is posted):
+// at most this many are unanswered at once; more take the channel path.
+constexpr size_t kMaxInlineSends = 64;
+
+template <typename Msg, typename Handler>
+Status decodeThen(const uint8_t* p, size_t n, Handler&& handler) {
+  Msg m;
+  TCPXP_RETURN_IF_ERROR(control::decode(p, n, &m));
+  return handler(m);
+}
+
+datapath::Piece pieceOf(const Registration& reg, char* ptr, size_t len, bool receiving) {
+  datapath::Piece p;
+  p.user = ptr;
+  p.len = static_cast<uint32_t>(len);
+  p.receiving = receiving;
+  p.on_gpu = reg.on_gpu();
+  p.user_region = const_cast<transport::MemRegion*>(&reg.net);
+  return p;
+}
+
+}  // namespace
+
+// ---- inline bytes ---------------------------------------------------------------------------
+
+Status Connection::inlineBytes(const Registration& reg, char* src, size_t n,
+                               std::span<const uint8_t>* out) {
+  datapath::DataPath* path = nullptr;
+  TCPXP_RETURN_IF_ERROR(paths_->forBuffer({.size = n, .inline_allowed = true}, reg.device, &path));
+  datapath::Piece piece = pieceOf(reg, src, n, /*receiving=*/false);
+  bool ready = false;
+  TCPXP_RETURN_IF_ERROR(path->prepare(piece, &ready));
+  *out = {reinterpret_cast<const uint8_t*>(path->buffer(piece).data), n};
+  return Status::ok();
+}
+
+Status Connection::landInline(const Registration& reg, char* dst, std::span<const uint8_t> data) {
+  datapath::DataPath* path = nullptr;
+  TCPXP_RETURN_IF_ERROR(paths_->forBuffer(
+      {.receiving = true, .size = data.size(), .inline_allowed = true}, reg.device, &path));
+  datapath::Piece piece = pieceOf(reg, dst, data.size(), /*receiving=*/true);
+  bool ready = false;
+  TCPXP_RETURN_IF_ERROR(path->prepare(piece, &ready));
+  if (!data.empty()) std::memcpy(path->buffer(piece).data, data.data(), data.size());
+  TCPXP_RETURN_IF_ERROR(path->startLanding(piece));
+  bool landed = false;
+  TCPXP_RETURN_IF_ERROR(path->landed(piece, &landed));
+  path->release(piece);
+  return Status::ok();
+}
+
+// ---- API operations -------------------------------------------------------------------------
+
+Status Connection::send(uint64_t api, RegRef reg, char* ptr, size_t size) {
+  if (inlined(size) && inline_sends_ < kMaxInlineSends) {
+    std::span<const uint8_t> data;
+    TCPXP_RETURN_IF_ERROR(inlineBytes(*reg, ptr, size, &data));
+    Transfer* x = table_.addMine(api, XferKind::kSend, std::move(reg), ptr, size);
+    x->state = XferState::kInline;  // no pieces: done once the peer's Done arrives
+    ++inline_sends_;
+    ctrl_.send(control::SendInline{x->id, data});
+    return Status::ok();
+  }
+  Transfer* x = table_.addMine(api, XferKind::kSend, std::move(reg), ptr, size);
+  ctrl_.send(control::Send{x->id, size});
+  return Status::ok();
+}
+
+Status Connection::recv(uint64_t api, RegRef reg, char* ptr, size_t size) {
+  // Its id becomes the matching Send's once one arrives (matchRecvs()).
+  table_.posted_recvs.push_back(
+      TransferTable::make(0, api, XferKind::kRecv, std::move(reg), ptr, size));
+  return matchRecvs();
+}
+
+Status Connection::write(uint64_t api, RegRef reg, char* ptr, size_t size, uint64_t remote_addr,
+                         uint64_t token, uint32_t remote_mr) {
+  if (inlined(size)) {
+    std::span<const uint8_t> data;
+    TCPXP_RETURN_IF_ERROR(inlineBytes(*reg, ptr, size, &data));
+    Transfer* x = table_.addMine(api, XferKind::kWrite, std::move(reg), ptr, size);
+    x->state = XferState::kInline;
+    ctrl_.send(control::WriteInline{x->id, remote_addr, token, remote_mr, data});
+    return Status::ok();
+  }
+  Transfer* x = table_.addMine(api, XferKind::kWrite, std::move(reg), ptr, size);
+  ctrl_.send(control::Write{x->id, remote_addr, size, token, remote_mr});
+  return Status::ok();
+}
+
+Status Connection::read(uint64_t api, RegRef reg, char* ptr, size_t size, uint64_t remote_addr,
+                        uint64_t token, uint32_t remote_mr) {
+  Transfer* x = table_.addMine(api, XferKind::kRead, std::move(reg), ptr, size);
+  ctrl_.send(control::Read{x->id, remote_addr, size, token, remote_mr});
+  return Status::ok();
+}
+
+Status Connection::notify(const std::string& name, const std::string& msg) {
+  control::Notify n{name, msg};
+  TCPXP_RETURN_IF_ERROR(control::validate(n));
+  ctrl_.send(n);
+  return Status::ok();
+}
+
+// ---- pieces ---------------------------------------------------------------------------------
+
+Status Connection::postPieces(Transfer* x, bool receiving, size_t first) {
+  datapath::DataPath* path = nullptr;
+  TCPXP_RETURN_IF_ERROR(
+      paths_->forBuffer({.gpu_memory = x->reg->kind() == transport::MemKind::kCuda,
+                         .receiving = receiving,
+                         .size = x->size},
+                        x->reg->device, &path));
+  x->chunks = chunkCount(x->size);
+  x->state = XferState::kMoving;
+  for (size_t i = 0; i < x->chunks; ++i) {
+    size_t off = i * chunk_bytes_;
+    ChunkOp op;
+    op.xfer = x;
+    op.path = path;
+    op.piece = pieceOf(*x->reg, x->ptr + off, std::min(chunk_bytes_, x->size - off), receiving);
+    Channel& ch = channels_[(first + i) % channels_.size()];
+    if (receiving) {
+      ch.queueRecv(op);
+    } else {
+      ch.queueSend(op);
+    }
+  }
+  if (x->chunks == 0) finished_.push_back(x);
+  return Status::ok();
+}
+
+// The channel with the fewest receives queued or posted, the lowest index on ties. A transfer
+// of one piece on an idle connection thus always takes channel 0, whose helper threads are
+// still spinning from the previous one: rotating over idle channels would wake a sleeping
+// thread on each side per transfer, which costs more than the transfer (run 22: an 8-byte
+// write round trip 113 us over 4 rotating channels, 37 us on one).
+// One-piece transfers also stay on the first kSmallChannels channels while one of them holds
+// fewer than kSmallSpill receives: 8 transfers of 256 KiB - 1 MiB in flight moved 10-20% faster
+// on 2 channels than spread over 4, whose helpers each saw a piece only every ~120 us and slept
+// in between; larger transfers need all 4 (4 MiB: 36-38 against 29-30 GB/s, run 105).
+size_t Connection::pickFirstChannel(size_t pieces) const {
+  size_t candidates = channels_.size();
+  if (pieces == 1) {
+    size_t few = std::min(kSmallChannels, channels_.size());
+    for (size_t i = 0; i < few; ++i) {
+      if (channels_[i].recvBacklog() < kSmallSpill) {
+        candidates = few;
+        break;
+      }
+    }
+  }
+  size_t best = 0;
+  for (size_t i = 1; i < candidates; ++i) {
+    if (channels_[i].recvBacklog() < channels_[best].recvBacklog()) best = i;
+  }
+  return best;
+}
+
+Status Connection::postAndClear(Transfer* x, control::Initiator initiator) {
+  size_t first = pickFirstChannel(chunkCount(x->size));
+  TCPXP_RETURN_IF_ERROR(postPieces(x, /*receiving=*/true, first));
+  ctrl_.send(control::Cts{x->id, initiator, static_cast<uint16_t>(first)});
+  return Status::ok();
+}
+
+// ---- matching -------------------------------------------------------------------------------
+
+Status Connection::matchRecvs() {
+  while (!table_.posted_recvs.empty() && !table_.offers.empty()) {
+    std::unique_ptr<Transfer> x = std::move(table_.posted_recvs.front());
+    table_.posted_recvs.pop_front();
+    TransferTable::Offer offer = std::move(table_.offers.front());
+    table_.offers.pop_front();
+    if (offer.has_data) --buffered_inline_sends_;
+    uint64_t id = offer.send.xfer_id;
+    if (offer.send.size > x->size) {
+      Status why(Code::kInvalidArgument, "message of " + std::to_string(offer.send.size) +
+                                             " bytes is larger than the recv buffer of " +
+                                             std::to_string(x->size) + " bytes");
+      ctrl_.send(control::Nack{id, control::Initiator::kDataSender, Code::kRefused,
+                               "receiver: " + why.message()});
+      if (x->api_id) ctx_.completions.finish(x->api_id, why);
+      continue;
+    }
+    if (offer.has_data) {
+      landInlineSend(std::move(x), id, offer.data);
+      continue;
+    }
+    x->id = id;
+    x->size = offer.send.size;
+    Transfer* raw = table_.addTheirs(std::move(x));
+    TCPXP_RETURN_IF_ERROR(postAndClear(raw, control::Initiator::kDataSender));
+  }
+  return Status::ok();
+}
+
+void Connection::landInlineSend(std::unique_ptr<Transfer> x, uint64_t xfer_id,
+                                std::span<const uint8_t> data) {
+  x->size = data.size();
+  Status st = landInline(*x->reg, x->ptr, data);
+  if (st.isOk()) {
+    ctrl_.send(control::Done{xfer_id, control::Initiator::kDataSender});
+  } else {
+    ctrl_.send(control::Nack{xfer_id, control::Initiator::kDataSender, st.code(),
+                             "receiver: " + st.message()});
+  }
+  if (x->api_id) ctx_.completions.finish(x->api_id, st, st.isOk() ? x->size : 0);
+}
+
+// ---- frames ---------------------------------------------------------------------------------
+
+Status Connection::onSend(const control::Send& m) {
+  table_.offers.push_back(TransferTable::Offer{m, false, {}});
+  return matchRecvs();
+}
+
+Status Connection::onSendInline(const control::SendInline& m) {
+  // The common case (a recv is waiting): straight from the frame, no copy kept.
+  if (table_.offers.empty() && !table_.posted_recvs.empty() &&
+      m.data.size() <= table_.posted_recvs.front()->size) {
+    std::unique_ptr<Transfer> x = std::move(table_.posted_recvs.front());
+    table_.posted_recvs.pop_front();
+    landInlineSend(std::move(x), m.xfer_id, m.data);
+    return Status::ok();
+  }
+  if (buffered_inline_sends_ >= kMaxInlineSends) {
+    return Status(Code::kProtocolError, "peer sent more than " + std::to_string(kMaxInlineSends) +
+                                            " unanswered inline messages");
+  }
+  ++buffered_inline_sends_;
+  table_.offers.push_back(TransferTable::Offer{control::Send{m.xfer_id, m.data.size()}, true,
+                                               std::vector<uint8_t>(m.data.begin(), m.data.end())});
+  return matchRecvs();
+}
+
+Status Connection::onWriteInline(const control::WriteInline& m) {
+  RegRef reg;
+  char* local = nullptr;
+  Status st = ctx_.registry.authorize(m.token, m.remote_addr, m.data.size(), id_, &reg, &local);
+  if (st.isOk()) st = landInline(*reg, local, m.data);
+  if (!st.isOk()) {
+    LOG_WARN("connection %s: refused write of %zu bytes: %s", peer().c_str(), m.data.size(),
+             st.message().c_str());
+    ctrl_.send(control::Nack{m.xfer_id, control::Initiator::kDataSender, st.code(), st.message()});
+    return Status::ok();
+  }
+  ctrl_.send(control::Done{m.xfer_id, control::Initiator::kDataSender});
+  return Status::ok();
+}
+
+Status Connection::onWriteOrRead(bool is_write, uint64_t id, uint64_t addr, uint64_t size,
+                                 uint64_t token) {
+  RegRef reg;
+  char* local = nullptr;
+  Status st = ctx_.registry.authorize(token, addr, size, id_, &reg, &local);
+  if (!st.isOk()) {
+    LOG_WARN("connection %s: refused %s of %llu bytes: %s", peer().c_str(),
+             is_write ? "write" : "read", static_cast<unsigned long long>(size),
+             st.message().c_str());
+    ctrl_.send(control::Nack{
+        id, is_write ? control::Initiator::kDataSender : control::Initiator::kDataReceiver,
+        st.code(), st.message()});
+    return Status::ok();
+  }
+  if (table_.findTheirs(id))
+    return Status(Code::kProtocolError, "duplicate transfer id from the peer");
+  if (!is_write && inlined(size)) {
+    // A small read: the bytes go back in the answer (ReadData instead of ReadOk + channels).
+    std::span<const uint8_t> data;
+    st = inlineBytes(*reg, local, size, &data);
+    if (!st.isOk()) {
+      ctrl_.send(control::Nack{id, control::Initiator::kDataReceiver, st.code(), st.message()});
+      return Status::ok();
+    }
+    ctrl_.send(control::ReadData{id, data});
+    return Status::ok();
+  }
+  Transfer* x = table_.addTheirs(TransferTable::make(
+      id, 0, is_write ? XferKind::kServeWrite : XferKind::kServeRead, std::move(reg), local, size));
+  if (is_write) return postAndClear(x, control::Initiator::kDataSender);
+  ctrl_.send(control::ReadOk{id});
+  return Status::ok();
+}
+
+Status Connection::onReadOk(const control::ReadOk& m) {
+  Transfer* x = table_.findMine(m.xfer_id);
+  if (x == nullptr || x->kind != XferKind::kRead || x->state != XferState::kRequested) {
+    return Status(Code::kProtocolError, "ReadOk for an unknown read");
+  }
+  return postAndClear(x, control::Initiator::kDataReceiver);
+}
+
+Status Connection::onReadData(const control::ReadData& m) {
+  Transfer* x = table_.findMine(m.xfer_id);
+  if (x == nullptr || x->kind != XferKind::kRead || x->state != XferState::kRequested ||
+      x->size != m.data.size()) {
+    return Status(Code::kProtocolError, "ReadData for an unknown read or of the wrong size");
+  }
+  x->state = XferState::kInline;
+  complete(x, landInline(*x->reg, x->ptr, m.data));
+  return Status::ok();
+}
+
+Status Connection::onCts(const control::Cts& m) {
+  Transfer* x = nullptr;
+  if (m.initiator == control::Initiator::kDataSender) {
+    x = table_.findMine(m.xfer_id);
+    if (x && x->kind != XferKind::kSend && x->kind != XferKind::kWrite) x = nullptr;
+  } else {
+    x = table_.findTheirs(m.xfer_id);
+    if (x && x->kind != XferKind::kServeRead) x = nullptr;
+  }
+  if (x == nullptr || x->state != XferState::kRequested) {
+    return Status(Code::kProtocolError, "Cts for an unknown transfer");
+  }
+  if (m.first_channel >= channels_.size()) {
+    return Status(Code::kProtocolError, "Cts names channel " + std::to_string(m.first_channel) +
+                                            " of " + std::to_string(channels_.size()));
+  }
+  return postPieces(x, /*receiving=*/false, m.first_channel);
+}
+
+Status Connection::onDone(const control::Done& m) {
+  // kDataSender: our send/write landed at the peer. kDataReceiver: the peer finished sending
+  // our read (its requests completed, so it no longer touches the advertised buffer).
+  Transfer* x = table_.findMine(m.xfer_id);
+  bool kind_ok = x && (m.initiator == control::Initiator::kDataReceiver
+                           ? x->kind == XferKind::kRead
+                           : x->kind == XferKind::kSend || x->kind == XferKind::kWrite);
+  if (!kind_ok) return Status(Code::kProtocolError, "Done for an unknown transfer");
+  switch (x->state) {
+    case XferState::kInline:
+    case XferState::kAwaitPeer:
+      complete(x, Status::ok());
+      return Status::ok();
+    case XferState::kMoving:
+      x->state = XferState::kAwaitLocal;
+      return Status::ok();
+    case XferState::kRequested:
+    case XferState::kAwaitLocal:
+      break;
+  }
+  return Status(Code::kProtocolError,
+                "Done for a transfer that is " + std::string(xferStateName(x->state)));
+}
+
+Status Connection::onNack(const control::Nack& m) {
+  Transfer* x = table_.findMine(m.xfer_id);
+  if (x == nullptr || (x->state != XferState::kRequested && x->state != XferState::kInline)) {
+    return Status(Code::kProtocolError, "Nack for an unknown transfer");
+  }
+  complete(x, Status(m.code, std::string(xferKindName(x->kind)) + " refused by " + peer() + ": " +
+                                 m.message));
+  return Status::ok();
+}
+
+Status Connection::onTransferFrame(control::FrameType type, const uint8_t* p, size_t n) {
+  using control::FrameType;
+  switch (type) {
+    case FrameType::kSend:
+      return decodeThen<control::Send>(p, n, [&](const auto& m) { return onSend(m); });
+    case FrameType::kWrite:
+      return decodeThen<control::Write>(p, n, [&](const auto& m) {
+        return onWriteOrRead(true, m.xfer_id, m.remote_addr, m.size, m.token);
+      });
+    case FrameType::kRead:
+      return decodeThen<control::Read>(p, n, [&](const auto& m) {
+        return onWriteOrRead(false, m.xfer_id, m.remote_addr, m.size, m.token);
+      });
+    case FrameType::kReadOk:
+      return decodeThen<control::ReadOk>(p, n, [&](const auto& m) { return onReadOk(m); });
+    case FrameType::kCts:
+      return decodeThen<control::Cts>(p, n, [&](const auto& m) { return onCts(m); });
+    case FrameType::kDone:
+      return decodeThen<control::Done>(p, n, [&](const auto& m) { return onDone(m); });
+    case FrameType::kNack:
+      return decodeThen<control::Nack>(p, n, [&](const auto& m) { return onNack(m); });
+    case FrameType::kWriteInline:
+      return decodeThen<control::WriteInline>(p, n,
+                                              [&](const auto& m) { return onWriteInline(m); });
+    case FrameType::kReadData:
+      return decodeThen<control::ReadData>(p, n, [&](const auto& m) { return onReadData(m); });
+    case FrameType::kSendInline:
+      return decodeThen<control::SendInline>(p, n, [&](const auto& m) { return onSendInline(m); });
+    default:
+      return Status(Code::kProtocolError, "unexpected frame type");
+  }
+}
+
+// ---- completion -----------------------------------------------------------------------------
+
+void Connection::onPiecesDone(Transfer* x) {
+  switch (x->kind) {
+    case XferKind::kSend:
+    case XferKind::kWrite:
+    case XferKind::kRead:
+      // Done only once the peer's Done arrived too. A read's: the peer's sends completed, so
+      // the caller may then reuse or free the peer's buffer (deregistering it there no longer
+      // races our read).
+      if (x->state == XferState::kAwaitLocal) {
+        complete(x, Status::ok());
+      } else {
+        x->state = XferState::kAwaitPeer;
+      }
+      break;
+    case XferKind::kRecv:
+    case XferKind::kServeWrite:
+      ctrl_.send(control::Done{x->id, control::Initiator::kDataSender});
+      complete(x, Status::ok());
+      break;
+    case XferKind::kServeRead:
+      ctrl_.send(control::Done{x->id, control::Initiator::kDataReceiver});
+      complete(x, Status::ok());
+      break;
+  }
+}
+
+void Connection::complete(Transfer* x, const Status& status) {
+  if (x->state == XferState::kInline && x->kind == XferKind::kSend) --inline_sends_;
+  if (x->api_id) ctx_.completions.finish(x->api_id, status, status.isOk() ? x->size : 0);
+  table_.erase(x);
+}
+
+}  // namespace tcpxp::engine
