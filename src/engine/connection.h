@@ -103,8 +103,8 @@ class Connection {
   bool inlined(size_t size) const { return size <= static_cast<size_t>(ctx_.config.inline_bytes); }
   // The bytes of [src, +n) for an inline frame (GPU memory: a pinned copy, valid until the next
   // inline copy), and the other way: a frame's bytes into [dst, +size) (waited for).
-  Status inlineBytes(const Registration& reg, char* src, size_t n, std::span<const uint8_t>* out);
-  Status landInline(const Registration& reg, char* dst, std::span<const uint8_t> data);
+  Status inlineBytes(Registration& reg, char* src, size_t n, std::span<const uint8_t>* out);
+  Status landInline(Registration& reg, char* dst, std::span<const uint8_t> data);
   // Fills a posted recv from an inline send (the bytes are in the frame).
   void landInlineSend(std::unique_ptr<Transfer> x, uint64_t xfer_id, std::span<const uint8_t> data);
   size_t chunkCount(size_t size) const { return (size + chunk_bytes_ - 1) / chunk_bytes_; }

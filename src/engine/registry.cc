@@ -82,12 +82,6 @@ void Registry::forgetComm(void* comm, const transport::Net& net) {
   for (auto& [id, reg] : regs_) reg->net.forget(net, comm);
 }
 
-void Registry::clear(const transport::Net& net) {
-  for (auto& [id, reg] : regs_) (void)reg->net.forgetAll(net);
-  regs_.clear();
-  ads_.clear();
-}
-
 Status Registry::advertise(MrId mr, void* ptr, size_t size, ConnId conn, uint64_t* token) {
   RegRef reg = find(mr);
   if (reg == nullptr)

@@ -50,8 +50,6 @@ class Registry {
   Status remove(MrId id, const transport::Net& net);
   // Drops every transport handle on `comm` (before the comm closes).
   void forgetComm(void* comm, const transport::Net& net);
-  // Deregisters everything (the endpoint is going away).
-  void clear(const transport::Net& net);
 
   Status advertise(MrId mr, void* ptr, size_t size, ConnId conn, uint64_t* token);
   // The registration a peer may touch: [addr, addr + size) inside what was advertised to `conn`

@@ -21,13 +21,13 @@ Status decodeThen(const uint8_t* p, size_t n, Handler&& handler) {
   return handler(m);
 }
 
-datapath::Piece pieceOf(const Registration& reg, char* ptr, size_t len, bool receiving) {
+datapath::Piece pieceOf(Registration& reg, char* ptr, size_t len, bool receiving) {
   datapath::Piece p;
   p.user = ptr;
   p.len = static_cast<uint32_t>(len);
   p.receiving = receiving;
   p.on_gpu = reg.on_gpu();
-  p.user_region = const_cast<transport::MemRegion*>(&reg.net);
+  p.user_region = &reg.net;
   return p;
 }
 
@@ -35,7 +35,7 @@ datapath::Piece pieceOf(const Registration& reg, char* ptr, size_t len, bool rec
 
 // ---- inline bytes ---------------------------------------------------------------------------
 
-Status Connection::inlineBytes(const Registration& reg, char* src, size_t n,
+Status Connection::inlineBytes(Registration& reg, char* src, size_t n,
                                std::span<const uint8_t>* out) {
   datapath::DataPath* path = nullptr;
   TCPXP_RETURN_IF_ERROR(paths_->forBuffer({.size = n, .inline_allowed = true}, reg.device, &path));
@@ -46,7 +46,7 @@ Status Connection::inlineBytes(const Registration& reg, char* src, size_t n,
   return Status::ok();
 }
 
-Status Connection::landInline(const Registration& reg, char* dst, std::span<const uint8_t> data) {
+Status Connection::landInline(Registration& reg, char* dst, std::span<const uint8_t> data) {
   datapath::DataPath* path = nullptr;
   TCPXP_RETURN_IF_ERROR(paths_->forBuffer(
       {.receiving = true, .size = data.size(), .inline_allowed = true}, reg.device, &path));

@@ -129,6 +129,38 @@ TEST_F(GpuEndToEnd, StagingIsHeldFromConnectAndBounded) {
   }
 }
 
+// The engine's own staging is not in the user's registration ids: dereg of any id the user was
+// not given finds nothing, and the connection still moves bytes afterwards.
+TEST_F(GpuEndToEnd, StagingIsNotInTheUsersIdSpace) {
+  const size_t size = (size_t{4} << 20) + 3;
+  char* src = static_cast<char*>(gpuAlloc(src_gpu_, size));
+  char* dst = static_cast<char*>(gpuAlloc(dst_gpu_, size));
+  MrId smr = 0, rmr = 0;
+  ASSERT_TRUE(a_->reg(src, size, &smr).isOk());
+  ASSERT_TRUE(b_->reg(dst, size, &rmr).isOk());
+  for (auto [ep, mine] : {std::pair{a_.get(), smr}, std::pair{b_.get(), rmr}}) {
+    for (MrId id = 1; id <= 64; ++id) {
+      if (id == mine) continue;
+      EXPECT_EQ(ep->dereg(id).code(), Code::kNotFound) << "mr_id " << id;
+    }
+  }
+  std::vector<uint8_t> host(size);
+  std::mt19937 rng(11);
+  for (auto& b : host) b = static_cast<uint8_t>(rng());
+  CUDA_OK(cudaMemcpy(src, host.data(), size, cudaMemcpyHostToDevice));
+  XferId rx = 0, tx = 0;
+  Segment r{rmr, dst, size};
+  Segment s{smr, src, size};
+  ASSERT_TRUE(b_->recvAsync(ba_, {&r, 1}, &rx).isOk());
+  ASSERT_TRUE(a_->sendAsync(ab_, {&s, 1}, &tx).isOk());
+  Status st = b_->wait(rx);
+  ASSERT_TRUE(st.isOk()) << st.toString();
+  ASSERT_TRUE(a_->wait(tx).isOk());
+  std::vector<uint8_t> back(size);
+  CUDA_OK(cudaMemcpy(back.data(), dst, size, cudaMemcpyDeviceToHost));
+  EXPECT_TRUE(host == back);
+}
+
 TEST_F(GpuEndToEnd, ReadFromPeerGpu) {
   const size_t size = (size_t{32} << 20) + 5;
   char* remote = static_cast<char*>(gpuAlloc(dst_gpu_, size));
