@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <numeric>
 
 #include "api/cli/args.h"
@@ -37,6 +38,19 @@ std::string jsonNumber(double v) {
   return buf;
 }
 
+// CLOCK_MONOTONIC seconds (Python's time.monotonic() on Linux) just before the table header and
+// the latest row were printed: the table's window, in which a monitor outside this process
+// (scripts/bench_vs_peers.py) measures CPU time. Taken before printing, so a reader that samples
+// when a line arrives samples after its time. Written by the client's one thread only.
+double g_table_start_s = -1;
+double g_table_end_s = -1;
+
+double monotonicSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
 }  // namespace
 
 LatencyResult latencyStats(std::vector<double> samples_us, uint64_t size) {
@@ -66,11 +80,13 @@ void printBenchHeader(const BenchReport& r) {
 }
 
 void printTableHeader() {
+  g_table_start_s = monotonicSeconds();
   std::printf("\n%-9s %10s %10s %16s\n", "mode", "size", "GB/s", "avg latency (us)");
   std::fflush(stdout);
 }
 
 void printBenchRow(const BenchResult& r) {
+  g_table_end_s = monotonicSeconds();
   std::printf("%-9s %10s %10.3f %16.2f\n", r.mode.c_str(), formatBytes(r.size).c_str(), r.gbps,
               r.avg_latency_us);
   std::fflush(stdout);
@@ -106,6 +122,14 @@ bool writeBenchJson(const BenchReport& r, const std::string& path, std::string* 
          ", \"avg_latency_us\": " + jsonNumber(x.avg_latency_us) + "}";
   }
   j += r.results.empty() ? "]" : "\n  ]";
+  if (g_table_start_s >= 0 && g_table_end_s >= g_table_start_s) {
+    char buf[160];
+    std::snprintf(buf, sizeof(buf),
+                  ",\n  \"table_window\": {\"clock\": \"CLOCK_MONOTONIC\", \"start_s\": %.6f, "
+                  "\"end_s\": %.6f}",
+                  g_table_start_s, g_table_end_s);
+    j += buf;
+  }
   if (r.has_latency) {
     const LatencyResult& l = r.latency;
     j += ",\n  \"latency\": {\"size\": " + std::to_string(l.size) +
