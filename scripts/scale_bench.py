@@ -431,6 +431,7 @@ class Children:
 
     def _take(self, n, msg):
         if msg[0] == "error":
+            self._blame_dead_sibling(n, msg[1])
             raise ChildFailed(f"{n} failed:\n{msg[1]}")
         if msg[0] == "bye":
             self.finished.add(n)
@@ -458,6 +459,20 @@ class Children:
                 dead.append(n)
         for n in dict.fromkeys(dead):
             self._died(n)
+
+    def _blame_dead_sibling(self, n, error):
+        """A child's error is often the echo of a sibling's death (its peer vanished): the
+        death is what to report. The dying sibling's exit may be seen a moment after the error
+        arrives, so its sentinel is waited for, bounded."""
+        others = {self.procs[o].sentinel: o for o in self.names if o != n and o not in self.finished}
+        for sentinel in mp_wait(list(others), 2.0) if others else []:
+            o = others[sentinel]
+            self.procs[o].join(2)
+            code = self.procs[o].exitcode
+            if code:
+                why = f"signal {-code}" if code < 0 else f"exit code {code}"
+                raise ChildFailed(f"{o} died ({why}) without reporting an error (see its output "
+                                  f"above); then {n} failed:\n{error}")
 
     def _died(self, n):
         """Child n's pipe or process ended: raises with its last error or its exit status
