@@ -61,6 +61,8 @@ class Connection {
   const std::string& peer() const { return ctrl_.peer(); }
   int fd() const { return ctrl_.fd(); }
   bool hasPostedWork() const;
+  // Control frames wait for room in the socket: the driver must wake when it drains.
+  bool wantsWrite() const { return ctrl_.hasOutput(); }
   bool busy() const { return !table_.empty(); }
 
   // Starts the connector side of the handshake (sends Hello).

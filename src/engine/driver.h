@@ -68,6 +68,8 @@ class Driver {
   void runCommands();
   void acceptBootstrap();
   void wake();
+  // Watches a connection's control socket for writability while its output waits to drain.
+  void watchWritable(Connection& conn);
 
   EngineConfig config_;
   transport::Net net_;
@@ -79,6 +81,7 @@ class Driver {
   Fd epoll_fd_;
   std::unordered_map<ConnId, std::unique_ptr<Connection>> conns_;
   std::unordered_map<ConnId, bool> announced_;  // acceptor connections handed to accept()
+  std::unordered_map<ConnId, bool> watch_out_;  // control sockets watched for EPOLLOUT
   ConnId next_conn_ = 1;
 
   std::mutex cmd_mu_;
