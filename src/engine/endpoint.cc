@@ -18,11 +18,12 @@
 #include "common/net_util.h"
 #include "control/fifo_item.h"
 #include "control/metadata.h"
+#include "engine/decisions.h"
 #include "engine/driver.h"
 #include "engine/memory_info.h"
 #include "engine/metrics_server.h"
 #include "engine/transport_select.h"
-#include "transport/socket/socket_net.h"
+#include "transport/transports.h"
 
 namespace tcpxp::engine {
 namespace {
@@ -112,66 +113,6 @@ Status dial(const std::string& ip, int port, int64_t timeout_ms, const Interrupt
 
 }  // namespace
 
-Status chooseDevices(const std::string& spec, const std::vector<transport::NetProperties>& all,
-                     int gpu_index, std::vector<int>* out, std::string* why) {
-  out->clear();
-  if (all.empty()) return Status(Code::kNotFound, "the transport offers no device");
-  if (spec.empty()) {
-    // PCIe locality: the NIC whose sysfs path shares the longest prefix with the GPU's.
-    int best = 0;
-    size_t best_len = 0;
-    std::string bdf = gpuBdf(gpu_index);
-    char resolved[PATH_MAX];
-    std::string gpu_path;
-    if (!bdf.empty() && ::realpath(("/sys/bus/pci/devices/" + bdf).c_str(), resolved)) {
-      gpu_path = resolved;
-    }
-    for (size_t d = 0; d < all.size() && !gpu_path.empty(); ++d) {
-      const std::string& nic = all[d].pci_path;
-      size_t n = 0;
-      while (n < nic.size() && n < gpu_path.size() && nic[n] == gpu_path[n]) ++n;
-      if (n > best_len) {
-        best_len = n;
-        best = static_cast<int>(d);
-      }
-    }
-    out->push_back(best);
-    *why = best_len > 0 ? "PCIe-local to GPU " + std::to_string(gpu_index) + ": " + all[best].name
-                        : "device 0 (" + all[0].name + "): no GPU/NIC PCI paths to compare";
-    return Status::ok();
-  }
-  size_t start = 0;
-  while (start <= spec.size()) {
-    size_t end = spec.find(',', start);
-    if (end == std::string::npos) end = spec.size();
-    std::string item = spec.substr(start, end - start);
-    start = end + 1;
-    if (item.empty()) continue;
-    int dev = -1;
-    if (item.find_first_not_of("0123456789") == std::string::npos) {
-      dev = std::atoi(item.c_str());
-      if (dev >= static_cast<int>(all.size())) dev = -1;
-    } else {
-      for (size_t d = 0; d < all.size(); ++d) {
-        if (all[d].name == item) dev = static_cast<int>(d);
-      }
-    }
-    if (dev < 0) {
-      std::string names;
-      for (size_t d = 0; d < all.size(); ++d) {
-        names += (d ? ", " : "") + std::to_string(d) + "=" + all[d].name;
-      }
-      return Status(Code::kInvalidArgument, "UCCL_TCPX_DEV='" + spec + "': no device '" + item +
-                                                "' (devices: " + names + ")");
-    }
-    out->push_back(dev);
-  }
-  if (out->empty())
-    return Status(Code::kInvalidArgument, "UCCL_TCPX_DEV='" + spec + "' names no device");
-  *why = "UCCL_TCPX_DEV=" + spec;
-  return Status::ok();
-}
-
 Status Endpoint::stats(EndpointStats* out) {
   std::vector<TrafficCounters> nics;
   EndpointStats s;
@@ -201,17 +142,21 @@ Status Endpoint::create(int gpu_index, transport::NetPlugin* transport,
                         std::unique_ptr<Endpoint>* out) {
   EngineConfig config = EngineConfig::fromEnv();
   transport::NetPlugin* plugin = transport;
-  std::string why = "given by the caller";
-  if (plugin == nullptr) TCPXP_RETURN_IF_ERROR(selectTransport(config, &plugin, &why));
+  TransportDecision decision;
+  decision.reason = "given by the caller";
+  if (plugin == nullptr) TCPXP_RETURN_IF_ERROR(selectTransport(config, &plugin, &decision));
   transport::Net net(plugin);
-  config.resolveChunkBytes(net.name() == transport::socket::kSocketNetName);
+  ChunkDecision chunk = decideChunkBytes(config, net);
+  config.chunk_bytes = static_cast<int64_t>(chunk.bytes);
   int ndev = 0;
   TCPXP_RETURN_IF_ERROR(net.devices(&ndev));
   std::vector<transport::NetProperties> all(static_cast<size_t>(ndev));
   for (int d = 0; d < ndev; ++d) TCPXP_RETURN_IF_ERROR(net.properties(d, &all[d]));
-  std::vector<int> devs;
-  std::string placement;
-  TCPXP_RETURN_IF_ERROR(chooseDevices(config.devs, all, gpu_index, &devs, &placement));
+  DeviceDecision placed;
+  TCPXP_RETURN_IF_ERROR(
+      decideDevices(config.devs, devicePciFacts(all), gpu_index, gpuPciFacts(gpu_index), &placed));
+  const std::vector<int>& devs = placed.devs;
+  const std::string& placement = placed.reason;
   int dev = devs[0];
   const transport::NetProperties& props = all[dev];
 
@@ -228,8 +173,15 @@ Status Endpoint::create(int gpu_index, transport::NetPlugin* transport,
   ep->info_.transport_moves_gpu_memory = props.supports_cuda;
   ep->info_.unpack = props.unpack;
   ep->info_.num_channels = config.num_channels;
-  ep->info_.chunk_bytes = static_cast<size_t>(config.chunk_bytes);
-  ep->info_.transport_reason = why;
+  ep->info_.chunk_bytes = chunk.bytes;
+  ep->info_.chunk_reason = chunk.reason;
+  ep->info_.transport_reason = decision.reason;
+  ep->info_.builtin_transport = transport::isBuiltinName(net.name());
+  if (ep->info_.builtin_transport) {
+    transport::BuiltinSettings sc = transport::builtinSettings(/*with_interfaces=*/false);
+    ep->info_.transport_detail = std::to_string(sc.nsocks) + " sockets/comm";
+    if (sc.unpack) ep->info_.transport_detail += ", UNPACK emulation";
+  }
   ep->info_.bdf = gpuBdf(gpu_index);
   std::string ip = interfaceIp(props.name);
   ep->info_.ip = ip.empty() || ip.rfind("127.", 0) == 0 ? (ip.empty() ? oobIp() : ip) : ip;
@@ -241,6 +193,7 @@ Status Endpoint::create(int gpu_index, transport::NetPlugin* transport,
   // (the built-in emulation accepts that when no GPU is usable; gathers then run on the CPU).
   ep->emulate_gpu_buffers_ =
       props.unpack && gpuCount() == 0 && envBool("UCCL_TCPX_EMULATE_GPU_BUFFERS", false);
+  ep->info_.emulated_gpu_buffers = ep->emulate_gpu_buffers_;
   ep->driver_ =
       std::make_unique<Driver>(config, net, devs, ndev, gpu_index, props, std::move(bootstrap));
   if (config.metrics_port > 0) {
@@ -261,9 +214,10 @@ Status Endpoint::create(int gpu_index, transport::NetPlugin* transport,
       LOG_WARN("%s; metrics are not served (UCCL_TCPX_METRICS_PORT)", st.toString().c_str());
     }
   }
-  LOG_INFO("endpoint gpu %d: transport %s (%s), devices %s (%s), control %s:%u", gpu_index,
-           net.name().c_str(), why.c_str(), config.devs.empty() ? "auto" : config.devs.c_str(),
-           placement.c_str(), ep->info_.ip.c_str(), ep->info_.port);
+  LOG_INFO("endpoint gpu %d: transport %s (%s), devices %s (%s), chunk %zu (%s), control %s:%u",
+           gpu_index, net.name().c_str(), decision.reason.c_str(),
+           config.devs.empty() ? "auto" : config.devs.c_str(), placement.c_str(), chunk.bytes,
+           chunk.reason.c_str(), ep->info_.ip.c_str(), ep->info_.port);
   *out = std::move(ep);
   return Status::ok();
 }

@@ -40,11 +40,15 @@ struct EndpointInfo {
   bool transport_moves_gpu_memory = false;  // ptrSupport has CUDA
   std::vector<int> devs;                    // devices of the channels, round robin
   std::vector<std::string> dev_names;
-  std::string placement;         // why these devices
-  bool unpack = false;           // GPU receives land in bounce pages (TCPX, or the emulation)
-  int num_channels = 0;          // channels per connection this side asks for
-  size_t chunk_bytes = 0;        // bytes per posted request
-  std::string transport_reason;  // why this transport was chosen
+  std::string placement;              // why these devices (decideDevices)
+  bool unpack = false;                // GPU receives land in bounce pages (TCPX, or the emulation)
+  int num_channels = 0;               // channels per connection this side asks for
+  size_t chunk_bytes = 0;             // bytes per posted request
+  std::string transport_reason;       // why this transport was chosen (decideTransport)
+  std::string chunk_reason;           // why this chunk size (decideChunkBytes)
+  bool builtin_transport = false;     // the built-in socket transport (else a plugin: TCPX)
+  std::string transport_detail;       // built-in: "4 sockets/comm[, UNPACK emulation]"
+  bool emulated_gpu_buffers = false;  // host buffers take GPU paths (UCCL_TCPX_EMULATE_GPU_BUFFERS)
 };
 
 struct NicStats {
@@ -119,10 +123,6 @@ class Endpoint {
   std::unique_ptr<Driver> driver_;
   std::unique_ptr<class MetricsServer> metrics_;  // UCCL_TCPX_METRICS_PORT; stops before driver_
 };
-
-// UCCL_TCPX_DEV -> the transport devices of an endpoint's channels ("" = PCIe-local to the GPU).
-Status chooseDevices(const std::string& spec, const std::vector<transport::NetProperties>& all,
-                     int gpu_index, std::vector<int>* out, std::string* why);
 
 // The IPv4 address this machine offers for control connections (UCCL get_oob_ip()).
 std::string oobIp();

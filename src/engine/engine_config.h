@@ -13,7 +13,8 @@ struct EngineConfig {
   std::string transport;    // "tcpx", "tcp" or "" (auto)
   std::string plugin_path;  // TCPX plugin library ("" = search the usual places)
   int num_channels = 4;     // channels (comm pairs) per connection and direction
-  // Transfer piece posted as one request (< 4 MiB); 0 until the transport is chosen.
+  // Transfer piece posted as one request (< 4 MiB): UCCL_TCPX_CHUNK_BYTES, else 0 until
+  // Endpoint::create sets the transport's (decisions.h: decideChunkBytes).
   int64_t chunk_bytes = 0;
   int64_t inline_bytes = 64 << 10;  // transfers up to this size travel in control frames
   int bootstrap_port_base = 0;      // 0 = ephemeral; else base + GPU index (host-only: base)
@@ -26,16 +27,6 @@ struct EngineConfig {
   std::string trace_prefix;          // per-piece stage times to PREFIX.<pid>.<conn>.csv; "" = off
 
   static EngineConfig fromEnv();
-
-  // The chunk when UCCL_TCPX_CHUNK_BYTES is unset: TCPX's own chunk (NCCL_DYNAMIC_CHUNK_SIZE)
-  // for TCPX, 1 MiB for the built-in socket transport, where fewer, larger staging copies and
-  // requests moved 256 MiB GPU writes ~30% faster (BENCHMARKS.md, runs 40, 41, 46).
-  static constexpr int64_t kTcpxChunkBytes = 512 << 10;
-  static constexpr int64_t kSocketChunkBytes = 1 << 20;
-  // Sets chunk_bytes to the transport's default unless UCCL_TCPX_CHUNK_BYTES set it.
-  void resolveChunkBytes(bool socket_transport) {
-    if (chunk_bytes == 0) chunk_bytes = socket_transport ? kSocketChunkBytes : kTcpxChunkBytes;
-  }
 };
 
 using tcpxp::KnobDoc;

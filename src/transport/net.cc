@@ -5,8 +5,8 @@
 
 #include "common/log.h"
 #include "transport/abi/net_v7.h"
+#include "transport/device_memory.h"
 #include "transport/plugin_loader.h"
-#include "transport/socket/device_memory.h"
 
 namespace tcpxp::transport {
 namespace {
@@ -40,8 +40,8 @@ Status check(ncclResult_t rc, const char* call, const std::string& plugin) {
 // emulation without a GPU.
 Status copyUnpackHandle(const void* src, unpackNetDeviceHandle* out, bool* on_device) {
   if (src == nullptr) return Status(Code::kPluginError, "UNPACK accept returned no device handle");
-  *on_device = socket::device::isDevicePointer(src);
-  if (*on_device) return socket::device::copyToHost(out, src, sizeof(*out));
+  *on_device = device::isDevicePointer(src);
+  if (*on_device) return device::copyToHost(out, src, sizeof(*out));
   std::memcpy(out, src, sizeof(*out));
   return Status::ok();
 }
@@ -57,6 +57,11 @@ Status checkSize(size_t size, const char* call) {
 }  // namespace
 
 const std::string& Net::name() const { return plugin_->name(); }
+
+ChunkPreference Net::preferredChunk() const {
+  return transport::preferredChunk(isBuiltinName(name()) ? TransportKind::kBuiltin
+                                                         : TransportKind::kTcpx);
+}
 
 Status Net::devices(int* count) const {
   return check(plugin_->table().devices(count), "devices", name());

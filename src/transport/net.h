@@ -11,6 +11,7 @@
 #include <string>
 
 #include "common/status.h"
+#include "transport/transports.h"
 
 namespace tcpxp::transport {
 
@@ -45,6 +46,8 @@ class Net {
 
   explicit Net(NetPlugin* plugin) : plugin_(plugin) {}
   const std::string& name() const;
+  // The request size this transport moves best (transports.h: preferredChunk).
+  ChunkPreference preferredChunk() const;
 
   Status devices(int* count) const;
   Status properties(int dev, NetProperties* out) const;

@@ -10,6 +10,7 @@
 
 #include "common/log.h"
 #include "transport/socket/socket_net.h"
+#include "transport/transports.h"
 
 namespace tcpxp::transport {
 namespace {
@@ -42,6 +43,31 @@ LogLevel mapLevel(int level) {
     default:
       return LogLevel::kNone;
   }
+}
+
+// The members the engine calls that `t` lacks, comma-separated; "" when complete. iflush,
+// regMrDmaBuf, getDeviceMr and irecvConsumed are optional in the ABI.
+std::string missingMembers(const ncclNet_v7_t& t) {
+  std::string missing;
+  auto need = [&](const void* member, const char* name) {
+    if (member == nullptr) missing += std::string(missing.empty() ? "" : ", ") + name;
+  };
+  need(t.name, "name");
+  need(reinterpret_cast<const void*>(t.init), "init");
+  need(reinterpret_cast<const void*>(t.devices), "devices");
+  need(reinterpret_cast<const void*>(t.getProperties), "getProperties");
+  need(reinterpret_cast<const void*>(t.listen), "listen");
+  need(reinterpret_cast<const void*>(t.connect), "connect");
+  need(reinterpret_cast<const void*>(t.accept), "accept");
+  need(reinterpret_cast<const void*>(t.regMr), "regMr");
+  need(reinterpret_cast<const void*>(t.deregMr), "deregMr");
+  need(reinterpret_cast<const void*>(t.isend), "isend");
+  need(reinterpret_cast<const void*>(t.irecv), "irecv");
+  need(reinterpret_cast<const void*>(t.test), "test");
+  need(reinterpret_cast<const void*>(t.closeSend), "closeSend");
+  need(reinterpret_cast<const void*>(t.closeRecv), "closeRecv");
+  need(reinterpret_cast<const void*>(t.closeListen), "closeListen");
+  return missing;
 }
 
 Status initOnce(const ncclNet_v7_t* table, const std::string& origin, NetPlugin** out) {
@@ -81,25 +107,7 @@ extern "C" void tcpxpPluginLogger(int level, unsigned long /*flags*/, const char
 }
 
 Status NetPlugin::validate(const ncclNet_v7_t& t, const std::string& origin) {
-  std::string missing;
-  auto need = [&](const void* member, const char* name) {
-    if (member == nullptr) missing += std::string(missing.empty() ? "" : ", ") + name;
-  };
-  need(t.name, "name");
-  need(reinterpret_cast<const void*>(t.init), "init");
-  need(reinterpret_cast<const void*>(t.devices), "devices");
-  need(reinterpret_cast<const void*>(t.getProperties), "getProperties");
-  need(reinterpret_cast<const void*>(t.listen), "listen");
-  need(reinterpret_cast<const void*>(t.connect), "connect");
-  need(reinterpret_cast<const void*>(t.accept), "accept");
-  need(reinterpret_cast<const void*>(t.regMr), "regMr");
-  need(reinterpret_cast<const void*>(t.deregMr), "deregMr");
-  need(reinterpret_cast<const void*>(t.isend), "isend");
-  need(reinterpret_cast<const void*>(t.irecv), "irecv");
-  need(reinterpret_cast<const void*>(t.test), "test");
-  need(reinterpret_cast<const void*>(t.closeSend), "closeSend");
-  need(reinterpret_cast<const void*>(t.closeRecv), "closeRecv");
-  need(reinterpret_cast<const void*>(t.closeListen), "closeListen");
+  std::string missing = missingMembers(t);
   if (!missing.empty()) {
     Status status(Code::kPluginError,
                   "ncclNet v7 table from " + origin + " is incomplete: missing " + missing);
@@ -109,35 +117,100 @@ Status NetPlugin::validate(const ncclNet_v7_t& t, const std::string& origin) {
   return Status::ok();
 }
 
-Status NetPlugin::load(const std::string& path, NetPlugin** out) {
+namespace {
+
+enum class OpenStage { kNoFile, kNotLoadable, kNoSymbol, kOpened };
+
+// The one dlopen of a plugin library in the project. Sets *table when it returns kOpened;
+// otherwise *why says which step failed and how to fix it.
+// RTLD_LOCAL: TCPX exports thousands of symbols (abseil among them) that must not leak into
+// the global namespace. Plugins are never dlclose'd.
+OpenStage openTable(const std::string& path, const ncclNet_v7_t** table, std::string* why) {
   struct stat st {};
   if (path.empty() || ::stat(path.c_str(), &st) != 0) {
-    Status status(Code::kNotFound,
-                  "net plugin library '" + path +
-                      "' does not exist (set UCCL_TCPX_PLUGIN_PATH to the "
-                      "TCPX libnccl-net.so, e.g. /usr/local/tcpx/lib64/libnccl-net.so)");
-    LOG_WARN("%s", status.message().c_str());
-    return status;
+    *why = "net plugin library '" + path +
+           "' does not exist (set UCCL_TCPX_PLUGIN_PATH to the TCPX libnccl-net.so, e.g. "
+           "/usr/local/tcpx/lib64/libnccl-net.so)";
+    return OpenStage::kNoFile;
   }
-  // RTLD_LOCAL: TCPX exports thousands of symbols (abseil among them) that must not leak into
-  // the global namespace. Plugins are never dlclose'd.
   void* dl = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (dl == nullptr) {
-    const char* why = ::dlerror();
-    Status status(Code::kPluginError,
-                  "cannot load net plugin '" + path + "': " + (why ? why : "unknown dlopen error"));
-    LOG_WARN("%s", status.message().c_str());
-    return status;
+    const char* err = ::dlerror();
+    *why = "cannot load net plugin '" + path + "': " + (err ? err : "unknown dlopen error");
+    return OpenStage::kNotLoadable;
   }
-  auto* table = static_cast<const ncclNet_v7_t*>(::dlsym(dl, "ncclNetPlugin_v7"));
-  if (table == nullptr) {
-    Status status(Code::kPluginError, "'" + path +
-                                          "' does not export ncclNetPlugin_v7 (not an ncclNet "
-                                          "v7 plugin; TCPX 3.1.x exports exactly that symbol)");
+  *table = static_cast<const ncclNet_v7_t*>(::dlsym(dl, "ncclNetPlugin_v7"));
+  if (*table == nullptr) {
+    *why = "'" + path +
+           "' does not export ncclNetPlugin_v7 (not an ncclNet v7 plugin; TCPX 3.1.x exports "
+           "exactly that symbol)";
+    return OpenStage::kNoSymbol;
+  }
+  return OpenStage::kOpened;
+}
+
+}  // namespace
+
+Status NetPlugin::load(const std::string& path, NetPlugin** out) {
+  const ncclNet_v7_t* table = nullptr;
+  std::string why;
+  OpenStage stage = openTable(path, &table, &why);
+  if (stage != OpenStage::kOpened) {
+    Status status(stage == OpenStage::kNoFile ? Code::kNotFound : Code::kPluginError, why);
     LOG_WARN("%s", status.message().c_str());
     return status;
   }
   return initOnce(table, path, out);
+}
+
+PluginInspection inspectPlugin(const std::string& path) {
+  PluginInspection r;
+  const ncclNet_v7_t* table = nullptr;
+  OpenStage stage = openTable(path, &table, &r.error);
+  r.exists = stage != OpenStage::kNoFile;
+  r.loads = r.exists && stage != OpenStage::kNotLoadable;
+  r.has_symbol = stage == OpenStage::kOpened;
+  if (!r.has_symbol) return r;
+  r.name = table->name ? table->name : "(null)";
+  std::string missing = missingMembers(*table);
+  r.complete = missing.empty();
+  if (!r.complete) r.error = "ncclNet v7 table from " + path + " is incomplete: missing " + missing;
+  return r;
+}
+
+int probePluginChild(const std::string& path) {
+  const ncclNet_v7_t* table = nullptr;
+  std::string why;
+  switch (openTable(path, &table, &why)) {
+    case OpenStage::kNoFile:
+    case OpenStage::kNotLoadable:
+      return kProbeNotLoadable;
+    case OpenStage::kNoSymbol:
+      return kProbeNoSymbol;
+    case OpenStage::kOpened:
+      break;
+  }
+  if (!missingMembers(*table).empty()) return kProbeNoSymbol;
+  if (table->init(nullptr) != ncclSuccess) return kProbeInitFailed;
+  int n = 0;
+  if (table->devices(&n) != ncclSuccess || n < 1) return kProbeNoDevices;
+  return 0;
+}
+
+std::string probeExitMeaning(int exit_code) {
+  switch (exit_code) {
+    case 0:
+      return "usable";
+    case kProbeNotLoadable:
+      return "the library does not load";
+    case kProbeNoSymbol:
+      return "no complete ncclNetPlugin_v7 table";
+    case kProbeInitFailed:
+      return "init() failed";
+    case kProbeNoDevices:
+      return "devices() failed or found no device";
+  }
+  return "unexpected exit " + std::to_string(exit_code);
 }
 
 Status NetPlugin::builtinSocket(NetPlugin** out) {

@@ -57,6 +57,12 @@ def check_bench(tool):
                "bench prints the header and the table", out, err)
         with open(os.path.join(tmp, "out.json")) as f:
             report = json.load(f)
+    expect("chosen because: " in out and "    devices: " in out
+           and "    chunk: the built-in transport's preferred chunk" in out,
+           "bench prints the engine's reasons (transport, devices, chunk)", out, err)
+    expect(set(report.get("decisions", {})) == {"transport", "devices", "chunk"}
+           and report["decisions"]["chunk"] == "the built-in transport's preferred chunk",
+           "the JSON carries the engine's reasons", json.dumps(report.get("decisions")))
     results = report["results"]
     expect(len(results) == 6, f"the JSON has 6 results (got {len(results)})", out, err)
     expect(all(r["gbps"] > 0 and r["avg_latency_us"] > 0 for r in results),
@@ -98,7 +104,7 @@ def check_bench(tool):
 def check_info(tool):
     rc, out, err = run(tool, "info")
     expect(rc == 0, f"info exits 0 (got {rc})", out, err)
-    for section in ("GPUs:", "NICs:", "GPU -> NIC", "Transport", "would use",
+    for section in ("GPUs:", "NICs:", "GPU -> NIC", "Transport", "would use", "Data paths on",
                     "UCCL_TCPX_NUM_CHANNELS", "UCCL_SOCKET_IFNAME"):
         expect(section in out, f"info shows '{section}'", out, err)
     expect("lo" in out, "info lists the loopback interface", out, err)
@@ -108,6 +114,35 @@ def check_info(tool):
         rc, forced, err = run(tool, "info", env={"UCCL_SOCKET_HELPERS": value})
         expect(rc == 0 and f"socket I/O            {shown} (UCCL_SOCKET_HELPERS)" in forced,
                f"info with UCCL_SOCKET_HELPERS={value} shows '{shown}'", forced, err)
+    # The engine's own answers: chunk size, data paths, devices, each with its reason.
+    rc, tcp, err = run(tool, "info", env={"UCCL_P2P_TRANSPORT": "tcp"})
+    expect(rc == 0 and "would use             built-in socket" in tcp
+           and "because               UCCL_P2P_TRANSPORT=tcp" in tcp,
+           "info with UCCL_P2P_TRANSPORT=tcp: built-in, and why", tcp, err)
+    expect("chunk                 1 MiB (the built-in transport's preferred chunk)" in tcp,
+           "info: the built-in transport's chunk and its reason", tcp, err)
+    paths = tcp[tcp.index("Data paths on built-in socket"):]
+    expect(re.search(r"host memory +send: direct", paths)
+           and re.search(r"GPU memory +send: staged", paths)
+           and re.search(r"\n +receive: staged", paths),
+           "info: host buffers direct, GPU buffers staged on the built-in transport", tcp, err)
+    expect("devices: the built-in transport's interfaces (UCCL_SOCKET_IFNAME=lo): 0=lo" in tcp,
+           "info: the mapping is over the built-in transport's devices", tcp, err)
+    rc, chunk, err = run(tool, "info", env={"UCCL_P2P_TRANSPORT": "tcp",
+                                             "UCCL_TCPX_CHUNK_BYTES": "256K"})
+    expect("chunk                 256 KiB (UCCL_TCPX_CHUNK_BYTES=262144)" in chunk,
+           "info: UCCL_TCPX_CHUNK_BYTES overrides the chunk, and says so", chunk, err)
+    rc, tcpx, err = run(tool, "info", env={"UCCL_P2P_TRANSPORT": "tcpx",
+                                            "NCCL_DYNAMIC_CHUNK_SIZE": "256K"})
+    expect(rc == 0 and "would use             tcpx" in tcpx
+           and "chunk                 256 KiB (TCPX's chunk (NCCL_DYNAMIC_CHUNK_SIZE=262144))"
+           in tcpx and re.search(r"GPU memory +send: direct", tcpx)
+           and "receive: unpack" in tcpx and "socket I/O" not in tcpx,
+           "info with UCCL_P2P_TRANSPORT=tcpx: TCPX's chunk, unpack on GPU receive", tcpx, err)
+    rc, bad, err = run(tool, "info", env={"UCCL_P2P_TRANSPORT": "tcp", "UCCL_TCPX_DEV": "eth9"})
+    gpu_lines = [l for l in bad.splitlines() if l.startswith("  GPU ") and "->" in l]
+    expect(rc == 0 and all("UCCL_TCPX_DEV='eth9': no device 'eth9'" in l for l in gpu_lines),
+           "info: a bad UCCL_TCPX_DEV shows the engine's error on every GPU line", bad, err)
     # Every variable the layers read (info prints their tables) has a row in the README.
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     table = out[out.index("Environment"):].splitlines()[2:]

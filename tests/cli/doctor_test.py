@@ -84,6 +84,31 @@ def main():
            and "[WARN]" not in plugin_section, "ok plugin: the plugin section has only OK", out, err)
     expect("fake plugin init call" not in out + err, "the plugin's init is never called", out, err)
 
+    # The transport the engine would choose, with the engine's reason (the same words as info).
+    rc, out, err = run(tool, "doctor", "--plugin", ok_lib, env={"UCCL_P2P_TRANSPORT": "tcp"})
+    expect(lines(out, "[WARN]", "would use built-in socket", "UCCL_P2P_TRANSPORT=tcp"),
+           "UCCL_P2P_TRANSPORT=tcp: WARN that the built-in transport is used", out, err)
+    expect(lines(out, "[OK]", "chunk 1 MiB", "the built-in transport's preferred chunk")
+           and lines(out, "[OK]", "GPU buffers: staged"),
+           "doctor: the built-in transport's chunk and GPU path", out, err)
+    rc, out, err = run(tool, "doctor", env={"UCCL_TCPX_PLUGIN_PATH": ok_lib,
+                                            "UCCL_P2P_TRANSPORT": "tcpx"})
+    expect(lines(out, "[OK]", "would use tcpx", "UCCL_P2P_TRANSPORT=tcpx")
+           and lines(out, "[OK]", "GPU buffers: send: direct", "receive: unpack"),
+           "UCCL_P2P_TRANSPORT=tcpx: OK, GPU receives unpack", out, err)
+    auto_env = {"UCCL_TCPX_PLUGIN_PATH": ok_lib, "NCCL_GPUDIRECTTCPX_UNIX_CLIENT_PREFIX":
+                tempfile.gettempdir() + "/no-rxdm-here"}
+    rc, out, err = run(tool, "doctor", env=auto_env)
+    found = lines(out, "", "an endpoint would use")
+    rc, info, ierr = run(tool, "info", env=auto_env)
+    because = [l.split("because", 1)[1].strip() for l in info.splitlines()
+               if l.strip().startswith("because")]
+    expect(len(found) == 1 and len(because) == 1 and because[0] in found[0]
+           and ("no GPU driver" in because[0] or "no rxdm socket" in because[0]),
+           "doctor and info give the same automatic choice and reason", out + info, err + ierr)
+    expect("fake plugin init call" not in out + err + info + ierr,
+           "the plugin's init is never called by doctor or info", out, err)
+
     # Bad environment values.
     for env, words, what in [
             ({"NCCL_DYNAMIC_CHUNK_SIZE": "0"}, ["NCCL_DYNAMIC_CHUNK_SIZE=0", "hangs"], "chunk 0"),

@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "transport/abi/net_v7.h"
-#include "transport/socket/device_memory.h"
+#include "transport/device_memory.h"
 
 namespace tcpxp::conformance {
 
@@ -29,7 +29,7 @@ using Clock = std::chrono::steady_clock;
 using ::testing::AssertionFailure;
 using ::testing::AssertionResult;
 using ::testing::AssertionSuccess;
-namespace device = tcpxp::transport::socket::device;
+namespace device = tcpxp::transport::device;
 
 inline constexpr std::chrono::seconds kStallLimit{10};  // a wait with no progress this long fails
 inline constexpr int kMaxOutstanding = 16;              // requests per comm (TCPX)

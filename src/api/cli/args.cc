@@ -6,7 +6,7 @@
 #include <cstdlib>
 
 #include "engine/engine_config.h"
-#include "transport/socket/socket_config.h"
+#include "engine/transport_select.h"
 
 namespace tcpxp::cli {
 namespace {
@@ -244,7 +244,7 @@ void printEnvTable(std::FILE* out, bool with_current) {
   if (with_current)
     std::fprintf(out, "  %-30s %-14s %-24s %s\n", "VARIABLE", "VALUE", "DEFAULT", "MEANING");
   for (const auto& k : engine::engineKnobs()) row(k.name, k.default_value, k.doc);
-  for (const auto& k : transport::socket::socketKnobs()) row(k.name, k.default_value, k.doc);
+  for (const auto& k : engine::builtinTransportKnobs()) row(k.name, k.default_value, k.doc);
   // Read by the engine but not (yet) in its knob tables.
   row("UCCL_TCPX_DEBUG", "WARN", "log level: NONE ERROR WARN INFO DEBUG TRACE (or 0..5)");
   row("NCCL_SOCKET_IFNAME", "(unset)", "used when UCCL_SOCKET_IFNAME is unset");

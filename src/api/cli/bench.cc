@@ -370,7 +370,7 @@ Status drive(const BenchOptions& o, int gpu) {
   hello.memory[sizeof(hello.memory) - 1] = '\0';
 
   BenchReport report;
-  report.transport = transportSummary(*ep);
+  setEngineChoices(ep->info(), transportSummary(*ep), &report);
   report.client_memory = memoryName(gpu);
   report.server_memory = hello.memory;
   report.client_path = dataPathSummary(*ep, gpu >= 0);

@@ -69,10 +69,21 @@ LatencyResult latencyStats(std::vector<double> samples_us, uint64_t size) {
   return l;
 }
 
+void setEngineChoices(const engine::EndpointInfo& info, const std::string& transport_summary,
+                      BenchReport* r) {
+  r->transport = transport_summary;
+  r->transport_reason = info.transport_reason;
+  r->devices_reason = info.placement;
+  r->chunk_reason = info.chunk_reason;
+}
+
 void printBenchHeader(const BenchReport& r) {
   std::printf("tcpx-p2p bench: client %s -> server %s at %s\n", r.client_memory.c_str(),
               r.server_memory.c_str(), r.server_address.c_str());
   std::printf("  transport: %s\n", r.transport.c_str());
+  std::printf("    chosen because: %s\n", r.transport_reason.c_str());
+  std::printf("    devices: %s\n", r.devices_reason.c_str());
+  std::printf("    chunk: %s\n", r.chunk_reason.c_str());
   std::printf("  data path of the client's buffer: %s\n", r.client_path.c_str());
   std::printf("  %u timed transfers per size after %u warm-up, %u in flight; GB/s = bytes/s/1e9\n",
               r.iters, r.warmup, r.inflight);
@@ -105,6 +116,9 @@ bool writeBenchJson(const BenchReport& r, const std::string& path, std::string* 
   j += "  \"tool\": \"tcpx-p2p bench\",\n";
   j += "  \"units\": {\"gbps\": \"1e9 bytes/s\", \"latency\": \"microseconds\"},\n";
   j += "  \"transport\": " + jsonString(r.transport) + ",\n";
+  j += "  \"decisions\": {\"transport\": " + jsonString(r.transport_reason) +
+       ", \"devices\": " + jsonString(r.devices_reason) +
+       ", \"chunk\": " + jsonString(r.chunk_reason) + "},\n";
   j += "  \"client_memory\": " + jsonString(r.client_memory) + ",\n";
   j += "  \"server_memory\": " + jsonString(r.server_memory) + ",\n";
   j += "  \"client_data_path\": " + jsonString(r.client_path) + ",\n";

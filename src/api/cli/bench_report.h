@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/endpoint.h"
+
 namespace tcpxp::cli {
 
 struct BenchResult {
@@ -29,7 +31,9 @@ struct LatencyResult {
 LatencyResult latencyStats(std::vector<double> samples_us, uint64_t size);
 
 struct BenchReport {
-  std::string transport;      // transportSummary()
+  std::string transport;  // transportSummary()
+  // The engine's reasons (EndpointInfo): transport, devices, chunk size.
+  std::string transport_reason, devices_reason, chunk_reason;
   std::string client_memory;  // memoryName()
   std::string server_memory;
   std::string client_path;  // dataPathSummary() of the client's buffer
@@ -40,6 +44,9 @@ struct BenchReport {
   LatencyResult latency;
 };
 
+// The transport line and the engine's reasons for its choices (engine::EndpointInfo).
+void setEngineChoices(const engine::EndpointInfo& info, const std::string& transport_summary,
+                      BenchReport* r);
 void printBenchHeader(const BenchReport& r);
 void printTableHeader();
 void printBenchRow(const BenchResult& r);

@@ -1,21 +1,18 @@
-// tcpx-p2p info: what this machine offers the engine and what the engine would choose.
-// Only reads: it never initialises a transport (TCPX's init kills a process without a GPU
-// driver), it only checks that the plugin library loads and exports ncclNetPlugin_v7.
-#include <dlfcn.h>
+// tcpx-p2p info: what this machine offers the engine and what the engine would choose, asked
+// of the engine's own deciders (choices.h). It never initialises a transport in this process:
+// the TCPX plugin is dlopen'ed and inspected, and only the engine's probe child (a separate
+// process, as at endpoint creation) calls its init.
 #include <sys/stat.h>
 
 #include <cstdio>
 #include <string>
 
 #include "api/cli/args.h"
-#include "api/cli/buffer.h"
+#include "api/cli/choices.h"
 #include "api/cli/commands.h"
 #include "api/cli/topology.h"
 #include "common/env.h"
-#include "engine/engine_config.h"
 #include "engine/transport_select.h"
-#include "transport/socket/socket_config.h"
-#include "transport/socket/socket_devices.h"
 
 namespace tcpxp::cli {
 namespace {
@@ -26,14 +23,19 @@ const Command kInfo = {
     .summary =
         "Prints this machine's GPUs (name, PCI BDF, NUMA node) and NICs (state, speed, PCI path, "
         "NUMA node),\n"
-        "the GPU -> NIC mapping by PCIe locality (and the rule that decided it), the transport an "
-        "endpoint\n"
-        "would use and why, and every environment variable with its current value and default.\n"
-        "The TCPX plugin is only dlopen'ed and its ncclNetPlugin_v7 symbol looked up; init is "
-        "never called.",
+        "the transport an endpoint would use and why, its devices for each GPU, the chunk size and "
+        "the data\n"
+        "path of host and GPU buffers (each with the rule that decided it: the engine's own "
+        "deciders), and\n"
+        "every environment variable with its current value and default. The TCPX plugin is "
+        "dlopen'ed and\n"
+        "inspected here; its init only runs in the engine's probe child process, when every other "
+        "prerequisite\n"
+        "holds.",
     .flags =
         {
-            {"--no-dlopen", nullptr, "only check that the TCPX plugin file exists; do not load it"},
+            {"--no-dlopen", nullptr,
+             "only check that the TCPX plugin file exists; do not load or probe it"},
         },
     .env_notes =
         "UCCL_P2P_TRANSPORT and UCCL_TCPX_PLUGIN_PATH decide the transport; UCCL_SOCKET_IFNAME the "
@@ -43,12 +45,6 @@ const Command kInfo = {
         "tcpx-p2p info\nUCCL_P2P_TRANSPORT=tcpx UCCL_TCPX_PLUGIN_PATH=/opt/tcpx/libnccl-net.so "
         "tcpx-p2p info\n",
 };
-
-// "10.0.0.1:0" -> "10.0.0.1" (the devices' addresses carry no port yet).
-std::string ipOnly(std::string addr) {
-  if (addr.size() > 2 && addr.compare(addr.size() - 2, 2, ":0") == 0) addr.resize(addr.size() - 2);
-  return addr;
-}
 
 std::string numaText(int node) { return node < 0 ? "-" : std::to_string(node); }
 
@@ -75,101 +71,89 @@ void printNics(const std::vector<NicDevice>& nics) {
   }
 }
 
-void printMapping(const std::vector<GpuDevice>& gpus, const std::vector<NicDevice>& nics) {
+void printMapping(const MachineChoices& m, const std::vector<GpuDevice>& gpus) {
   std::printf(
-      "\nGPU -> NIC by PCIe locality\n"
-      "  rule: the NICs sharing the deepest PCIe bridge/switch with the GPU; else the GPU's NUMA "
-      "node;\n"
-      "        else the same root complex; else every physical NIC. UCCL_TCPX_DEV overrides.\n");
+      "\nGPU -> NIC (the transport devices of an endpoint on each GPU)\n"
+      "  rule: the device sharing the deepest PCIe bridge/switch with the GPU; else one on its "
+      "NUMA node;\n"
+      "        else device 0. UCCL_TCPX_DEV overrides.\n"
+      "  devices: %s:",
+      m.devices_source.c_str());
+  if (m.devices.empty()) std::printf(" none");
+  for (size_t i = 0; i < m.devices.size(); ++i) {
+    std::printf("%s %zu=%s", i ? "," : "", i, m.devices[i].name.c_str());
+  }
+  std::printf("\n");
   if (gpus.empty()) {
     std::printf("  (no GPU)\n");
     return;
   }
   for (const GpuDevice& g : gpus) {
-    NicMatch m = nearestNics(g, nics);
-    std::string list;
-    for (const std::string& n : m.nics) list += (list.empty() ? "" : ",") + n;
-    std::printf("  GPU %d -> %-16s [%s]\n", g.index, list.empty() ? "(none)" : list.c_str(),
-                m.rule.c_str());
+    std::string devices, why;
+    bool ok = placeGpu(m, g, &devices, &why);
+    std::printf("  GPU %d -> %-16s [%s]\n", g.index, ok ? devices.c_str() : "(error)", why.c_str());
   }
 }
 
-// Checks the TCPX plugin without initialising it. Returns a one-line verdict.
-std::string checkPlugin(const std::string& path, bool do_dlopen, bool* usable) {
-  *usable = false;
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return "not found";
-  if (!do_dlopen) return "exists (not loaded: --no-dlopen)";
-  // RTLD_LOCAL: its thousands of symbols stay private. Never dlclose'd (the loader's rule).
-  void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (handle == nullptr) {
-    const char* err = ::dlerror();
-    return std::string("exists but does not load: ") + (err ? err : "?");
+std::string pluginVerdict(const std::string& path, bool do_dlopen) {
+  if (path.empty()) return "not found";
+  if (!do_dlopen) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 ? "exists (not loaded: --no-dlopen)" : "not found";
   }
-  if (::dlsym(handle, "ncclNetPlugin_v7") == nullptr)
-    return "loads but exports no ncclNetPlugin_v7";
-  *usable = true;
-  return "loads and exports ncclNetPlugin_v7 (init not called)";
+  transport::PluginInspection p = engine::inspectTcpxPlugin(path);
+  if (!p.exists) return "not found";
+  if (!p.loads) return "exists but does not load: " + p.error;
+  if (!p.has_symbol) return "loads but exports no ncclNetPlugin_v7";
+  if (!p.complete) return "loads, but " + p.error;
+  return "loads and exports ncclNetPlugin_v7 \"" + p.name + "\" (init not called here)";
 }
 
-void printTransport(bool do_dlopen) {
+void printTransport(const MachineChoices& m, bool do_dlopen) {
   std::string choice = envString("UCCL_P2P_TRANSPORT", "");
-  std::string path = engine::findTcpxPlugin(engine::EngineConfig::fromEnv());
-  if (path.empty()) path = engine::kDefaultTcpxPluginPath;
-  bool usable = false;
-  std::string verdict = checkPlugin(path, do_dlopen, &usable);
   std::printf("\nTransport\n");
   std::printf("  UCCL_P2P_TRANSPORT    %s\n",
               choice.empty() ? "(unset: automatic)" : choice.c_str());
-  std::printf("  TCPX plugin           %s (%s): %s\n", path.c_str(),
-              envString("UCCL_TCPX_PLUGIN_PATH", "").empty() ? "search" : "UCCL_TCPX_PLUGIN_PATH",
-              verdict.c_str());
-  std::string use, why;
-  if (choice == "tcpx") {
-    use = "tcpx (the TCPX plugin)";
-    why = usable ? "UCCL_P2P_TRANSPORT=tcpx"
-                 : "UCCL_P2P_TRANSPORT=tcpx, but the plugin is not usable: creating an endpoint "
-                   "will fail";
-  } else if (choice == "tcp") {
-    use = "tcp (the built-in socket transport)";
-    why = "UCCL_P2P_TRANSPORT=tcp";
-  } else {
-    use = "tcp (the built-in socket transport)";
-    why = choice.empty() ? "automatic"
-                         : "UCCL_P2P_TRANSPORT=" + choice + " is not tcpx or tcp: automatic";
-    why += usable ? "; the engine does not yet pick TCPX automatically: set "
-                    "UCCL_P2P_TRANSPORT=tcpx to use it"
-                  : "; no usable TCPX plugin";
-  }
-  std::printf("  would use             %s\n  because               %s\n", use.c_str(), why.c_str());
-  if (use.rfind("tcp ", 0) == 0) {
-    transport::socket::SocketConfig sc = transport::socket::SocketConfig::fromEnv();
-    std::vector<transport::socket::NetDevice> devs = transport::socket::discoverDevices(sc.ifname);
+  std::printf("  TCPX plugin           %s%s: %s\n",
+              m.plugin_path.empty() ? engine::kDefaultTcpxPluginPath : m.plugin_path.c_str(),
+              m.plugin_source.empty() ? "" : (" (" + m.plugin_source + ")").c_str(),
+              pluginVerdict(m.plugin_path, do_dlopen).c_str());
+  std::printf("  would use             %s%s\n  because               %s\n",
+              transport::transportKindName(m.transport.kind),
+              m.transport.tentative ? " (if its probe passes)" : "", m.transport.reason.c_str());
+  if (m.transport.kind == engine::TransportKind::kBuiltin) {
+    transport::BuiltinSettings sc = engine::builtinTransportSettings();
     std::printf("  socket devices        UCCL_SOCKET_IFNAME=%s:",
                 sc.ifname.empty() ? "(unset)" : sc.ifname.c_str());
-    if (devs.empty()) std::printf(" none (no up interface with an address matches)");
-    for (size_t i = 0; i < devs.size(); ++i) {
-      std::printf("%s %zu=%s %s", i ? "," : "", i, devs[i].name.c_str(),
-                  ipOnly(devs[i].addr.toString()).c_str());
+    if (sc.interfaces.empty()) std::printf(" none (no up interface with an address matches)");
+    for (size_t i = 0; i < sc.interfaces.size(); ++i) {
+      std::printf("%s %zu=%s %s", i ? "," : "", i, sc.interfaces[i].name.c_str(),
+                  sc.interfaces[i].ip.c_str());
     }
     std::printf("\n");
-    const char* io_why = sc.unpack                ? "UNPACK emulation always uses helpers"
-                         : sc.helper_threads >= 0 ? "UCCL_SOCKET_HELPERS"
-                         : sc.callerIo()          ? "auto: fewer than 8 hardware threads"
-                                                  : "auto: 8 or more hardware threads";
     std::printf("  socket I/O            %s (%s)\n",
-                sc.callerIo() ? "in the driver's own isend/test calls, no helper threads"
-                              : "a helper thread per data socket",
-                io_why);
+                sc.caller_io ? "in the driver's own isend/test calls, no helper threads"
+                             : "a helper thread per data socket",
+                sc.io_reason.c_str());
   }
-  engine::EngineConfig ec = engine::EngineConfig::fromEnv();
-  std::string chunk = ec.chunk_bytes > 0
-                          ? formatBytes(static_cast<uint64_t>(ec.chunk_bytes))
-                          : formatBytes(engine::EngineConfig::kTcpxChunkBytes) + " with TCPX, " +
-                                formatBytes(engine::EngineConfig::kSocketChunkBytes) +
-                                " with the built-in transport";
-  std::printf("  channels / chunk      %d channels per connection, chunk %s\n", ec.num_channels,
-              chunk.c_str());
+  std::printf("  channels              %d per connection\n", m.config.num_channels);
+  std::printf("  chunk                 %s (%s)\n", formatBytes(m.chunk.bytes).c_str(),
+              m.chunk.reason.c_str());
+}
+
+void printDataPaths(const MachineChoices& m) {
+  std::printf("\nData paths on %s (transfers up to UCCL_TCPX_INLINE_BYTES = %s go inline)\n",
+              transport::transportKindName(m.transport.kind),
+              formatBytes(static_cast<uint64_t>(m.config.inline_bytes)).c_str());
+  std::printf("  transport             %s\n", m.caps_why.c_str());
+  auto print = [](const char* what, const engine::BufferPaths& p) {
+    std::printf("  %-21s send: %s (%s)\n", what, datapath::pathKindName(p.send.kind),
+                p.send.reason.c_str());
+    std::printf("  %-21s receive: %s (%s)\n", "", datapath::pathKindName(p.receive.kind),
+                p.receive.reason.c_str());
+  };
+  print("host memory", m.host);
+  print("GPU memory", m.gpu);
 }
 
 }  // namespace
@@ -184,10 +168,13 @@ int runInfo(int argc, char** argv) {
   std::string source;
   std::vector<GpuDevice> gpus = discoverGpus(&source);
   std::vector<NicDevice> nics = discoverNics();
+  bool do_dlopen = !args.has("--no-dlopen");
+  MachineChoices choices = machineChoices(/*allow_probe=*/do_dlopen);
   printGpus(gpus, source);
   printNics(nics);
-  printMapping(gpus, nics);
-  printTransport(!args.has("--no-dlopen"));
+  printTransport(choices, do_dlopen);
+  printMapping(choices, gpus);
+  printDataPaths(choices);
   std::printf("\nEnvironment (VALUE: this process)\n");
   printEnvTable(stdout, /*with_current=*/true);
   std::fflush(stdout);

@@ -5,18 +5,9 @@
 
 #include "api/cli/args.h"
 #include "control/metadata.h"
-#include "transport/socket/socket_config.h"
-#include "transport/socket/socket_net.h"
+#include "engine/decisions.h"
 
 namespace tcpxp::cli {
-namespace {
-
-bool isSocketTransport(const engine::EndpointInfo& info) {
-  return info.transport == transport::socket::kSocketNetName;
-}
-
-}  // namespace
-
 Deadline::Deadline(double seconds)
     : at_(std::chrono::steady_clock::now() +
           std::chrono::duration_cast<std::chrono::steady_clock::duration>(
@@ -89,23 +80,15 @@ std::string transportSummary(const Endpoint& ep) {
   std::string out = info.transport + " on " + info.dev_name + " (device " +
                     std::to_string(info.dev) + "), " + std::to_string(info.num_channels) +
                     " channels, chunk " + formatBytes(static_cast<uint64_t>(info.chunk_bytes));
-  if (isSocketTransport(info)) {
-    transport::socket::SocketConfig sc = transport::socket::SocketConfig::fromEnv();
-    out += ", " + std::to_string(sc.nsocks) + " sockets/comm";
-    if (sc.unpack) out += ", UNPACK emulation";
-  }
+  if (!info.transport_detail.empty()) out += ", " + info.transport_detail;
   return out;
 }
 
 std::string dataPathSummary(const Endpoint& ep, bool gpu_memory) {
   const engine::EndpointInfo& info = ep.info();
-  if (!gpu_memory) return "direct (host memory)";
-  // TCPX always receives GPU memory through bounce pages; the socket transport when emulating it.
-  bool unpack = isSocketTransport(info) ? transport::socket::SocketConfig::fromEnv().unpack
-                                        : info.transport.find("TCPX") != std::string::npos;
-  if (unpack) return "unpack on receive (bounce pages + gather), direct on send";
-  if (info.transport_moves_gpu_memory) return "direct (the transport moves GPU memory)";
-  return "staged (GPU memory through pinned host memory; the transport is host-only)";
+  datapath::TransportCaps caps{info.transport_moves_gpu_memory, info.unpack};
+  return engine::describeBufferPaths(
+      engine::decideBufferPaths(gpu_memory || info.emulated_gpu_buffers, caps));
 }
 
 Status waitTransfer(Endpoint& ep, XferId id, const Deadline& deadline, const std::string& what,

@@ -45,10 +45,11 @@ Status parseEndpointAddress(const std::string& text, std::string* ip, int* port)
 Status acceptPeer(Endpoint& ep, double seconds, ConnId* conn, std::string* peer_ip, int* peer_gpu);
 Status connectPeer(Endpoint& ep, const std::string& address, double seconds, ConnId* conn);
 
-// One line about the transport: name, device, channels, chunk bytes (from Endpoint::info() and
-// the environment), e.g. "socket on lo (device 0), 4 channels, chunk 512 KiB, 4 sockets/comm".
+// One line about the transport: name, device, channels, chunk bytes (Endpoint::info()), e.g.
+// "tcpx-p2p-socket on lo (device 0), 4 channels, chunk 1 MiB, 4 sockets/comm".
 std::string transportSummary(const Endpoint& ep);
-// The data path the engine takes for this endpoint's buffers: direct, staged or unpack.
+// The data paths of this endpoint's buffers, sending and receiving, with the reasons
+// (engine::decideBufferPaths over the endpoint's transport properties).
 std::string dataPathSummary(const Endpoint& ep, bool gpu_memory);
 
 // Waits for one transfer; a missed deadline is kTimeout naming `what`.

@@ -11,7 +11,7 @@
 
 #include "common/cpu_affinity.h"
 #include "common/log.h"
-#include "transport/socket/device_memory.h"
+#include "transport/device_memory.h"
 #include "transport/socket/socket_comm.h"
 #include "transport/socket/socket_devices.h"
 

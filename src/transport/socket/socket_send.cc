@@ -19,7 +19,7 @@
 #include "common/log.h"
 #include "common/net_util.h"
 #include "common/thread_name.h"
-#include "transport/socket/device_memory.h"
+#include "transport/device_memory.h"
 #include "transport/socket/socket_comm.h"
 
 namespace tcpxp::transport::socket {

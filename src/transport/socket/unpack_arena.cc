@@ -7,7 +7,7 @@
 #include <cstring>
 
 #include "common/log.h"
-#include "transport/socket/device_memory.h"
+#include "transport/device_memory.h"
 
 namespace tcpxp::transport::socket {
 

@@ -1,4 +1,4 @@
-#include "transport/socket/device_memory.h"
+#include "transport/device_memory.h"
 
 #include "common/log.h"
 
@@ -6,7 +6,7 @@
 #include <cuda_runtime_api.h>
 #endif
 
-namespace tcpxp::transport::socket::device {
+namespace tcpxp::transport::device {
 
 #ifdef TCPXP_HAVE_CUDA
 namespace {
@@ -84,4 +84,4 @@ Status syncThreadStream() { return noCuda(); }
 bool isDevicePointer(const void*) { return false; }
 #endif
 
-}  // namespace tcpxp::transport::socket::device
+}  // namespace tcpxp::transport::device

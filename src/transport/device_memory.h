@@ -1,13 +1,14 @@
-// The few CUDA runtime calls the socket transport needs, behind plain functions so that no
-// header of the transport depends on CUDA. In a build without CUDA every call reports that no
-// GPU is usable and allocations of device memory fail with kNotSupported.
+// The few CUDA runtime calls the transports need (the socket transport, and net.cc reading a
+// device handle), behind plain functions so that no transport header depends on CUDA. In a build
+// without CUDA every call reports that no GPU is usable and device allocations fail with
+// kNotSupported.
 #pragma once
 
 #include <cstddef>
 
 #include "common/status.h"
 
-namespace tcpxp::transport::socket::device {
+namespace tcpxp::transport::device {
 
 // A CUDA device exists and the runtime initialises (never exits the process).
 bool gpuUsable();
@@ -26,4 +27,4 @@ Status syncThreadStream();
 // True if `ptr` is device (or managed) memory.
 bool isDevicePointer(const void* ptr);
 
-}  // namespace tcpxp::transport::socket::device
+}  // namespace tcpxp::transport::device
