@@ -224,11 +224,11 @@ void Connection::fail(const Status& why) {
   Status failed(why.code(), "connection to " + peer() + ": " + why.message());
   table_.drain(
       [&](Transfer* x) {
-        // The receiver confirmed every byte (Done), or every byte of our read landed: the
+        // The receiver confirmed every byte (Done), or every byte of our read landed here: the
         // transfer succeeded even though the connection ends before the last requests were
-        // tested.
-        bool ok = x->state == XferState::kAwaitLocal ||
-                  (x->kind == XferKind::kRead && x->state == XferState::kAwaitPeer);
+        // tested. A read's Done only says the peer finished sending: its pieces must have landed.
+        bool ok = x->kind == XferKind::kRead ? x->state == XferState::kAwaitPeer
+                                             : x->state == XferState::kAwaitLocal;
         if (x->api_id)
           ctx_.completions.finish(x->api_id, ok ? Status::ok() : failed, ok ? x->size : 0);
       },
