@@ -245,12 +245,16 @@ struct FaultCase {
   ncclResult_t result;
 };
 
-std::string caseName(const ::testing::TestParamInfo<FaultCase>& info) {
-  const FaultCase& c = info.param;
+std::string describe(const FaultCase& c) {
   return std::string(kindName(c.kind)) + (c.size == kSmall ? "Inline" : "Chunked") + "_" +
          (c.on_sender ? "Sender" : "Receiver") + "_" + netCallName(c.call) + "_rc" +
          std::to_string(static_cast<int>(c.result));
 }
+std::string caseName(const ::testing::TestParamInfo<FaultCase>& info) {
+  return describe(info.param);
+}
+// gtest prints a parameter in test listings (and so in ctest's names): never its raw bytes.
+void PrintTo(const FaultCase& c, std::ostream* os) { *os << describe(c); }
 
 class TransferFault : public FaultEngine, public ::testing::WithParamInterface<FaultCase> {
  protected:

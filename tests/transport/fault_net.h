@@ -41,6 +41,7 @@ enum class NetCall : int {
   kCloseRecv,
 };
 inline constexpr int kNumNetCalls = 9;
+static_assert(static_cast<int>(NetCall::kCloseRecv) + 1 == kNumNetCalls);
 const char* netCallName(NetCall call);
 
 inline constexpr const char* kFaultNetName = "tcpx-p2p-fault";
