@@ -1,0 +1,333 @@
+// _core.Endpoint: the UCCL P2P Endpoint over one engine::Endpoint (see module.cc's header for
+// the conventions: errors, GIL, threading). The transfer calls are defined in py_transfers.cc.
+#pragma once
+
+#include <nanobind/nanobind.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/vector.h>
+
+#include <cstdint>
+#include <cstring>
+#include <initializer_list>
+#include <memory>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "api/python/convert.h"
+#include "api/python/gil.h"
+#include "common/log.h"
+#include "common/status.h"
+#include "control/fifo_item.h"
+#include "control/metadata.h"
+#include "engine/endpoint.h"
+
+namespace tcpxp::python {
+
+namespace nb = nanobind;
+
+using engine::ConnId;
+using engine::FifoBlob;
+using engine::MrId;
+using engine::Segment;
+using engine::XferId;
+
+// UCCL's reg() dtype hint (used there for compression). Accepted and ignored here.
+enum class FloatType : int {
+  kUndefined = 0,
+  kFloat16,
+  kBFloat16,
+  kFloat32,
+  kFloat8E4M3FN,
+  kFloat8E5M2,
+};
+
+enum class Op { kSend, kRecv, kWrite, kRead };
+
+class PyEndpoint {
+ public:
+  PyEndpoint(int local_gpu_idx, int /*num_cpus: UCCL's CPU thread count, unused here*/) {
+    Status st;
+    {
+      GilRelease release;
+      st = engine::Endpoint::create(local_gpu_idx, &ep_);
+    }
+    if (!st.isOk())
+      throw std::runtime_error("tcpx_p2p.Endpoint(" + std::to_string(local_gpu_idx) +
+                               "): " + st.toString());
+  }
+
+  const std::string& lastError() const { return last_error_; }
+
+  nb::dict info() const {
+    const engine::EndpointInfo& i = ep_->info();
+    nb::dict d;
+    d["gpu_index"] = i.gpu_index;
+    d["ip"] = i.ip;
+    d["port"] = i.port;
+    d["bdf"] = i.bdf;
+    d["transport"] = i.transport;
+    d["dev"] = i.dev;
+    d["dev_name"] = i.dev_name;
+    d["transport_moves_gpu_memory"] = i.transport_moves_gpu_memory;
+    d["devs"] = i.devs;
+    d["dev_names"] = i.dev_names;
+    d["placement"] = i.placement;
+    return d;
+  }
+
+  // Traffic per NIC and per channel (engine::Endpoint::stats()), as plain dicts.
+  nb::dict stats() {
+    engine::EndpointStats st;
+    Status status;
+    {
+      nb::gil_scoped_release release;
+      status = ep_->stats(&st);
+    }
+    if (!status.isOk()) throw std::runtime_error(status.toString());
+    auto counters = [](nb::dict& d, const engine::TrafficCounters& c) {
+      d["bytes_sent"] = c.bytes_sent;
+      d["bytes_received"] = c.bytes_received;
+      d["sends"] = c.sends;
+      d["receives"] = c.receives;
+      d["errors"] = c.errors;
+      d["busy_ns"] = c.busy_ns;
+    };
+    nb::list nics, channels;
+    for (const engine::NicStats& n : st.nics) {
+      nb::dict d;
+      d["dev"] = n.dev;
+      d["name"] = n.name;
+      counters(d, n.counters);
+      nics.append(d);
+    }
+    for (const engine::ChannelStats& c : st.channels) {
+      nb::dict d;
+      d["conn_id"] = c.conn;
+      d["channel"] = c.channel;
+      d["dev"] = c.dev;
+      counters(d, c.counters);
+      channels.append(d);
+    }
+    nb::list connections;
+    for (const engine::ConnectionStats& c : st.connections) {
+      nb::dict d;
+      d["conn_id"] = c.conn;
+      d["peer"] = c.peer;
+      d["channels"] = c.channels;
+      d["staging_bytes"] = c.staging_bytes;
+      connections.append(d);
+    }
+    nb::dict out;
+    out["nics"] = nics;
+    out["connections"] = connections;
+    out["channels"] = channels;
+    return out;
+  }
+
+  std::string repr() const {
+    const engine::EndpointInfo& i = ep_->info();
+    return "<tcpx_p2p.Endpoint gpu=" + std::to_string(i.gpu_index) + " " + i.ip + ":" +
+           std::to_string(i.port) + " transport=" + i.transport + ">";
+  }
+
+  nb::bytes metadata() const {
+    std::vector<uint8_t> md = ep_->metadata();
+    return toBytes(md.data(), md.size());
+  }
+
+  nb::tuple connect(const std::string& ip, nb::handle remote_gpu, int remote_port) {
+    return connectTo(ip, remoteGpuIndex(remote_gpu), remote_port);
+  }
+
+  nb::tuple connectMetadata(nb::bytes metadata) {
+    control::EndpointMetadata md;
+    Status st = control::decodeMetadata(reinterpret_cast<const uint8_t*>(metadata.c_str()),
+                                        metadata.size(), &md);
+    if (!st.isOk()) return nb::make_tuple(fail("connect", st), 0);
+    return connectTo(md.ip, -1, md.port);
+  }
+
+  nb::tuple accept() {
+    SignalWatch sig;
+    Status st;
+    ConnId id = 0;
+    std::string ip;
+    int gpu = -1;
+    {
+      GilRelease release;
+      st = ep_->accept(&id, &ip, &gpu, sig.callback());
+    }
+    sig.rethrow();
+    if (!st.isOk()) return nb::make_tuple(fail("accept", st), "", -1, 0);
+    return nb::make_tuple(true, ip, gpu, id);
+  }
+
+  void stopAccept() { ep_->stopAccept(); }
+
+  bool closeConnection(ConnId conn) {
+    Status st;
+    {
+      GilRelease release;
+      st = ep_->closeConnection(conn);
+    }
+    return check("close_connection", st);
+  }
+
+  nb::tuple reg(uint64_t ptr, size_t size, FloatType /*float_type*/) {
+    MrId mr = 0;
+    Status st = regOne(ptr, size, &mr);
+    if (!st.isOk()) return nb::make_tuple(fail("reg", st), 0);
+    return nb::make_tuple(true, mr);
+  }
+
+  // All or nothing: on failure the ones already made are undone.
+  nb::tuple regv(const std::vector<uint64_t>& ptrs, const std::vector<size_t>& sizes) {
+    std::vector<MrId> mrs;
+    if (ptrs.size() != sizes.size()) {
+      return nb::make_tuple(fail("regv", lengthMismatch(ptrs.size(), {sizes.size()})), mrs);
+    }
+    Status st;
+    {
+      GilRelease release;
+      for (size_t i = 0; i < ptrs.size() && st.isOk(); ++i) {
+        MrId mr = 0;
+        st = ep_->reg(toPtr(ptrs[i]), sizes[i], &mr);
+        if (st.isOk()) {
+          mrs.push_back(mr);
+        } else {
+          st = Status(st.code(), "buffer " + std::to_string(i) + ": " + st.message());
+        }
+      }
+      if (!st.isOk()) {
+        for (MrId mr : mrs) (void)ep_->dereg(mr);
+        mrs.clear();
+      }
+    }
+    if (!st.isOk()) return nb::make_tuple(fail("regv", st), mrs);
+    return nb::make_tuple(true, mrs);
+  }
+
+  bool dereg(MrId mr) {
+    Status st;
+    {
+      GilRelease release;
+      st = ep_->dereg(mr);
+    }
+    return check("dereg", st);
+  }
+
+  // conn 0: any connection (the newer UCCL signature without conn_id).
+  nb::tuple advertise(ConnId conn, MrId mr, uint64_t ptr, size_t size) {
+    FifoBlob blob{};
+    Status st;
+    {
+      GilRelease release;
+      st = ep_->advertise(conn, mr, toPtr(ptr), size, &blob);
+    }
+    if (!st.isOk()) return nb::make_tuple(fail("advertise", st), nb::bytes("", 0));
+    return nb::make_tuple(true, toBytes(blob.data(), blob.size()));
+  }
+
+  nb::tuple advertisev(ConnId conn, const std::vector<MrId>& mrs, const std::vector<uint64_t>& ptrs,
+                       const std::vector<size_t>& sizes, size_t n) {
+    nb::list out;
+    Status st = lengthsMatch(n, {mrs.size(), ptrs.size(), sizes.size()});
+    std::vector<FifoBlob> blobs(st.isOk() ? n : 0);
+    if (st.isOk()) {
+      GilRelease release;
+      for (size_t i = 0; i < n && st.isOk(); ++i)
+        st = ep_->advertise(conn, mrs[i], toPtr(ptrs[i]), sizes[i], &blobs[i]);
+    }
+    if (!st.isOk()) return nb::make_tuple(fail("advertisev", st), out);
+    for (const FifoBlob& b : blobs) out.append(toBytes(b.data(), b.size()));
+    return nb::make_tuple(true, out);
+  }
+
+  // One-buffer transfers. `fifo`: the peer's advertisement (write/read only).
+  bool xfer(Op op, ConnId conn, MrId mr, uint64_t ptr, size_t size, const nb::bytes* fifo);
+  nb::tuple xferAsync(Op op, ConnId conn, MrId mr, uint64_t ptr, size_t size,
+                      const nb::bytes* fifo);
+  // Vector transfers. `fifos`: the peer's advertisements (writev/readv only).
+  bool xferv(Op op, ConnId conn, const std::vector<MrId>& mrs, const std::vector<uint64_t>& ptrs,
+             const std::vector<size_t>& sizes, const std::vector<nb::bytes>* fifos, size_t n);
+  nb::tuple xfervAsync(Op op, ConnId conn, const std::vector<MrId>& mrs,
+                       const std::vector<uint64_t>& ptrs, const std::vector<size_t>& sizes,
+                       const std::vector<nb::bytes>* fifos, size_t n);
+  // (ok, done). A transfer that finished with an error reports (False, True); an unknown or
+  // already reported id (False, False).
+  nb::tuple pollAsync(XferId id);
+
+  bool sendNotify(ConnId conn, nb::handle name_obj, nb::handle msg_obj) {
+    std::string name = textOrBytes(name_obj, "name"), msg = textOrBytes(msg_obj, "msg");
+    Status st;
+    {
+      GilRelease release;
+      st = ep_->sendNotify(conn, name, msg);
+    }
+    return check("send_notify", st);
+  }
+
+  nb::list getNotifs() {
+    std::vector<engine::Notification> notes;
+    {
+      GilRelease release;
+      notes = ep_->takeNotifications();
+    }
+    nb::list out;
+    for (const engine::Notification& n : notes) {
+      nb::str name = nb::steal<nb::str>(
+          PyUnicode_DecodeUTF8(n.name.data(), static_cast<Py_ssize_t>(n.name.size()), "replace"));
+      out.append(nb::make_tuple(name, nb::bytes(n.msg.data(), n.msg.size())));
+    }
+    return out;
+  }
+
+ private:
+  // Transfers (py_transfers.cc).
+  static const char* opName(Op op, bool vector, bool is_async);
+  static Status lengthMismatch(size_t n, std::initializer_list<size_t> lengths);
+  static Status lengthsMatch(size_t n, std::initializer_list<size_t> lengths);
+  static Status fifoBlob(const nb::bytes& blob, size_t index, FifoBlob* out);
+  static Status oneSegment(MrId mr, uint64_t ptr, size_t size, const nb::bytes* fifo,
+                           std::vector<Segment>* out);
+  static Status segments(const std::vector<MrId>& mrs, const std::vector<uint64_t>& ptrs,
+                         const std::vector<size_t>& sizes, const std::vector<nb::bytes>* fifos,
+                         size_t n, std::vector<Segment>* out);
+  Status submit(Op op, ConnId conn, std::span<const Segment> segs, XferId* id);
+  bool blocking(Op op, ConnId conn, std::span<const Segment> segs, const char* name);
+  nb::tuple async(Op op, ConnId conn, std::span<const Segment> segs, const char* name);
+
+  nb::tuple connectTo(const std::string& ip, int remote_gpu, int remote_port) {
+    SignalWatch sig;
+    Status st;
+    ConnId id = 0;
+    {
+      GilRelease release;
+      st = ep_->connect(ip, remote_gpu, remote_port, &id, sig.callback());
+    }
+    sig.rethrow();
+    if (!st.isOk()) return nb::make_tuple(fail("connect", st), 0);
+    return nb::make_tuple(true, id);
+  }
+
+  Status regOne(uint64_t ptr, size_t size, MrId* mr) {
+    GilRelease release;
+    return ep_->reg(toPtr(ptr), size, mr);
+  }
+
+  // GIL held. Logs a failed call once and keeps its text for last_error(); returns false.
+  bool fail(const char* op, const Status& st) {
+    last_error_ = std::string(op) + ": " + st.toString();
+    LOG_WARN("%s", last_error_.c_str());
+    return false;
+  }
+  bool check(const char* op, const Status& st) { return st.isOk() || fail(op, st); }
+
+  std::unique_ptr<engine::Endpoint> ep_;
+  std::string last_error_;
+};
+
+}  // namespace tcpxp::python
