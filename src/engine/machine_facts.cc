@@ -10,20 +10,13 @@
 #include <fstream>
 
 #include "common/env.h"
+#include "common/file_util.h"
 #include "engine/decisions.h"
 #include "engine/memory_info.h"
 #include "engine/transport_select.h"
 
 namespace tcpxp::engine {
 namespace {
-
-std::string readFirstLine(const std::string& path) {
-  std::ifstream in(path);
-  std::string line;
-  if (!in || !std::getline(in, line)) return "";
-  while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) line.pop_back();
-  return line;
-}
 
 bool isBdf(const std::string& s) {
   // dddd:bb:dd.f, hex digits

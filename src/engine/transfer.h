@@ -38,10 +38,6 @@ enum class XferState : uint8_t {
 };
 const char* xferStateName(XferState state);
 
-// Data flows out of this side for these kinds.
-inline bool dataFlowsOut(XferKind k) {
-  return k == XferKind::kSend || k == XferKind::kWrite || k == XferKind::kServeRead;
-}
 // Started by this side (the peer answers with Done): the rest are served or matched.
 inline bool initiatedHere(XferKind k) {
   return k == XferKind::kSend || k == XferKind::kWrite || k == XferKind::kRead;

@@ -8,18 +8,11 @@
 #include <fstream>
 
 #include "api/cli/buffer.h"
+#include "common/file_util.h"
 #include "engine/memory_info.h"
 
 namespace tcpxp::cli {
 namespace {
-
-std::string readFirstLine(const std::string& path) {
-  std::ifstream in(path);
-  std::string line;
-  if (!in || !std::getline(in, line)) return "";
-  while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) line.pop_back();
-  return line;
-}
 
 int readInt(const std::string& path, int fallback) {
   std::string text = readFirstLine(path);
