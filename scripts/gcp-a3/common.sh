@@ -29,11 +29,12 @@ nic_dev_of_gpu() {
   echo $(($1 / 2))
 }
 
-# Runs `tcpx-p2p doctor`; refuses to go on when it reports a FAIL unless --force was given.
+# Runs `tcpx-p2p doctor --require tcpx`; refuses to go on unless TCPX is the transport an
+# endpoint will use and it is ready (no FAIL), or --force was given.
 run_doctor() {
   mkdir -p "${LOG_DIR}"
   local rc=0
-  "${TCPX_P2P}" doctor >"${LOG_DIR}/doctor.txt" 2>&1 || rc=$?
+  "${TCPX_P2P}" doctor --require tcpx >"${LOG_DIR}/doctor.txt" 2>&1 || rc=$?
   cat "${LOG_DIR}/doctor.txt"
   if [[ ${rc} -ne 0 ]]; then
     if [[ ${FORCE} -eq 1 ]]; then

@@ -81,8 +81,9 @@ TransportDecision decideTransport(const EngineConfig& config, const TransportFac
     return d;
   }
   if (!facts.rxdm_present) {
-    d.reason = "TCPX plugin at " + facts.plugin_path + " but no rxdm socket under " +
-               facts.rxdm_dir + " (set NCCL_GPUDIRECTTCPX_UNIX_CLIENT_PREFIX, GCP: /run/tcpx)";
+    d.reason = "TCPX plugin at " + facts.plugin_path + " but " +
+               (facts.rxdm_absence.empty() ? "no rxdm socket under " + facts.rxdm_dir
+                                           : facts.rxdm_absence);
     return d;
   }
   ProbeResult probe = facts.probe ? facts.probe() : ProbeResult{ProbeVerdict::kNotRun, ""};

@@ -36,10 +36,11 @@ struct ProbeResult {
 };
 
 struct TransportFacts {
-  std::string plugin_path;  // the TCPX plugin library found (findTcpxPlugin), "" when none
-  int gpu_count = 0;        // GPUs the CUDA runtime sees
-  bool rxdm_present = false;
-  std::string rxdm_dir;  // where rxdm's unix sockets were looked for
+  std::string plugin_path;    // the TCPX plugin library found (findTcpxPlugin), "" when none
+  int gpu_count = 0;          // GPUs the CUDA runtime sees
+  bool rxdm_present = false;  // rxdm's flow-steering sockets exist (RxdmFacts below)
+  std::string rxdm_dir;       // where rxdm's unix sockets were looked for
+  std::string rxdm_absence;   // what is missing, when !rxdm_present (describeRxdmAbsence)
   // Runs TCPX's init + devices in a child process. Called only when every other prerequisite
   // holds (it costs up to seconds); null means "not run".
   std::function<ProbeResult()> probe;
@@ -127,12 +128,22 @@ std::vector<PciFacts> devicePciFacts(const std::vector<transport::NetProperties>
 // sorted by name as TCPX sorts them. *source says which.
 std::vector<PciFacts> expectedDevicePciFacts(TransportKind kind, std::string* source);
 
+// rxdm (TCPX's receive-datapath manager) is there when its own unix sockets are (docs/TCPX.md):
+// rx_rule_manager and rx_rule_uninstall (flow steering; TCPX's accept needs them), and per GPU
+// get_gpu_fd_<PCI address> and get_gpu_metadata_<PCI address> (its receive buffer). Any other
+// socket in the directory proves nothing.
+inline constexpr const char* kRxdmFlowSteeringSockets[] = {"rx_rule_manager", "rx_rule_uninstall"};
 struct RxdmFacts {
   std::string dir;  // NCCL_GPUDIRECTTCPX_UNIX_CLIENT_PREFIX, else /tmp
   bool dir_from_env = false;
-  std::string socket;  // the first unix socket found there, "" when none
+  bool flow_steering = false;            // both flow-steering sockets are present
+  std::vector<std::string> missing;      // the flow-steering sockets that are not
+  std::vector<std::string> gpu_buffers;  // PCI addresses with both GPU buffer sockets, sorted
 };
 RxdmFacts rxdmFacts();
+// "rxdm (...) is not running: no rx_rule_manager and rx_rule_uninstall unix socket under DIR
+// (...)".
+std::string describeRxdmAbsence(const RxdmFacts& rx);
 
 // Every fact decideTransport needs; `probe` runs the child probe (engine/transport_select.h)
 // when `allow_probe`, else it is left null.

@@ -166,18 +166,35 @@ RxdmFacts rxdmFacts() {
   r.dir = envString("NCCL_GPUDIRECTTCPX_UNIX_CLIENT_PREFIX", "");
   r.dir_from_env = !r.dir.empty();
   if (!r.dir_from_env) r.dir = "/tmp";
+  auto isSocket = [&](const std::string& name) {
+    struct stat st {};
+    return ::stat((r.dir + "/" + name).c_str(), &st) == 0 && S_ISSOCK(st.st_mode);
+  };
+  for (const char* name : kRxdmFlowSteeringSockets) {
+    if (!isSocket(name)) r.missing.push_back(name);
+  }
+  r.flow_steering = r.missing.empty();
+  const std::string fd_prefix = "get_gpu_fd_";
   if (DIR* d = ::opendir(r.dir.c_str())) {
     while (dirent* e = ::readdir(d)) {
-      struct stat st {};
-      std::string p = r.dir + "/" + e->d_name;
-      if (::stat(p.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) {
-        r.socket = p;
-        break;
-      }
+      std::string n = e->d_name;
+      if (n.rfind(fd_prefix, 0) != 0) continue;
+      std::string bdf = n.substr(fd_prefix.size());
+      if (isSocket(n) && isSocket("get_gpu_metadata_" + bdf)) r.gpu_buffers.push_back(bdf);
     }
     ::closedir(d);
   }
+  std::sort(r.gpu_buffers.begin(), r.gpu_buffers.end());
   return r;
+}
+
+std::string describeRxdmAbsence(const RxdmFacts& rx) {
+  std::string names;
+  for (const std::string& m : rx.missing) names += (names.empty() ? "" : " and ") + m;
+  return "rxdm (TCPX's receive-datapath manager) is not running: no " + names +
+         " unix socket under " + rx.dir +
+         (rx.dir_from_env ? " (NCCL_GPUDIRECTTCPX_UNIX_CLIENT_PREFIX)"
+                          : " (NCCL_GPUDIRECTTCPX_UNIX_CLIENT_PREFIX unset; GCP uses /run/tcpx)");
 }
 
 TransportFacts gatherTransportFacts(const EngineConfig& config, bool allow_probe) {
@@ -185,8 +202,9 @@ TransportFacts gatherTransportFacts(const EngineConfig& config, bool allow_probe
   f.plugin_path = findTcpxPlugin(config);
   f.gpu_count = gpuCount();
   RxdmFacts rxdm = rxdmFacts();
-  f.rxdm_present = !rxdm.socket.empty();
+  f.rxdm_present = rxdm.flow_steering;
   f.rxdm_dir = rxdm.dir;
+  if (!rxdm.flow_steering) f.rxdm_absence = describeRxdmAbsence(rxdm);
   if (allow_probe) {
     std::string path = f.plugin_path;
     f.probe = [path] { return probeTcpxInChild(path); };

@@ -22,6 +22,12 @@ bool fileExists(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
+// Google's GPUDirect-TCPX table names itself "GPUDirectTCPX_v7" (the built-in transport,
+// loaded as a library, is "tcpx-p2p-socket").
+bool isGoogleTcpx(const std::string& table_name) {
+  return table_name.rfind("GPUDirectTCPX", 0) == 0;
+}
+
 }  // namespace
 
 std::string findTcpxPlugin(const EngineConfig& config) {
@@ -114,6 +120,16 @@ Status selectTransport(const EngineConfig& config, transport::NetPlugin** out,
   *decision = chosen;
   if (chosen.kind == TransportKind::kTcpx) {
     std::string path = chosen.plugin_path.empty() ? kDefaultTcpxPluginPath : chosen.plugin_path;
+    // Forced TCPX without rxdm would fail only at the first accept, seconds later, as "internal
+    // error"; say so now. Only Google's plugin needs rxdm (other v7 tables, tests' fakes, do not).
+    if (isGoogleTcpx(transport::inspectPlugin(path).name)) {
+      RxdmFacts rx = rxdmFacts();
+      if (!rx.flow_steering) {
+        return Status(Code::kNotFound, "UCCL_P2P_TRANSPORT=tcpx, but " + describeRxdmAbsence(rx) +
+                                           "; TCPX's accept cannot work without it (start rxdm, "
+                                           "or run `tcpx-p2p doctor`)");
+      }
+    }
     return transport::loadPlugin(path, out);
   }
   return transport::loadBuiltin(out);

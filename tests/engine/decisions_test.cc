@@ -71,6 +71,24 @@ TEST(DecideTransport, AutomaticNeedsPluginGpuAndRxdm) {
   EXPECT_EQ(m.probes, 0) << "the probe runs only when everything else holds";
 }
 
+TEST(DecideTransport, RxdmAbsenceNamesTheMissingSockets) {
+  RxdmFacts rx;
+  rx.dir = "/run/tcpx";
+  rx.dir_from_env = true;
+  rx.missing = {"rx_rule_uninstall"};
+  TransportFacts f;
+  f.plugin_path = "/usr/local/tcpx/lib64/libnccl-net.so";
+  f.gpu_count = 8;
+  f.rxdm_dir = rx.dir;
+  f.rxdm_absence = describeRxdmAbsence(rx);
+  TransportDecision d = decideTransport(EngineConfig{}, f);
+  EXPECT_EQ(d.kind, TransportKind::kBuiltin);
+  EXPECT_NE(d.reason.find("no rx_rule_uninstall unix socket under /run/tcpx "
+                          "(NCCL_GPUDIRECTTCPX_UNIX_CLIENT_PREFIX)"),
+            std::string::npos)
+      << d.reason;
+}
+
 TEST(DecideTransport, ProbeDecidesTheRest) {
   Machine m;
   TransportDecision d = decideTransport(EngineConfig{}, m.facts());

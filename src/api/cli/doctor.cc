@@ -1,11 +1,14 @@
 // tcpx-p2p doctor: checks everything a GCP user gets wrong before TCPX can run (the plugin
 // library, the transport the engine would choose, the GPU driver, GPUs and NICs, rxdm's sockets,
-// the environment traps, dmabuf) and prints each finding as [OK], [WARN] or [FAIL] with the fix.
+// the environment traps, dmabuf) and the built-in transport (interfaces, a self-test), prints
+// each finding as [OK], [WARN] or [FAIL] with the fix, then one verdict: the transport an
+// endpoint on this machine will use and whether it is ready.
 //
 // The plugin's init never runs in this process (TCPX's init exits the process without a GPU
 // driver): the library is inspected (dlopen, ncclNetPlugin_v7, name, members), and the engine's
 // own transport decision runs its probe child process only when every other prerequisite holds.
-// Exit status: 0 no FAIL (TCPX ready), 1 at least one FAIL, 2 bad flags.
+// Exit status: 0 the transport that will be used is ready (and is the one --require names), 1 not,
+// 2 bad flags.
 #include <sys/stat.h>
 
 #include <cctype>
@@ -33,6 +36,18 @@ const char* levelTag(Level l) {
       return "[WARN]";
     case Level::kFail:
       return "[FAIL]";
+  }
+  return "?";
+}
+
+const char* scopeName(Scope s) {
+  switch (s) {
+    case Scope::kTcpx:
+      return "tcpx";
+    case Scope::kBuiltin:
+      return "built-in";
+    case Scope::kBoth:
+      return "both";
   }
   return "?";
 }
@@ -96,30 +111,41 @@ using namespace doctor;  // NOLINT: the report and helpers of this command
 
 const Command kDoctor = {
     .name = "doctor",
-    .usage = "doctor [--plugin PATH] [--json]",
+    .usage = "doctor [--plugin PATH] [--require tcpx|built-in] [--json]",
     .summary =
-        "Checks that this machine is ready for GPUDirect-TCPX and prints every finding as [OK], "
-        "[WARN] or [FAIL]\n"
-        "with the exact fix: the plugin library (found, loads, exports ncclNetPlugin_v7, complete "
-        "table),\n"
-        "the GPU driver, GPUs and NICs with the GPU -> NIC mapping, rxdm's unix sockets, the "
-        "NCCL_* environment\n"
-        "traps of TCPX, and kernel dmabuf support. The plugin's init is never called.\n"
-        "Exit status: 0 ready (no FAIL), 1 not ready, 2 bad flags.",
+        "Checks both transports and says which one an endpoint on this machine will use and "
+        "whether it is ready.\n"
+        "TCPX: the plugin library (found, loads, exports ncclNetPlugin_v7, complete table), the "
+        "GPU driver, GPUs\n"
+        "and NICs with the GPU -> NIC mapping, rxdm's unix sockets, the NCCL_* traps of TCPX and "
+        "kernel dmabuf\n"
+        "support (the plugin's init is never called). Built-in socket transport: its interfaces "
+        "and a self-test\n"
+        "(two endpoints of this process move 1 MiB both ways, every byte checked). Every finding "
+        "is [OK], [WARN]\n"
+        "or [FAIL] with the exact fix.\n"
+        "Exit status: 0 the transport that will be used is ready, 1 it is not (or it is not the "
+        "one --require\n"
+        "names), 2 bad flags.",
     .flags =
         {
             {"--plugin", "PATH",
              "the plugin library to check (default: UCCL_TCPX_PLUGIN_PATH, else\n"
              "/usr/local/tcpx/lib64/libnccl-net.so, else libnccl-net.so on LD_LIBRARY_PATH)"},
-            {"--json", nullptr, "print the findings as JSON instead of text"},
+            {"--require", "KIND",
+             "exit 1 unless the transport that will be used is KIND (tcpx | built-in) and\n"
+             "ready (the GCP launchers pass tcpx)"},
+            {"--json", nullptr, "print the findings and both verdicts as JSON instead of text"},
         },
     .env_notes =
-        "UCCL_TCPX_PLUGIN_PATH, NCCL_GPUDIRECTTCPX_* and NCCL_* as TCPX reads them. "
-        "TCPXP_SYSFS_ROOT and\n"
-        "TCPXP_PROCFS_ROOT (default /sys, /proc) point the checks at another tree (tests).\n",
+        "UCCL_TCPX_PLUGIN_PATH, NCCL_GPUDIRECTTCPX_* and NCCL_* as TCPX reads them; "
+        "UCCL_SOCKET_IFNAME for\n"
+        "the built-in transport. TCPXP_SYSFS_ROOT and TCPXP_PROCFS_ROOT (default /sys, /proc) "
+        "point the checks\n"
+        "at another tree (tests).\n",
     .examples =
         "tcpx-p2p doctor\n"
-        "source scripts/gcp-a3/env.sh && tcpx-p2p doctor --json\n",
+        "source scripts/gcp-a3/env.sh && tcpx-p2p doctor --require tcpx --json\n",
 };
 
 // ---- plugin -------------------------------------------------------------------------------
@@ -223,6 +249,8 @@ void checkGpusAndNics(Report& r, const MachineChoices& m) {
     r.warn("nic", "no physical (PCI) NIC under " + sysfsRoot() + "/class/net",
            "run on a node with the gVNIC data NICs (GCP A3-high: eth1..eth4)");
   }
+  // The mapping bears on the transport that will be used (UCCL_TCPX_DEV names its devices).
+  r.setScope(m.transport.kind == engine::TransportKind::kTcpx ? Scope::kTcpx : Scope::kBuiltin);
   for (const GpuDevice& g : gpus) {
     std::string devices, why;
     bool placed = placeGpu(m, g, &devices, &why);
@@ -237,6 +265,7 @@ void checkGpusAndNics(Report& r, const MachineChoices& m) {
       r.ok("mapping", msg);
     }
   }
+  r.setScope(Scope::kTcpx);
 }
 
 // ---- rxdm ---------------------------------------------------------------------------------
@@ -246,14 +275,25 @@ void checkRxdm(Report& r) {
   std::string where =
       rx.dir + (rx.dir_from_env ? " (NCCL_GPUDIRECTTCPX_UNIX_CLIENT_PREFIX)"
                                 : " (NCCL_GPUDIRECTTCPX_UNIX_CLIENT_PREFIX unset: /tmp)");
-  if (!rx.socket.empty()) {
-    r.ok("rxdm", "unix socket " + rx.socket + " under " + where);
+  if (!rx.flow_steering) {
+    r.fail("rxdm", engine::describeRxdmAbsence(rx),
+           "start the receive-datapath-manager (GCP: the tcpgpudmarxd container with "
+           "--uds_path=/run/tcpx and -v /run/tcpx:/run/tcpx) and export "
+           "NCCL_GPUDIRECTTCPX_UNIX_CLIENT_PREFIX=/run/tcpx");
     return;
   }
-  r.fail("rxdm", "no rxdm unix socket under " + where,
-         "start the receive-datapath-manager (GCP: the tcpgpudmarxd container with "
-         "--uds_path=/run/tcpx and -v /run/tcpx:/run/tcpx) and export "
-         "NCCL_GPUDIRECTTCPX_UNIX_CLIENT_PREFIX=/run/tcpx");
+  r.ok("rxdm", "flow-steering unix sockets rx_rule_manager and rx_rule_uninstall under " + where);
+  if (rx.gpu_buffers.empty()) {
+    r.fail("rxdm",
+           "no GPU receive-buffer sockets (get_gpu_fd_<PCI>, get_gpu_metadata_<PCI>) under " +
+               where + ": TCPX cannot register GPU memory",
+           "start rxdm with every GPU (GCP: tcpgpudmarxd --gpu_nic_preset a3vm)");
+    return;
+  }
+  std::string bdfs;
+  for (const std::string& b : rx.gpu_buffers) bdfs += (bdfs.empty() ? "" : ", ") + b;
+  r.ok("rxdm", "GPU receive-buffer sockets for " + std::to_string(rx.gpu_buffers.size()) +
+                   " GPU(s): " + bdfs);
 }
 
 // ---- output -------------------------------------------------------------------------------
@@ -288,21 +328,52 @@ void printText(const Report& r) {
     std::printf("  %-6s %s\n", levelTag(f.level), f.message.c_str());
     if (!f.fix.empty()) std::printf("         fix: %s\n", f.fix.c_str());
   }
-  int fails = 0, warns = 0;
-  for (const Finding& f : r.findings()) {
-    fails += f.level == Level::kFail;
-    warns += f.level == Level::kWarn;
-  }
-  std::printf("\n%s: %d FAIL, %d WARN\n", fails ? "TCPX NOT READY" : "TCPX READY", fails, warns);
 }
 
-void printJson(const Report& r) {
-  std::printf("{\n  \"ready\": %s,\n  \"findings\": [", r.anyFail() ? "false" : "true");
+// Which transport an endpoint will use, and whether each is ready.
+struct Verdict {
+  Scope used;
+  std::string used_name;  // "tcpx" | "built-in socket"
+  std::string reason;     // the engine's reason (decideTransport)
+  bool tcpx_ready;
+  bool builtin_ready;
+  bool used_ready() const { return used == Scope::kTcpx ? tcpx_ready : builtin_ready; }
+};
+
+Verdict decideVerdict(const Report& r, const MachineChoices& m) {
+  Verdict v;
+  v.used = m.transport.kind == engine::TransportKind::kTcpx ? Scope::kTcpx : Scope::kBuiltin;
+  v.used_name = transport::transportKindName(m.transport.kind);
+  v.reason = m.transport.reason;
+  v.tcpx_ready = r.count(Level::kFail, Scope::kTcpx) == 0;
+  v.builtin_ready = r.count(Level::kFail, Scope::kBuiltin) == 0;
+  return v;
+}
+
+void printVerdict(const Report& r, const Verdict& v) {
+  auto line = [&](const char* name, Scope s, bool ready) {
+    std::printf("%-9s %s: %d FAIL, %d WARN\n", name, ready ? "READY" : "NOT READY",
+                r.count(Level::kFail, s), r.count(Level::kWarn, s));
+  };
+  std::printf("\n");
+  line("TCPX", Scope::kTcpx, v.tcpx_ready);
+  line("built-in", Scope::kBuiltin, v.builtin_ready);
+  std::printf("verdict: %s: an endpoint on this machine will use %s: %s\n",
+              v.used_ready() ? "READY" : "NOT READY", v.used_name.c_str(), v.reason.c_str());
+}
+
+void printJson(const Report& r, const Verdict& v) {
+  std::printf(
+      "{\n  \"ready\": %s,\n  \"transport\": \"%s\",\n  \"reason\": \"%s\",\n  "
+      "\"tcpx_ready\": %s,\n  \"builtin_ready\": %s,\n  \"findings\": [",
+      v.used_ready() ? "true" : "false", scopeName(v.used), jsonEscape(v.reason).c_str(),
+      v.tcpx_ready ? "true" : "false", v.builtin_ready ? "true" : "false");
   bool first = true;
   for (const Finding& f : r.findings()) {
     std::printf(
-        "%s\n    {\"level\": \"%s\", \"check\": \"%s\", \"message\": \"%s\", \"fix\": \"%s\"}",
-        first ? "" : ",", levelName(f.level), jsonEscape(f.check).c_str(),
+        "%s\n    {\"level\": \"%s\", \"scope\": \"%s\", \"check\": \"%s\", \"message\": "
+        "\"%s\", \"fix\": \"%s\"}",
+        first ? "" : ",", levelName(f.level), scopeName(f.scope), jsonEscape(f.check).c_str(),
         jsonEscape(f.message).c_str(), jsonEscape(f.fix).c_str());
     first = false;
   }
@@ -320,22 +391,36 @@ int runDoctor(int argc, char** argv) {
   }
   std::string plugin = args.text("--plugin", "");
   if (args.has("--plugin") && plugin.empty()) args.fail("--plugin needs a path");
+  std::string require = args.text("--require", "");
+  if (args.has("--require") && require != "tcpx" && require != "built-in") {
+    args.fail("--require takes tcpx or built-in, not '" + require + "'");
+  }
   if (!args.ok()) return usageError(kDoctor, args.error());
   Report r;
   MachineChoices m = machineChoices(/*allow_probe=*/true, plugin);
+  r.setScope(Scope::kTcpx);
   checkPlugin(r, m);
   checkTransport(r, m);
   checkGpusAndNics(r, m);
   checkRxdm(r);
   checkEnvironment(r);
   checkDmabuf(r);
+  r.setScope(Scope::kBuiltin);
+  checkBuiltin(r);
+  Verdict v = decideVerdict(r, m);
   if (args.has("--json")) {
-    printJson(r);
+    printJson(r, v);
   } else {
     printText(r);
+    printVerdict(r, v);
   }
   std::fflush(stdout);
-  return r.anyFail() ? kExitFailure : kExitOk;
+  bool required = require.empty() || require == scopeName(v.used);
+  if (!required) {
+    std::fprintf(stderr, "doctor: --require %s, but an endpoint here would use %s\n",
+                 require.c_str(), v.used_name.c_str());
+  }
+  return v.used_ready() && required ? kExitOk : kExitFailure;
 }
 
 }  // namespace tcpxp::cli

@@ -1,6 +1,7 @@
-// tcpx-p2p doctor's pieces: the report its checks fill, and the checks of the environment
-// (doctor_env.cc: NCCL_* traps, TX/RX bindings, dmabuf). doctor.cc holds the command, the plugin,
-// transport, GPU/NIC and rxdm checks, and the output.
+// tcpx-p2p doctor's pieces: the report its checks fill, the checks of the environment
+// (doctor_env.cc: NCCL_* traps, TX/RX bindings, dmabuf) and of the built-in transport
+// (doctor_builtin.cc). doctor.cc holds the command, the plugin, transport, GPU/NIC and rxdm
+// checks, the verdict and the output.
 #pragma once
 
 #include <string>
@@ -9,9 +10,13 @@
 namespace tcpxp::cli::doctor {
 
 enum class Level { kOk, kWarn, kFail };
+// Which transport's readiness a finding bears on: TCPX, the built-in socket transport, or both
+// (the engine's own variables).
+enum class Scope { kTcpx, kBuiltin, kBoth };
 
 struct Finding {
   Level level;
+  Scope scope;
   std::string check;    // "plugin", "gpu", "env", ...
   std::string message;  // what was found
   std::string fix;      // what to do; "" for OK
@@ -26,23 +31,29 @@ class Report {
   void fail(const std::string& check, const std::string& msg, const std::string& fix) {
     add(Level::kFail, check, msg, fix);
   }
-  bool anyFail() const {
+  // The findings added from now on bear on `scope`.
+  void setScope(Scope scope) { scope_ = scope; }
+  // FAILs and WARNs bearing on one transport (its own and kBoth).
+  int count(Level level, Scope transport) const {
+    int n = 0;
     for (const Finding& f : findings_) {
-      if (f.level == Level::kFail) return true;
+      n += f.level == level && (f.scope == transport || f.scope == Scope::kBoth);
     }
-    return false;
+    return n;
   }
   const std::vector<Finding>& findings() const { return findings_; }
 
  private:
   void add(Level level, const std::string& check, const std::string& msg, const std::string& fix) {
-    findings_.push_back(Finding{level, check, msg, fix});
+    findings_.push_back(Finding{level, scope_, check, msg, fix});
   }
+  Scope scope_ = Scope::kTcpx;
   std::vector<Finding> findings_;
 };
 
 const char* levelTag(Level l);
 const char* levelName(Level l);
+const char* scopeName(Scope s);  // "tcpx" | "built-in" | "both"
 
 // The environment variable's value, "" when unset; whether it is set and not empty.
 std::string env(const char* name);
@@ -57,5 +68,8 @@ std::string trim(const std::string& s);
 void checkEnvironment(Report& r);
 // Kernel dmabuf support (a hint only).
 void checkDmabuf(Report& r);
+// The built-in transport: its interfaces, then a self-test (two endpoints of this process
+// connect and move 1 MiB both ways, every byte checked).
+void checkBuiltin(Report& r);
 
 }  // namespace tcpxp::cli::doctor

@@ -32,7 +32,11 @@ F stub() {
 #ifndef FAKE_NO_SYMBOL
 extern "C" {
 __attribute__((visibility("default"))) ncclNet_v7_t ncclNetPlugin_v7 = {
+#ifdef FAKE_GOOGLE_NAME
+    .name = "GPUDirectTCPX_v7",  // named as Google's TCPX: the engine then requires rxdm
+#else
     .name = "fake",
+#endif
     .init = fakeInit,
     .devices = fakeDevices,
     .getProperties = stub<decltype(ncclNet_v7_t::getProperties)>(),
