@@ -52,10 +52,10 @@ constexpr TypeInfo kTypes[] = {
     {"WriteInline", kWriteInlineFixedBytes, kWriteInlineFixedBytes + kMaxInlineBytes},
     {"ReadData", kIdOnlyBytes, kIdOnlyBytes + kMaxInlineBytes},
     {"SendInline", kIdOnlyBytes, kIdOnlyBytes + kMaxInlineBytes},
+    {"Heartbeat", 0, 0},
 };
 constexpr size_t kNumTypes = sizeof(kTypes) / sizeof(kTypes[0]);
-static_assert(kNumTypes == static_cast<size_t>(FrameType::kSendInline) + 1,
-              "one row per FrameType");
+static_assert(kNumTypes == static_cast<size_t>(FrameType::kHeartbeat) + 1, "one row per FrameType");
 constexpr bool allFit() {
   for (const TypeInfo& t : kTypes) {
     if (t.min_payload > t.max_payload || t.max_payload > kMaxFramePayloadBytes) return false;
@@ -166,6 +166,7 @@ std::string problem(const Notify& m) {
   return p.empty() ? lengthProblem("msg", m.msg.size(), kMaxNotifyFieldBytes) : p;
 }
 std::string problem(const Bye&) { return ""; }
+std::string problem(const Heartbeat&) { return ""; }
 std::string inlineProblem(size_t n) { return lengthProblem("inline data", n, kMaxInlineBytes); }
 std::string problem(const WriteInline& m) {
   if (m.data.size() > UINT64_MAX - m.remote_addr) return "remote range wraps around";
@@ -354,6 +355,7 @@ Status validate(const ReadData& msg) { return validateMessage(msg); }
 Status validate(const SendInline& msg) { return validateMessage(msg); }
 Status validate(const Notify& msg) { return validateMessage(msg); }
 Status validate(const Bye& msg) { return validateMessage(msg); }
+Status validate(const Heartbeat& msg) { return validateMessage(msg); }
 
 // Hello ---------------------------------------------------------------------------------------
 
@@ -537,6 +539,16 @@ void encode(const Bye&, std::vector<uint8_t>* out) {
 Status decode(const uint8_t*, size_t len, Bye* out) {
   TCPXP_RETURN_IF_ERROR(checkExactLength(FrameType::kBye, len));
   *out = Bye{};
+  return Status::ok();
+}
+
+void encode(const Heartbeat&, std::vector<uint8_t>* out) {
+  frame(FrameType::kHeartbeat, out, [](Writer&) {});
+}
+
+Status decode(const uint8_t*, size_t len, Heartbeat* out) {
+  TCPXP_RETURN_IF_ERROR(checkExactLength(FrameType::kHeartbeat, len));
+  *out = Heartbeat{};
   return Status::ok();
 }
 

@@ -47,6 +47,8 @@
 //     0 xfer_id u64 | 8 data[n], n = the Read's size <= kMaxInlineBytes
 //   14 SendInline (a small two-sided send carrying its bytes), 8 + n bytes:
 //     0 xfer_id u64 | 8 data[n], n = 0..kMaxInlineBytes; answered by Done or Nack
+//   15 Heartbeat, 0 bytes: "still here", sent by each side of a ready connection when it has
+//     sent nothing for a while (liveness: silence longer than the timeout fails a connection)
 //
 // Contract: decode() and decodeFrameHeader() reject wrong lengths, trailing bytes, unknown enum
 // values, unknown flags and non-zero reserved fields (inline frames: their data is the rest of
@@ -100,6 +102,7 @@ enum class FrameType : uint8_t {
   kWriteInline = 12,
   kReadData = 13,
   kSendInline = 14,
+  kHeartbeat = 15,
 };
 
 // "Hello", "HelloAck", ...; "unknown" for a value outside the enum.
@@ -211,6 +214,11 @@ struct Bye {
   bool operator==(const Bye&) const = default;
 };
 
+struct Heartbeat {
+  static constexpr FrameType kType = FrameType::kHeartbeat;
+  bool operator==(const Heartbeat&) const = default;
+};
+
 // Inline payloads: `data` points into the encoder's source or, after decode(), into the decoded
 // payload (valid as long as that buffer is).
 struct WriteInline {
@@ -257,6 +265,7 @@ Status validate(const Done& msg);
 Status validate(const Nack& msg);
 Status validate(const Notify& msg);
 Status validate(const Bye& msg);
+Status validate(const Heartbeat& msg);
 Status validate(const WriteInline& msg);
 Status validate(const ReadData& msg);
 Status validate(const SendInline& msg);
@@ -273,6 +282,7 @@ void encode(const Done& msg, std::vector<uint8_t>* out);
 void encode(const Nack& msg, std::vector<uint8_t>* out);
 void encode(const Notify& msg, std::vector<uint8_t>* out);
 void encode(const Bye& msg, std::vector<uint8_t>* out);
+void encode(const Heartbeat& msg, std::vector<uint8_t>* out);
 void encode(const WriteInline& msg, std::vector<uint8_t>* out);
 void encode(const ReadData& msg, std::vector<uint8_t>* out);
 void encode(const SendInline& msg, std::vector<uint8_t>* out);
@@ -290,6 +300,7 @@ Status decode(const uint8_t* payload, size_t len, Done* out);
 Status decode(const uint8_t* payload, size_t len, Nack* out);
 Status decode(const uint8_t* payload, size_t len, Notify* out);
 Status decode(const uint8_t* payload, size_t len, Bye* out);
+Status decode(const uint8_t* payload, size_t len, Heartbeat* out);
 Status decode(const uint8_t* payload, size_t len, WriteInline* out);
 Status decode(const uint8_t* payload, size_t len, ReadData* out);
 Status decode(const uint8_t* payload, size_t len, SendInline* out);

@@ -55,6 +55,7 @@ Connection::Connection(EngineContext& ctx, ConnId id, ControlSocket ctrl, bool c
       ready_slot_(ready_slot),
       state_(connector ? State::kAwaitAck : State::kAwaitHello),
       deadline_(Clock::now() + std::chrono::milliseconds(ctx.config.timeout_ms)),
+      data_deadline_(deadline_),
       handshake_(ctx_, ctrl_) {}
 
 Connection::~Connection() {
@@ -76,7 +77,55 @@ bool Connection::hasPostedWork() const {
   for (const Channel& ch : channels_) {
     if (!ch.idle()) return true;
   }
-  return state_ == State::kEstablishing;
+  return false;
+}
+
+std::chrono::milliseconds Connection::heartbeatInterval() const {
+  // A few heartbeats per timeout, so one delayed or lost turn never reads as silence; at most
+  // one per second (cheap on thousands of idle connections).
+  return std::chrono::milliseconds(std::clamp<int64_t>(ctx_.config.timeout_ms / 4, 10, 1000));
+}
+
+Status Connection::checkLiveness(Clock::time_point now, bool data_moved) {
+  const auto timeout = std::chrono::milliseconds(ctx_.config.timeout_ms);
+  // Past the Hello exchange the peer may be ready while we still set up comms: it hears us.
+  if ((state_ == State::kEstablishing || state_ == State::kReady) && !ctrl_.hasOutput() &&
+      now - ctrl_.lastSent() >= heartbeatInterval()) {
+    ctrl_.send(control::Heartbeat{});
+    TCPXP_RETURN_IF_ERROR(ctrl_.flush());
+  }
+  if (state_ != State::kReady) {
+    // The handshake (Hello exchange, then the transport's connect/accept) moves forward or
+    // fails: nothing the peer sends but its next handshake step pushes this deadline.
+    if (now <= deadline_) return Status::ok();
+    return Status(Code::kTimeout, std::string("handshake not finished (") + stateName(state_) +
+                                      ") after " + std::to_string(ctx_.config.timeout_ms) +
+                                      " ms (UCCL_TCPX_TIMEOUT_MS); is the peer alive?");
+  }
+  // A live peer sends at least a Heartbeat every heartbeatInterval(): silence for the timeout
+  // means it stopped (frozen, hung, or the network dropped). Idle connections live forever.
+  if (now - ctrl_.lastHeard() > timeout) {
+    return Status(Code::kTimeout,
+                  "peer " + peer() + " stopped answering: nothing heard for " +
+                      std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                         now - ctrl_.lastHeard())
+                                         .count()) +
+                      " ms (UCCL_TCPX_TIMEOUT_MS=" + std::to_string(ctx_.config.timeout_ms) +
+                      "; a live peer sends a heartbeat every " +
+                      std::to_string(heartbeatInterval().count()) + " ms)");
+  }
+  // The peer answers, but requests already posted on the channels make no progress: the
+  // transport is stuck (a live peer's engine always drains what both sides posted).
+  if (data_moved || !hasPostedWork()) {
+    data_deadline_ = now + timeout;
+  } else if (now > data_deadline_) {
+    return Status(Code::kTimeout,
+                  "data stalled: requests posted on the channels made no "
+                  "progress for " +
+                      std::to_string(ctx_.config.timeout_ms) +
+                      " ms (UCCL_TCPX_TIMEOUT_MS) while the peer still answers");
+  }
+  return Status::ok();
 }
 
 Status Connection::start() { return handshake_.start(); }
@@ -115,19 +164,25 @@ Status Connection::onFrame(control::FrameType type, const uint8_t* p, size_t n) 
       // Handled once the frames before it (a Done, say) have been applied.
       peer_bye_ = true;
       return Status::ok();
+    default:
+      break;
+  }
+  // Until the Hello exchange is over only it is accepted: anything else closes the socket.
+  if (!row(state_).transfers) {
+    return Status(Code::kProtocolError,
+                  std::string(control::frameTypeName(type)) + " before the handshake ended");
+  }
+  switch (type) {
+    case FrameType::kHeartbeat:  // lastHeard() is all it is for
+      return decodeThen<control::Heartbeat>(p, n, [](const auto&) { return Status::ok(); });
     case FrameType::kNotify:
       return decodeThen<control::Notify>(p, n, [&](const auto& m) {
         if (ctx_.on_notify) ctx_.on_notify(Notification{m.name, m.msg});
         return Status::ok();
       });
     default:
-      break;
+      return onTransferFrame(type, p, n);
   }
-  if (!row(state_).transfers) {
-    return Status(Code::kProtocolError,
-                  std::string(control::frameTypeName(type)) + " before the handshake ended");
-  }
-  return onTransferFrame(type, p, n);
 }
 
 Status Connection::establish(bool* did_work) {
@@ -155,11 +210,13 @@ bool Connection::progress(bool* did_work) {
     return onFrame(t, p, n);
   });
   if (st.isOk() && state_ == State::kEstablishing) st = establish(&work);
+  bool data_moved = false;
   if (st.isOk() && state_ == State::kReady) {
     for (Channel& ch : channels_) {
-      st = ch.progress(ctx_.net, &finished_, &work);
+      st = ch.progress(ctx_.net, &finished_, &data_moved);
       if (!st.isOk()) break;
     }
+    work = work || data_moved;
   }
   if (st.isOk() && !finished_.empty()) {
     // One entry per finished piece: look at each transfer once (complete() frees it).
@@ -175,15 +232,11 @@ bool Connection::progress(bool* did_work) {
     st = Status(Code::kPeerClosed, "peer " + peer() + " closed the connection");
   auto now = Clock::now();
   if (work) {
-    deadline_ = now + std::chrono::milliseconds(ctx_.config.timeout_ms);
+    if (state_ != State::kReady)
+      deadline_ = now + std::chrono::milliseconds(ctx_.config.timeout_ms);
     *did_work = true;
-  } else if (st.isOk() && (state_ != State::kReady || table_.hasMine() || hasPostedWork()) &&
-             now > deadline_) {
-    st = Status(Code::kTimeout,
-                std::string(state_ == State::kReady ? "no progress" : "handshake not finished") +
-                    " for " + std::to_string(ctx_.config.timeout_ms) +
-                    " ms (UCCL_TCPX_TIMEOUT_MS); is the peer alive?");
   }
+  if (st.isOk()) st = checkLiveness(now, data_moved);
   if (!st.isOk()) {
     fail(st);
     return false;

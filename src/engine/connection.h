@@ -60,7 +60,11 @@ class Connection {
   int remoteGpu() const { return handshake_.remoteGpu(); }
   const std::string& peer() const { return ctrl_.peer(); }
   int fd() const { return ctrl_.fd(); }
+  // Requests posted on the channels (the driver keeps polling them).
   bool hasPostedWork() const;
+  // The handshake is past the Hello exchange and the transport's comms are being set up (the
+  // driver polls it often, without spinning).
+  bool establishing() const { return state_ == State::kEstablishing; }
   // Control frames wait for room in the socket: the driver must wake when it drains.
   bool wantsWrite() const { return ctrl_.hasOutput(); }
   bool busy() const { return !table_.empty(); }
@@ -87,6 +91,10 @@ class Connection {
 
  private:
   void setState(State next);
+  // Liveness (see checkLiveness in connection.cc): the handshake's deadline; a ready peer that
+  // is silent for UCCL_TCPX_TIMEOUT_MS fails; heartbeats after heartbeatInterval() of quiet.
+  Status checkLiveness(Clock::time_point now, bool data_moved);
+  std::chrono::milliseconds heartbeatInterval() const;
   Status onFrame(control::FrameType type, const uint8_t* payload, size_t len);
   Status establish(bool* did_work);
 
@@ -136,7 +144,8 @@ class Connection {
   uint64_t ready_slot_;
   State state_;
   bool peer_bye_ = false;
-  Clock::time_point deadline_;
+  Clock::time_point deadline_;       // the handshake's, pushed by each handshake step
+  Clock::time_point data_deadline_;  // posted requests must progress before this
   Handshake handshake_;
 
   std::vector<Channel> channels_;

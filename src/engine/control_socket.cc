@@ -58,6 +58,7 @@ Status ControlSocket::receive(const FrameHandler& handler) {
       off += frame;
     }
     if (off > 0) {
+      last_heard_ = std::chrono::steady_clock::now();
       std::memmove(in_.data(), in_.data() + off, in_len_ - off);
       in_len_ -= off;
     }

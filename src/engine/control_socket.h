@@ -2,6 +2,7 @@
 // Driver thread only.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -22,6 +23,7 @@ class ControlSocket {
   template <typename Msg>
   void send(const Msg& msg) {
     control::encode(msg, &out_);
+    last_sent_ = std::chrono::steady_clock::now();
   }
   // Writes what it can of the queued output. kPeerClosed / kSystemError when the socket broke.
   Status flush();
@@ -31,6 +33,10 @@ class ControlSocket {
   // Reads what is available and calls `handler` per complete frame. kPeerClosed on EOF,
   // kProtocolError on a bad header (the handler's errors are returned as they are).
   Status receive(const FrameHandler& handler);
+  // When the last frame was queued to the peer / arrived from it (liveness: heartbeats go out
+  // after quiet on our side, silence on theirs fails the connection). Both start at creation.
+  std::chrono::steady_clock::time_point lastSent() const { return last_sent_; }
+  std::chrono::steady_clock::time_point lastHeard() const { return last_heard_; }
 
  private:
   Fd fd_;
@@ -39,6 +45,8 @@ class ControlSocket {
   size_t out_off_ = 0;
   std::vector<uint8_t> in_;
   size_t in_len_ = 0;
+  std::chrono::steady_clock::time_point last_sent_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point last_heard_ = last_sent_;
 };
 
 }  // namespace tcpxp::engine

@@ -204,6 +204,7 @@ void Driver::loop() {
     }
     bool work = false;
     bool spinning = false;
+    bool establishing = false;
     for (auto& [id, conn] : conns_) {
       if (!conn->progress(&work)) {
         dead.push_back(id);
@@ -220,6 +221,7 @@ void Driver::loop() {
         accept_cv_.notify_all();
       }
       spinning = spinning || conn->hasPostedWork();
+      establishing = establishing || conn->establishing();
       watchWritable(*conn);
     }
     for (ConnId id : dead) {
@@ -243,8 +245,12 @@ void Driver::loop() {
     // follows within microseconds, and an epoll wakeup costs more than that.
     if (spinningPays() && now - last_work < std::chrono::microseconds(200)) continue;
     // Idle: sleep until a control socket, the bootstrap listener or a command wakes us; wake
-    // up now and then for deadlines.
-    int n = ::epoll_wait(epoll_fd_.get(), events, 16, 50);
+    // up now and then for deadlines and heartbeats. The transport's connect/accept of an
+    // establishing connection has no descriptor to wait on: poll it every millisecond (a spin
+    // here cost a whole core per handshake, and a peer can hold handshakes open).
+    // Idle wake: often enough for several heartbeats and checks per timeout.
+    const int idle_wake_ms = static_cast<int>(std::clamp<int64_t>(config_.timeout_ms / 8, 1, 50));
+    int n = ::epoll_wait(epoll_fd_.get(), events, 16, establishing ? 1 : idle_wake_ms);
     for (int i = 0; i < n; ++i) {
       if (events[i].data.fd == wake_fd_.get()) {
         uint64_t count;

@@ -104,7 +104,7 @@ class Endpoint {
   // bytes: for recv, the bytes received.
   Status poll(XferId id, bool* done, size_t* bytes = nullptr);
   // Waits until done, or kTimeout after `timeout_ms` (-1: no limit of its own; the connection's
-  // no-progress watchdog, UCCL_TCPX_TIMEOUT_MS, still ends a stuck transfer).
+  // liveness check, UCCL_TCPX_TIMEOUT_MS, still ends a transfer whose peer stopped answering).
   Status wait(XferId id, const Interrupted& interrupted = nullptr, size_t* bytes = nullptr,
               int64_t timeout_ms = -1);
 

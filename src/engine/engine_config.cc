@@ -19,7 +19,9 @@ const std::vector<KnobDoc>& engineKnobs() {
       {"UCCL_TCPX_DEV", "auto (PCIe-local NIC of the GPU, else 0)",
        "transport devices of the channels, round robin: 2 | 0,1,2,3 | eth1,eth3"},
       {"UCCL_TCPX_BOOTSTRAP_PORT_BASE", "0", "control port = base + GPU index; 0 = ephemeral"},
-      {"UCCL_TCPX_TIMEOUT_MS", "30000", "a transfer or handshake without progress this long fails"},
+      {"UCCL_TCPX_TIMEOUT_MS", "30000",
+       "a peer silent this long (heartbeats keep idle ones alive), or a handshake or posted data "
+       "without progress this long, fails the connection"},
       {"UCCL_TCPX_STAGING_BYTES", "64M", "pinned staging memory per connection (staged path)"},
       {"UCCL_TCPX_DEBUG", "WARN", "log level: NONE ERROR WARN INFO DEBUG TRACE"},
       {"UCCL_TCPX_PIN_THREADS", "auto (on with > 1 NUMA node)",

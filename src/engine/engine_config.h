@@ -21,7 +21,7 @@ struct EngineConfig {
   // Transport devices (NICs) of this endpoint's channels, round robin: "" = chosen by PCIe
   // locality to the GPU (else device 0); "2"; "0,1,2,3"; or interface names "eth1,eth3".
   std::string devs;
-  int64_t timeout_ms = 30000;        // a transfer or handshake with no progress for this long fails
+  int64_t timeout_ms = 30000;        // a silent peer, a stuck handshake or stuck posted data fails
   int64_t staging_bytes = 64 << 20;  // pinned staging memory per connection (GPU over host-only)
   int metrics_port = 0;              // Prometheus text endpoint on port + GPU index; 0 = off
   std::string trace_prefix;          // per-piece stage times to PREFIX.<pid>.<conn>.csv; "" = off

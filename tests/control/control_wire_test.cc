@@ -195,6 +195,7 @@ TEST(ControlWireHeader, ChecksPayloadLengthPerType) {
       {FrameType::kWriteInline, 32, 32 + 65536},
       {FrameType::kReadData, 8, 8 + 65536},
       {FrameType::kSendInline, 8, 8 + 65536},
+      {FrameType::kHeartbeat, 0, 0},
   };
   for (const Rule& rule : rules) {
     SCOPED_TRACE(frameTypeName(rule.type));
@@ -227,6 +228,7 @@ TEST(ControlWireHeader, TypeNames) {
   EXPECT_STREQ(frameTypeName(FrameType::kNack), "Nack");
   EXPECT_STREQ(frameTypeName(FrameType::kNotify), "Notify");
   EXPECT_STREQ(frameTypeName(FrameType::kBye), "Bye");
+  EXPECT_STREQ(frameTypeName(FrameType::kHeartbeat), "Heartbeat");
   EXPECT_STREQ(frameTypeName(static_cast<FrameType>(0)), "unknown");
   EXPECT_STREQ(frameTypeName(static_cast<FrameType>(200)), "unknown");
 }
@@ -547,6 +549,14 @@ TEST(ControlWireNotify, RejectsBadFields) {
   EXPECT_EQ(mutatedPayload(good, 0, 5), Code::kProtocolError);  // name runs past the end
   EXPECT_EQ(mutatedPayload(good, 0, 3), Code::kProtocolError);  // eats msg's length
   EXPECT_EQ(mutatedPayload(good, 4, 1), Code::kProtocolError);  // msg shorter than the rest
+}
+
+TEST(ControlWireHeartbeat, RoundTripsAndIsEmpty) {
+  expectWellFormed(Heartbeat{});
+  EXPECT_EQ(frameOf(Heartbeat{}).size(), kFrameHeaderBytes);
+  Heartbeat out;
+  std::vector<uint8_t> one_byte = {0};
+  EXPECT_EQ(decode(one_byte.data(), one_byte.size(), &out).code(), Code::kProtocolError);
 }
 
 TEST(ControlWireBye, RoundTrips) {
