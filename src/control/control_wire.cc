@@ -20,12 +20,12 @@ constexpr uint32_t kStr16Bytes = 2;
 constexpr uint32_t kAllHandlesBytes = kMaxChannels * kPluginHandleBytes;
 
 constexpr uint32_t kSendBytes = 16;
-constexpr uint32_t kRemoteAccessBytes = 40;  // Write, Read
+constexpr uint32_t kRemoteAccessBytes = 48;  // Write, Read
 constexpr uint32_t kReadOkBytes = 8;
 constexpr uint32_t kXferStepBytes = 16;  // Cts, Done
 constexpr size_t kXferStepReservedBytes = 7;
 constexpr size_t kNackReservedBytes = 3;
-constexpr uint32_t kWriteInlineFixedBytes = 32;
+constexpr uint32_t kWriteInlineFixedBytes = 40;
 constexpr uint32_t kIdOnlyBytes = 8;  // ReadData, SendInline before their data
 
 // Size rule per type, indexed by the type byte: exact when min == max.
@@ -271,7 +271,8 @@ void encodeRemoteAccess(const T& m, std::vector<uint8_t>* out) {
     w.u64(m.xfer_id);
     w.u64(m.remote_addr);
     w.u64(m.size);
-    w.u64(m.token);
+    w.u64(m.token.lo);
+    w.u64(m.token.hi);
     w.u32(m.mr_id);
     w.u32(0);
   });
@@ -284,7 +285,8 @@ Status decodeRemoteAccess(const uint8_t* p, size_t len, T* out) {
   m.xfer_id = r.u64();
   m.remote_addr = r.u64();
   m.size = r.u64();
-  m.token = r.u64();
+  m.token.lo = r.u64();
+  m.token.hi = r.u64();
   m.mr_id = r.u32();
   if (r.u32() != 0) return bad(std::string(info(T::kType).name) + ": non-zero reserved field");
   return finish(m, out);
@@ -558,7 +560,8 @@ void encode(const WriteInline& msg, std::vector<uint8_t>* out) {
   frame(FrameType::kWriteInline, out, [&](Writer& w) {
     w.u64(msg.xfer_id);
     w.u64(msg.remote_addr);
-    w.u64(msg.token);
+    w.u64(msg.token.lo);
+    w.u64(msg.token.hi);
     w.u32(msg.mr_id);
     w.u32(0);
     w.bytes(msg.data.data(), msg.data.size());
@@ -571,7 +574,8 @@ Status decode(const uint8_t* payload, size_t len, WriteInline* out) {
   WriteInline m;
   m.xfer_id = r.u64();
   m.remote_addr = r.u64();
-  m.token = r.u64();
+  m.token.lo = r.u64();
+  m.token.hi = r.u64();
   m.mr_id = r.u32();
   if (r.u32() != 0) return bad("WriteInline: non-zero reserved field");
   m.data = {payload + kWriteInlineFixedBytes, len - kWriteInlineFixedBytes};

@@ -26,9 +26,9 @@
 //     status != 0: n = 0 (the connection is refused); chunk_bytes is not checked.
 //   3 Send (two-sided: the data sender offers a message), 16 bytes:
 //     0 xfer_id u64 | 8 size u64
-//   4 Write, 5 Read (one-sided, the connector targets an advertised registration), 40 bytes:
-//     0 xfer_id u64 | 8 remote_addr u64 | 16 size u64 | 24 token u64 | 32 mr_id u32 |
-//     36 reserved u32;  remote_addr + size must not wrap
+//   4 Write, 5 Read (one-sided, the connector targets an advertised registration), 48 bytes:
+//     0 xfer_id u64 | 8 remote_addr u64 | 16 size u64 | 24 token.lo u64 | 32 token.hi u64 |
+//     40 mr_id u32 | 44 reserved u32;  remote_addr + size must not wrap
 //   6 ReadOk, 8 bytes: 0 xfer_id u64
 //   7 Cts (clear to send: the data receiver posted its receives), 16 bytes:
 //     0 xfer_id u64 | 8 initiator u8 (Initiator) | 9 reserved u8 | 10 first_channel u16 |
@@ -40,9 +40,9 @@
 //     16 message str16 (m <= 1024)
 //   10 Notify (UCCL notify_msg_t), 4 + a + b bytes: name str16 (a <= 256) | msg str16 (b <= 256)
 //   11 Bye, 0 bytes.
-//   12 WriteInline (a small write carrying its bytes), 32 + n bytes:
-//     0 xfer_id u64 | 8 remote_addr u64 | 16 token u64 | 24 mr_id u32 | 28 reserved u32 |
-//     32 data[n], n = 0..kMaxInlineBytes (the size); answered by Done or Nack
+//   12 WriteInline (a small write carrying its bytes), 40 + n bytes:
+//     0 xfer_id u64 | 8 remote_addr u64 | 16 token.lo u64 | 24 token.hi u64 | 32 mr_id u32 |
+//     36 reserved u32 | 40 data[n], n = 0..kMaxInlineBytes (the size); answered by Done or Nack
 //   13 ReadData (the answer to a small Read, instead of ReadOk), 8 + n bytes:
 //     0 xfer_id u64 | 8 data[n], n = the Read's size <= kMaxInlineBytes
 //   14 SendInline (a small two-sided send carrying its bytes), 8 + n bytes:
@@ -69,6 +69,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "control/access_token.h"
 
 namespace tcpxp::control {
 
@@ -156,7 +157,7 @@ struct Write {
   uint64_t xfer_id = 0;
   uint64_t remote_addr = 0;
   uint64_t size = 0;
-  uint64_t token = 0;  // the advertisement's access token (FifoItem idx)
+  AccessToken token;   // the advertisement's (FifoItem idx and bytes 40..47)
   uint32_t mr_id = 0;  // the passive side's registration (FifoItem rid)
   bool operator==(const Write&) const = default;
 };
@@ -166,7 +167,7 @@ struct Read {
   uint64_t xfer_id = 0;
   uint64_t remote_addr = 0;
   uint64_t size = 0;
-  uint64_t token = 0;
+  AccessToken token;
   uint32_t mr_id = 0;
   bool operator==(const Read&) const = default;
 };
@@ -225,7 +226,7 @@ struct WriteInline {
   static constexpr FrameType kType = FrameType::kWriteInline;
   uint64_t xfer_id = 0;
   uint64_t remote_addr = 0;
-  uint64_t token = 0;
+  AccessToken token;
   uint32_t mr_id = 0;
   std::span<const uint8_t> data;
   bool operator==(const WriteInline& o) const {

@@ -28,7 +28,8 @@ void encodeFifoItem(const FifoItem& item, uint8_t out[kFifoItemBytes]) {
   wire::put32(out + kFifoRkeyOffset, kFifoItemMagic);
   wire::put32(out + kFifoNmsgsOffset, kNmsgs);
   wire::put32(out + kFifoRidOffset, item.mr_id);
-  wire::put64(out + kFifoIdxOffset, item.token);
+  wire::put64(out + kFifoIdxOffset, item.token.lo);
+  wire::put64(out + kFifoTokenHiOffset, item.token.hi);
   putSize(out, item.size);
 }
 
@@ -45,12 +46,13 @@ Status decodeFifoItem(const uint8_t* data, size_t len, FifoItem* out) {
   if (nmsgs != kNmsgs)
     return invalid("FifoItem has nmsgs " + std::to_string(nmsgs) + ", expected 1");
   if (!wire::allZero(data + kFifoReservedOffset, kReservedBytes)) {
-    return invalid("FifoItem has non-zero reserved padding bytes 40..63");
+    return invalid("FifoItem has non-zero reserved padding bytes 48..63");
   }
   FifoItem item;
   item.addr = wire::get64(data + kFifoAddrOffset);
   item.mr_id = wire::get32(data + kFifoRidOffset);
-  item.token = wire::get64(data + kFifoIdxOffset);
+  item.token.lo = wire::get64(data + kFifoIdxOffset);
+  item.token.hi = wire::get64(data + kFifoTokenHiOffset);
   uint32_t size32 = wire::get32(data + kFifoSizeOffset);
   uint64_t size64 = wire::get64(data + kFifoSize64Offset);
   if (size32 != kSizeEscape) {
@@ -61,6 +63,10 @@ Status decodeFifoItem(const uint8_t* data, size_t len, FifoItem* out) {
     return invalid("FifoItem size@8 says 4 GiB or more but the 64-bit size is " +
                    std::to_string(size64));
   }
+  if (item.size > UINT64_MAX - item.addr) {
+    return invalid("FifoItem range [" + std::to_string(item.addr) + ", +" +
+                   std::to_string(item.size) + ") wraps around the address space");
+  }
   *out = item;
   return Status::ok();
 }
@@ -68,6 +74,10 @@ Status decodeFifoItem(const uint8_t* data, size_t len, FifoItem* out) {
 Status updateFifoItem(uint8_t item[kFifoItemBytes], uint64_t remote_addr, uint64_t size) {
   FifoItem decoded;
   TCPXP_RETURN_IF_ERROR(decodeFifoItem(item, kFifoItemBytes, &decoded));
+  if (size > UINT64_MAX - remote_addr) {
+    return invalid("update_fifo: [" + std::to_string(remote_addr) + ", +" + std::to_string(size) +
+                   ") wraps around the address space");
+  }
   wire::put64(item + kFifoAddrOffset, remote_addr);
   putSize(item, size);
   return Status::ok();

@@ -177,7 +177,7 @@ Status Connection::onFrame(control::FrameType type, const uint8_t* p, size_t n) 
       return decodeThen<control::Heartbeat>(p, n, [](const auto&) { return Status::ok(); });
     case FrameType::kNotify:
       return decodeThen<control::Notify>(p, n, [&](const auto& m) {
-        if (ctx_.on_notify) ctx_.on_notify(Notification{m.name, m.msg});
+        if (ctx_.on_notify) ctx_.on_notify(Notification{m.name, m.msg, id_});
         return Status::ok();
       });
     default:
@@ -247,9 +247,21 @@ bool Connection::progress(bool* did_work) {
 void Connection::fail(const Status& why) {
   if (state_ == State::kClosed) return;
   bool orderly = why.code() == Code::kPeerClosed && table_.empty();
+  uint64_t held_back = 0;
   if (orderly) {
     LOG_INFO("connection %llu to %s closed: %s", static_cast<unsigned long long>(id_),
              peer().c_str(), why.message().c_str());
+  } else if (state_ == State::kAwaitHello) {
+    // Anyone can open the control port: what fails before a Hello was accepted is logged at
+    // most once a second, with the count.
+    if (ctx_.unready_failure_log.allow(&held_back)) {
+      LOG_WARN("control connection from %s dropped before its handshake: %s%s", peer().c_str(),
+               why.toString().c_str(),
+               held_back
+                   ? (" (and " + std::to_string(held_back) + " more not logged in the last second)")
+                         .c_str()
+                   : "");
+    }
   } else {
     LOG_WARN("connection %llu to %s failed: %s", static_cast<unsigned long long>(id_),
              peer().c_str(), why.toString().c_str());

@@ -84,9 +84,9 @@ class Connection {
   Status send(uint64_t api, RegRef reg, char* ptr, size_t size);
   Status recv(uint64_t api, RegRef reg, char* ptr, size_t size);
   Status write(uint64_t api, RegRef reg, char* ptr, size_t size, uint64_t remote_addr,
-               uint64_t token, uint32_t remote_mr);
+               control::AccessToken token, uint32_t remote_mr);
   Status read(uint64_t api, RegRef reg, char* ptr, size_t size, uint64_t remote_addr,
-              uint64_t token, uint32_t remote_mr);
+              control::AccessToken token, uint32_t remote_mr);
   Status notify(const std::string& name, const std::string& msg);
 
  private:
@@ -100,8 +100,12 @@ class Connection {
 
   // transfer_protocol.cc: the transfer frames, matching, pieces and completion.
   Status onTransferFrame(control::FrameType type, const uint8_t* p, size_t n);
+  // A transfer-starting frame's id must be above every earlier one (duplicates end the
+  // connection before they touch anything).
+  Status claimPeerId(uint64_t id);
   Status onSend(const control::Send& m);
-  Status onWriteOrRead(bool is_write, uint64_t id, uint64_t addr, uint64_t size, uint64_t token);
+  Status onWriteOrRead(bool is_write, uint64_t id, uint64_t addr, uint64_t size,
+                       control::AccessToken token);
   Status onReadOk(const control::ReadOk& m);
   Status onCts(const control::Cts& m);
   Status onDone(const control::Done& m);
@@ -109,6 +113,8 @@ class Connection {
   Status onWriteInline(const control::WriteInline& m);
   Status onReadData(const control::ReadData& m);
   Status onSendInline(const control::SendInline& m);
+  // A request the peer made and this side refused: logged at most once a second (counted).
+  void logRefusal(const char* what, uint64_t size, const std::string& why);
   // Whether a transfer of `size` bytes goes inside a control frame.
   bool inlined(size_t size) const { return size <= static_cast<size_t>(ctx_.config.inline_bytes); }
   // The bytes of [src, +n) for an inline frame (GPU memory: a pinned copy, valid until the next
@@ -152,6 +158,7 @@ class Connection {
   size_t chunk_bytes_ = 0;
   std::unique_ptr<datapath::PathSet> paths_;  // made with the channels
   TransferTable table_;
+  uint64_t last_peer_id_ = 0;         // the highest transfer id the peer started
   size_t inline_sends_ = 0;           // our SendInlines the peer has not answered yet
   size_t buffered_inline_sends_ = 0;  // the peer's, in table_.offers (at most kMaxInlineSends)
   std::vector<Transfer*> finished_;   // one entry per piece finished this turn

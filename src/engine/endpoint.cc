@@ -301,7 +301,7 @@ Status Endpoint::advertise(ConnId conn, MrId mr, void* ptr, size_t size, FifoBlo
     if (conn != 0 && driver_->connection(conn) == nullptr) {
       return Status(Code::kNotFound, "advertise: unknown conn_id " + std::to_string(conn));
     }
-    uint64_t token = 0;
+    control::AccessToken token;
     TCPXP_RETURN_IF_ERROR(driver_->registry().advertise(mr, ptr, size, conn, &token));
     control::FifoItem item;
     item.addr = reinterpret_cast<uint64_t>(ptr);

@@ -46,9 +46,10 @@ EngineConfig EngineConfig::fromEnv() {
     c.transport.clear();
   }
   c.plugin_path = envString("UCCL_TCPX_PLUGIN_PATH", "");
-  c.num_channels = static_cast<int>(envInt("UCCL_TCPX_NUM_CHANNELS", c.num_channels, 1, 32));
+  c.num_channels =
+      static_cast<int>(envInt("UCCL_TCPX_NUM_CHANNELS", c.num_channels, 1, kMaxChannels));
   c.chunk_bytes =
-      envInt("UCCL_TCPX_CHUNK_BYTES", 0, 4096, (4 << 20) - 1, "the transport's default");
+      envInt("UCCL_TCPX_CHUNK_BYTES", 0, kMinChunkBytes, kMaxChunkBytes, "the transport's default");
   c.inline_bytes = envInt("UCCL_TCPX_INLINE_BYTES", c.inline_bytes, 0, control::kMaxInlineBytes);
   c.devs = envString("UCCL_TCPX_DEV", "");
   c.bootstrap_port_base =

@@ -9,6 +9,11 @@
 
 namespace tcpxp::engine {
 
+// Bounds on what a connection may use, from this side's configuration or the peer's Hello alike.
+inline constexpr int kMaxChannels = 32;                   // UCCL_TCPX_NUM_CHANNELS and Hello
+inline constexpr int64_t kMinChunkBytes = 4096;           // UCCL_TCPX_CHUNK_BYTES and Hello
+inline constexpr int64_t kMaxChunkBytes = (4 << 20) - 1;  // a TCPX request stays < 4 MiB
+
 struct EngineConfig {
   std::string transport;    // "tcpx", "tcp" or "" (auto)
   std::string plugin_path;  // TCPX plugin library ("" = search the usual places)

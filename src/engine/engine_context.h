@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "common/rate_limit.h"
 #include "engine/completions.h"
 #include "engine/engine_config.h"
 #include "engine/registry.h"
@@ -35,6 +36,7 @@ struct TrafficCounters {
 struct Notification {
   std::string name;
   std::string msg;
+  ConnId conn = 0;  // the (established) connection it came on
 };
 
 struct EngineContext {
@@ -47,6 +49,10 @@ struct EngineContext {
   transport::NetProperties props;  // of devs[0]
   std::function<void(Notification)> on_notify;
   std::vector<TrafficCounters> nic_counters;  // per transport device, kept past connections
+  // Log lines about failures a remote peer causes, shared by the endpoint's connections: at
+  // most one per second each (refused requests; connections that fail before they are ready).
+  RateLimiter refusal_log{};
+  RateLimiter unready_failure_log{};
 };
 
 struct ChannelStats {

@@ -3,9 +3,6 @@
 #include "common/log.h"
 
 namespace tcpxp::engine {
-namespace {
-constexpr uint32_t kEngineVersion = 2;  // 2: Cts names the first channel, inline frames
-}  // namespace
 
 Status Handshake::listenAll(size_t n, std::vector<transport::NetHandle>* handles) {
   listen_comms_.assign(n, nullptr);
@@ -37,6 +34,15 @@ Status Handshake::onHello(const control::Hello& m) {
   if (m.engine_version != kEngineVersion) {
     refuse = "engine version " + std::to_string(m.engine_version) +
              " is not supported (this side: " + std::to_string(kEngineVersion) + ")";
+  } else if (m.handles.size() > static_cast<size_t>(kMaxChannels)) {
+    // Each channel costs sockets and threads here: the peer gets no more than we would use.
+    refuse = std::to_string(m.handles.size()) + " channels asked; at most " +
+             std::to_string(kMaxChannels) + " (UCCL_TCPX_NUM_CHANNELS)";
+  } else if (m.chunk_bytes < kMinChunkBytes || m.chunk_bytes > kMaxChunkBytes) {
+    // A tiny chunk turns one small transfer into millions of requests and pieces.
+    refuse = "chunk size " + std::to_string(m.chunk_bytes) + " outside [" +
+             std::to_string(kMinChunkBytes) + ", " + std::to_string(kMaxChunkBytes) +
+             "] (UCCL_TCPX_CHUNK_BYTES)";
   } else if (m.transport != ctx_.net.name()) {
     refuse = "peer uses transport '" + m.transport + "', this side '" + ctx_.net.name() +
              "' (set UCCL_P2P_TRANSPORT the same on both sides)";

@@ -16,6 +16,10 @@
 
 namespace tcpxp::engine {
 
+// The control protocol's version in Hello; a different one is refused. 3: 128-bit access tokens,
+// Heartbeat frames; 2: Cts names the first channel, inline frames.
+inline constexpr uint32_t kEngineVersion = 3;
+
 class Handshake {
  public:
   Handshake(EngineContext& ctx, ControlSocket& ctrl) : ctx_(ctx), ctrl_(ctrl) {}

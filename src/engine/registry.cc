@@ -2,20 +2,12 @@
 
 #include <algorithm>
 #include <climits>
-#include <random>
 
 #include "common/log.h"
+#include "common/secure_random.h"
 #include "engine/memory_info.h"
 
 namespace tcpxp::engine {
-namespace {
-uint64_t randomToken() {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  uint64_t t = 0;
-  while (t == 0) t = rng();
-  return t;
-}
-}  // namespace
 
 Status Registry::add(void* ptr, size_t size, transport::MemKind kind, int device, MrId* out) {
   if (ptr == nullptr || size == 0) {
@@ -74,6 +66,7 @@ Status Registry::remove(MrId id, const transport::Net& net) {
   }
   (void)it->second->net.forgetAll(net);  // each failure is logged
   std::erase_if(ads_, [id](const auto& kv) { return kv.second.mr == id; });
+  std::erase_if(ad_index_, [id](const auto& kv) { return std::get<0>(kv.first) == id; });
   regs_.erase(it);
   return Status::ok();
 }
@@ -82,7 +75,8 @@ void Registry::forgetComm(void* comm, const transport::Net& net) {
   for (auto& [id, reg] : regs_) reg->net.forget(net, comm);
 }
 
-Status Registry::advertise(MrId mr, void* ptr, size_t size, ConnId conn, uint64_t* token) {
+Status Registry::advertise(MrId mr, void* ptr, size_t size, ConnId conn,
+                           control::AccessToken* token) {
   RegRef reg = find(mr);
   if (reg == nullptr)
     return Status(Code::kNotFound, "advertise: unknown mr_id " + std::to_string(mr));
@@ -90,32 +84,47 @@ Status Registry::advertise(MrId mr, void* ptr, size_t size, ConnId conn, uint64_
     return Status(Code::kInvalidArgument, "advertise: [ptr, ptr + " + std::to_string(size) +
                                               ") is not inside mr_id " + std::to_string(mr));
   }
-  uint64_t t = randomToken();
-  ads_[t] = Advertisement{mr, static_cast<char*>(ptr), size, conn};
+  auto key = std::make_tuple(mr, static_cast<char*>(ptr), size, conn);
+  if (auto again = ad_index_.find(key); again != ad_index_.end()) {
+    *token = control::AccessToken{again->second, ads_.at(again->second).token_hi};
+    return Status::ok();
+  }
+  if (ads_.size() >= kMaxAdvertisements) {
+    return Status(Code::kResourceExhausted,
+                  "advertise: " + std::to_string(kMaxAdvertisements) +
+                      " advertisements are live; dereg buffers no longer served (their "
+                      "advertisements go with them)");
+  }
+  control::AccessToken t;
+  do {
+    t.lo = secureRandomNonZero64();
+  } while (ads_.count(t.lo) != 0);
+  t.hi = secureRandomNonZero64();
+  ads_[t.lo] = Advertisement{mr, static_cast<char*>(ptr), size, conn, t.hi};
+  ad_index_[key] = t.lo;
   *token = t;
   return Status::ok();
 }
 
-Status Registry::authorize(uint64_t token, uint64_t addr, size_t size, ConnId conn, RegRef* out,
-                           char** local) const {
-  auto it = ads_.find(token);
-  if (it == ads_.end()) {
-    return Status(Code::kRefused,
-                  "no advertisement matches the request's FifoItem (never "
-                  "advertised, or deregistered)");
+Status Registry::authorize(control::AccessToken token, uint64_t addr, size_t size, ConnId conn,
+                           RegRef* out, char** local, std::string* why) const {
+  auto refuse = [&](std::string reason) {
+    *why = std::move(reason);
+    return Status(Code::kRefused, kAccessRefused);
+  };
+  auto it = ads_.find(token.lo);
+  if (it == ads_.end() || it->second.token_hi != token.hi) {
+    return refuse("no advertisement has this token (never advertised, deregistered, or forged)");
   }
   const Advertisement& ad = it->second;
-  if (ad.conn != 0 && ad.conn != conn) {
-    return Status(Code::kRefused, "the buffer was advertised to another connection");
-  }
+  if (ad.conn != 0 && ad.conn != conn) return refuse("advertised to another connection");
   auto base = reinterpret_cast<uintptr_t>(ad.addr);
   if (addr < base || addr - base > ad.size || size > ad.size - (addr - base)) {
-    return Status(Code::kRefused, "request [" + std::to_string(addr) + ", +" +
-                                      std::to_string(size) + ") is outside the advertised " +
-                                      std::to_string(ad.size) + "-byte region");
+    return refuse("[" + std::to_string(addr) + ", +" + std::to_string(size) +
+                  ") is outside the advertised " + std::to_string(ad.size) + "-byte region");
   }
   RegRef reg = find(ad.mr);
-  if (reg == nullptr) return Status(Code::kRefused, "the advertised registration is gone");
+  if (reg == nullptr) return refuse("the advertised registration is gone");
   *out = std::move(reg);
   *local = reinterpret_cast<char*>(addr);
   return Status::ok();

@@ -3,11 +3,15 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <string>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
 #include "common/status.h"
+#include "control/access_token.h"
 #include "engine/transfer.h"
 #include "transport/mem_region.h"
 #include "transport/net.h"
@@ -38,8 +42,17 @@ struct Advertisement {
   MrId mr = 0;
   char* addr = nullptr;
   size_t size = 0;
-  ConnId conn = 0;  // 0 = any connection (the newer advertise signature)
+  ConnId conn = 0;        // 0 = any connection (the newer advertise signature)
+  uint64_t token_hi = 0;  // the token's other half (ads_ is keyed by its low half)
 };
+
+// The refusal text every denied write/read gets: the same for a wrong token, connection or range,
+// so that the answer is no oracle for addresses or tokens.
+inline constexpr const char* kAccessRefused =
+    "access refused: no advertisement to this connection covers the requested range";
+// Live advertisements per endpoint. Advertising the same range to the same connection again
+// returns the same token, so a serving loop that re-advertises its blocks stays far below this.
+inline constexpr size_t kMaxAdvertisements = size_t{1} << 20;
 
 class Registry {
  public:
@@ -51,16 +64,21 @@ class Registry {
   // Drops every transport handle on `comm` (before the comm closes).
   void forgetComm(void* comm, const transport::Net& net);
 
-  Status advertise(MrId mr, void* ptr, size_t size, ConnId conn, uint64_t* token);
+  // A fresh 128-bit token (the OS's randomness) for [ptr, +size) of `mr`, for `conn` (0: any).
+  Status advertise(MrId mr, void* ptr, size_t size, ConnId conn, control::AccessToken* token);
   // The registration a peer may touch: [addr, addr + size) inside what was advertised to `conn`
-  // under `token`. kRefused with the reason otherwise.
-  Status authorize(uint64_t token, uint64_t addr, size_t size, ConnId conn, RegRef* out,
-                   char** local) const;
+  // under `token`. kRefused otherwise, always with kAccessRefused as the message (what the peer
+  // is told: no hint whether the token, the connection or the range was wrong); *why says which
+  // (for this side's log).
+  Status authorize(control::AccessToken token, uint64_t addr, size_t size, ConnId conn, RegRef* out,
+                   char** local, std::string* why) const;
 
  private:
   MrId next_id_ = 1;
   std::unordered_map<MrId, RegRef> regs_;
-  std::unordered_map<uint64_t, Advertisement> ads_;
+  std::unordered_map<uint64_t, Advertisement> ads_;  // by token.lo
+  // The token.lo of each advertised (mr, addr, size, conn), for re-advertising.
+  std::map<std::tuple<MrId, char*, size_t, ConnId>, uint64_t> ad_index_;
 };
 
 }  // namespace tcpxp::engine

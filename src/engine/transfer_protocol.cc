@@ -86,7 +86,7 @@ Status Connection::recv(uint64_t api, RegRef reg, char* ptr, size_t size) {
 }
 
 Status Connection::write(uint64_t api, RegRef reg, char* ptr, size_t size, uint64_t remote_addr,
-                         uint64_t token, uint32_t remote_mr) {
+                         control::AccessToken token, uint32_t remote_mr) {
   if (inlined(size)) {
     std::span<const uint8_t> data;
     TCPXP_RETURN_IF_ERROR(inlineBytes(*reg, ptr, size, &data));
@@ -101,7 +101,7 @@ Status Connection::write(uint64_t api, RegRef reg, char* ptr, size_t size, uint6
 }
 
 Status Connection::read(uint64_t api, RegRef reg, char* ptr, size_t size, uint64_t remote_addr,
-                        uint64_t token, uint32_t remote_mr) {
+                        control::AccessToken token, uint32_t remote_mr) {
   Transfer* x = table_.addMine(api, XferKind::kRead, std::move(reg), ptr, size);
   ctrl_.send(control::Read{x->id, remote_addr, size, token, remote_mr});
   return Status::ok();
@@ -222,6 +222,20 @@ void Connection::landInlineSend(std::unique_ptr<Transfer> x, uint64_t xfer_id,
 
 // ---- frames ---------------------------------------------------------------------------------
 
+// The peer decides how often this happens: one line a second at most, with the count.
+void Connection::logRefusal(const char* what, uint64_t size, const std::string& why) {
+  uint64_t held_back = 0;
+  if (!ctx_.refusal_log.allow(&held_back)) return;
+  LOG_WARN("connection %llu to %s: refused a %s of %llu bytes: %s%s",
+           static_cast<unsigned long long>(id_), peer().c_str(), what,
+           static_cast<unsigned long long>(size), why.c_str(),
+           held_back ? (" (and " + std::to_string(held_back) +
+                        " refusals not logged in the last "
+                        "second)")
+                           .c_str()
+                     : "");
+}
+
 Status Connection::onSend(const control::Send& m) {
   table_.offers.push_back(TransferTable::Offer{m, false, {}});
   return matchRecvs();
@@ -249,11 +263,12 @@ Status Connection::onSendInline(const control::SendInline& m) {
 Status Connection::onWriteInline(const control::WriteInline& m) {
   RegRef reg;
   char* local = nullptr;
-  Status st = ctx_.registry.authorize(m.token, m.remote_addr, m.data.size(), id_, &reg, &local);
+  std::string why;
+  Status st =
+      ctx_.registry.authorize(m.token, m.remote_addr, m.data.size(), id_, &reg, &local, &why);
   if (st.isOk()) st = landInline(*reg, local, m.data);
   if (!st.isOk()) {
-    LOG_WARN("connection %s: refused write of %zu bytes: %s", peer().c_str(), m.data.size(),
-             st.message().c_str());
+    logRefusal("write", m.data.size(), why.empty() ? st.message() : why);
     ctrl_.send(control::Nack{m.xfer_id, control::Initiator::kDataSender, st.code(), st.message()});
     return Status::ok();
   }
@@ -262,14 +277,13 @@ Status Connection::onWriteInline(const control::WriteInline& m) {
 }
 
 Status Connection::onWriteOrRead(bool is_write, uint64_t id, uint64_t addr, uint64_t size,
-                                 uint64_t token) {
+                                 control::AccessToken token) {
   RegRef reg;
   char* local = nullptr;
-  Status st = ctx_.registry.authorize(token, addr, size, id_, &reg, &local);
+  std::string why;
+  Status st = ctx_.registry.authorize(token, addr, size, id_, &reg, &local, &why);
   if (!st.isOk()) {
-    LOG_WARN("connection %s: refused %s of %llu bytes: %s", peer().c_str(),
-             is_write ? "write" : "read", static_cast<unsigned long long>(size),
-             st.message().c_str());
+    logRefusal(is_write ? "write" : "read", size, why);
     ctrl_.send(control::Nack{
         id, is_write ? control::Initiator::kDataSender : control::Initiator::kDataReceiver,
         st.code(), st.message()});
@@ -367,17 +381,36 @@ Status Connection::onNack(const control::Nack& m) {
   return Status::ok();
 }
 
+// The peer numbers its transfers 1, 2, 3, ... and sends each one's first frame (Send,
+// SendInline, Write, WriteInline, Read) when it numbers it, on this one ordered stream: a first
+// frame whose id is not above every earlier one is a duplicate (or a lie). Refusing it here,
+// before anything looks the id up, keeps a reused id from replacing a live transfer.
+Status Connection::claimPeerId(uint64_t id) {
+  if (id <= last_peer_id_) {
+    return Status(Code::kProtocolError, "transfer id " + std::to_string(id) +
+                                            " from the peer is not new (the last was " +
+                                            std::to_string(last_peer_id_) + ")");
+  }
+  last_peer_id_ = id;
+  return Status::ok();
+}
+
 Status Connection::onTransferFrame(control::FrameType type, const uint8_t* p, size_t n) {
   using control::FrameType;
   switch (type) {
     case FrameType::kSend:
-      return decodeThen<control::Send>(p, n, [&](const auto& m) { return onSend(m); });
+      return decodeThen<control::Send>(p, n, [&](const auto& m) {
+        TCPXP_RETURN_IF_ERROR(claimPeerId(m.xfer_id));
+        return onSend(m);
+      });
     case FrameType::kWrite:
       return decodeThen<control::Write>(p, n, [&](const auto& m) {
+        TCPXP_RETURN_IF_ERROR(claimPeerId(m.xfer_id));
         return onWriteOrRead(true, m.xfer_id, m.remote_addr, m.size, m.token);
       });
     case FrameType::kRead:
       return decodeThen<control::Read>(p, n, [&](const auto& m) {
+        TCPXP_RETURN_IF_ERROR(claimPeerId(m.xfer_id));
         return onWriteOrRead(false, m.xfer_id, m.remote_addr, m.size, m.token);
       });
     case FrameType::kReadOk:
@@ -389,12 +422,17 @@ Status Connection::onTransferFrame(control::FrameType type, const uint8_t* p, si
     case FrameType::kNack:
       return decodeThen<control::Nack>(p, n, [&](const auto& m) { return onNack(m); });
     case FrameType::kWriteInline:
-      return decodeThen<control::WriteInline>(p, n,
-                                              [&](const auto& m) { return onWriteInline(m); });
+      return decodeThen<control::WriteInline>(p, n, [&](const auto& m) {
+        TCPXP_RETURN_IF_ERROR(claimPeerId(m.xfer_id));
+        return onWriteInline(m);
+      });
     case FrameType::kReadData:
       return decodeThen<control::ReadData>(p, n, [&](const auto& m) { return onReadData(m); });
     case FrameType::kSendInline:
-      return decodeThen<control::SendInline>(p, n, [&](const auto& m) { return onSendInline(m); });
+      return decodeThen<control::SendInline>(p, n, [&](const auto& m) {
+        TCPXP_RETURN_IF_ERROR(claimPeerId(m.xfer_id));
+        return onSendInline(m);
+      });
     default:
       return Status(Code::kProtocolError, "unexpected frame type");
   }

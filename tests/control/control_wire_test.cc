@@ -184,15 +184,15 @@ TEST(ControlWireHeader, ChecksPayloadLengthPerType) {
       {FrameType::kHello, 151, 20 + 64 * 128 + 2 + 64},
       {FrameType::kHelloAck, 18, 16 + 64 * 128 + 2 + 1024},
       {FrameType::kSend, 16, 16},
-      {FrameType::kWrite, 40, 40},
-      {FrameType::kRead, 40, 40},
+      {FrameType::kWrite, 48, 48},
+      {FrameType::kRead, 48, 48},
       {FrameType::kReadOk, 8, 8},
       {FrameType::kCts, 16, 16},
       {FrameType::kDone, 16, 16},
       {FrameType::kNack, 18, 18 + 1024},
       {FrameType::kNotify, 4, 4 + 2 * 256},
       {FrameType::kBye, 0, 0},
-      {FrameType::kWriteInline, 32, 32 + 65536},
+      {FrameType::kWriteInline, 40, 40 + 65536},
       {FrameType::kReadData, 8, 8 + 65536},
       {FrameType::kSendInline, 8, 8 + 65536},
       {FrameType::kHeartbeat, 0, 0},
@@ -236,7 +236,7 @@ TEST(ControlWireHeader, TypeNames) {
 TEST(ControlWireHeader, FramesOnOneStreamParseInOrder) {
   std::vector<uint8_t> stream;
   encode(sampleHello(2), &stream);
-  encode(Write{1, 0x1000, 64, 99, 5}, &stream);
+  encode(Write{1, 0x1000, 64, {99, 98}, 5}, &stream);
   encode(Notify{"n", "m"}, &stream);
   encode(Bye{}, &stream);
   std::vector<FrameType> seen;
@@ -254,7 +254,7 @@ TEST(ControlWireHeader, FramesOnOneStreamParseInOrder) {
 
 TEST(ControlWireHeader, DecodeRefusesAnotherTypesPayload) {
   Read read;
-  std::vector<uint8_t> write_frame = frameOf(Write{1, 2, 3, 4, 5});
+  std::vector<uint8_t> write_frame = frameOf(Write{1, 2, 3, {4, 6}, 5});
   EXPECT_EQ(decodeFrame(write_frame, &read).code(), Code::kProtocolError);
 }
 
@@ -395,25 +395,29 @@ TEST(ControlWireSend, RoundTrips) {
 }
 
 TEST(ControlWireWrite, RoundTripsAndRejectsBadFields) {
-  Write w{42, 0x7f0000001000ull, 1ull << 33, 0xfeedfacecafebeefull, 17};
+  Write w{42, 0x7f0000001000ull, 1ull << 33, {0xfeedfacecafebeefull, 0x0102030405060708ull}, 17};
   expectWellFormed(w);
-  expectWellFormed(Write{1, UINT64_MAX, 0, 0, 0});
-  expectWellFormed(Write{1, UINT64_MAX - 10, 10, 0, 0});
-  for (size_t i = 36; i < 40; ++i) EXPECT_EQ(mutatedPayload(w, i, 1), Code::kProtocolError) << i;
-  Write wraps{1, UINT64_MAX - 10, 11, 0, 0};
+  expectWellFormed(Write{1, UINT64_MAX, 0, {}, 0});
+  expectWellFormed(Write{1, UINT64_MAX - 10, 10, {}, 0});
+  std::vector<uint8_t> payload = payloadOf(w);
+  ASSERT_EQ(payload.size(), 48u);
+  EXPECT_EQ(payload[32], 0x08) << "token.hi follows token.lo";
+  EXPECT_EQ(payload[40], 17) << "then mr_id";
+  for (size_t i = 44; i < 48; ++i) EXPECT_EQ(mutatedPayload(w, i, 1), Code::kProtocolError) << i;
+  Write wraps{1, UINT64_MAX - 10, 11, {}, 0};
   EXPECT_EQ(validate(wraps).code(), Code::kInvalidArgument);
   EXPECT_EQ(decodePayload<Write>(payloadOf(wraps)), Code::kProtocolError);
 }
 
 TEST(ControlWireRead, RoundTripsAndRejectsBadFields) {
-  Read r{43, 0x1000, 4096, 7, UINT32_MAX};
+  Read r{43, 0x1000, 4096, {7, 8}, UINT32_MAX};
   expectWellFormed(r);
   // Same layout as Write, distinct type byte.
-  Write w{43, 0x1000, 4096, 7, UINT32_MAX};
+  Write w{43, 0x1000, 4096, {7, 8}, UINT32_MAX};
   EXPECT_EQ(payloadOf(r), payloadOf(w));
   EXPECT_NE(frameOf(r)[5], frameOf(w)[5]);
-  for (size_t i = 36; i < 40; ++i) EXPECT_EQ(mutatedPayload(r, i, 1), Code::kProtocolError) << i;
-  Read wraps{1, 2, UINT64_MAX, 0, 0};
+  for (size_t i = 44; i < 48; ++i) EXPECT_EQ(mutatedPayload(r, i, 1), Code::kProtocolError) << i;
+  Read wraps{1, 2, UINT64_MAX, {}, 0};
   EXPECT_EQ(decodePayload<Read>(payloadOf(wraps)), Code::kProtocolError);
 }
 
@@ -478,7 +482,7 @@ TEST(ControlWireInline, RoundTripsAtEverySizeClass) {
   for (size_t i = 0; i < max.size(); ++i) max[i] = static_cast<uint8_t>(i * 13);
   for (size_t n : {size_t{0}, size_t{1}, size_t{4097}, size_t{kMaxInlineBytes}}) {
     std::span<const uint8_t> data(max.data(), n);
-    expectInlineRoundTrip(WriteInline{7, 0x10000, 99, 3, data}, 32);
+    expectInlineRoundTrip(WriteInline{7, 0x10000, {99, 98}, 3, data}, 40);
     expectInlineRoundTrip(ReadData{8, data}, 8);
     expectInlineRoundTrip(SendInline{9, data}, 8);
   }
@@ -487,16 +491,16 @@ TEST(ControlWireInline, RoundTripsAtEverySizeClass) {
 TEST(ControlWireInline, RejectsOversizeDataReservedBitsAndWrapping) {
   std::vector<uint8_t> big(kMaxInlineBytes + 1, 1);
   std::span<const uint8_t> too_big(big);
-  EXPECT_EQ(validate(WriteInline{1, 0, 0, 0, too_big}).code(), Code::kInvalidArgument);
+  EXPECT_EQ(validate(WriteInline{1, 0, {}, 0, too_big}).code(), Code::kInvalidArgument);
   EXPECT_EQ(validate(ReadData{1, too_big}).code(), Code::kInvalidArgument);
   EXPECT_EQ(validate(SendInline{1, too_big}).code(), Code::kInvalidArgument);
   std::vector<uint8_t> payload(8 + kMaxInlineBytes + 1, 0);
   EXPECT_EQ(decodePayload<SendInline>(payload), Code::kProtocolError);
   EXPECT_EQ(decodePayload<ReadData>(payload), Code::kProtocolError);
   std::vector<uint8_t> four(4, 5);
-  WriteInline good{1, 0x1000, 2, 3, four};
-  for (size_t i = 28; i < 32; ++i) EXPECT_EQ(mutatedPayload(good, i, 1), Code::kProtocolError) << i;
-  WriteInline wraps{1, UINT64_MAX - 2, 2, 3, four};
+  WriteInline good{1, 0x1000, {2, 9}, 3, four};
+  for (size_t i = 36; i < 40; ++i) EXPECT_EQ(mutatedPayload(good, i, 1), Code::kProtocolError) << i;
+  WriteInline wraps{1, UINT64_MAX - 2, {2, 9}, 3, four};
   EXPECT_EQ(validate(wraps).code(), Code::kInvalidArgument);
 }
 

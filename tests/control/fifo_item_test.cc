@@ -33,7 +33,8 @@ Code decodeCode(const Blob& blob) {
   return decodeFifoItem(blob.bytes, kFifoItemBytes, &out).code();
 }
 
-const FifoItem kItem{0x00007f1234560000ull, 1ull << 20, 42, 0x0123456789abcdefull};
+const FifoItem kItem{
+    0x00007f1234560000ull, 1ull << 20, 42, {0x0123456789abcdefull, 0xfedcba9876543210ull}};
 
 TEST(FifoItem, LayoutMatchesUcclOffsets) {
   Blob blob = encoded(kItem);
@@ -43,19 +44,20 @@ TEST(FifoItem, LayoutMatchesUcclOffsets) {
   EXPECT_EQ(le32(b + 12), 0x54585046u);
   EXPECT_EQ(le32(b + 16), 1u);
   EXPECT_EQ(le32(b + 20), kItem.mr_id);
-  EXPECT_EQ(le64(b + 24), kItem.token);
+  EXPECT_EQ(le64(b + 24), kItem.token.lo);
   EXPECT_EQ(le64(b + 32), kItem.size);
-  for (size_t i = 40; i < kFifoItemBytes; ++i) EXPECT_EQ(b[i], 0) << i;
+  EXPECT_EQ(le64(b + 40), kItem.token.hi);
+  for (size_t i = 48; i < kFifoItemBytes; ++i) EXPECT_EQ(b[i], 0) << i;
 }
 
 TEST(FifoItem, RoundTrips) {
   const FifoItem cases[] = {
       kItem,
       {0, 0, 0, 0},
-      {UINT64_MAX, UINT32_MAX - 1ull, UINT32_MAX, UINT64_MAX},
-      {1, UINT32_MAX, 1, 1},  // exactly the escape value
-      {2, 5ull << 32, 2, 2},  // over 4 GiB
-      {3, UINT64_MAX, 3, 3},
+      {UINT64_MAX - UINT32_MAX, UINT32_MAX - 1ull, UINT32_MAX, {UINT64_MAX, UINT64_MAX}},
+      {1, UINT32_MAX, 1, 1},       // exactly the escape value
+      {2, 5ull << 32, 2, 2},       // over 4 GiB
+      {0, UINT64_MAX, 3, {3, 4}},  // the whole address space: ends exactly at the top
   };
   for (const FifoItem& item : cases) {
     Blob blob = encoded(item);
@@ -103,11 +105,29 @@ TEST(FifoItem, RejectsBadNmsgsAndReservedBytes) {
     bad.bytes[16] = nmsgs;
     EXPECT_EQ(decodeCode(bad), Code::kInvalidArgument) << int(nmsgs);
   }
-  for (size_t i = 40; i < kFifoItemBytes; ++i) {
+  for (size_t i = 48; i < kFifoItemBytes; ++i) {
     Blob bad = blob;
     bad.bytes[i] = 1;
     EXPECT_EQ(decodeCode(bad), Code::kInvalidArgument) << i;
   }
+}
+
+TEST(FifoItem, RefusesARangeThatWraps) {
+  Blob blob = encoded({UINT64_MAX - 10, 11, 2, {3, 4}});
+  EXPECT_EQ(decodeCode(blob), Code::kInvalidArgument);
+  Blob fits = encoded({UINT64_MAX - 10, 10, 2, {3, 4}});
+  EXPECT_EQ(decodeCode(fits), Code::kOk);
+  EXPECT_EQ(updateFifoItem(fits.bytes, UINT64_MAX - 5, 5).code(), Code::kOk);
+  Blob patched = fits;
+  EXPECT_EQ(updateFifoItem(fits.bytes, UINT64_MAX - 5, 6).code(), Code::kInvalidArgument);
+  EXPECT_EQ(std::memcmp(fits.bytes, patched.bytes, kFifoItemBytes), 0) << "left untouched";
+}
+
+TEST(FifoItem, TokenHalvesTravelApart) {
+  FifoItem out;
+  Blob blob = encoded({0x1000, 64, 1, {0x1111, 0x2222}});
+  ASSERT_TRUE(decodeFifoItem(blob.bytes, kFifoItemBytes, &out).isOk());
+  EXPECT_EQ(out.token, (AccessToken{0x1111, 0x2222}));
 }
 
 TEST(FifoItem, EscapeSizeNeedsAFullSize) {

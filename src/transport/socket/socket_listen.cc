@@ -9,11 +9,11 @@
 #include <cstring>
 #include <map>
 #include <mutex>
-#include <random>
 #include <unordered_map>
 
 #include "common/log.h"
 #include "common/net_util.h"
+#include "common/secure_random.h"
 #include "transport/socket/socket_comm.h"
 #include "transport/socket/socket_devices.h"
 
@@ -26,14 +26,8 @@ constexpr size_t kMaxPending = 64;
 constexpr uint64_t kStageActive = 0x31764e4e4f435854ull;  // "TXCONNv1"
 constexpr uint64_t kStageDone = 0x31656e6f44435854ull;    // "TXCDone1"
 
-uint64_t randomNonce() {
-  static std::mutex mu;
-  static std::mt19937_64 rng{std::random_device{}()};
-  std::lock_guard<std::mutex> lock(mu);
-  uint64_t v = 0;
-  while (v == 0) v = rng();
-  return v;
-}
+// From the kernel: a peer must not predict the nonces of other connections.
+uint64_t randomNonce() { return secureRandomNonZero64(); }
 
 struct Connecting {
   void* handle = nullptr;

@@ -1,0 +1,59 @@
+// A peer that speaks the control protocol by hand, for the hostile-peer tests and the Connection
+// fuzzer: it dials an Endpoint's control port, sends whatever frames (or bytes) a test scripts,
+// reads what comes back, and can complete a real handshake (its channel comms on the built-in
+// transport of this process) so that frames can be scripted on a ready connection.
+//
+// Every wait is bounded by the timeout given; nothing sleeps to synchronise.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/fd.h"
+#include "common/status.h"
+#include "control/control_wire.h"
+#include "transport/net.h"
+
+namespace tcpxp::engine::testing {
+
+class ScriptedPeer {
+ public:
+  ScriptedPeer() = default;
+  ~ScriptedPeer();
+  ScriptedPeer(const ScriptedPeer&) = delete;
+  ScriptedPeer& operator=(const ScriptedPeer&) = delete;
+
+  // Connects to 127.0.0.1:port (blocking, bounded).
+  Status dial(uint16_t port, int timeout_ms = 5000);
+  int fd() const { return fd_.get(); }
+
+  Status sendBytes(const std::vector<uint8_t>& bytes);
+  template <typename Msg>
+  Status send(const Msg& msg) {
+    std::vector<uint8_t> bytes;
+    control::encode(msg, &bytes);
+    return sendBytes(bytes);
+  }
+
+  // The next frame from the endpoint. kPeerClosed once it closed the socket, kTimeout when
+  // nothing complete arrived in time, kProtocolError for a frame header this peer cannot parse.
+  Status next(control::FrameHeader* header, std::vector<uint8_t>* payload, int timeout_ms);
+  // Reads and drops frames until the endpoint closes the socket: true if it did in time.
+  bool closedWithin(int timeout_ms, std::vector<control::FrameType>* seen = nullptr);
+
+  // A Hello as the engine would send it (1 channel, 1 MiB chunks, host memory, the built-in
+  // transport's name), with `channels` listen handles of this process's built-in transport.
+  Status hello(control::Hello* out, size_t channels = 1);
+  // hello(), send it, expect HelloAck OK, then connect and accept the comms: the endpoint's side
+  // of the connection is then ready (it answers what comes next).
+  Status handshake(int timeout_ms = 5000);
+
+ private:
+  Fd fd_;
+  std::vector<uint8_t> in_;
+  transport::NetPlugin* plugin_ = nullptr;
+  std::vector<void*> listen_comms_, send_comms_, recv_comms_;
+};
+
+}  // namespace tcpxp::engine::testing
