@@ -3,12 +3,17 @@
 #include <dlfcn.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <mutex>
 
 #include "common/log.h"
+#include "transport/plugin_log.h"
 #include "transport/socket/socket_net.h"
 #include "transport/transports.h"
 
@@ -28,21 +33,19 @@ std::map<const ncclNet_v7_t*, InitRecord>& registry() {
   return *records;
 }
 
-LogLevel mapLevel(int level) {
-  switch (level) {
-    case NCCL_LOG_VERSION:
-      return LogLevel::kInfo;
-    case NCCL_LOG_WARN:
-      return LogLevel::kWarn;
-    case NCCL_LOG_INFO:
-      return LogLevel::kDebug;
-    case NCCL_LOG_ABORT:
-      return LogLevel::kError;
-    case NCCL_LOG_TRACE:
-      return LogLevel::kTrace;
-    default:
-      return LogLevel::kNone;
-  }
+// The process's bridge policy (plugin_log.h); never destroyed, so plugin threads may log
+// during exit. Its pending counts are reported at exit.
+PluginLogLimiter& pluginLog() {
+  static PluginLogLimiter* limiter = [] {
+    auto* l =
+        new PluginLogLimiter([] { return std::chrono::steady_clock::now(); },
+                             [](LogLevel level, const char* file, int line, const char* text) {
+                               logLine(level, file, line, "%s", text);
+                             });
+    std::atexit([] { pluginLog().flush(); });
+    return l;
+  }();
+  return *limiter;
 }
 
 // The members the engine calls that `t` lacks, comma-separated; "" when complete. iflush,
@@ -98,12 +101,19 @@ Status initOnce(const ncclNet_v7_t* table, const std::string& origin, NetPlugin*
 
 extern "C" void tcpxpPluginLogger(int level, unsigned long /*flags*/, const char* file, int line,
                                   const char* fmt, ...) {
-  LogLevel mapped = mapLevel(level);
-  if (mapped == LogLevel::kNone || !logEnabled(mapped) || fmt == nullptr) return;
+  if (fmt == nullptr) return;
+  // Level first: a message not shown costs no formatting (TCPX's host-recv WARN is per recv()).
+  LogLevel mapped = pluginMessageLevel(level, fmt);
+  if (mapped == LogLevel::kNone || !logEnabled(mapped)) return;
+  char text[2048];
   va_list args;
   va_start(args, fmt);
-  logLineV(mapped, file ? file : "plugin", line, fmt, args);
+  int n = std::vsnprintf(text, sizeof(text), fmt, args);
   va_end(args);
+  if (n < 0) return;
+  size_t len = std::min(static_cast<size_t>(n), sizeof(text) - 1);
+  while (len > 0 && text[len - 1] == '\n') --len;  // NCCL-style callers may end with a newline
+  pluginLog().submit(mapped, file ? file : "plugin", line, std::string(text, len));
 }
 
 Status NetPlugin::validate(const ncclNet_v7_t& t, const std::string& origin) {

@@ -41,7 +41,8 @@ class NetPlugin {
   std::string origin_;
 };
 
-// The plugin logger bridged into the project's log (exposed for tests).
+// The plugin logger bridged into the project's log, with plugin_log.h's policy (levels,
+// TCPX's host-recv WARN at DEBUG, repeats counted, a rate limit). Exposed for tests.
 extern "C" void tcpxpPluginLogger(int level, unsigned long flags, const char* file, int line,
                                   const char* fmt, ...);
 

@@ -1,8 +1,10 @@
-// Harness of the ncclNet v7 conformance suite (conformance_test.cc): memory, registrations,
-// comm pairs, FIFO-ordered request queues, UNPACK scatter-list readers and "sides" that move a
-// message plan through a pair. Everything here drives the table only as TCPX allows (docs/TCPX.md):
-// host memory, FIFO-head tests, <= 16 outstanding requests per comm, irecvConsumed after every
-// completed receive in FIFO order, one thread per comm, a deadline on every wait.
+// Harness of the ncclNet v7 conformance suite (conformance_test.cc) and of the built-in
+// transport's guard rails (builtin_guard_rails_test.cc): memory, registrations, comm pairs,
+// FIFO-ordered request queues, UNPACK scatter-list readers, "sides" that move a message plan
+// through a pair, and the fixture that loads the library under test. Everything here drives the
+// table only as TCPX allows (docs/TCPX.md): host memory, FIFO-head tests, <= 16 outstanding
+// requests per comm, irecvConsumed after every completed receive in FIFO order, one accept per
+// listen comm, requests under 4 MiB, one thread per comm, a deadline on every wait.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -22,6 +24,7 @@
 
 #include "transport/abi/net_v7.h"
 #include "transport/device_memory.h"
+#include "transport/plugin_loader.h"
 
 namespace tcpxp::conformance {
 
@@ -33,7 +36,9 @@ namespace device = tcpxp::transport::device;
 
 inline constexpr std::chrono::seconds kStallLimit{10};  // a wait with no progress this long fails
 inline constexpr int kMaxOutstanding = 16;              // requests per comm (TCPX)
-inline constexpr int kMaxRequest = (4 << 20) - 1;       // TCPX: one request stays under 4 MiB
+// The largest request a driver posts: TCPX takes larger ones but exit(1)s on a GPU receive of
+// over 2048 fragments, so drivers keep every request under 4 MiB; the built-in refuses more.
+inline constexpr int kMaxRequest = (4 << 20) - 1;
 inline constexpr size_t kPage = NCCL_NET_UNPACK_PAGE_SIZE;
 inline constexpr int kSlots = NCCL_NET_DEVICE_UNPACK_MAX_QUEUE_DEPTH;
 inline constexpr int kSizesSentinel = -0x5a5a5a5;  // test() must never write `sizes`
@@ -578,5 +583,67 @@ inline std::vector<Msg> randomPlan(int count, int max_size, int window, uint64_t
 inline size_t dstBytes(int max_size, int window) {
   return static_cast<size_t>(window) * (max_size + 4096);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The fixture: loads the library under test once per process (init runs once per process).
+
+// The library a test binary tests; each binary defines it (conformance: $TCPXP_CONFORMANCE_PLUGIN
+// or the built-in; guard rails: always the built-in).
+std::string pluginUnderTest();
+
+class NetTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (g_net != nullptr) return;
+    std::string path = pluginUnderTest();
+    tcpxp::transport::NetPlugin* plugin = nullptr;
+    tcpxp::Status st = tcpxp::transport::NetPlugin::load(path, &plugin);
+    if (st.isOk()) {
+      g_net = &plugin->table();
+    } else {
+      load_error_ = path + ": " + st.toString();
+    }
+  }
+  void SetUp() override {
+    ASSERT_NE(g_net, nullptr) << "cannot load the plugin under test: " << load_error_;
+    ASSERT_EQ(net().getProperties(0, &props_), ncclSuccess);
+    unpack_ = props_.netDeviceType == NCCL_NET_DEVICE_UNPACK;
+  }
+
+  // A connected pair plus registered source and destination buffers.
+  struct Rig {
+    Pair pair;
+    HostBuffer src, dst;
+    std::unique_ptr<Mr> src_mr, dst_mr;
+  };
+  void makeRig(Rig* rig, size_t src_bytes, size_t dst_bytes, uint64_t seed) {
+    ASSERT_TRUE(connectPair(&rig->pair));
+    rig->src = allocHost(src_bytes);
+    rig->dst = allocHost(dst_bytes);
+    fillPattern(rig->src.get(), src_bytes, seed);
+    std::memset(rig->dst.get(), 0, dst_bytes);
+    rig->src_mr = std::make_unique<Mr>(rig->pair.send, rig->src.get(), src_bytes, NCCL_PTR_HOST);
+    rig->dst_mr = std::make_unique<Mr>(rig->pair.recv, rig->dst.get(), dst_bytes, NCCL_PTR_HOST);
+    ASSERT_EQ(rig->src_mr->rc(), ncclSuccess);
+    ASSERT_EQ(rig->dst_mr->rc(), ncclSuccess);
+  }
+  // Deregisters before the pair's comms close (TCPX order: deregMr, then close).
+  static void release(Rig* rig) {
+    rig->src_mr.reset();
+    rig->dst_mr.reset();
+    rig->pair.close();
+  }
+  AssertionResult runPlan(Rig& rig, const std::vector<Msg>& plan, int window,
+                          CudaRegisteredBuffer* dev = nullptr) {
+    SendSide send(rig.pair, rig.src.get(), rig.src_mr->get(), plan, window);
+    RecvSide recv(rig.pair, rig.dst.get(), rig.dst_mr->get(), rig.src.get(), plan, window, unpack_,
+                  dev);
+    return run({&send, &recv});
+  }
+
+  static inline std::string load_error_;
+  ncclNetProperties_v7_t props_{};
+  bool unpack_ = false;
+};
 
 }  // namespace tcpxp::conformance

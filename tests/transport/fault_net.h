@@ -15,13 +15,20 @@
 // comm first and then reports the planned result (a close that failed but released the comm).
 // A stalled test reports done = 0 for that request forever, without testing it again.
 //
-// Threading: every member is thread-safe (atomics; the driver threads of both endpoints and the
-// test thread use it at once). Lifetime: process-wide; the tables are registered once per process
-// (NetPlugin::fromTable initialises a table once).
+// Recording: each side also records what the engine asked of the transport that TCPX cannot
+// refuse (docs/TCPX.md: a second accept on a listen comm crashes it; a GPU receive of over 2048
+// fragments exits the process), readable with record(): see NetRecord.
+//
+// Threading: every member is thread-safe (atomics, and a mutex for the recording; the driver
+// threads of both endpoints and the test thread use it at once). Lifetime: process-wide; the tables
+// are registered once per process (NetPlugin::fromTable initialises a table once).
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <mutex>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "common/status.h"
 #include "transport/abi/net_v7.h"
@@ -45,6 +52,20 @@ static_assert(static_cast<int>(NetCall::kCloseRecv) + 1 == kNumNetCalls);
 const char* netCallName(NetCall call);
 
 inline constexpr const char* kFaultNetName = "tcpx-p2p-fault";
+
+// What one side's engine asked of the transport since reset() (calls that reached the socket
+// transport and succeeded; faulted calls are not recorded).
+struct NetRecord {
+  uint64_t listens = 0;
+  uint64_t accepted = 0;       // accepts that returned a recv comm
+  uint64_t accepts_after = 0;  // accept calls on a listen comm that had returned its recv comm
+  uint64_t requests = 0;       // isends and irecvs posted
+  uint64_t max_request_bytes = 0;
+  uint64_t gpu_irecvs = 0;  // irecvs into NCCL_PTR_CUDA registrations (the GPU receive path)
+  uint64_t max_gpu_irecv_bytes = 0;
+  uint64_t gpu_irecvs_checked = 0;       // of those, completed with their fragments counted
+  uint64_t max_gpu_irecv_fragments = 0;  // cnt[slot] of a completed UNPACK receive
+};
 
 class FaultNet {
  public:
@@ -72,6 +93,20 @@ class FaultNet {
   bool isStalled(void* request) const;
   void setStalled(void* request);
 
+  NetRecord record() const;
+  // For the table's functions: record a call that the socket transport accepted.
+  void onListen();
+  // Before the call: counts an accept on a listen comm that already returned its recv comm.
+  void beforeAccept(void* listen_comm);
+  void onAccepted(void* listen_comm, void* recv_comm, const ncclNetDeviceHandle_v7_t* dev);
+  void onCloseListen(void* listen_comm);
+  void onRegMr(void* mhandle, int type);
+  void onDeregMr(void* mhandle);
+  void onIsend(int size);
+  void onIrecv(void* recv_comm, int size, void* mhandle, void* request);
+  void onTestDone(void* request);
+  void onCloseRecv(void* recv_comm);
+
  private:
   struct Plan {
     std::atomic<uint64_t> at{0};  // 0: none
@@ -82,6 +117,24 @@ class FaultNet {
   };
   Plan plans_[kNumNetCalls];
   std::atomic<void*> stalled_{nullptr};
+
+  // The recording. The live objects survive reset() (a comm made before it keeps its slot
+  // count); only the NetRecord counters restart.
+  struct RecvCommState {
+    const void* meta = nullptr;  // netUnpackMeta of an UNPACK recv comm, else null
+    uint64_t irecvs = 0;         // posted so far: the next one uses slot irecvs % 16
+  };
+  struct GpuRecv {
+    void* recv_comm;
+    const void* meta;
+    int slot;
+  };
+  mutable std::mutex rec_mu_;
+  NetRecord rec_;
+  std::unordered_set<void*> accepted_listens_;
+  std::unordered_map<void*, int> mr_types_;
+  std::unordered_map<void*, RecvCommState> recv_comms_;
+  std::unordered_map<void*, GpuRecv> gpu_recvs_;  // posted, not yet reported done
 };
 
 }  // namespace tcpxp::testing

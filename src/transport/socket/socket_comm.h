@@ -10,8 +10,13 @@
 //   test() after done=1 reports done=0 forever (as TCPX does), with a warning
 //   irecvConsumed exactly once per completed receive, in FIFO order, n == 1          -> 3
 //   irecv n == 1                                                                     -> 3
-//   one accept per listen comm                                                       -> 3
-//   requests under 4 MiB                                                             -> 4
+// Guard rails where TCPX's behaviour is undefined or fatal (a driver bug then fails with a code
+// here instead of crashing on GCP; tests/transport/builtin_guard_rails_test.cc):
+//   a second accept on a listen comm (TCPX: use after free, then a double-free abort) -> 3
+//   requests of 4 MiB and more (TCPX takes them; a GPU receive of over 2048 fragments
+//   exit(1)s the process)                                                            -> 4
+//   accept without recvDevComm in UNPACK mode (TCPX: crash on the first test())       -> 4
+//   iflush (TCPX: never call it)                                                     -> 3
 // Matching is by posting order only (tags ignored); test() never writes `sizes`.
 //
 // Threading (the TCPX contract): each comm is driven by one thread at a time. Helper threads

@@ -281,8 +281,8 @@ ncclResult_t ListenComm::accept(RecvComm** out, ncclNetDeviceHandle_v7_t** dev_h
   *out = nullptr;
   if (accepted_) {
     LOG_WARN(
-        "accept: this listen comm already accepted its connection; TCPX allows one accept "
-        "per listen comm (listen again for another)");
+        "accept: this listen comm already accepted its connection; one accept per listen comm "
+        "(listen again for another): a second accept crashes TCPX (use after free, double free)");
     return ncclInternalError;
   }
   if (config().unpack && dev_handle == nullptr) {

@@ -99,7 +99,12 @@ ncclResult_t RecvComm::irecv(int n, void** data, int* sizes, void** mhandles, vo
   }
   if (error_.failed()) return error_.code();
   if (sizes[0] < 0 || sizes[0] > kMaxRequestBytes) {
-    LOG_WARN("irecv of %d bytes: one request must be 0 .. 4 MiB - 1 bytes (TCPX rule)", sizes[0]);
+    // A guard rail, not TCPX behaviour: TCPX takes any size but exit(1)s on a GPU receive of
+    // over 2048 fragments, so drivers keep requests under 4 MiB (docs/TCPX.md).
+    LOG_WARN(
+        "irecv of %d bytes: one request must be 0 .. 4 MiB - 1 bytes (this transport's "
+        "guard rail; TCPX exits the process on a GPU receive of over 2048 fragments)",
+        sizes[0]);
     return ncclInvalidArgument;
   }
   auto* reg = static_cast<Registration*>(mhandles[0]);

@@ -81,7 +81,12 @@ ncclResult_t SendComm::isend(void* data, int size, void* mhandle, void** request
   *request = nullptr;
   if (error_.failed()) return error_.code();
   if (size < 0 || size > kMaxRequestBytes) {
-    LOG_WARN("isend of %d bytes: one request must be 0 .. 4 MiB - 1 bytes (TCPX rule)", size);
+    // A guard rail, not TCPX behaviour: TCPX takes any size but exit(1)s on a GPU receive of
+    // over 2048 fragments, so drivers keep requests under 4 MiB (docs/TCPX.md).
+    LOG_WARN(
+        "isend of %d bytes: one request must be 0 .. 4 MiB - 1 bytes (this transport's "
+        "guard rail; TCPX exits the process on a GPU receive of over 2048 fragments)",
+        size);
     return ncclInvalidArgument;
   }
   auto* reg = static_cast<Registration*>(mhandle);
