@@ -99,8 +99,8 @@ const Command kBench = {
         "and client\n"
         "endpoint i drives server endpoint i, all pairs at once, starting each size together. "
         "Rows per pair\n"
-        "(\"0->0\": client GPU -> server GPU) and \"all\": every pair's bytes / (last end - first "
-        "start).",
+        "(\"1: 0->4\": pair 1, client GPU 0 -> server GPU 4) and \"all\": every pair's bytes / "
+        "(last end - first start).",
     .flags =
         {
             {"--local", nullptr, "run the server and the client as two processes on this machine"},
@@ -135,7 +135,8 @@ const Command kBench = {
              "0,1,4, 0x4 (4 on GPU 0), hostx4 (4 in host memory). A GPU listed twice is\n"
              "an error (write 0x2). Both sides need the same count. Replaces --gpu/--host"},
             {"--server-gpus", "LIST",
-             "--local with --gpus: the server's endpoints (default: --gpus)"},
+             "--local with --gpus: the server's endpoints (default: --gpus); e.g.\n"
+             "--gpus 0-3 --server-gpus 4-7 pairs GPU i with GPU i+4 (scripts/scale_bench.py)"},
             {"--verify", nullptr,
              "check every received byte after each size (untimed): the receiving buffer\n"
              "holds a sentinel before the size and must hold the pair's pattern after it"},
