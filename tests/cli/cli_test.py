@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """End-to-end checks of the tcpx-p2p tool (python3 standard library only).
 
-Usage: cli_test.py PATH/TO/tcpx-p2p {demo,bench,info,usage}
+Usage: cli_test.py PATH/TO/tcpx-p2p {demo,bench,bench_gpus,info,usage}
 
 Every run has a subprocess timeout; nothing sleeps. ctest sets UCCL_SOCKET_IFNAME=lo and a
 short UCCL_TCPX_TIMEOUT_MS so that the local peers stay on loopback and fail fast.
@@ -70,6 +70,8 @@ def check_bench(tool):
     pairs = {(r["mode"], r["size"]) for r in results}
     want = {(m, s) for m in ("sendrecv", "write", "read") for s in (4096, 1 << 20)}
     expect(pairs == want, "the JSON covers every mode and size", str(pairs))
+    check_summary(out, report, modes=("sendrecv", "write", "read"), verified=False,
+                  timed_bytes=3 * 3 * (4096 + (1 << 20)))
 
     # Mixed memory (GPU on one side when a GPU is present; host on both here otherwise).
     rc, out, err = run(tool, "bench", "--local", "--server-host", "--mode", "write", "--sizes",
@@ -99,6 +101,158 @@ def check_bench(tool):
     rc, out, err = run(tool, "bench", "--local", "--host", "--latency", "--latency-iters", "50")
     expect(rc == 0 and "median" in out and "p99" in out, "bench --latency reports median and p99",
            out, err)
+
+
+def check_summary(out, report, modes, verified, timed_bytes):
+    """The summary after the table (stdout) and in the JSON."""
+    expect("\nsummary" in out, "bench ends with a summary", out)
+    tail = out[out.index("\nsummary"):]
+    for mode in modes:
+        row = re.search(rf"^  {mode} +best +([0-9.]+) GB/s at .+ worst +([0-9.]+) GB/s at .+"
+                        r"90% of best from \S", tail, re.M)
+        expect(row and float(row[1]) >= float(row[2]) > 0,
+               f"the summary gives {mode}'s best, worst and 90% size", tail)
+    expect(re.search(r"^  moved +[0-9.]+ MB in timed transfers, wall time [0-9.]+ s$", tail, re.M)
+           and re.search(r"^  errors +0 \(transport counters\); "
+                         + ("every received byte verified" if verified else "data not checked"),
+                         tail, re.M),
+           "the summary gives bytes, wall time, 0 transport errors and the verification", tail)
+    summary = report.get("summary", {})
+    expect(summary.get("timed_bytes") == timed_bytes and summary.get("transport_errors") == 0
+           and summary.get("verified") is verified and summary.get("wall_s", 0) > 0
+           and [m["mode"] for m in summary.get("modes", [])] == list(modes)
+           and all(m["best_gbps"] >= m["worst_gbps"] > 0 and m["size_at_90pct_of_best"] > 0
+                   for m in summary["modes"]),
+           f"the JSON summary: {timed_bytes} timed bytes, 0 errors, verified={verified}",
+           json.dumps(summary, indent=1))
+
+
+def table_rows(out):
+    """(mode, size, pair, GB/s) of every row of the per-pair table."""
+    rows = []
+    for line in out.splitlines():
+        m = re.match(r"^(sendrecv|write|read) +(\d+ \w+) +(all|\d+: \S+) +([0-9.]+) +([0-9.]+)$",
+                     line)
+        if m:
+            rows.append((m[1], m[2], m[3], float(m[4])))
+    return rows
+
+
+def check_bench_gpus(tool):
+    """Single-process mode: several endpoints per process, every pair at once, every byte checked."""
+    n = 3
+    with tempfile.TemporaryDirectory() as tmp:
+        rc, out, err = run(tool, "bench", "--local", "--gpus", f"hostx{n}", "--sizes", "4K,1M",
+                           "--iters", "3", "--mode", "all", "--latency", "--latency-iters", "20",
+                           "--verify", "--json", "out.json", cwd=tmp)
+        expect(rc == 0, f"bench --local --gpus hostx{n} --verify exits 0 (got {rc})", out, err)
+        with open(os.path.join(tmp, "out.json")) as f:
+            report = json.load(f)
+    expect(f"{n} pairs, client endpoint i -> server endpoint i" in out
+           and all(f"  pair {i} (host->host): client host memory -> server host memory" in out
+                   for i in range(n)),
+           f"the header names the {n} pairs", out, err)
+    rows = table_rows(out)
+    labels = [f"{i}: host->host" for i in range(n)] + ["all"]
+    for mode in ("sendrecv", "write", "read"):
+        for size in ("4 KiB", "1 MiB"):
+            got = [(r[2], r[3]) for r in rows if r[0] == mode and r[1] == size]
+            expect([g[0] for g in got] == labels and all(g[1] > 0 for g in got),
+                   f"{mode} {size}: a row per pair and an aggregate row, each > 0 GB/s", out, err)
+    for i in range(n):
+        expect(f"latency, pair {i} (host->host): 8 B write + wait, 20 round trips" in out,
+               f"latency of pair {i}", out, err)
+    expect(f"latency, all {n} pairs: 8 B write + wait, {20 * n} round trips" in out,
+           "latency over all pairs", out, err)
+    results, per_pair = report["results"], report.get("pair_results", [])
+    expect(len(results) == 6 and all(r["pairs"] == n and r["gbps"] > 0 for r in results),
+           f"the JSON's results are the 6 aggregate rows of {n} pairs, each > 0 GB/s",
+           json.dumps(results, indent=1))
+    expect(len(per_pair) == 6 * n and all(r["gbps"] > 0 for r in per_pair)
+           and sorted({r["pair"] for r in per_pair}) == list(range(n)),
+           f"the JSON has {6 * n} per-pair results, each > 0 GB/s", json.dumps(per_pair, indent=1))
+    expect([p["label"] for p in report.get("pairs", [])] == ["host->host"] * n
+           and len(report.get("pair_latency", [])) == n
+           and report["latency"]["iters"] == 20 * n,
+           "the JSON lists the pairs and their latencies", json.dumps(report.get("pairs")))
+    check_summary(out, report, modes=("sendrecv", "write", "read"), verified=True,
+                  timed_bytes=n * (3 * 3 * (4096 + (1 << 20)) + 8 * 20))
+    expect("transfers done" not in out, "no progress lines on stdout", out, err)
+
+    # Several endpoints on one GPU, where this machine has one (the explicit form 0x2).
+    rc, out, err = run(tool, "bench", "--local", "--gpus", "0x2", "--sizes", "64K", "--iters", "2",
+                       "--mode", "write,read", "--verify")
+    if rc == 2 and "this machine has no GPU" in err:
+        print("ok: (no GPU here: --gpus 0x2 refused as expected)")
+    else:
+        rows = table_rows(out)
+        expect(rc == 0 and [r[2] for r in rows] == ["0: 0->0", "1: 0->0", "all"] * 2
+               and all(r[3] > 0 for r in rows) and "every received byte verified" in out,
+               f"bench --local --gpus 0x2 (GPU memory) exits 0 with verified rows (got {rc})",
+               out, err)
+
+    # Progress: a line on stderr per period while a size runs (a short period here); stdout's
+    # table and the JSON stay as they are.
+    with tempfile.TemporaryDirectory() as tmp:
+        rc, out, err = run(tool, "bench", "--local", "--gpus", "hostx2", "--sizes", "1M",
+                           "--iters", "300", "--mode", "write", "--progress-every", "0.01",
+                           "--json", "out.json", cwd=tmp)
+        with open(os.path.join(tmp, "out.json")) as f:
+            report = json.load(f)
+    progress = [l for l in err.splitlines() if "transfers done" in l]
+    expect(rc == 0 and progress and all(
+        re.fullmatch(r"tcpx-p2p bench: write 1 MiB: \d+ of 602 transfers done after [0-9.]+ s", l)
+        for l in progress), f"progress lines on stderr ({len(progress)})", out, err)
+    expect("transfers done" not in out and [r[2] for r in table_rows(out)] ==
+           ["0: host->host", "1: host->host", "all"] and len(report["results"]) == 1,
+           "stdout's table and the JSON are unchanged by progress", out, err)
+
+    # Two processes started by hand (--server / --client): different endpoint counts fail on
+    # both sides, saying so.
+    server = subprocess.Popen([tool, "bench", "--server", "--gpus", "hostx2", "--accept-timeout",
+                               "30", "--timeout", "10"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        address = None
+        for line in server.stdout:  # ends when the server exits; it prints its address first
+            m = re.search(r"--client (\S+) --gpus <2 entries>", line)
+            if m:
+                address = m[1]
+                break
+        expect(address, "bench --server --gpus hostx2 prints its address and the count")
+        rc, out, err = run(tool, "bench", "--client", address, "--gpus", "hostx3", "--sizes",
+                           "4K", "--iters", "1", "--timeout", "10")
+        expect(rc == 1 and "the server has 2 endpoint(s), this client 3; give both sides the "
+               "same number of --gpus entries" in err, "a client with 3 endpoints is told why",
+               out, err)
+        server_out, server_err = server.communicate(timeout=TIMEOUT_S)
+        expect(server.returncode == 1 and "the client drives 3 endpoint(s), this server has 2"
+               in server_err, "the server with 2 endpoints says why too", server_out, server_err)
+    finally:
+        server.kill()
+        server.wait()
+
+    # Bad lists: precise messages, exit 2, nothing started.
+    cases = [
+        (["--gpus", "0,0"], "--gpus: GPU 0 is listed twice ('0' and '0'); several endpoints on "
+         "one GPU are written 0xK, e.g. 0x2"),
+        (["--gpus", "host,host"], "--gpus: host memory is listed twice ('host' and 'host')"),
+        (["--gpus", "0-3,2"], "--gpus: GPU 2 is listed twice ('0-3' and '2')"),
+        (["--gpus", "1,,2"], "--gpus: empty entry in '1,,2'"),
+        (["--gpus", "5-2"], "--gpus: '5-2': the range goes down (write 2-5)"),
+        (["--gpus", "gpu0"], "--gpus: 'gpu0' is not N, A-B or host, each optionally xK"),
+        (["--gpus", "hostx0"], "--gpus: 'hostx0': the count after x must be 1..64"),
+        (["--gpus", "hostx40,hostx2x"], "--gpus: 'hostx2x' is not N, A-B or host"),
+        (["--gpus", "1023"], "--gpus: GPU 1023 does not exist: this machine has"),
+        (["--gpus", "hostx2", "--host"], "--gpus replaces --gpu, --host and --client-host"),
+        (["--gpus", "hostx2", "--server-gpus", "host"],
+         "--server-gpus lists 1 endpoint(s), --gpus 2: client endpoint i drives server endpoint i"),
+        (["--server-gpus", "host"], "--server-gpus is for --local with --gpus"),
+    ]
+    for args, message in cases:
+        rc, out, err = run(tool, "bench", "--local", *args)
+        expect(rc == 2 and message in err and out == "",
+               f"bench --local {' '.join(args)} exits 2 with '{message}'", out, err)
 
 
 def check_info(tool):
@@ -187,7 +341,8 @@ def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
     tool, check = sys.argv[1], sys.argv[2]
-    checks = {"demo": check_demo, "bench": check_bench, "info": check_info, "usage": check_usage}
+    checks = {"demo": check_demo, "bench": check_bench, "bench_gpus": check_bench_gpus,
+              "info": check_info, "usage": check_usage}
     if check not in checks:
         sys.exit(f"unknown check {check}; one of {sorted(checks)}")
     checks[check](tool)

@@ -1,35 +1,56 @@
 // tcpx-p2p bench: bandwidth of send/recv, write and read per message size, and the round trip
 // of an 8-byte write, between a server and a client (two local processes, or two machines).
 //
-// Protocol, all over the engine (the messages use its send/recv; see session.h Messenger):
-//   client -> server  BenchPlan (modes, sizes, iterations, window)
-//   server -> client  ServerHello (the FifoItem of one advertised buffer of the largest size)
+// Pairs: by default each side holds one Endpoint. With --gpus each side's process holds one
+// Endpoint per entry and client endpoint i drives server endpoint i, every pair at once: UCCL's
+// single-process mode (one process per node drives all its GPUs, each through its own Endpoint;
+// DESIGN.md "Processes and GPUs"), paired GPU i -> GPU i as the one-process-per-GPU launchers
+// pair them. Pair 0 connects to the address given; the server's hello lists the control ports of
+// all its endpoints, and pair i connects to the same host at port i.
+//
+// Protocol per pair, all over the engine (the messages use its send/recv; see session.h Messenger):
+//   client -> server  BenchPlan (modes, sizes, iterations, window, pair count and index, verify)
+//   server -> client  ServerHello (its endpoint count and their ports, the FifoItem of one
+//                     advertised buffer of the largest size)
 //   per (mode, size): the client runs warm-up then timed transfers (sendrecv: the server posts
-//                     the matching receives), then sends Step so the server knows where it is
+//                     the matching receives), then sends Step; the server checks what it received
+//                     (--verify), readies its buffer for the next step and answers StepAck
 //   client -> server  Bye;  server -> client  Bye (both then close)
-// The client prints the table and writes the JSON; the server only serves.
+// The client's pairs start each size's warm-up and its timed transfers together (a barrier with
+// the main thread, which prints the rows and the progress); the server's pairs run on their own.
+#include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 #include "api/cli/args.h"
+#include "api/cli/bench_pattern.h"
 #include "api/cli/bench_report.h"
 #include "api/cli/buffer.h"
 #include "api/cli/commands.h"
+#include "api/cli/gpu_list.h"
 #include "api/cli/process.h"
 #include "api/cli/session.h"
 
 namespace tcpxp::cli {
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
 constexpr uint32_t kBenchMagic = 0x48434e42;  // "BNCH"
-constexpr uint32_t kBenchVersion = 1;
+constexpr uint32_t kBenchVersion = 2;
 constexpr size_t kMaxSizes = 64;
 constexpr uint64_t kMaxSize = uint64_t{4} << 30;
 constexpr uint64_t kLatencyBytes = 8;
 constexpr uint32_t kLatencyWarmup = 10;
+// A size running longer than this gets a progress line on stderr, then one per period.
+constexpr double kProgressPeriodS = 2;
 
 enum ModeBit : uint32_t { kSendRecv = 1, kWrite = 2, kRead = 4, kLatency = 8 };
 constexpr ModeBit kModeOrder[] = {kSendRecv, kWrite, kRead, kLatency};
@@ -56,7 +77,8 @@ const Command kBench = {
     .usage =
         "bench --local | --server | --client IP:PORT [--mode all] [--sizes LIST] [--iters 10] "
         "[--warmup 1]\n"
-        "                      [--inflight 1] [--gpu N | --host] [--latency] [--json FILE]",
+        "                      [--inflight 1] [--gpu N | --host | --gpus LIST] [--verify] "
+        "[--latency] [--json FILE]",
     .summary =
         "Measures the engine between a server and a client. For each mode and size: --warmup "
         "untimed transfers,\n"
@@ -68,8 +90,17 @@ const Command kBench = {
         "advertises;\n"
         "its FifoItem reaches the client through engine send/recv), latency (median and p99 round "
         "trip of an\n"
-        "8-byte write then wait, --latency-iters times). The client prints the table and writes "
-        "--json.",
+        "8-byte write then wait, --latency-iters times). The client prints the table, a summary "
+        "(per mode best,\n"
+        "worst and the size reaching 90% of the best; bytes, transport errors, wall time) and "
+        "writes --json;\n"
+        "a size running over 2 s reports its progress on stderr every 2 s.\n"
+        "Single-process mode (--gpus): each side's process holds one endpoint per --gpus entry "
+        "and client\n"
+        "endpoint i drives server endpoint i, all pairs at once, starting each size together. "
+        "Rows per pair\n"
+        "(\"1: 0->4\": pair 1, client GPU 0 -> server GPU 4) and \"all\": every pair's bytes / "
+        "(last end - first start).",
     .flags =
         {
             {"--local", nullptr, "run the server and the client as two processes on this machine"},
@@ -98,6 +129,17 @@ const Command kBench = {
              "--local: host memory on the server side only (mixed: GPU -> host for write)"},
             {"--client-host", nullptr,
              "--local: host memory on the client side only (mixed: host -> GPU for write)"},
+            {"--gpus", "LIST",
+             "single-process mode: one endpoint per entry, in this process (--local: in\n"
+             "each). Entries N, A-B or host, each optionally xK = K endpoints on it: 0-7,\n"
+             "0,1,4, 0x4 (4 on GPU 0), hostx4 (4 in host memory). A GPU listed twice is\n"
+             "an error (write 0x2). Both sides need the same count. Replaces --gpu/--host"},
+            {"--server-gpus", "LIST",
+             "--local with --gpus: the server's endpoints (default: --gpus); e.g.\n"
+             "--gpus 0-3 --server-gpus 4-7 pairs GPU i with GPU i+4 (scripts/scale_bench.py)"},
+            {"--verify", nullptr,
+             "check every received byte after each size (untimed): the receiving buffer\n"
+             "holds a sentinel before the size and must hold the pair's pattern after it"},
             {"--json", "FILE", "write every result to FILE (client side)"},
             {"--stats", nullptr,
              "print the engine's traffic per NIC and per channel (client side)"},
@@ -107,19 +149,25 @@ const Command kBench = {
              "--server: how long to wait for the client (default 600)"},
             {"--role", "server", "internal: the server side of --local", true},
             {"--meta-fd", "FD", "internal: pipe for the server's address", true},
+            {"--progress-every", "SECONDS", "tests: the progress period (default 2)", true},
         },
     .env_notes =
         "UCCL_SOCKET_IFNAME chooses the interfaces (lo for --local on a machine without a second "
         "NIC).\n"
         "UCCL_P2P_TRANSPORT (tcpx|tcp), UCCL_TCPX_NUM_CHANNELS and UCCL_TCPX_CHUNK_BYTES shape the "
         "engine and\n"
-        "are printed in the header. UCCL_TCPX_BOOTSTRAP_PORT_BASE fixes the server's port.\n",
+        "are printed in the header. UCCL_TCPX_BOOTSTRAP_PORT_BASE fixes the server's port (with "
+        "--gpus: base + GPU\n"
+        "index per endpoint, so two endpoints on one GPU or in host memory need it unset).\n",
     .examples =
         "UCCL_SOCKET_IFNAME=lo tcpx-p2p bench --local --host --sizes 4K,1M --iters 3 --json "
         "out.json\n"
         "tcpx-p2p bench --server --gpu 0            # on machine A; prints its address\n"
         "tcpx-p2p bench --client 10.0.0.5:41234 --gpu 0 --mode write,read --inflight 8\n"
-        "tcpx-p2p bench --local --latency\n",
+        "tcpx-p2p bench --local --latency\n"
+        "tcpx-p2p bench --server --gpus 0-7         # single-process mode, on machine A\n"
+        "tcpx-p2p bench --client 10.0.0.5:47000 --gpus 0-7 --mode write --sizes 64M --verify\n"
+        "UCCL_SOCKET_IFNAME=lo tcpx-p2p bench --local --gpus hostx4 --sizes 64K,1M --verify\n",
 };
 
 struct BenchOptions {
@@ -130,10 +178,14 @@ struct BenchOptions {
   uint32_t iters = 10, warmup = 1, inflight = 1, latency_iters = 1000;
   bool host = false, server_host = false, client_host = false;
   int gpu = -2, server_gpu = -2;
+  bool per_pair = false;               // --gpus given
+  std::vector<int> gpus, server_gpus;  // --gpus, --server-gpus (kHostEndpoint: host memory)
+  bool verify = false;
   std::string json;
   bool stats = false;
   std::string stats_json;
   double timeout = 60, accept_timeout = 600;
+  double progress_s = kProgressPeriodS;
   int meta_fd = -1;
 };
 
@@ -143,25 +195,56 @@ struct BenchPlan {
   uint32_t modes = 0;
   uint32_t nsizes = 0;
   uint32_t iters = 0, warmup = 0, inflight = 0, latency_iters = 0;
+  uint32_t pairs = 1;  // endpoints the client drives
+  uint32_t pair = 0;   // this connection's index among them
+  uint32_t verify = 0;
+  uint32_t reserved = 0;
   uint64_t sizes[kMaxSizes] = {};
 };
 
 struct ServerHello {
   uint32_t magic = kBenchMagic;
   uint32_t version = kBenchVersion;
+  uint32_t pairs = 0;  // the server's endpoints
+  int32_t gpu = -1;    // this endpoint's GPU, -1 host memory
   uint64_t buffer_bytes = 0;
   uint8_t fifo[64] = {};
   char memory[128] = {};
+  uint16_t ports[kMaxEndpoints] = {};  // control port of server endpoint i, for pair i
 };
 
-enum StepKind : uint32_t { kStep = 1, kBye = 2 };
+enum StepKind : uint32_t { kStep = 1, kBye = 2, kAck = 3 };
 struct Step {
   uint32_t magic = kBenchMagic;
   uint32_t kind = kStep;
   uint32_t mode = 0;
-  uint32_t reserved = 0;
+  uint32_t ok = 1;  // kAck: 0 when the server's check failed; `error` says why
   uint64_t size = 0;
+  char error[240] = {};
 };
+
+// One (mode, size) of the plan, in the order both sides run them.
+struct StepSpec {
+  ModeBit mode;
+  uint64_t size;
+};
+
+std::vector<StepSpec> planSteps(const BenchPlan& p) {
+  std::vector<StepSpec> steps;
+  for (ModeBit mode : kModeOrder) {
+    if (!(p.modes & mode)) continue;
+    if (mode == kLatency) {
+      steps.push_back({mode, kLatencyBytes});
+      continue;
+    }
+    for (uint32_t i = 0; i < p.nsizes; ++i) steps.push_back({mode, p.sizes[i]});
+  }
+  return steps;
+}
+
+uint32_t stepTransfers(const BenchPlan& p, const StepSpec& s) {
+  return s.mode == kLatency ? p.latency_iters + kLatencyWarmup : p.warmup + p.iters;
+}
 
 uint64_t bufferBytes(const BenchPlan& p) {
   uint64_t n = kLatencyBytes;
@@ -169,182 +252,518 @@ uint64_t bufferBytes(const BenchPlan& p) {
   return n;
 }
 
-double since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+double since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
+// Text from the peer, for messages: at most `n` bytes up to a NUL, control bytes replaced.
+std::string printable(const char* text, size_t n) {
+  std::string out(text, strnlen(text, n));
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  return out;
+}
+
+Status stopped() { return Status(Code::kTimeout, "stopped (another pair failed)"); }
+
 // Runs `count` transfers, at most `inflight` in flight, waiting for each in submission order.
-// Adds each one's submit -> completion time to *latency_sum_s when given.
-Status runWindow(Endpoint& ep, uint32_t count, uint32_t inflight, double timeout, const char* what,
-                 const std::function<Status(XferId*)>& submit, double* latency_sum_s) {
+// Adds each one's submit -> completion time to *latency_sum_s when given; counts completions in
+// *done when given.
+Status runWindow(Endpoint& ep, uint32_t count, uint32_t inflight, double timeout,
+                 const std::string& what, const std::function<Status(XferId*)>& submit,
+                 double* latency_sum_s, std::atomic<uint64_t>* done_count,
+                 const std::atomic<bool>* stop) {
   struct Pending {
     XferId id;
-    std::chrono::steady_clock::time_point start;
+    Clock::time_point start;
   };
   std::vector<Pending> ring(inflight);
   uint32_t submitted = 0, done = 0;
   while (done < count) {
     while (submitted < count && submitted - done < inflight) {
       Pending& p = ring[submitted % inflight];
-      p.start = std::chrono::steady_clock::now();
+      p.start = Clock::now();
       Status st = submit(&p.id);
-      if (!st.isOk()) return Status(st.code(), std::string(what) + ": " + st.message());
+      if (!st.isOk()) return Status(st.code(), what + ": " + st.message());
       ++submitted;
     }
     Pending& p = ring[done % inflight];
-    TCPXP_RETURN_IF_ERROR(waitTransfer(ep, p.id, Deadline(timeout), what));
+    TCPXP_RETURN_IF_ERROR(waitTransfer(ep, p.id, Deadline(timeout), what, nullptr, stop));
     if (latency_sum_s) *latency_sum_s += since(p.start);
+    if (done_count) done_count->fetch_add(1, std::memory_order_relaxed);
     ++done;
   }
   return Status::ok();
 }
 
-Status serve(const BenchOptions& o, int gpu) {
+// The client's pair threads and its main thread meet here at each phase of a step. abort() (a
+// pair failed) releases every waiter with false.
+class StepBarrier {
+ public:
+  explicit StepBarrier(size_t parties) : parties_(parties) {}
+
+  // True once every party has arrived. tick: called every `period` while waiting.
+  bool arriveAndWait(const std::function<void()>& tick = nullptr,
+                     Clock::duration period = Clock::duration::zero()) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (aborted_) return false;
+    uint64_t generation = generation_;
+    if (++arrived_ == parties_) {
+      arrived_ = 0;
+      ++generation_;
+      cv_.notify_all();
+      return true;
+    }
+    auto released = [&] { return generation_ != generation || aborted_; };
+    while (!released()) {
+      if (!tick) {
+        cv_.wait(lock, released);
+      } else if (!cv_.wait_for(lock, period, released)) {
+        lock.unlock();
+        tick();
+        lock.lock();
+      }
+    }
+    return generation_ != generation;
+  }
+
+  void abort() {
+    std::lock_guard<std::mutex> lock(mu_);
+    aborted_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  size_t parties_;
+  size_t arrived_ = 0;
+  uint64_t generation_ = 0;
+  bool aborted_ = false;
+};
+
+// One thread per pair. The first failure sets stop() (the others' waits end at once) and calls
+// on_failure; join() returns that first failure once every thread has ended.
+class PairThreads {
+ public:
+  explicit PairThreads(std::function<void()> on_failure) : on_failure_(std::move(on_failure)) {}
+  ~PairThreads() { (void)join(); }
+
+  void start(size_t n, const std::function<Status(size_t)>& body) {
+    for (size_t i = 0; i < n; ++i) {
+      threads_.emplace_back([this, i, body] {
+        Status st = body(i);
+        if (!st.isOk()) fail(std::move(st));
+      });
+    }
+  }
+
+  Status join() {
+    for (std::thread& t : threads_) t.join();
+    threads_.clear();
+    std::lock_guard<std::mutex> lock(mu_);
+    return first_;
+  }
+
+  const std::atomic<bool>* stop() const { return &stop_; }
+
+ private:
+  void fail(Status st) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!first_.isOk()) return;
+    first_ = std::move(st);
+    stop_.store(true, std::memory_order_relaxed);
+    if (on_failure_) on_failure_();
+  }
+
+  std::function<void()> on_failure_;
+  std::vector<std::thread> threads_;
+  std::mutex mu_;
+  Status first_;
+  std::atomic<bool> stop_{false};
+};
+
+// "pair 2 (2->2): " before a pair's errors when there are several.
+Status inPair(bool per_pair, size_t index, const std::string& label, Status st) {
+  if (st.isOk() || !per_pair) return st;
+  return Status(st.code(), "pair " + std::to_string(index) + " (" + label + "): " + st.message());
+}
+
+// ---------------------------------------------------------------- server
+
+struct ServerPair {
   std::unique_ptr<Messenger> msg;  // declared first: outlives the endpoint (session.h)
   Buffer buf;
   std::unique_ptr<Endpoint> ep;
-  TCPXP_RETURN_IF_ERROR(createEndpoint(gpu, &ep));
-  std::string address = endpointAddress(*ep);
-  if (o.meta_fd >= 0) {
-    TCPXP_RETURN_IF_ERROR(writeLine(o.meta_fd, address));
-  } else {
-    std::printf(
-        "tcpx-p2p bench server: %s, transport %s\n  waiting %.0f s for: tcpx-p2p bench --client "
-        "%s\n",
-        memoryName(gpu).c_str(), transportSummary(*ep).c_str(), o.accept_timeout, address.c_str());
-    std::fflush(stdout);
-  }
+  int gpu = -1;
+};
+
+// Before step `k`: the buffer the client reads holds the pattern; one it writes into, the sentinel.
+Status prepareServerBuffer(ServerPair& p, const StepSpec& s, uint32_t index, uint32_t k) {
+  if (s.mode == kLatency) return Status::ok();
+  if (s.mode == kRead) return fillPattern(p.buf, s.size, patternSeed(index, k));
+  return fillSentinel(p.buf, s.size);
+}
+
+Status servePair(const BenchOptions& o, uint32_t index, const std::vector<uint16_t>& ports,
+                 ServerPair& p, const std::atomic<bool>* stop) {
+  double accept_s = o.meta_fd >= 0 ? o.timeout : o.accept_timeout;
   ConnId conn = 0;
   std::string peer_ip;
   int peer_gpu = -1;
-  TCPXP_RETURN_IF_ERROR(
-      acceptPeer(*ep, o.meta_fd >= 0 ? o.timeout : o.accept_timeout, &conn, &peer_ip, &peer_gpu));
-  TCPXP_RETURN_IF_ERROR(Messenger::create(ep.get(), conn, o.timeout, &msg));
+  Deadline accept_deadline(accept_s);
+  engine::Interrupted passed = accept_deadline.interrupted();
+  Status st = p.ep->accept(
+      &conn, &peer_ip, &peer_gpu, [&] { return stop->load(std::memory_order_relaxed) || passed(); },
+      static_cast<int64_t>(accept_s * 1000));
+  if (stop->load(std::memory_order_relaxed)) return stopped();
+  if (!st.isOk()) {
+    return Status(st.code(), "no client connected to " + endpointAddress(*p.ep) + " within " +
+                                 std::to_string(static_cast<int>(accept_s)) +
+                                 " s: " + st.message());
+  }
+  TCPXP_RETURN_IF_ERROR(Messenger::create(p.ep.get(), conn, o.timeout, &p.msg));
+  p.msg->stopWhen(stop);
   BenchPlan plan;
-  TCPXP_RETURN_IF_ERROR(msg->recvPod(&plan, "receiving the client's plan"));
+  TCPXP_RETURN_IF_ERROR(p.msg->recvPod(&plan, "receiving the client's plan"));
   if (plan.magic != kBenchMagic || plan.version != kBenchVersion || plan.nsizes > kMaxSizes ||
-      plan.inflight == 0 || plan.inflight > 64 || bufferBytes(plan) > kMaxSize) {
+      plan.inflight == 0 || plan.inflight > 64 || bufferBytes(plan) > kMaxSize || plan.pairs == 0 ||
+      plan.pairs > kMaxEndpoints || plan.pair >= plan.pairs) {
     return Status(Code::kProtocolError,
                   "the client's plan is invalid or from another tcpx-p2p version");
   }
-  TCPXP_RETURN_IF_ERROR(Buffer::allocate(gpu, bufferBytes(plan), &buf));
-  MrId mr = 0;
-  TCPXP_RETURN_IF_ERROR(ep->reg(buf.data(), buf.size(), &mr));
-  engine::FifoBlob fifo{};
-  TCPXP_RETURN_IF_ERROR(ep->advertise(conn, mr, buf.data(), buf.size(), &fifo));
   ServerHello hello;
-  hello.buffer_bytes = buf.size();
+  hello.pairs = static_cast<uint32_t>(ports.size());
+  hello.gpu = p.gpu;
+  std::copy(ports.begin(), ports.end(), hello.ports);
+  std::snprintf(hello.memory, sizeof(hello.memory), "%s", memoryName(p.gpu).c_str());
+  if (plan.pairs != ports.size() || plan.pair != index) {
+    // The hello still goes out, so that the client can say why too.
+    Status sent = p.msg->sendPod(hello, "sending the endpoint count");
+    (void)sent;
+    return Status(Code::kInvalidArgument,
+                  plan.pairs != ports.size()
+                      ? "the client drives " + std::to_string(plan.pairs) +
+                            " endpoint(s), this server has " + std::to_string(ports.size()) +
+                            "; give both sides the same number of --gpus entries"
+                      : "the client's pair " + std::to_string(plan.pair) +
+                            " connected to endpoint " + std::to_string(index));
+  }
+  TCPXP_RETURN_IF_ERROR(Buffer::allocate(p.gpu, bufferBytes(plan), &p.buf));
+  MrId mr = 0;
+  TCPXP_RETURN_IF_ERROR(p.ep->reg(p.buf.data(), p.buf.size(), &mr));
+  engine::FifoBlob fifo{};
+  TCPXP_RETURN_IF_ERROR(p.ep->advertise(conn, mr, p.buf.data(), p.buf.size(), &fifo));
+  hello.buffer_bytes = p.buf.size();
   std::memcpy(hello.fifo, fifo.data(), fifo.size());
-  std::snprintf(hello.memory, sizeof(hello.memory), "%s", memoryName(gpu).c_str());
-  TCPXP_RETURN_IF_ERROR(msg->sendPod(hello, "sending the advertisement"));
+  std::vector<StepSpec> steps = planSteps(plan);
+  if (plan.verify && !steps.empty())
+    TCPXP_RETURN_IF_ERROR(prepareServerBuffer(p, steps[0], index, 0));
+  TCPXP_RETURN_IF_ERROR(p.msg->sendPod(hello, "sending the advertisement"));
   if (o.meta_fd < 0) {
-    std::printf("  client %s connected (%s)\n", peer_ip.c_str(),
-                peer_gpu < 0 ? "host memory" : ("GPU " + std::to_string(peer_gpu)).c_str());
+    std::string from = peer_gpu < 0 ? "host memory" : "GPU " + std::to_string(peer_gpu);
+    if (ports.size() > 1) {
+      std::printf("  pair %u: client %s connected (%s)\n", index, peer_ip.c_str(), from.c_str());
+    } else {
+      std::printf("  client %s connected (%s)\n", peer_ip.c_str(), from.c_str());
+    }
     std::fflush(stdout);
   }
 
-  for (ModeBit mode : kModeOrder) {
-    if (!(plan.modes & mode)) continue;
-    uint32_t nsizes = mode == kLatency ? 1 : plan.nsizes;
-    for (uint32_t i = 0; i < nsizes; ++i) {
-      uint64_t size = mode == kLatency ? kLatencyBytes : plan.sizes[i];
-      uint32_t transfers =
-          mode == kLatency ? plan.latency_iters + kLatencyWarmup : plan.warmup + plan.iters;
-      if (mode == kSendRecv) {
-        engine::Segment seg{mr, buf.data(), size};
-        auto post = [&](XferId* id) { return ep->recvAsync(conn, {&seg, 1}, id); };
-        TCPXP_RETURN_IF_ERROR(
-            runWindow(*ep, transfers, plan.inflight, o.timeout, "sendrecv receive", post, nullptr));
-      }
-      Step step;
-      TCPXP_RETURN_IF_ERROR(msg->recvPod(&step,
-                                         std::string("waiting for the client's ") + modeName(mode) +
-                                             " " + formatBytes(size) + " run",
-                                         o.timeout * (transfers + 2)));
-      if (step.magic != kBenchMagic || step.kind != kStep || step.mode != mode ||
-          step.size != size) {
-        return Status(Code::kProtocolError,
-                      "the client's progress message does not match the plan");
-      }
+  for (uint32_t k = 0; k < steps.size(); ++k) {
+    const StepSpec& s = steps[k];
+    uint32_t transfers = stepTransfers(plan, s);
+    std::string what = std::string(modeName(s.mode)) + " " + formatBytes(s.size);
+    if (s.mode == kSendRecv) {
+      engine::Segment seg{mr, p.buf.data(), s.size};
+      auto post = [&](XferId* id) { return p.ep->recvAsync(conn, {&seg, 1}, id); };
+      TCPXP_RETURN_IF_ERROR(runWindow(*p.ep, transfers, plan.inflight, o.timeout,
+                                      "sendrecv receive", post, nullptr, nullptr, stop));
     }
+    Step step;
+    TCPXP_RETURN_IF_ERROR(p.msg->recvPod(&step, "waiting for the client's " + what + " run",
+                                         o.timeout * (transfers + 2)));
+    if (step.magic != kBenchMagic || step.kind != kStep || step.mode != s.mode ||
+        step.size != s.size) {
+      return Status(Code::kProtocolError, "the client's progress message does not match the plan");
+    }
+    Step ack;
+    ack.kind = kAck;
+    ack.mode = s.mode;
+    ack.size = s.size;
+    std::string mismatch;
+    if (plan.verify && (s.mode == kWrite || s.mode == kSendRecv)) {
+      TCPXP_RETURN_IF_ERROR(checkPattern(p.buf, s.size, patternSeed(index, k), &mismatch));
+    }
+    if (!mismatch.empty()) {
+      ack.ok = 0;
+      std::snprintf(ack.error, sizeof(ack.error), "%s", mismatch.c_str());
+    } else if (plan.verify && k + 1 < steps.size()) {
+      TCPXP_RETURN_IF_ERROR(prepareServerBuffer(p, steps[k + 1], index, k + 1));
+    }
+    TCPXP_RETURN_IF_ERROR(p.msg->sendPod(ack, "answering the " + what + " run"));
+    if (!mismatch.empty())
+      return Status(Code::kProtocolError, what + ": the data received is wrong: " + mismatch);
   }
   Step bye;
-  TCPXP_RETURN_IF_ERROR(msg->recvPod(&bye, "waiting for the client's goodbye"));
+  TCPXP_RETURN_IF_ERROR(p.msg->recvPod(&bye, "waiting for the client's goodbye"));
   if (bye.magic != kBenchMagic || bye.kind != kBye)
     return Status(Code::kProtocolError, "expected the goodbye");
-  TCPXP_RETURN_IF_ERROR(msg->sendPod(bye, "answering the goodbye"));
+  return p.msg->sendPod(bye, "answering the goodbye");
+}
+
+Status serve(const BenchOptions& o, const std::vector<int>& gpus) {
+  std::vector<std::unique_ptr<ServerPair>> pairs;
+  std::vector<uint16_t> ports;
+  for (int gpu : gpus) {
+    auto p = std::make_unique<ServerPair>();
+    p->gpu = gpu;
+    TCPXP_RETURN_IF_ERROR(createEndpoint(gpu, &p->ep));
+    ports.push_back(p->ep->info().port);
+    pairs.push_back(std::move(p));
+  }
+  std::string address = endpointAddress(*pairs[0]->ep);
+  if (o.meta_fd >= 0) {
+    TCPXP_RETURN_IF_ERROR(writeLine(o.meta_fd, address));
+  } else if (!o.per_pair) {
+    std::printf(
+        "tcpx-p2p bench server: %s, transport %s\n  waiting %.0f s for: tcpx-p2p bench --client "
+        "%s\n",
+        memoryName(gpus[0]).c_str(), transportSummary(*pairs[0]->ep).c_str(), o.accept_timeout,
+        address.c_str());
+  } else {
+    std::printf("tcpx-p2p bench server: %zu endpoints (--gpus %s), transport %s\n", gpus.size(),
+                formatGpuList(gpus).c_str(), transportSummary(*pairs[0]->ep).c_str());
+    for (size_t i = 0; i < pairs.size(); ++i) {
+      std::printf("  endpoint %zu: %s, port %u\n", i, memoryName(gpus[i]).c_str(),
+                  static_cast<unsigned>(ports[i]));
+    }
+    std::printf("  waiting %.0f s for: tcpx-p2p bench --client %s --gpus <%zu entries>\n",
+                o.accept_timeout, address.c_str(), gpus.size());
+  }
+  std::fflush(stdout);
+  PairThreads threads(nullptr);
+  threads.start(pairs.size(), [&](size_t i) {
+    std::string label = endpointLabel(gpus[i]);
+    return inPair(o.per_pair, i, label,
+                  servePair(o, static_cast<uint32_t>(i), ports, *pairs[i], threads.stop()));
+  });
+  TCPXP_RETURN_IF_ERROR(threads.join());
   if (o.meta_fd < 0) std::printf("  done\n");
   return Status::ok();
 }
 
-// The engine's counters after the run: a table and/or JSON (engine::Endpoint::stats()).
-Status reportStats(engine::Endpoint& ep, bool print, const std::string& json_file) {
-  engine::EndpointStats st;
-  TCPXP_RETURN_IF_ERROR(ep.stats(&st));
-  if (print) {
-    std::printf("\n%-4s %-10s %14s %14s %10s %10s %7s %10s\n", "dev", "nic", "bytes sent",
-                "bytes recv", "sends", "receives", "errors", "busy (ms)");
-    for (const engine::NicStats& n : st.nics) {
-      const engine::TrafficCounters& c = n.counters;
-      std::printf("%-4d %-10s %14llu %14llu %10llu %10llu %7llu %10.1f\n", n.dev, n.name.c_str(),
-                  static_cast<unsigned long long>(c.bytes_sent),
-                  static_cast<unsigned long long>(c.bytes_received),
-                  static_cast<unsigned long long>(c.sends),
-                  static_cast<unsigned long long>(c.receives),
-                  static_cast<unsigned long long>(c.errors), c.busy_ns / 1e6);
+// ---------------------------------------------------------------- client
+
+struct ClientPair {
+  std::unique_ptr<Messenger> msg;  // declared first: outlives the endpoint (session.h)
+  Buffer buf;
+  std::unique_ptr<Endpoint> ep;
+  int gpu = -1;
+  std::string label;  // "0->4"
+  ConnId conn = 0;
+  MrId mr = 0;
+  ServerHello hello;
+  std::atomic<uint64_t> done{0};  // transfers completed in the running step (progress)
+};
+
+// What one pair measured in one step.
+struct PairStep {
+  Clock::time_point start, end;  // the timed transfers
+  double latency_sum_s = 0;
+  std::vector<double> latency_us;  // the latency mode's round trips
+};
+
+Status runClientPair(const BenchOptions& o, const BenchPlan& plan,
+                     const std::vector<StepSpec>& steps, uint32_t index, ClientPair& p,
+                     StepBarrier& barrier, const std::atomic<bool>* stop,
+                     std::vector<PairStep>* out) {
+  for (uint32_t k = 0; k < steps.size(); ++k) {
+    const StepSpec& s = steps[k];
+    PairStep& r = (*out)[k];
+    uint32_t seed = patternSeed(index, k);
+    if (o.verify && s.mode != kLatency) {
+      TCPXP_RETURN_IF_ERROR(s.mode == kRead ? fillSentinel(p.buf, s.size)
+                                            : fillPattern(p.buf, s.size, seed));
     }
-    std::printf("\n%-6s %-24s %8s %16s\n", "conn", "peer", "channels", "staging (MiB)");
-    for (const engine::ConnectionStats& c : st.connections) {
-      std::printf("%-6llu %-24s %8d %16.1f\n", static_cast<unsigned long long>(c.conn),
-                  c.peer.c_str(), c.channels, c.staging_bytes / double(1 << 20));
+    p.done.store(0, std::memory_order_relaxed);
+    if (!barrier.arriveAndWait()) return stopped();
+    engine::Segment seg{p.mr, p.buf.data(), s.size};
+    std::memcpy(seg.fifo.data(), p.hello.fifo, sizeof(p.hello.fifo));
+    std::string what = std::string(modeName(s.mode)) + " of " + formatBytes(s.size);
+    if (s.mode == kLatency) {
+      r.latency_us.reserve(plan.latency_iters);
+      for (uint32_t i = 0; i < kLatencyWarmup + plan.latency_iters; ++i) {
+        auto t0 = Clock::now();
+        XferId id = 0;
+        TCPXP_RETURN_IF_ERROR(p.ep->writeAsync(p.conn, {&seg, 1}, &id));
+        TCPXP_RETURN_IF_ERROR(
+            waitTransfer(*p.ep, id, Deadline(o.timeout), "latency write", nullptr, stop));
+        if (i >= kLatencyWarmup) r.latency_us.push_back(since(t0) * 1e6);
+        p.done.fetch_add(1, std::memory_order_relaxed);
+      }
+    } else {
+      auto submit = [&](XferId* id) {
+        std::span<const engine::Segment> one(&seg, 1);
+        if (s.mode == kSendRecv) return p.ep->sendAsync(p.conn, one, id);
+        if (s.mode == kWrite) return p.ep->writeAsync(p.conn, one, id);
+        return p.ep->readAsync(p.conn, one, id);
+      };
+      TCPXP_RETURN_IF_ERROR(
+          runWindow(*p.ep, o.warmup, o.inflight, o.timeout, what, submit, nullptr, &p.done, stop));
+      if (!barrier.arriveAndWait()) return stopped();
+      r.start = Clock::now();
+      TCPXP_RETURN_IF_ERROR(runWindow(*p.ep, o.iters, o.inflight, o.timeout, what, submit,
+                                      &r.latency_sum_s, &p.done, stop));
+      r.end = Clock::now();
+      if (o.verify && s.mode == kRead) {
+        std::string mismatch;
+        TCPXP_RETURN_IF_ERROR(checkPattern(p.buf, s.size, seed, &mismatch));
+        if (!mismatch.empty())
+          return Status(Code::kProtocolError, what + ": the data read is wrong: " + mismatch);
+      }
     }
-  }
-  if (!json_file.empty()) {
-    auto counters = [](const engine::TrafficCounters& c) {
-      return "\"bytes_sent\": " + std::to_string(c.bytes_sent) +
-             ", \"bytes_received\": " + std::to_string(c.bytes_received) +
-             ", \"sends\": " + std::to_string(c.sends) +
-             ", \"requests\": " + std::to_string(c.sends + c.receives) +
-             ", \"receives\": " + std::to_string(c.receives) +
-             ", \"errors\": " + std::to_string(c.errors) +
-             ", \"busy_ns\": " + std::to_string(c.busy_ns);
-    };
-    std::string j = "{\n  \"nics\": [";
-    for (size_t i = 0; i < st.nics.size(); ++i) {
-      j += (i ? ",\n    " : "\n    ") + std::string("{\"dev\": ") + std::to_string(st.nics[i].dev) +
-           ", \"name\": \"" + st.nics[i].name + "\", " + counters(st.nics[i].counters) + "}";
+    Step step;
+    step.mode = s.mode;
+    step.size = s.size;
+    TCPXP_RETURN_IF_ERROR(p.msg->sendPod(step, "reporting progress"));
+    Step ack;
+    TCPXP_RETURN_IF_ERROR(p.msg->recvPod(&ack, "waiting for the server's answer to " + what));
+    if (ack.magic != kBenchMagic || ack.kind != kAck || ack.mode != s.mode || ack.size != s.size)
+      return Status(Code::kProtocolError, "the server's answer does not match the plan");
+    if (!ack.ok) {
+      return Status(Code::kRemoteError, what + ": the server received wrong data: " +
+                                            printable(ack.error, sizeof(ack.error)));
     }
-    j += "\n  ],\n  \"connections\": [";
-    for (size_t i = 0; i < st.connections.size(); ++i) {
-      const engine::ConnectionStats& c = st.connections[i];
-      j += (i ? ",\n    " : "\n    ") + std::string("{\"conn\": ") + std::to_string(c.conn) +
-           ", \"peer\": \"" + c.peer + "\", \"channels\": " + std::to_string(c.channels) +
-           ", \"staging_bytes\": " + std::to_string(c.staging_bytes) + "}";
-    }
-    j += "\n  ],\n  \"channels\": [";
-    for (size_t i = 0; i < st.channels.size(); ++i) {
-      const engine::ChannelStats& c = st.channels[i];
-      j += (i ? ",\n    " : "\n    ") + std::string("{\"conn\": ") + std::to_string(c.conn) +
-           ", \"channel\": " + std::to_string(c.channel) + ", \"dev\": " + std::to_string(c.dev) +
-           ", " + counters(c.counters) + "}";
-    }
-    j += "\n  ]\n}\n";
-    FILE* f = std::fopen(json_file.c_str(), "w");
-    if (f == nullptr || std::fwrite(j.data(), 1, j.size(), f) != j.size()) {
-      if (f) std::fclose(f);
-      return Status(Code::kSystemError, "cannot write " + json_file);
-    }
-    std::fclose(f);
-    std::printf("stats: %s\n", json_file.c_str());
+    if (!barrier.arriveAndWait()) return stopped();
   }
   return Status::ok();
 }
 
-Status drive(const BenchOptions& o, int gpu) {
-  std::unique_ptr<Messenger> msg;  // declared first: outlives the endpoint (session.h)
-  Buffer buf;
-  std::unique_ptr<Endpoint> ep;
-  TCPXP_RETURN_IF_ERROR(createEndpoint(gpu, &ep));
+// The engine's counters after the run: a table per endpoint and/or JSON
+// (engine::Endpoint::stats()); with several pairs the JSON is {"pairs": [one object per pair]}.
+std::string statsJson(const engine::EndpointStats& st, const std::string& indent) {
+  auto counters = [](const engine::TrafficCounters& c) {
+    return "\"bytes_sent\": " + std::to_string(c.bytes_sent) +
+           ", \"bytes_received\": " + std::to_string(c.bytes_received) +
+           ", \"sends\": " + std::to_string(c.sends) +
+           ", \"requests\": " + std::to_string(c.sends + c.receives) +
+           ", \"receives\": " + std::to_string(c.receives) +
+           ", \"errors\": " + std::to_string(c.errors) +
+           ", \"busy_ns\": " + std::to_string(c.busy_ns);
+  };
+  const std::string item = ",\n" + indent + "    ";
+  std::string j = "{\n" + indent + "  \"nics\": [";
+  for (size_t i = 0; i < st.nics.size(); ++i) {
+    j += (i ? item : "\n" + indent + "    ") + std::string("{\"dev\": ") +
+         std::to_string(st.nics[i].dev) + ", \"name\": \"" + st.nics[i].name + "\", " +
+         counters(st.nics[i].counters) + "}";
+  }
+  j += "\n" + indent + "  ],\n" + indent + "  \"connections\": [";
+  for (size_t i = 0; i < st.connections.size(); ++i) {
+    const engine::ConnectionStats& c = st.connections[i];
+    j += (i ? item : "\n" + indent + "    ") + std::string("{\"conn\": ") + std::to_string(c.conn) +
+         ", \"peer\": \"" + c.peer + "\", \"channels\": " + std::to_string(c.channels) +
+         ", \"staging_bytes\": " + std::to_string(c.staging_bytes) + "}";
+  }
+  j += "\n" + indent + "  ],\n" + indent + "  \"channels\": [";
+  for (size_t i = 0; i < st.channels.size(); ++i) {
+    const engine::ChannelStats& c = st.channels[i];
+    j += (i ? item : "\n" + indent + "    ") + std::string("{\"conn\": ") + std::to_string(c.conn) +
+         ", \"channel\": " + std::to_string(c.channel) + ", \"dev\": " + std::to_string(c.dev) +
+         ", " + counters(c.counters) + "}";
+  }
+  j += "\n" + indent + "  ]\n" + indent + "}";
+  return j;
+}
+
+void printStats(const engine::EndpointStats& st) {
+  std::printf("\n%-4s %-10s %14s %14s %10s %10s %7s %10s\n", "dev", "nic", "bytes sent",
+              "bytes recv", "sends", "receives", "errors", "busy (ms)");
+  for (const engine::NicStats& n : st.nics) {
+    const engine::TrafficCounters& c = n.counters;
+    std::printf("%-4d %-10s %14llu %14llu %10llu %10llu %7llu %10.1f\n", n.dev, n.name.c_str(),
+                static_cast<unsigned long long>(c.bytes_sent),
+                static_cast<unsigned long long>(c.bytes_received),
+                static_cast<unsigned long long>(c.sends),
+                static_cast<unsigned long long>(c.receives),
+                static_cast<unsigned long long>(c.errors), c.busy_ns / 1e6);
+  }
+  std::printf("\n%-6s %-24s %8s %16s\n", "conn", "peer", "channels", "staging (MiB)");
+  for (const engine::ConnectionStats& c : st.connections) {
+    std::printf("%-6llu %-24s %8d %16.1f\n", static_cast<unsigned long long>(c.conn),
+                c.peer.c_str(), c.channels, c.staging_bytes / double(1 << 20));
+  }
+}
+
+// Collects every pair's counters: the transport errors for the summary, --stats, --stats-json.
+Status reportStats(const BenchOptions& o, std::vector<std::unique_ptr<ClientPair>>& pairs,
+                   uint64_t* errors) {
+  std::string j;
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    engine::EndpointStats st;
+    TCPXP_RETURN_IF_ERROR(pairs[i]->ep->stats(&st));
+    for (const engine::NicStats& n : st.nics) *errors += n.counters.errors;
+    if (o.stats) {
+      if (o.per_pair) std::printf("\npair %zu (%s):", i, pairs[i]->label.c_str());
+      printStats(st);
+    }
+    if (!o.per_pair) {
+      j = statsJson(st, "") + "\n";
+    } else {
+      j += (i ? ",\n    " : "{\n  \"pairs\": [\n    ") + statsJson(st, "    ");
+    }
+  }
+  if (o.per_pair) j += "\n  ]\n}\n";
+  if (o.stats_json.empty()) return Status::ok();
+  FILE* f = std::fopen(o.stats_json.c_str(), "w");
+  if (f == nullptr || std::fwrite(j.data(), 1, j.size(), f) != j.size()) {
+    if (f) std::fclose(f);
+    return Status(Code::kSystemError, "cannot write " + o.stats_json);
+  }
+  std::fclose(f);
+  std::printf("stats: %s\n", o.stats_json.c_str());
+  return Status::ok();
+}
+
+// Pair 0 connects to the address given; its hello names the ports of the server's other
+// endpoints, on the same host.
+Status connectPair(const BenchOptions& o, const BenchPlan& plan_template, uint32_t index,
+                   const ServerHello* first, ClientPair& p) {
+  std::string address = o.peer;
+  if (index > 0) {
+    std::string ip;
+    int port = 0;
+    TCPXP_RETURN_IF_ERROR(parseEndpointAddress(o.peer, &ip, &port));
+    std::string host = ip.find(':') != std::string::npos ? "[" + ip + "]" : ip;
+    address = host + ":" + std::to_string(first->ports[index]);
+  }
+  TCPXP_RETURN_IF_ERROR(connectPeer(*p.ep, address, o.timeout, &p.conn));
+  TCPXP_RETURN_IF_ERROR(Messenger::create(p.ep.get(), p.conn, o.timeout, &p.msg));
+  BenchPlan plan = plan_template;
+  plan.pair = index;
+  TCPXP_RETURN_IF_ERROR(p.msg->sendPod(plan, "sending the plan"));
+  ServerHello& hello = p.hello;
+  TCPXP_RETURN_IF_ERROR(p.msg->recvPod(&hello, "receiving the server's advertisement"));
+  if (hello.magic != kBenchMagic || hello.version != kBenchVersion)
+    return Status(Code::kProtocolError, "the server's answer is from another tcpx-p2p version");
+  if (hello.pairs != plan.pairs) {
+    return Status(Code::kInvalidArgument,
+                  "the server has " + std::to_string(hello.pairs) + " endpoint(s), this client " +
+                      std::to_string(plan.pairs) +
+                      "; give both sides the same number of --gpus entries");
+  }
+  if (hello.buffer_bytes < bufferBytes(plan) || (hello.gpu < 0 && hello.gpu != -1))
+    return Status(Code::kProtocolError, "the server's answer is invalid");
+  for (uint32_t i = 0; index == 0 && i < plan.pairs; ++i) {
+    if (hello.ports[i] == 0) return Status(Code::kProtocolError, "the server sent no port");
+  }
+  return Status::ok();
+}
+
+Status drive(const BenchOptions& o, const std::vector<int>& gpus) {
+  auto wall_start = Clock::now();
   BenchPlan plan;
   plan.modes = o.modes;
   plan.nsizes = static_cast<uint32_t>(o.sizes.size());
@@ -353,99 +772,142 @@ Status drive(const BenchOptions& o, int gpu) {
   plan.warmup = o.warmup;
   plan.inflight = o.inflight;
   plan.latency_iters = o.latency_iters;
-  TCPXP_RETURN_IF_ERROR(Buffer::allocate(gpu, bufferBytes(plan), &buf));
-  MrId mr = 0;
-  TCPXP_RETURN_IF_ERROR(ep->reg(buf.data(), buf.size(), &mr));
-  ConnId conn = 0;
-  TCPXP_RETURN_IF_ERROR(connectPeer(*ep, o.peer, o.timeout, &conn));
-  TCPXP_RETURN_IF_ERROR(Messenger::create(ep.get(), conn, o.timeout, &msg));
-  TCPXP_RETURN_IF_ERROR(msg->sendPod(plan, "sending the plan"));
-  ServerHello hello;
-  TCPXP_RETURN_IF_ERROR(msg->recvPod(&hello, "receiving the server's advertisement"));
-  if (hello.magic != kBenchMagic || hello.version != kBenchVersion ||
-      hello.buffer_bytes < bufferBytes(plan)) {
-    return Status(Code::kProtocolError,
-                  "the server's answer is invalid or from another tcpx-p2p version");
+  plan.pairs = static_cast<uint32_t>(gpus.size());
+  plan.verify = o.verify ? 1 : 0;
+  const size_t n = gpus.size();
+  std::vector<std::unique_ptr<ClientPair>> pairs;
+  for (size_t i = 0; i < n; ++i) {
+    auto p = std::make_unique<ClientPair>();
+    p->gpu = gpus[i];
+    TCPXP_RETURN_IF_ERROR(createEndpoint(p->gpu, &p->ep));
+    TCPXP_RETURN_IF_ERROR(Buffer::allocate(p->gpu, bufferBytes(plan), &p->buf));
+    TCPXP_RETURN_IF_ERROR(p->ep->reg(p->buf.data(), p->buf.size(), &p->mr));
+    pairs.push_back(std::move(p));
   }
-  hello.memory[sizeof(hello.memory) - 1] = '\0';
+  for (size_t i = 0; i < n; ++i) {
+    ClientPair& p = *pairs[i];
+    TCPXP_RETURN_IF_ERROR(
+        inPair(o.per_pair, i, endpointLabel(p.gpu),
+               connectPair(o, plan, static_cast<uint32_t>(i), i ? &pairs[0]->hello : nullptr, p)));
+    p.label = endpointLabel(p.gpu) + "->" + endpointLabel(p.hello.gpu);
+  }
 
   BenchReport report;
-  setEngineChoices(ep->info(), transportSummary(*ep), &report);
-  report.client_memory = memoryName(gpu);
-  report.server_memory = hello.memory;
-  report.client_path = dataPathSummary(*ep, gpu >= 0);
+  ClientPair& first = *pairs[0];
+  setEngineChoices(first.ep->info(), transportSummary(*first.ep), &report);
+  report.client_memory = memoryName(first.gpu);
+  report.server_memory = printable(first.hello.memory, sizeof(first.hello.memory));
+  report.client_path = dataPathSummary(*first.ep, first.gpu >= 0);
   report.server_address = o.peer;
   report.iters = o.iters;
   report.warmup = o.warmup;
   report.inflight = o.inflight;
+  report.per_pair = o.per_pair;
+  report.verified = o.verify;
+  for (const auto& p : pairs) {
+    report.pairs.push_back({p->label, memoryName(p->gpu),
+                            printable(p->hello.memory, sizeof(p->hello.memory)),
+                            p->ep->info().placement});
+  }
   printBenchHeader(report);
-  bool table = false;
 
-  for (ModeBit mode : kModeOrder) {
-    if (!(o.modes & mode)) continue;
-    if (mode == kLatency) {
-      engine::Segment seg{mr, buf.data(), kLatencyBytes};
-      std::memcpy(seg.fifo.data(), hello.fifo, sizeof(hello.fifo));
-      std::vector<double> samples;
-      samples.reserve(o.latency_iters);
-      for (uint32_t i = 0; i < kLatencyWarmup + o.latency_iters; ++i) {
-        auto t0 = std::chrono::steady_clock::now();
-        XferId id = 0;
-        TCPXP_RETURN_IF_ERROR(ep->writeAsync(conn, {&seg, 1}, &id));
-        TCPXP_RETURN_IF_ERROR(waitTransfer(*ep, id, Deadline(o.timeout), "latency write"));
-        if (i >= kLatencyWarmup) samples.push_back(since(t0) * 1e6);
+  std::vector<StepSpec> steps = planSteps(plan);
+  std::vector<std::vector<PairStep>> measured(n, std::vector<PairStep>(steps.size()));
+  StepBarrier barrier(n + 1);  // the pairs and this thread
+  PairThreads threads([&barrier] { barrier.abort(); });
+  for (auto& p : pairs) p->msg->stopWhen(threads.stop());
+  threads.start(n, [&](size_t i) {
+    return inPair(o.per_pair, i, pairs[i]->label,
+                  runClientPair(o, plan, steps, static_cast<uint32_t>(i), *pairs[i], barrier,
+                                threads.stop(), &measured[i]));
+  });
+
+  bool table = false;
+  for (size_t k = 0; k < steps.size(); ++k) {
+    const StepSpec& s = steps[k];
+    std::string what = std::string(modeName(s.mode)) + " " + formatBytes(s.size);
+    uint64_t total = static_cast<uint64_t>(stepTransfers(plan, s)) * n;
+    Clock::time_point step_start;
+    auto period =
+        std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.progress_s));
+    auto progress = [&] {
+      if (Clock::now() - step_start < period) return;
+      uint64_t done = 0;
+      for (const auto& p : pairs) done += p->done.load(std::memory_order_relaxed);
+      std::fprintf(stderr, "tcpx-p2p bench: %s: %llu of %llu transfers done after %.1f s\n",
+                   what.c_str(), static_cast<unsigned long long>(done),
+                   static_cast<unsigned long long>(total), since(step_start));
+    };
+    if (s.mode != kLatency && !table) printTableHeader(o.per_pair);  // the table's window opens
+    table = table || s.mode != kLatency;
+    if (!barrier.arriveAndWait()) break;  // every pair is ready: warm-up (or latency) starts
+    step_start = Clock::now();
+    if (s.mode != kLatency && !barrier.arriveAndWait(progress, period)) break;  // timed ones start
+    if (!barrier.arriveAndWait(progress, period)) break;                        // all pairs done
+    if (s.mode == kLatency) {
+      std::vector<double> all;
+      for (size_t i = 0; i < n; ++i) {
+        const std::vector<double>& mine = measured[i][k].latency_us;
+        all.insert(all.end(), mine.begin(), mine.end());
+        if (o.per_pair) {
+          report.pair_latency.push_back(latencyStats(mine, kLatencyBytes));
+          if (i == 0) std::printf("\n");
+          printLatency(report.pair_latency.back(),
+                       "pair " + std::to_string(i) + " (" + pairs[i]->label + ")");
+        }
       }
       report.has_latency = true;
-      report.latency = latencyStats(std::move(samples), kLatencyBytes);
-      printLatency(report.latency);
-      Step step;
-      step.mode = mode;
-      step.size = kLatencyBytes;
-      TCPXP_RETURN_IF_ERROR(msg->sendPod(step, "reporting progress"));
+      report.latency = latencyStats(std::move(all), kLatencyBytes);
+      printLatency(report.latency,
+                   o.per_pair ? "all " + std::to_string(n) + " pairs" : std::string());
       continue;
     }
-    for (uint64_t size : o.sizes) {
-      if (!table) printTableHeader();
-      table = true;
-      engine::Segment seg{mr, buf.data(), size};
-      std::memcpy(seg.fifo.data(), hello.fifo, sizeof(hello.fifo));
-      auto submit = [&](XferId* id) {
-        std::span<const engine::Segment> one(&seg, 1);
-        if (mode == kSendRecv) return ep->sendAsync(conn, one, id);
-        if (mode == kWrite) return ep->writeAsync(conn, one, id);
-        return ep->readAsync(conn, one, id);
-      };
-      std::string what = std::string(modeName(mode)) + " of " + formatBytes(size);
-      TCPXP_RETURN_IF_ERROR(
-          runWindow(*ep, o.warmup, o.inflight, o.timeout, what.c_str(), submit, nullptr));
-      BenchResult r;
-      r.mode = modeName(mode);
-      r.size = size;
-      r.iters = o.iters;
-      r.warmup = o.warmup;
-      r.inflight = o.inflight;
-      double latency_sum = 0;
-      auto t0 = std::chrono::steady_clock::now();
-      TCPXP_RETURN_IF_ERROR(
-          runWindow(*ep, o.iters, o.inflight, o.timeout, what.c_str(), submit, &latency_sum));
-      r.seconds = since(t0);
-      r.gbps = r.seconds > 0 ? static_cast<double>(size) * o.iters / r.seconds / 1e9 : 0;
-      r.avg_latency_us = latency_sum / o.iters * 1e6;
-      printBenchRow(r);
-      report.results.push_back(r);
-      Step step;
-      step.mode = mode;
-      step.size = size;
-      TCPXP_RETURN_IF_ERROR(msg->sendPod(step, "reporting progress"));
+    BenchResult all;
+    all.mode = modeName(s.mode);
+    all.size = s.size;
+    all.iters = o.iters;
+    all.warmup = o.warmup;
+    all.inflight = o.inflight;
+    all.pairs = static_cast<uint32_t>(n);
+    Clock::time_point first_start = measured[0][k].start, last_end = measured[0][k].end;
+    double latency_sum = 0;
+    for (size_t i = 0; i < n; ++i) {
+      const PairStep& m = measured[i][k];
+      first_start = std::min(first_start, m.start);
+      last_end = std::max(last_end, m.end);
+      latency_sum += m.latency_sum_s;
+      if (!o.per_pair) continue;
+      BenchResult r = all;
+      r.pair = static_cast<uint32_t>(i);
+      r.pairs = 1;
+      r.seconds = std::chrono::duration<double>(m.end - m.start).count();
+      r.gbps = r.seconds > 0 ? static_cast<double>(s.size) * o.iters / r.seconds / 1e9 : 0;
+      r.avg_latency_us = m.latency_sum_s / o.iters * 1e6;
+      printBenchRow(r, std::to_string(i) + ": " + pairs[i]->label);
+      report.pair_results.push_back(r);
     }
+    all.seconds = std::chrono::duration<double>(last_end - first_start).count();
+    all.gbps = all.seconds > 0 ? static_cast<double>(s.size) * o.iters * static_cast<double>(n) /
+                                     all.seconds / 1e9
+                               : 0;
+    all.avg_latency_us = latency_sum / (static_cast<double>(o.iters) * n) * 1e6;
+    printBenchRow(all, o.per_pair ? "all" : "");
+    report.results.push_back(all);
   }
-  if (o.stats || !o.stats_json.empty())
-    TCPXP_RETURN_IF_ERROR(reportStats(*ep, o.stats, o.stats_json));
-  Step bye;
-  bye.kind = kBye;
-  TCPXP_RETURN_IF_ERROR(msg->sendPod(bye, "saying goodbye"));
-  TCPXP_RETURN_IF_ERROR(msg->recvPod(&bye, "waiting for the server's goodbye"));
-  TCPXP_RETURN_IF_ERROR(msg->awaitClose("waiting for the server to close"));
+  TCPXP_RETURN_IF_ERROR(threads.join());
+
+  TCPXP_RETURN_IF_ERROR(reportStats(o, pairs, &report.transport_errors));
+  // Every goodbye before any close: the server closes its endpoints when all its pairs are done.
+  for (auto& p : pairs) {
+    Step bye;
+    bye.kind = kBye;
+    TCPXP_RETURN_IF_ERROR(p->msg->sendPod(bye, "saying goodbye"));
+    TCPXP_RETURN_IF_ERROR(p->msg->recvPod(&bye, "waiting for the server's goodbye"));
+  }
+  for (auto& p : pairs)
+    TCPXP_RETURN_IF_ERROR(p->msg->awaitClose("waiting for the server to close"));
+  report.wall_s = since(wall_start);
+  printSummary(report);
   if (!o.json.empty()) {
     std::string error;
     if (!writeBenchJson(report, o.json, &error)) return Status(Code::kSystemError, error);
@@ -494,6 +956,36 @@ std::string modeList(uint32_t modes) {
   return out;
 }
 
+// --gpus and --server-gpus (single-process mode); the GPU count is asked only when they are given.
+void parseEndpointLists(Args& args, BenchOptions* o) {
+  o->per_pair = args.has("--gpus");
+  std::string error;
+  if (o->per_pair) {
+    if (o->host || o->gpu != -2 || o->client_host) {
+      args.fail(
+          "--gpus replaces --gpu, --host and --client-host (host memory: --gpus host or "
+          "hostxK)");
+    } else if (o->server_gpu != -2) {
+      args.fail("--server-gpu is for one pair; with --gpus use --server-gpus");
+    } else if (!parseGpuList("--gpus", args.text("--gpus", ""), gpuCount(), &o->gpus, &error)) {
+      args.fail(error);
+    }
+  }
+  if (!args.has("--server-gpus")) return;
+  if (o->role != 0 || !o->per_pair) {
+    args.fail("--server-gpus is for --local with --gpus");
+  } else if (o->server_host) {
+    args.fail("--server-gpus excludes --server-host");
+  } else if (!parseGpuList("--server-gpus", args.text("--server-gpus", ""), gpuCount(),
+                           &o->server_gpus, &error)) {
+    args.fail(error);
+  } else if (!o->gpus.empty() && o->server_gpus.size() != o->gpus.size()) {
+    args.fail("--server-gpus lists " + std::to_string(o->server_gpus.size()) +
+              " endpoint(s), --gpus " + std::to_string(o->gpus.size()) +
+              ": client endpoint i drives server endpoint i");
+  }
+}
+
 }  // namespace
 
 int runBench(int argc, char** argv) {
@@ -527,6 +1019,7 @@ int runBench(int argc, char** argv) {
   if (o.client_host && o.gpu != -2) args.fail("--client-host excludes --gpu");
   if (o.server_gpu != -2 && o.role != 0)
     args.fail("--server-gpu is for --local (use --gpu on each side)");
+  o.verify = args.has("--verify");
   o.json = args.text("--json", "");
   if (args.has("--json") && o.json.empty()) args.fail("--json needs a file name");
   o.stats = args.has("--stats");
@@ -535,25 +1028,39 @@ int runBench(int argc, char** argv) {
   o.timeout = args.seconds("--timeout", 60, 0.1, 86400);
   o.accept_timeout = args.seconds("--accept-timeout", 600, 0.1, 7 * 86400);
   o.meta_fd = static_cast<int>(args.integer("--meta-fd", -1, 0, 1 << 20));
+  o.progress_s = args.seconds("--progress-every", kProgressPeriodS, 0.001, 3600);
   if (!o.peer.empty()) {
     std::string ip;
     int port = 0;
     Status st = parseEndpointAddress(o.peer, &ip, &port);
     if (!st.isOk()) args.fail("--client: " + st.message());
   }
+  if (args.ok()) parseEndpointLists(args, &o);
   if (!args.ok()) return usageError(kBench, args.error());
 
   if (o.role == 0) {
-    PeerGpus gpus;
-    std::string error;
-    if (!choosePeerGpus(o.host, o.gpu, o.server_gpu, &gpus, &error))
-      return usageError(kBench, error);
-    if (o.server_host) gpus.server = -1;
-    if (o.client_host) gpus.client = -1;
     auto memory = [](int gpu) {
       return gpu < 0 ? std::vector<std::string>{"--host"}
                      : std::vector<std::string>{"--gpu", std::to_string(gpu)};
     };
+    std::vector<std::string> server_memory, client_memory;
+    if (o.per_pair) {
+      std::vector<int> server = o.server_gpus;
+      if (server.empty()) {
+        server = o.server_host ? std::vector<int>(o.gpus.size(), kHostEndpoint) : o.gpus;
+      }
+      server_memory = {"--gpus", formatGpuList(server)};
+      client_memory = {"--gpus", formatGpuList(o.gpus)};
+    } else {
+      PeerGpus gpus;
+      std::string error;
+      if (!choosePeerGpus(o.host, o.gpu, o.server_gpu, &gpus, &error))
+        return usageError(kBench, error);
+      if (o.server_host) gpus.server = -1;
+      if (o.client_host) gpus.client = -1;
+      server_memory = memory(gpus.server);
+      client_memory = memory(gpus.client);
+    }
     std::vector<std::string> server = {"bench", "--role", "server", "--timeout",
                                        std::to_string(o.timeout)};
     std::vector<std::string> client = {"bench",
@@ -571,11 +1078,14 @@ int runBench(int argc, char** argv) {
                                        std::to_string(o.latency_iters),
                                        "--timeout",
                                        std::to_string(o.timeout)};
-    for (const std::string& a : memory(gpus.server)) server.push_back(a);
-    for (const std::string& a : memory(gpus.client)) client.push_back(a);
+    server.insert(server.end(), server_memory.begin(), server_memory.end());
+    client.insert(client.end(), client_memory.begin(), client_memory.end());
+    if (o.verify) client.push_back("--verify");
     if (!o.json.empty()) client.insert(client.end(), {"--json", o.json});
     if (o.stats) client.push_back("--stats");
     if (!o.stats_json.empty()) client.insert(client.end(), {"--stats-json", o.stats_json});
+    if (args.has("--progress-every"))
+      client.insert(client.end(), {"--progress-every", std::to_string(o.progress_s)});
     uint64_t transfers = 0;
     for (ModeBit b : kModeOrder) {
       if (o.modes & b)
@@ -584,10 +1094,14 @@ int runBench(int argc, char** argv) {
     return runLocalPair("bench", server, client, "--client", o.timeout,
                         o.timeout * 8 + static_cast<double>(transfers) * o.timeout);
   }
-  int gpu = -1;
-  std::string error;
-  if (!chooseGpu(o.host, o.gpu, &gpu, &error)) return usageError(kBench, error);
-  Status st = o.role == 1 ? serve(o, gpu) : drive(o, gpu);
+  std::vector<int> gpus = o.gpus;
+  if (!o.per_pair) {
+    int gpu = -1;
+    std::string error;
+    if (!chooseGpu(o.host, o.gpu, &gpu, &error)) return usageError(kBench, error);
+    gpus = {gpu};
+  }
+  Status st = o.role == 1 ? serve(o, gpus) : drive(o, gpus);
   if (!st.isOk()) {
     std::fprintf(stderr, "tcpx-p2p bench %s: %s\n", o.role == 1 ? "server" : "client",
                  st.toString().c_str());

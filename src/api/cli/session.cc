@@ -92,9 +92,17 @@ std::string dataPathSummary(const Endpoint& ep, bool gpu_memory) {
 }
 
 Status waitTransfer(Endpoint& ep, XferId id, const Deadline& deadline, const std::string& what,
-                    size_t* bytes) {
-  Status st = ep.wait(id, deadline.interrupted(), bytes);
+                    size_t* bytes, const std::atomic<bool>* stop) {
+  engine::Interrupted interrupted = deadline.interrupted();
+  if (stop) {
+    interrupted = [passed = std::move(interrupted), stop] {
+      return stop->load(std::memory_order_relaxed) || passed();
+    };
+  }
+  Status st = ep.wait(id, interrupted, bytes);
   if (st.isOk()) return st;
+  if (stop && stop->load(std::memory_order_relaxed))
+    return Status(Code::kTimeout, what + ": stopped (another pair failed)");
   if (st.code() == Code::kTimeout && deadline.passed()) {
     char budget[32];
     std::snprintf(budget, sizeof(budget), "%g", deadline.budget());
@@ -124,7 +132,7 @@ Status Messenger::awaitClose(const std::string& what) {
   Status st = ep_->recvAsync(conn_, {&seg, 1}, &id);
   if (st.code() == Code::kNotFound) return Status::ok();  // already closed
   if (!st.isOk()) return Status(st.code(), what + ": " + st.message());
-  st = waitTransfer(*ep_, id, Deadline(timeout_s_), what);
+  st = waitTransfer(*ep_, id, Deadline(timeout_s_), what, nullptr, stop_);
   if (st.code() == Code::kPeerClosed) return Status::ok();
   if (st.isOk()) return Status(Code::kProtocolError, what + ": the peer sent another message");
   return st;
@@ -138,7 +146,7 @@ Status Messenger::send(const void* data, size_t n, const std::string& what) {
   XferId id = 0;
   Status st = ep_->sendAsync(conn_, {&seg, 1}, &id);
   if (!st.isOk()) return Status(st.code(), what + ": " + st.message());
-  return waitTransfer(*ep_, id, Deadline(timeout_s_), what);
+  return waitTransfer(*ep_, id, Deadline(timeout_s_), what, nullptr, stop_);
 }
 
 Status Messenger::recv(void* data, size_t capacity, size_t* n, const std::string& what,
@@ -151,7 +159,7 @@ Status Messenger::recv(void* data, size_t capacity, size_t* n, const std::string
   if (!st.isOk()) return Status(st.code(), what + ": " + st.message());
   size_t got = 0;
   TCPXP_RETURN_IF_ERROR(
-      waitTransfer(*ep_, id, Deadline(seconds > 0 ? seconds : timeout_s_), what, &got));
+      waitTransfer(*ep_, id, Deadline(seconds > 0 ? seconds : timeout_s_), what, &got, stop_));
   if (got > capacity)
     return Status(Code::kProtocolError, what + ": message larger than its buffer");
   std::memcpy(data, recv_buf_.data(), got);

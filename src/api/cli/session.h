@@ -3,6 +3,7 @@
 // two-sided send/recv (so the tools exercise that path too, and need no side channel).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -52,9 +53,10 @@ std::string transportSummary(const Endpoint& ep);
 // (engine::decideBufferPaths over the endpoint's transport properties).
 std::string dataPathSummary(const Endpoint& ep, bool gpu_memory);
 
-// Waits for one transfer; a missed deadline is kTimeout naming `what`.
+// Waits for one transfer; a missed deadline is kTimeout naming `what`. stop: when given, the
+// wait also ends (kTimeout, "stopped") once *stop is true: another thread's pair failed.
 Status waitTransfer(Endpoint& ep, XferId id, const Deadline& deadline, const std::string& what,
-                    size_t* bytes = nullptr);
+                    size_t* bytes = nullptr, const std::atomic<bool>* stop = nullptr);
 
 // Small messages (at most kMaxBytes) on one connection through registered host buffers. Not
 // thread-safe; sends and receives are matched in posting order, like every engine send/recv.
@@ -95,6 +97,8 @@ class Messenger {
   // peer before this side closes too. Another message is a protocol error.
   Status awaitClose(const std::string& what);
   double timeout() const { return timeout_s_; }
+  // Every later wait also ends once *stop is true (see waitTransfer). `stop` outlives this.
+  void stopWhen(const std::atomic<bool>* stop) { stop_ = stop; }
 
  private:
   Messenger() = default;
@@ -104,6 +108,7 @@ class Messenger {
   double timeout_s_ = 60;
   std::vector<uint8_t> send_buf_, recv_buf_;
   MrId send_mr_ = 0, recv_mr_ = 0;
+  const std::atomic<bool>* stop_ = nullptr;
 };
 
 }  // namespace tcpxp::cli
