@@ -70,10 +70,8 @@ int numaNodeOfNet(const std::string& name) {
 }
 
 bool pinningWanted() {
-  std::string v = envString("UCCL_TCPX_PIN_THREADS", "auto");
-  if (v == "1" || v == "on" || v == "true") return true;
-  if (v == "0" || v == "off" || v == "false") return false;
-  return numaNodeCount() > 1;
+  int wanted = envAutoBool(kPinThreadsKnob);
+  return wanted < 0 ? numaNodeCount() > 1 : wanted == 1;
 }
 
 bool pinCurrentThreadToNode(int node) {

@@ -6,7 +6,13 @@
 #include <string>
 #include <vector>
 
+#include "common/knob.h"
+
 namespace tcpxp {
+
+inline constexpr KnobDoc kPinThreadsKnob{
+    "UCCL_TCPX_PIN_THREADS", "auto (on with > 1 NUMA node)",
+    "pin driver and socket helper threads to their NIC's NUMA node: 1 | 0 | auto", autoBoolKnob()};
 
 // "0-3,8,10-11" -> {0,1,2,3,8,10,11}; false on junk.
 bool parseCpuList(const std::string& text, std::vector<int>* out);

@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -12,25 +11,18 @@
 namespace tcpxp {
 namespace {
 
+// Parsed here, not by env.h: the logger is what env.h's warnings go through.
 LogLevel parseLevel(const char* text) {
   if (text == nullptr || *text == '\0') return LogLevel::kWarn;
-  std::string upper;
-  for (const char* p = text; *p; ++p) upper += static_cast<char>(std::toupper(*p));
-  if (upper == "NONE" || upper == "0") return LogLevel::kNone;
-  if (upper == "ERROR" || upper == "1") return LogLevel::kError;
-  if (upper == "WARN" || upper == "2") return LogLevel::kWarn;
-  if (upper == "INFO" || upper == "3") return LogLevel::kInfo;
-  if (upper == "DEBUG" || upper == "4") return LogLevel::kDebug;
-  if (upper == "TRACE" || upper == "5") return LogLevel::kTrace;
-  std::fprintf(stderr,
-               "tcpx-p2p: UCCL_TCPX_DEBUG=%s is not a level (NONE ERROR WARN INFO DEBUG TRACE); "
-               "using WARN\n",
-               text);
+  Parsed p = parseKnob(kLogLevelKnob, text);
+  if (p.ok()) return static_cast<LogLevel>(p.value % 6);
+  std::fprintf(stderr, "tcpx-p2p: %s=%s: %s; using WARN\n", kLogLevelKnob.name, text,
+               p.message.c_str());
   return LogLevel::kWarn;
 }
 
 std::atomic<int>& levelStorage() {
-  static std::atomic<int> level{static_cast<int>(parseLevel(std::getenv("UCCL_TCPX_DEBUG")))};
+  static std::atomic<int> level{static_cast<int>(parseLevel(std::getenv(kLogLevelKnob.name)))};
   return level;
 }
 

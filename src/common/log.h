@@ -4,7 +4,14 @@
 
 #include <cstdarg>
 
+#include "common/knob.h"
+
 namespace tcpxp {
+
+// The level's knob; a choice's position modulo 6 is its LogLevel.
+inline constexpr KnobDoc kLogLevelKnob{"UCCL_TCPX_DEBUG", "WARN",
+                                       "log level: NONE ERROR WARN INFO DEBUG TRACE (or 0..5)",
+                                       choiceKnob("NONE,ERROR,WARN,INFO,DEBUG,TRACE,0,1,2,3,4,5")};
 
 enum class LogLevel : int { kNone = 0, kError = 1, kWarn = 2, kInfo = 3, kDebug = 4, kTrace = 5 };
 

@@ -13,7 +13,6 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "common/env.h"
 #include "common/log.h"
 #include "common/net_util.h"
 #include "control/fifo_item.h"
@@ -141,6 +140,7 @@ Status Endpoint::create(int gpu_index, std::unique_ptr<Endpoint>* out) {
 Status Endpoint::create(int gpu_index, transport::NetPlugin* transport,
                         std::unique_ptr<Endpoint>* out) {
   EngineConfig config = EngineConfig::fromEnv();
+  if (!config.error.empty()) return Status(Code::kInvalidArgument, config.error);
   transport::NetPlugin* plugin = transport;
   TransportDecision decision;
   decision.reason = "given by the caller";
@@ -191,8 +191,7 @@ Status Endpoint::create(int gpu_index, transport::NetPlugin* transport,
   TCPXP_RETURN_IF_ERROR(listenBootstrap(port, &bootstrap, &ep->info_.port));
   // UNPACK tests without a GPU: host buffers registered as CUDA take the unpack receive path
   // (the built-in emulation accepts that when no GPU is usable; gathers then run on the CPU).
-  ep->emulate_gpu_buffers_ =
-      props.unpack && gpuCount() == 0 && envBool("UCCL_TCPX_EMULATE_GPU_BUFFERS", false);
+  ep->emulate_gpu_buffers_ = props.unpack && gpuCount() == 0 && config.emulate_gpu_buffers;
   ep->info_.emulated_gpu_buffers = ep->emulate_gpu_buffers_;
   ep->driver_ =
       std::make_unique<Driver>(config, net, devs, ndev, gpu_index, props, std::move(bootstrap));

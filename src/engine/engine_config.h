@@ -1,4 +1,5 @@
-// Engine knobs: one table (name, default, doc) read once per Endpoint from the environment.
+// Engine knobs: one table (name, default, doc, syntax) read once per Endpoint from the
+// environment.
 #pragma once
 
 #include <cstdint>
@@ -30,11 +31,21 @@ struct EngineConfig {
   int64_t staging_bytes = 64 << 20;  // pinned staging memory per connection (GPU over host-only)
   int metrics_port = 0;              // Prometheus text endpoint on port + GPU index; 0 = off
   std::string trace_prefix;          // per-piece stage times to PREFIX.<pid>.<conn>.csv; "" = off
+  bool emulate_gpu_buffers = false;  // tests: UNPACK emulation without a GPU (endpoint.cc)
+  // A value the engine does not fall back from (an unknown UCCL_P2P_TRANSPORT), as
+  // "NAME=VALUE: what is wrong (accepted: ...)"; Endpoint::create fails with it. "" = none.
+  std::string error;
 
+  // Malformed numbers and booleans: their default and a warning, once per process (env.h).
   static EngineConfig fromEnv();
 };
 
 using tcpxp::KnobDoc;
 const std::vector<KnobDoc>& engineKnobs();
+
+// Read outside the engine too (the C API's uccl_engine_create).
+inline constexpr KnobDoc kGpuKnob{"UCCL_TCPX_GPU", "-1 (host only)",
+                                  "GPU of an engine made by uccl_engine_create (C API)",
+                                  integerKnob(-1, 1 << 20)};
 
 }  // namespace tcpxp::engine

@@ -47,9 +47,10 @@ ChunkPreference preferredChunk(TransportKind kind) {
   if (kind == TransportKind::kBuiltin) {
     return {kBuiltinChunkBytes, "the built-in transport's preferred chunk"};
   }
-  const int64_t dynamic = envInt("NCCL_DYNAMIC_CHUNK_SIZE", 0, 0, INT64_MAX);
-  if (dynamic <= 0)
-    return {kTcpxChunkBytes, "TCPX's chunk (NCCL_DYNAMIC_CHUNK_SIZE unset)"};
+  // A plain number: TCPX itself does not read "512K" as 512 KiB.
+  const int64_t dynamic =
+      envInt("NCCL_DYNAMIC_CHUNK_SIZE", 0, 0, INT64_MAX, "TCPX's chunk (524288 when unset)");
+  if (dynamic <= 0) return {kTcpxChunkBytes, "TCPX's chunk (NCCL_DYNAMIC_CHUNK_SIZE unset)"};
   size_t bytes = static_cast<size_t>(dynamic);
   std::string reason = "TCPX's chunk (NCCL_DYNAMIC_CHUNK_SIZE=" + std::to_string(dynamic) + ")";
   if (bytes < kMinChunkBytes || bytes > kMaxChunkBytes) {

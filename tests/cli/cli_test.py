@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """End-to-end checks of the tcpx-p2p tool (python3 standard library only).
 
-Usage: cli_test.py PATH/TO/tcpx-p2p {demo,bench,bench_gpus,info,usage}
+Usage: cli_test.py PATH/TO/tcpx-p2p {demo,bench,bench_gpus,info,usage,env}
 
 Every run has a subprocess timeout; nothing sleeps. ctest sets UCCL_SOCKET_IFNAME=lo and a
 short UCCL_TCPX_TIMEOUT_MS so that the local peers stay on loopback and fail fast.
@@ -287,7 +287,7 @@ def check_info(tool):
     expect("chunk                 256 KiB (UCCL_TCPX_CHUNK_BYTES=262144)" in chunk,
            "info: UCCL_TCPX_CHUNK_BYTES overrides the chunk, and says so", chunk, err)
     rc, tcpx, err = run(tool, "info", env={"UCCL_P2P_TRANSPORT": "tcpx",
-                                            "NCCL_DYNAMIC_CHUNK_SIZE": "256K"})
+                                            "NCCL_DYNAMIC_CHUNK_SIZE": "262144"})
     expect(rc == 0 and "would use             tcpx" in tcpx
            and "chunk                 256 KiB (TCPX's chunk (NCCL_DYNAMIC_CHUNK_SIZE=262144))"
            in tcpx and re.search(r"GPU memory +send: direct", tcpx)
@@ -320,7 +320,11 @@ def check_usage(tool):
         (["bench", "--local", "--server-host", "--server-gpu", "0"], "excludes --server-gpu"),
         (["bench", "--local", "--client-host", "--gpu", "0"], "excludes --gpu"),
         (["demo", "--iters", "0"], "--iters"),
-        (["demo", "--layers", "x"], "not a whole number"),
+        (["demo", "--layers", "x"], "--layers x: not a number"),
+        (["demo", "--iters", "1M"], "--iters 1M: unknown unit 'M' (a plain number, no unit)"),
+        (["demo", "--block-bytes", "64Q"], "--block-bytes 64Q: unknown unit 'Q' (accepted: K, M"),
+        (["bench", "--local", "--sizes", "4K,2MB,1.5M"],
+         "--sizes 4K,2MB,1.5M: item '1.5M': not a whole number"),
         (["demo", "--host", "--gpu", "0"], "--host"),
         (["info", "extra"], "unexpected argument"),
         (["frobnicate"], "unknown command"),
@@ -337,12 +341,69 @@ def check_usage(tool):
     expect(rc == 1 and "cannot connect" in err, "bench --client to a closed port exits 1", out, err)
 
 
+def check_env(tool):
+    """Malformed variables: one precise warning per process, the default used instead, doctor
+    flags them with the same words; an unknown transport fails endpoint creation."""
+    chunk_cases = [
+        ("4M", "UCCL_TCPX_CHUNK_BYTES=4M: out of range [4096, 4194303] (4M = 4194304)"),
+        ("abc", "UCCL_TCPX_CHUNK_BYTES=abc: not a number"),
+        ("1", "UCCL_TCPX_CHUNK_BYTES=1: out of range [4096, 4194303]"),
+        ("64X", "UCCL_TCPX_CHUNK_BYTES=64X: unknown unit 'X' (accepted: K, M, G, KB, MB, GB, "
+                "KiB, MiB, GiB, B)"),
+    ]
+    for value, problem in chunk_cases:
+        env = {"UCCL_P2P_TRANSPORT": "tcp", "UCCL_TCPX_CHUNK_BYTES": value}
+        rc, out, err = run(tool, "info", env=env)
+        warning = problem + "; using the transport's default"
+        expect(rc == 0 and err.count(warning) == 1 and err.count("UCCL_TCPX_CHUNK_BYTES=") == 1,
+               f"info, UCCL_TCPX_CHUNK_BYTES={value}: one warning '{warning}'", out, err)
+        expect("chunk                 1 MiB (the built-in transport's preferred chunk)" in out,
+               f"info, UCCL_TCPX_CHUNK_BYTES={value}: the default chunk is used", out, err)
+        rc, out, err = run(tool, "doctor", env=env)
+        flagged = [l for l in out.splitlines() if l.strip().startswith("[WARN]") and problem in l]
+        expect(len(flagged) == 1 and "the engine uses its default" in flagged[0],
+               f"doctor, UCCL_TCPX_CHUNK_BYTES={value}: WARN '{problem}'", out, err)
+    # Decimal units mean what they say, in the environment as on the command line.
+    rc, out, err = run(tool, "info", env={"UCCL_P2P_TRANSPORT": "tcp",
+                                          "UCCL_TCPX_CHUNK_BYTES": "2MB"})
+    expect(rc == 0 and "chunk                 2 MB (UCCL_TCPX_CHUNK_BYTES=2000000)" in out
+           and "WARN" not in err, "info, UCCL_TCPX_CHUNK_BYTES=2MB: 2000000 bytes, no warning",
+           out, err)
+    rc, out, err = run(tool, "doctor", env={"UCCL_TCPX_CHUNK_BYTES": "2MB"})
+    expect(any(l.strip().startswith("[OK]") and "UCCL_TCPX_CHUNK_BYTES=2MB" in l
+               for l in out.splitlines()), "doctor, UCCL_TCPX_CHUNK_BYTES=2MB: OK", out, err)
+
+    # A boolean that is none: it passed silently as auto before.
+    maybe = ("UCCL_TCPX_PIN_THREADS=maybe: unknown value 'maybe' (accepted: auto, 1, 0, true, "
+             "false, yes, no, on, off)")
+    rc, out, err = run(tool, "bench", "--local", "--host", "--sizes", "4K", "--iters", "1",
+                       env={"UCCL_TCPX_PIN_THREADS": "maybe"})
+    pids = set(re.findall(r"tcpx-p2p (\d+) WARN .*UCCL_TCPX_PIN_THREADS=maybe", err))
+    expect(rc == 0 and err.count(maybe + "; using auto") == 2 and len(pids) == 2,
+           "bench --local, UCCL_TCPX_PIN_THREADS=maybe: one warning in each of its two processes",
+           out, err)
+    rc, out, err = run(tool, "doctor", env={"UCCL_TCPX_PIN_THREADS": "maybe"})
+    expect(any(l.strip().startswith("[WARN]") and maybe in l for l in out.splitlines()),
+           "doctor, UCCL_TCPX_PIN_THREADS=maybe: WARN", out, err)
+
+    # An unknown transport is an error, not "auto".
+    bad = "UCCL_P2P_TRANSPORT=foo: unknown value 'foo' (accepted: tcpx, tcp, auto)"
+    rc, out, err = run(tool, "bench", "--local", "--host", "--sizes", "4K", "--iters", "1",
+                       env={"UCCL_P2P_TRANSPORT": "foo"})
+    expect(rc == 1 and "cannot create the endpoint" in err and bad in err,
+           "bench, UCCL_P2P_TRANSPORT=foo: exits 1 naming the variable and the accepted values",
+           out, err)
+    rc, out, err = run(tool, "doctor", env={"UCCL_P2P_TRANSPORT": "foo"})
+    expect(rc == 1 and any(l.strip().startswith("[FAIL]") and bad in l for l in out.splitlines()),
+           "doctor, UCCL_P2P_TRANSPORT=foo: FAIL", out, err)
+
+
 def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
     tool, check = sys.argv[1], sys.argv[2]
     checks = {"demo": check_demo, "bench": check_bench, "bench_gpus": check_bench_gpus,
-              "info": check_info, "usage": check_usage}
+              "info": check_info, "usage": check_usage, "env": check_env}
     if check not in checks:
         sys.exit(f"unknown check {check}; one of {sorted(checks)}")
     checks[check](tool)

@@ -116,13 +116,13 @@ def main():
     # Bad environment values.
     for env, words, what in [
             ({"NCCL_DYNAMIC_CHUNK_SIZE": "0"}, ["NCCL_DYNAMIC_CHUNK_SIZE=0", "hangs"], "chunk 0"),
-            ({"NCCL_DYNAMIC_CHUNK_SIZE": "abc"}, ["NCCL_DYNAMIC_CHUNK_SIZE=abc", "not a number"],
+            ({"NCCL_DYNAMIC_CHUNK_SIZE": "abc"}, ["NCCL_DYNAMIC_CHUNK_SIZE=abc: not a number"],
              "chunk abc"),
             ({"NCCL_SOCKET_NTHREADS": "4", "NCCL_NSOCKS_PERTHREAD": "4"}, ["4 x 4 = 16", "> 8"],
              "4 x 4 sockets"),
-            ({"NCCL_SOCKET_NTHREADS": "two"}, ["NCCL_SOCKET_NTHREADS=two", "not a positive"],
+            ({"NCCL_SOCKET_NTHREADS": "two"}, ["NCCL_SOCKET_NTHREADS=two: not a number"],
              "threads 'two'"),
-            ({"NCCL_GPUDIRECTTCPX_PROGRAM_FLOW_STEERING_WAIT_MICROS": "5ms"}, ["not a number"],
+            ({"NCCL_GPUDIRECTTCPX_PROGRAM_FLOW_STEERING_WAIT_MICROS": "5ms"}, ["unknown unit 'ms'"],
              "flow-steering wait '5ms'"),
             ({"NCCL_GPUDIRECTTCPX_TX_BINDINGS": "eth1-8"}, ["malformed entry"], "bindings junk")]:
         rc, out, err = run(tool, "doctor", "--require", "tcpx", "--plugin", ok_lib, env=env)

@@ -133,7 +133,7 @@ TEST(DecideChunk, TransportPreferences) {
   t = transport::preferredChunk(TransportKind::kTcpx);
   EXPECT_EQ(t.bytes, size_t{256} << 10);
   EXPECT_NE(t.reason.find("NCCL_DYNAMIC_CHUNK_SIZE=262144"), std::string::npos) << t.reason;
-  ::setenv("NCCL_DYNAMIC_CHUNK_SIZE", "16M", 1);  // a request must stay under 4 MiB
+  ::setenv("NCCL_DYNAMIC_CHUNK_SIZE", "16777216", 1);  // a request must stay under 4 MiB
   EXPECT_EQ(transport::preferredChunk(TransportKind::kTcpx).bytes, (size_t{4} << 20) - 1);
   ::unsetenv("NCCL_DYNAMIC_CHUNK_SIZE");
 }

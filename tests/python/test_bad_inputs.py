@@ -150,3 +150,13 @@ def _intruder(peer):
 
 def test_refused_access_leaves_target_untouched(core):
     assert run_pair(_target, _intruder) == ("ok", "ok")
+
+
+def test_unknown_transport_fails_construction(core, monkeypatch):
+    # Not "auto": a typo must not quietly pick another transport.
+    monkeypatch.setenv("UCCL_P2P_TRANSPORT", "foo")
+    with pytest.raises(RuntimeError, match=r"UCCL_P2P_TRANSPORT=foo: unknown value 'foo' "
+                                           r"\(accepted: tcpx, tcp, auto\)"):
+        core.Endpoint()
+    monkeypatch.setenv("UCCL_P2P_TRANSPORT", "tcp")
+    assert core.Endpoint() is not None

@@ -296,7 +296,7 @@ uccl_engine_t* uccl_engine_create(int num_cpus, bool in_python) {
   (void)in_python;  // no interpreter lock is taken here
   int gpu = -1;
   try {
-    gpu = static_cast<int>(tcpxp::envInt("UCCL_TCPX_GPU", -1, -1, 1 << 20));
+    gpu = static_cast<int>(tcpxp::envInt(tcpxp::engine::kGpuKnob, -1));
   } catch (...) {
     setError("uccl_engine_create", "cannot read UCCL_TCPX_GPU");
     return nullptr;

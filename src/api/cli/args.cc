@@ -1,10 +1,10 @@
 #include "api/cli/args.h"
 
-#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
 
+#include "common/quantity.h"
 #include "engine/engine_config.h"
 #include "engine/transport_select.h"
 
@@ -13,14 +13,9 @@ namespace {
 
 constexpr size_t kMaxListEntries = 64;
 
-bool parseWhole(const std::string& text, int64_t* out) {
-  if (text.empty() || text.find_first_not_of("+-0123456789") != std::string::npos) return false;
-  errno = 0;
-  char* end = nullptr;
-  long long v = std::strtoll(text.c_str(), &end, 10);
-  if (errno != 0 || *end != '\0') return false;
-  *out = v;
-  return true;
+// The parser's bounds for a uint64_t range (sizes beyond 2^63 - 1 do not occur).
+int64_t toSigned(uint64_t v) {
+  return v > static_cast<uint64_t>(INT64_MAX) ? INT64_MAX : static_cast<int64_t>(v);
 }
 
 void printLines(std::FILE* out, const char* text, const char* indent) {
@@ -103,17 +98,12 @@ int64_t Args::integer(std::string_view name, int64_t fallback, int64_t min_value
                       int64_t max_value) {
   const std::string* v = find(name);
   if (v == nullptr) return fallback;
-  int64_t out = 0;
-  if (!parseWhole(*v, &out)) {
-    fail(std::string(name) + ": '" + *v + "' is not a whole number");
+  Parsed p = parseNumber(*v, min_value, max_value, Units::kNone);
+  if (!p.ok()) {
+    fail(std::string(name) + " " + *v + ": " + p.message);
     return fallback;
   }
-  if (out < min_value || out > max_value) {
-    fail(std::string(name) + ": " + *v + " is outside [" + std::to_string(min_value) + ", " +
-         std::to_string(max_value) + "]");
-    return fallback;
-  }
-  return out;
+  return p.value;
 }
 
 double Args::seconds(std::string_view name, double fallback, double min_value, double max_value) {
@@ -123,13 +113,13 @@ double Args::seconds(std::string_view name, double fallback, double min_value, d
   char* end = nullptr;
   double out = v->empty() ? NAN : std::strtod(v->c_str(), &end);
   if (v->empty() || errno != 0 || *end != '\0' || !std::isfinite(out)) {
-    fail(std::string(name) + ": '" + *v + "' is not a number of seconds");
+    fail(std::string(name) + " " + *v + ": not a number of seconds");
     return fallback;
   }
   if (out < min_value || out > max_value) {
     char range[64];
     std::snprintf(range, sizeof(range), "[%g, %g]", min_value, max_value);
-    fail(std::string(name) + ": " + *v + " s is outside " + range + " s");
+    fail(std::string(name) + " " + *v + ": out of range " + range + " s");
     return fallback;
   }
   return out;
@@ -139,17 +129,12 @@ uint64_t Args::bytes(std::string_view name, uint64_t fallback, uint64_t min_valu
                      uint64_t max_value) {
   const std::string* v = find(name);
   if (v == nullptr) return fallback;
-  uint64_t out = 0;
-  if (!parseBytes(*v, &out)) {
-    fail(std::string(name) + ": '" + *v + "' is not a size (e.g. 4096, 64K, 1M, 10MB)");
+  Parsed p = parseNumber(*v, toSigned(min_value), toSigned(max_value), Units::kBytes);
+  if (!p.ok()) {
+    fail(std::string(name) + " " + *v + ": " + p.message);
     return fallback;
   }
-  if (out < min_value || out > max_value) {
-    fail(std::string(name) + ": " + *v + " is outside [" + formatBytes(min_value) + ", " +
-         formatBytes(max_value) + "]");
-    return fallback;
-  }
-  return out;
+  return static_cast<uint64_t>(p.value);
 }
 
 std::vector<uint64_t> Args::byteList(std::string_view name, const std::vector<uint64_t>& fallback,
@@ -161,17 +146,12 @@ std::vector<uint64_t> Args::byteList(std::string_view name, const std::vector<ui
   for (;;) {
     size_t comma = rest.find(',');
     std::string item(rest.substr(0, comma));
-    uint64_t size = 0;
-    if (!parseBytes(item, &size)) {
-      fail(std::string(name) + ": '" + item + "' is not a size (e.g. 256,4K,1M,10MB)");
+    Parsed p = parseNumber(item, toSigned(min_value), toSigned(max_value), Units::kBytes);
+    if (!p.ok()) {
+      fail(std::string(name) + " " + *v + ": item '" + item + "': " + p.message);
       return fallback;
     }
-    if (size < min_value || size > max_value) {
-      fail(std::string(name) + ": " + item + " is outside [" + formatBytes(min_value) + ", " +
-           formatBytes(max_value) + "]");
-      return fallback;
-    }
-    out.push_back(size);
+    out.push_back(static_cast<uint64_t>(p.value));
     if (comma == std::string_view::npos) break;
     rest.remove_prefix(comma + 1);
   }
@@ -250,27 +230,6 @@ void printEnvTable(std::FILE* out, bool with_current) {
   row("NCCL_SOCKET_IFNAME", "(unset)", "used when UCCL_SOCKET_IFNAME is unset");
   row("UCCL_TCPX_EMULATE_GPU_BUFFERS", "0",
       "tests: host buffers take the GPU paths (UNPACK, no GPU)");
-}
-
-bool parseBytes(std::string_view text, uint64_t* out) {
-  size_t digits = 0;
-  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
-  if (digits == 0 || digits > 19) return false;
-  uint64_t value = std::strtoull(std::string(text.substr(0, digits)).c_str(), nullptr, 10);
-  std::string unit(text.substr(digits));
-  if (!unit.empty() && unit.front() == ' ') unit.erase(0, 1);
-  for (char& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  uint64_t scale = 0;
-  if (unit.empty() || unit == "B") scale = 1;
-  if (unit == "K" || unit == "KIB") scale = uint64_t{1} << 10;
-  if (unit == "M" || unit == "MIB") scale = uint64_t{1} << 20;
-  if (unit == "G" || unit == "GIB") scale = uint64_t{1} << 30;
-  if (unit == "KB") scale = 1000;
-  if (unit == "MB") scale = 1000 * 1000;
-  if (unit == "GB") scale = 1000 * 1000 * 1000;
-  if (scale == 0 || value > UINT64_MAX / scale) return false;
-  *out = value * scale;
-  return true;
 }
 
 std::string formatBytes(uint64_t bytes) {

@@ -44,6 +44,8 @@ class Args {
 
   bool helpRequested() const { return help_; }
   bool has(std::string_view name) const;
+  // Numbers and sizes are read by common/quantity.h, as the environment's are: "--iters 0: out
+  // of range [1, 1000000]", "--sizes 4K,4X: item '4X': unknown unit 'X' (accepted: ...)".
   std::string text(std::string_view name, const std::string& fallback) const;
   int64_t integer(std::string_view name, int64_t fallback, int64_t min_value, int64_t max_value);
   double seconds(std::string_view name, double fallback, double min_value, double max_value);
@@ -72,8 +74,6 @@ void printHelp(const Command& command, std::FILE* out);
 // in this process's environment.
 void printEnvTable(std::FILE* out, bool with_current);
 
-// "256", "4K" / "4KiB" (binary), "10MB" (decimal), "1M", "2G". False on junk or overflow.
-bool parseBytes(std::string_view text, uint64_t* out);
 // "256 B", "4 KiB", "10 MB", "16 MiB", "1.5 MiB" (exact units first, binary before decimal).
 std::string formatBytes(uint64_t bytes);
 

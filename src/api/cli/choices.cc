@@ -17,6 +17,8 @@ MachineChoices machineChoices(bool allow_probe, const std::string& plugin_flag) 
                                                                       : "LD_LIBRARY_PATH";
   m.transport =
       engine::decideTransport(m.config, engine::gatherTransportFacts(m.config, allow_probe));
+  // Endpoint::create fails with it before deciding anything; say so rather than "auto".
+  if (!m.config.error.empty()) m.transport.reason = m.config.error + "; endpoints fail to create";
   m.devices = engine::expectedDevicePciFacts(m.transport.kind, &m.devices_source);
   m.chunk = engine::decideChunkBytes(m.config, engine::transportChunkPreference(m.transport.kind));
   transport::TransportCapsPreview caps = engine::transportCapsPreview(m.transport.kind);

@@ -64,6 +64,7 @@ std::string firstLine(const std::string& path);
 std::vector<std::string> split(const std::string& s, char sep);
 std::string trim(const std::string& s);
 
+// Every set knob of the engine's and the built-in transport's tables against its syntax;
 // NCCL_DYNAMIC_CHUNK_SIZE, flow-steering wait, sockets per comm, interfaces, TX/RX bindings.
 void checkEnvironment(Report& r);
 // Kernel dmabuf support (a hint only).

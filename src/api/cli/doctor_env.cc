@@ -1,7 +1,6 @@
-// tcpx-p2p doctor: the environment traps of TCPX and the dmabuf hint (doctor.h).
+// tcpx-p2p doctor: malformed knobs, the environment traps of TCPX and the dmabuf hint (doctor.h).
 #include <dirent.h>
 
-#include <cctype>
 #include <cstdio>
 #include <set>
 #include <string>
@@ -9,21 +8,19 @@
 
 #include "api/cli/doctor.h"
 #include "api/cli/topology.h"
+#include "common/knob.h"
+#include "common/quantity.h"
+#include "engine/engine_config.h"
+#include "engine/transport_select.h"
 
 namespace tcpxp::cli::doctor {
 namespace {
 
-// A plain non-negative decimal integer (what TCPX's env parsing accepts reliably).
+// A plain non-negative number, no unit (what TCPX's env parsing accepts reliably).
 bool parseUnsigned(const std::string& text, long long* out) {
-  std::string t = trim(text);
-  if (t.empty() || t.size() > 18) return false;
-  long long v = 0;
-  for (char c : t) {
-    if (!std::isdigit(static_cast<unsigned char>(c))) return false;
-    v = v * 10 + (c - '0');
-  }
-  *out = v;
-  return true;
+  Parsed p = parseNumber(text, 0, INT64_MAX);
+  if (p.ok()) *out = p.value;
+  return p.ok();
 }
 
 // "0-3,8,10-11" -> {0,1,2,3,8,10,11}. False on junk.
@@ -86,9 +83,10 @@ void checkChunkSize(Report& r) {
            fix);
     return;
   }
-  long long v = 0;
-  if (!parseUnsigned(env(k), &v)) {
-    r.fail("env", std::string(k) + "=" + env(k) + " is not a number", fix);
+  Parsed p = parseNumber(env(k), 0, INT64_MAX);
+  long long v = p.value;
+  if (!p.ok()) {
+    r.fail("env", std::string(k) + "=" + env(k) + ": " + p.message, fix);
   } else if (v == 0) {
     r.fail("env", std::string(k) + "=0: every transfer hangs forever", fix);
   } else {
@@ -107,9 +105,10 @@ void checkFlowSteeringWait(Report& r) {
            fix);
     return;
   }
-  long long v = 0;
-  if (!parseUnsigned(env(k), &v)) {
-    r.fail("env", std::string(k) + "=" + env(k) + " is not a number", fix);
+  Parsed p = parseNumber(env(k), 0, INT64_MAX);
+  long long v = p.value;
+  if (!p.ok()) {
+    r.fail("env", std::string(k) + "=" + env(k) + ": " + p.message, fix);
   } else if (v > 1000000) {
     r.warn("env", std::string(k) + "=" + std::to_string(v) + ": over 1 s slept per accept", fix);
   } else {
@@ -129,8 +128,10 @@ void checkSockets(Report& r) {
   for (const Knob& k : {Knob{"NCCL_SOCKET_NTHREADS", &threads, "export NCCL_SOCKET_NTHREADS=1"},
                         Knob{"NCCL_NSOCKS_PERTHREAD", &socks, "export NCCL_NSOCKS_PERTHREAD=4"}}) {
     if (!isSet(k.name)) continue;
-    if (!parseUnsigned(env(k.name), k.value) || *k.value < 1) {
-      r.fail("env", std::string(k.name) + "=" + env(k.name) + " is not a positive number", k.fix);
+    Parsed p = parseNumber(env(k.name), 1, 64);  // the range the engine reads
+    *k.value = p.value;
+    if (!p.ok()) {
+      r.fail("env", std::string(k.name) + "=" + env(k.name) + ": " + p.message, k.fix);
       ok = false;
     }
   }
@@ -231,10 +232,40 @@ void checkBindings(Report& r, const char* var, const std::vector<std::string>& n
   if (all_ok) r.ok("env", std::string(var) + "=" + value + " (cores on each NIC's NUMA node)");
 }
 
+// Every set variable of the engine's and the built-in transport's knob tables against its
+// syntax, with the words the engine logs: "NAME=VALUE: out of range [lo, hi]".
+void checkKnobs(Report& r) {
+  std::string good;
+  // The engine's own variables bear on both transports, the built-in's only on it.
+  for (auto [table, scope] : {std::pair{&engine::engineKnobs(), Scope::kBoth},
+                              std::pair{&engine::builtinTransportKnobs(), Scope::kBuiltin}}) {
+    r.setScope(scope);
+    for (const KnobDoc& k : *table) {
+      if (!isSet(k.name) || k.syntax.type == KnobType::kText) continue;
+      Parsed p = parseKnob(k, env(k.name));
+      if (p.ok()) {
+        good += (good.empty() ? "" : ", ") + std::string(k.name) + "=" + env(k.name);
+        continue;
+      }
+      std::string what = std::string(k.name) + "=" + env(k.name) + ": " + p.message;
+      std::string fix = std::string("set ") + k.name + " to " + describeSyntax(k.syntax) +
+                        ", or unset it for the default";
+      if (k.syntax.error_if_malformed) {
+        r.fail("env", what + "; endpoint creation fails", fix);
+      } else {
+        r.warn("env", what + "; the engine uses its default: " + k.default_value, fix);
+      }
+    }
+  }
+  if (!good.empty()) r.ok("env", "well-formed: " + good);
+  r.setScope(Scope::kTcpx);
+}
+
 }  // namespace
 
 void checkEnvironment(Report& r) {
   std::vector<std::string> names = interfaceNames();
+  checkKnobs(r);
   checkChunkSize(r);
   checkFlowSteeringWait(r);
   checkSockets(r);

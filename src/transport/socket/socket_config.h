@@ -1,4 +1,5 @@
-// Knobs of the built-in socket transport: one table (name, default, doc), read once at init.
+// Knobs of the built-in socket transport: one table (name, default, doc, syntax), read once at
+// init.
 #pragma once
 
 #include <cstdint>
