@@ -54,7 +54,11 @@ Connection::Connection(EngineContext& ctx, ConnId id, ControlSocket ctrl, bool c
       connector_(connector),
       ready_slot_(ready_slot),
       state_(connector ? State::kAwaitAck : State::kAwaitHello),
-      deadline_(Clock::now() + std::chrono::milliseconds(ctx.config.timeout_ms)),
+      // A connector's Hello follows its connect at once: whoever connects and says nothing
+      // holds a handshake slot for kHelloDeadlineMs at most.
+      deadline_(Clock::now() + std::chrono::milliseconds(
+                                   connector ? ctx.config.timeout_ms
+                                             : std::min(ctx.config.timeout_ms, kHelloDeadlineMs))),
       data_deadline_(deadline_),
       handshake_(ctx_, ctrl_) {}
 
@@ -205,10 +209,13 @@ Status Connection::establish(bool* did_work) {
 bool Connection::progress(bool* did_work) {
   if (state_ == State::kClosed) return false;
   bool work = false;
-  Status st = ctrl_.receive([&](control::FrameType t, const uint8_t* p, size_t n) {
-    work = true;
-    return onFrame(t, p, n);
-  });
+  Status st = Status::ok();
+  if (wantsRead()) {
+    st = ctrl_.receive([&](control::FrameType t, const uint8_t* p, size_t n) {
+      work = true;
+      return onFrame(t, p, n);
+    });
+  }
   if (st.isOk() && state_ == State::kEstablishing) st = establish(&work);
   bool data_moved = false;
   if (st.isOk() && state_ == State::kReady) {

@@ -67,6 +67,9 @@ class Connection {
   bool establishing() const { return state_ == State::kEstablishing; }
   // Control frames wait for room in the socket: the driver must wake when it drains.
   bool wantsWrite() const { return ctrl_.hasOutput(); }
+  // False while this side holds back from reading the peer: its output to the peer is over
+  // kMaxOutputBytes (backpressure on a peer that sends but does not read).
+  bool wantsRead() const { return ctrl_.outputBytes() <= kMaxOutputBytes; }
   bool busy() const { return !table_.empty(); }
 
   // Starts the connector side of the handshake (sends Hello).
@@ -116,7 +119,12 @@ class Connection {
   // A request the peer made and this side refused: logged at most once a second (counted).
   void logRefusal(const char* what, uint64_t size, const std::string& why);
   // Whether a transfer of `size` bytes goes inside a control frame.
-  bool inlined(size_t size) const { return size <= static_cast<size_t>(ctx_.config.inline_bytes); }
+  // Not while the control output is long: inline bytes would only lengthen the queue the peer
+  // has not read yet (the channel path is paced by the peer's own receives).
+  bool inlined(size_t size) const {
+    return size <= static_cast<size_t>(ctx_.config.inline_bytes) &&
+           ctrl_.outputBytes() < kInlineOutputCapBytes;
+  }
   // The bytes of [src, +n) for an inline frame (GPU memory: a pinned copy, valid until the next
   // inline copy), and the other way: a frame's bytes into [dst, +size) (waited for).
   Status inlineBytes(Registration& reg, char* src, size_t n, std::span<const uint8_t>* out);

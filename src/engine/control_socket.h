@@ -28,6 +28,7 @@ class ControlSocket {
   // Writes what it can of the queued output. kPeerClosed / kSystemError when the socket broke.
   Status flush();
   bool hasOutput() const { return out_off_ < out_.size(); }
+  size_t outputBytes() const { return out_.size() - out_off_; }
 
   using FrameHandler = std::function<Status(control::FrameType, const uint8_t*, size_t)>;
   // Reads what is available and calls `handler` per complete frame. kPeerClosed on EOF,

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <future>
 
@@ -36,7 +37,20 @@ Driver::Driver(EngineConfig config, transport::Net net, std::vector<int> devs, i
       epoll_fd_(::epoll_create1(EPOLL_CLOEXEC)) {
   ctx_.on_notify = [this](Notification n) {
     std::lock_guard<std::mutex> lock(notify_mu_);
-    notifications_.push_back(std::move(n));
+    if (notifications_.size() < kMaxQueuedNotifications) {
+      notifications_.push_back(std::move(n));
+      return;
+    }
+    // Nobody takes them (or a peer floods): keep the oldest, count the rest.
+    ++dropped_notifications_;
+    uint64_t held_back = 0;
+    if (notify_drop_log_.allow(&held_back)) {
+      LOG_WARN(
+          "%zu notifications wait for get_notifs(); dropped one from connection %llu (%llu "
+          "dropped in all)",
+          notifications_.size(), static_cast<unsigned long long>(n.conn),
+          static_cast<unsigned long long>(dropped_notifications_));
+    }
   };
   for (int fd : {wake_fd_.get(), bootstrap_.get()}) {
     epoll_event ev{};
@@ -101,6 +115,12 @@ Connection* Driver::connection(ConnId id) {
 
 ConnId Driver::addConnection(Fd fd, const std::string& peer, bool connector, uint64_t ready_slot,
                              Status* started) {
+  if (connector && conns_.size() >= static_cast<size_t>(config_.max_connections)) {
+    *started =
+        Status(Code::kResourceExhausted, "this endpoint holds " + std::to_string(conns_.size()) +
+                                             " connections, its limit (UCCL_TCPX_MAX_CONNECTIONS)");
+    return 0;
+  }
   ConnId id = next_conn_++;
   int raw = fd.get();
   auto conn = std::make_unique<Connection>(ctx_, id, ControlSocket(std::move(fd), peer), connector,
@@ -115,6 +135,7 @@ ConnId Driver::addConnection(Fd fd, const std::string& peer, bool connector, uin
   ev.data.fd = raw;
   ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, raw, &ev);
   conns_.emplace(id, std::move(conn));
+  ctx_.connections = conns_.size();
   return id;
 }
 
@@ -123,6 +144,7 @@ Status Driver::closeConnection(ConnId id) {
   if (it == conns_.end()) return Status(Code::kNotFound, "unknown conn_id " + std::to_string(id));
   it->second->close();
   conns_.erase(it);
+  ctx_.connections = conns_.size();
   announced_.erase(id);
   watch_out_.erase(id);
   return Status::ok();
@@ -143,14 +165,16 @@ void Driver::stats(std::vector<TrafficCounters>* nics, std::vector<ConnectionSta
 // Without this, a control socket whose output filled the kernel's buffer (thousands of inline
 // frames) left the driver asleep until its idle timeout: rounds of small-piece vectors took
 // 11 ms plus multiples of 50 ms (issue 23).
+// A connection that stopped reading (its output to the peer is over kMaxOutputBytes) must not
+// be watched for input either: level-triggered EPOLLIN would wake the loop for bytes it leaves.
 void Driver::watchWritable(Connection& conn) {
-  bool want = conn.wantsWrite();
-  bool& watching = watch_out_[conn.id()];
-  if (want == watching) return;
+  uint32_t want = (conn.wantsRead() ? EPOLLIN : 0u) | (conn.wantsWrite() ? EPOLLOUT : 0u);
+  auto [it, fresh] = watch_out_.try_emplace(conn.id(), EPOLLIN);
+  if (want == it->second) return;
   epoll_event ev{};
-  ev.events = EPOLLIN | (want ? EPOLLOUT : 0u);
+  ev.events = want;
   ev.data.fd = conn.fd();
-  if (::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_MOD, conn.fd(), &ev) == 0) watching = want;
+  if (::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_MOD, conn.fd(), &ev) == 0) it->second = want;
 }
 
 void Driver::acceptBootstrap() {
@@ -158,7 +182,35 @@ void Driver::acceptBootstrap() {
     SockAddr peer;
     peer.len = sizeof(peer.storage);
     int fd = ::accept4(bootstrap_.get(), peer.get(), &peer.len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) return;
+    if (fd < 0) {
+      if (errno == EMFILE || errno == ENFILE) {
+        uint64_t held_back = 0;
+        if (accept_limit_log_.allow(&held_back)) {
+          LOG_WARN(
+              "cannot accept control connections: out of file descriptors (%s); raise the "
+              "limit (ulimit -n) or close connections",
+              errno == EMFILE ? "this process's limit" : "the system's limit");
+        }
+      }
+      return;
+    }
+    // Handshakes cost a socket each and are held open by whoever connects: past the cap, new
+    // ones are closed at once (legit connectors dial again; their Hello takes milliseconds).
+    size_t handshaking = 0;
+    for (const auto& [cid, c] : conns_) {
+      handshaking += !c->connector() && c->state() != Connection::State::kReady;
+    }
+    if (handshaking >= kMaxHandshakes) {
+      ::close(fd);
+      uint64_t held_back = 0;
+      if (accept_limit_log_.allow(&held_back)) {
+        LOG_WARN(
+            "closed a control connection from %s: %zu handshakes already in progress (and "
+            "%llu more closed in the last second)",
+            peer.toString().c_str(), handshaking, static_cast<unsigned long long>(held_back));
+      }
+      continue;
+    }
     setNoDelay(fd);
     Status ignored;
     ConnId id = addConnection(Fd(fd), peer.toString(), /*connector=*/false, 0, &ignored);
@@ -226,6 +278,7 @@ void Driver::loop() {
     }
     for (ConnId id : dead) {
       conns_.erase(id);
+      ctx_.connections = conns_.size();
       announced_.erase(id);
       watch_out_.erase(id);
     }

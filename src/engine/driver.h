@@ -80,8 +80,8 @@ class Driver {
   Fd wake_fd_;
   Fd epoll_fd_;
   std::unordered_map<ConnId, std::unique_ptr<Connection>> conns_;
-  std::unordered_map<ConnId, bool> announced_;  // acceptor connections handed to accept()
-  std::unordered_map<ConnId, bool> watch_out_;  // control sockets watched for EPOLLOUT
+  std::unordered_map<ConnId, bool> announced_;      // acceptor connections handed to accept()
+  std::unordered_map<ConnId, uint32_t> watch_out_;  // epoll events of each control socket
   ConnId next_conn_ = 1;
 
   std::mutex cmd_mu_;
@@ -94,7 +94,10 @@ class Driver {
   bool accept_stopped_ = false;
 
   std::mutex notify_mu_;
-  std::vector<Notification> notifications_;
+  std::vector<Notification> notifications_;  // at most kMaxQueuedNotifications
+  uint64_t dropped_notifications_ = 0;
+  RateLimiter notify_drop_log_;
+  RateLimiter accept_limit_log_;
 
   std::atomic<bool> stop_{false};
   std::thread thread_;

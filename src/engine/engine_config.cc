@@ -36,6 +36,11 @@ constexpr KnobDoc kTimeoutMs{"UCCL_TCPX_TIMEOUT_MS", "30000",
                              "handshake or posted data without progress this long, fails the "
                              "connection",
                              integerKnob(100, 3600 * 1000)};
+constexpr KnobDoc kMaxConnections{
+    "UCCL_TCPX_MAX_CONNECTIONS", "1024",
+    "connections an endpoint holds at once (accepted, dialled and in handshake); a peer past "
+    "it is refused with a message that says so",
+    integerKnob(1, 65536)};
 constexpr KnobDoc kStagingBytes{"UCCL_TCPX_STAGING_BYTES", "64M",
                                 "pinned staging memory per connection (staged path)",
                                 bytesKnob(4 << 20, int64_t{16} << 30)};
@@ -55,9 +60,10 @@ constexpr KnobDoc kEmulateGpuBuffers{
 
 const std::vector<KnobDoc>& engineKnobs() {
   static const std::vector<KnobDoc> knobs = {
-      kTransport,      kPluginPath,        kNumChannels, kChunkBytes,   kInlineBytes,
-      kDevs,           kBootstrapPortBase, kTimeoutMs,   kStagingBytes, kLogLevelKnob,
-      kPinThreadsKnob, kMetricsPort,       kTrace,       kGpuKnob,      kEmulateGpuBuffers,
+      kTransport,      kPluginPath,   kNumChannels,       kChunkBytes,
+      kInlineBytes,    kDevs,         kBootstrapPortBase, kTimeoutMs,
+      kMaxConnections, kStagingBytes, kLogLevelKnob,      kPinThreadsKnob,
+      kMetricsPort,    kTrace,        kGpuKnob,           kEmulateGpuBuffers,
   };
   return knobs;
 }
@@ -81,6 +87,7 @@ EngineConfig EngineConfig::fromEnv() {
   c.devs = envString(kDevs.name, "");
   c.bootstrap_port_base = static_cast<int>(envInt(kBootstrapPortBase, c.bootstrap_port_base));
   c.timeout_ms = envInt(kTimeoutMs, c.timeout_ms);
+  c.max_connections = envInt(kMaxConnections, c.max_connections);
   c.metrics_port = static_cast<int>(envInt(kMetricsPort, 0));
   c.trace_prefix = envString(kTrace.name, "");
   c.staging_bytes = envInt(kStagingBytes, c.staging_bytes);

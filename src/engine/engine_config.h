@@ -15,6 +15,23 @@ inline constexpr int kMaxChannels = 32;                   // UCCL_TCPX_NUM_CHANN
 inline constexpr int64_t kMinChunkBytes = 4096;           // UCCL_TCPX_CHUNK_BYTES and Hello
 inline constexpr int64_t kMaxChunkBytes = (4 << 20) - 1;  // a TCPX request stays < 4 MiB
 
+// What one peer may make this side hold. Past the first the connection fails (a protocol error:
+// no honest peer gets near it); past the second the peer's request is refused (Nack).
+inline constexpr size_t kMaxPendingOffers = 65536;    // its Sends waiting for a recv()
+inline constexpr size_t kMaxServedTransfers = 65536;  // its writes and reads being served
+// Control output queued for one peer: past the first, transfers stop using inline frames (their
+// bytes take the channels, which the peer's reading paces); past the second this side stops
+// reading the peer's frames until the queue drains (a peer that never reads goes silent to us
+// and fails after UCCL_TCPX_TIMEOUT_MS).
+inline constexpr size_t kInlineOutputCapBytes = size_t{16} << 20;
+inline constexpr size_t kMaxOutputBytes = size_t{64} << 20;
+// Inbound connections still in their handshake; more are closed at accept. A Hello must arrive
+// within kHelloDeadlineMs of the connect (or UCCL_TCPX_TIMEOUT_MS if shorter).
+inline constexpr size_t kMaxHandshakes = 64;
+inline constexpr int64_t kHelloDeadlineMs = 5000;
+// Notifications waiting for get_notifs(); more are dropped (counted, logged once a second).
+inline constexpr size_t kMaxQueuedNotifications = 65536;
+
 struct EngineConfig {
   std::string transport;    // "tcpx", "tcp" or "" (auto)
   std::string plugin_path;  // TCPX plugin library ("" = search the usual places)
@@ -28,6 +45,7 @@ struct EngineConfig {
   // locality to the GPU (else device 0); "2"; "0,1,2,3"; or interface names "eth1,eth3".
   std::string devs;
   int64_t timeout_ms = 30000;        // a silent peer, a stuck handshake or stuck posted data fails
+  int64_t max_connections = 1024;    // live connections, handshakes included; more are refused
   int64_t staging_bytes = 64 << 20;  // pinned staging memory per connection (GPU over host-only)
   int metrics_port = 0;              // Prometheus text endpoint on port + GPU index; 0 = off
   std::string trace_prefix;          // per-piece stage times to PREFIX.<pid>.<conn>.csv; "" = off

@@ -31,9 +31,15 @@ Status Handshake::onHello(const control::Hello& m) {
   ack.chunk_bytes = m.chunk_bytes;
   ack.gpu_index = ctx_.gpu_index;
   std::string refuse;
+  Code refuse_code = Code::kRefused;
   if (m.engine_version != kEngineVersion) {
     refuse = "engine version " + std::to_string(m.engine_version) +
              " is not supported (this side: " + std::to_string(kEngineVersion) + ")";
+  } else if (ctx_.connections > static_cast<size_t>(ctx_.config.max_connections)) {
+    refuse_code = Code::kResourceExhausted;
+    refuse = "this endpoint holds " + std::to_string(ctx_.connections - 1) +
+             " connections, its limit (UCCL_TCPX_MAX_CONNECTIONS=" +
+             std::to_string(ctx_.config.max_connections) + ")";
   } else if (m.handles.size() > static_cast<size_t>(kMaxChannels)) {
     // Each channel costs sockets and threads here: the peer gets no more than we would use.
     refuse = std::to_string(m.handles.size()) + " channels asked; at most " +
@@ -51,11 +57,11 @@ Status Handshake::onHello(const control::Hello& m) {
              ctrl_.peer().c_str(), m.handles.size(), ctx_.config.num_channels);
   }
   if (!refuse.empty()) {
-    ack.status = Code::kRefused;
+    ack.status = refuse_code;
     ack.message = refuse;
     ctrl_.send(ack);
     (void)ctrl_.flush();
-    return Status(Code::kRefused, "refused connection from " + ctrl_.peer() + ": " + refuse);
+    return Status(refuse_code, "refused connection from " + ctrl_.peer() + ": " + refuse);
   }
   remote_gpu_ = m.gpu_index;
   chunk_bytes_ = m.chunk_bytes;

@@ -237,6 +237,10 @@ void Connection::logRefusal(const char* what, uint64_t size, const std::string& 
 }
 
 Status Connection::onSend(const control::Send& m) {
+  if (table_.offers.size() >= kMaxPendingOffers) {
+    return Status(Code::kProtocolError, "peer has more than " + std::to_string(kMaxPendingOffers) +
+                                            " sends waiting for a recv()");
+  }
   table_.offers.push_back(TransferTable::Offer{m, false, {}});
   return matchRecvs();
 }
@@ -250,7 +254,7 @@ Status Connection::onSendInline(const control::SendInline& m) {
     landInlineSend(std::move(x), m.xfer_id, m.data);
     return Status::ok();
   }
-  if (buffered_inline_sends_ >= kMaxInlineSends) {
+  if (buffered_inline_sends_ >= kMaxInlineSends || table_.offers.size() >= kMaxPendingOffers) {
     return Status(Code::kProtocolError, "peer sent more than " + std::to_string(kMaxInlineSends) +
                                             " unanswered inline messages");
   }
@@ -289,8 +293,14 @@ Status Connection::onWriteOrRead(bool is_write, uint64_t id, uint64_t addr, uint
         st.code(), st.message()});
     return Status::ok();
   }
-  if (table_.findTheirs(id))
-    return Status(Code::kProtocolError, "duplicate transfer id from the peer");
+  if (table_.theirsCount() >= kMaxServedTransfers) {
+    ctrl_.send(control::Nack{
+        id, is_write ? control::Initiator::kDataSender : control::Initiator::kDataReceiver,
+        Code::kResourceExhausted,
+        "busy: this side serves at most " + std::to_string(kMaxServedTransfers) +
+            " requests of one connection at once"});
+    return Status::ok();
+  }
   if (!is_write && inlined(size)) {
     // A small read: the bytes go back in the answer (ReadData instead of ReadOk + channels).
     std::span<const uint8_t> data;

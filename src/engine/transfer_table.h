@@ -35,6 +35,7 @@ class TransferTable {
   void erase(Transfer* x);
   bool empty() const { return mine_.empty() && theirs_.empty(); }
   bool hasMine() const { return !mine_.empty(); }
+  size_t theirsCount() const { return theirs_.size(); }
   // Ends every transfer: `end(x)` is called for each, then it is erased. Waiting recv()s are
   // handed over through `end_recv` (they were never in the maps), offers dropped.
   template <typename End, typename EndRecv>

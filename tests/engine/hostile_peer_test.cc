@@ -3,9 +3,12 @@
 // that nothing it holds (transfers, registrations, notifications) is touched.
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+
 #include <chrono>
 #include <future>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "control/fifo_item.h"
@@ -227,6 +230,139 @@ TEST(HostilePeer, NotificationsNameTheirConnection) {
   EXPECT_EQ(got[0].name, "layer");
   EXPECT_EQ(got[0].msg, "done");
   EXPECT_EQ(got[0].conn, conn);
+}
+
+}  // namespace
+}  // namespace tcpxp::engine
+
+namespace tcpxp::engine {
+namespace {
+
+TEST(HostilePeerLimits, ConnectionsPastTheLimitAreRefusedSayingWhy) {
+  ::setenv("UCCL_TCPX_MAX_CONNECTIONS", "2", 1);
+  auto ep = makeEndpoint();
+  ::unsetenv("UCCL_TCPX_MAX_CONNECTIONS");
+  ScriptedPeer first, second, third;
+  ASSERT_NE(acceptScripted(*ep, first), 0u);
+  ASSERT_NE(acceptScripted(*ep, second), 0u);
+  ASSERT_TRUE(third.dial(ep->info().port).isOk());
+  Status st = third.handshake(kBoundMs);
+  EXPECT_EQ(st.code(), Code::kResourceExhausted) << st.toString();
+  EXPECT_NE(st.message().find("UCCL_TCPX_MAX_CONNECTIONS=2"), std::string::npos) << st.toString();
+  // A real connector is told the same.
+  auto other = makeEndpoint();
+  ConnId id = 0;
+  st = other->connect("127.0.0.1", -1, ep->info().port, &id);
+  EXPECT_FALSE(st.isOk());
+  EXPECT_NE(st.message().find("UCCL_TCPX_MAX_CONNECTIONS"), std::string::npos) << st.toString();
+}
+
+TEST(HostilePeerLimits, HandshakesPastTheCapAreClosedAndSilentOnesExpire) {
+  ::setenv("UCCL_TCPX_TIMEOUT_MS", "1000", 1);  // the Hello deadline is min(5 s, this)
+  auto ep = makeEndpoint();
+  ::setenv("UCCL_TCPX_TIMEOUT_MS", "10000", 1);
+  std::vector<std::unique_ptr<ScriptedPeer>> silent;
+  for (size_t i = 0; i < kMaxHandshakes; ++i) {
+    silent.push_back(std::make_unique<ScriptedPeer>());
+    ASSERT_TRUE(silent.back()->dial(ep->info().port).isOk());
+  }
+  // The endpoint accepts at most once a millisecond: the 64 are in once a Hello of a newcomer
+  // is closed unanswered, which is what a full table does.
+  ScriptedPeer extra;
+  ASSERT_TRUE(extra.dial(ep->info().port).isOk());
+  control::Hello hello;
+  ASSERT_TRUE(extra.hello(&hello).isOk());
+  ASSERT_TRUE(extra.send(hello).isOk());
+  std::vector<control::FrameType> seen;
+  EXPECT_TRUE(extra.closedWithin(kBoundMs, &seen));
+  EXPECT_TRUE(seen.empty()) << "a handshake past the cap was served";
+  // Those that never say Hello are dropped after the Hello deadline (1 s here), and a real
+  // connector gets through again.
+  for (auto& s : silent) EXPECT_TRUE(s->closedWithin(kBoundMs));
+  ScriptedPeer late;
+  ASSERT_NE(acceptScripted(*ep, late), 0u);
+}
+
+TEST(HostilePeerLimits, APeerThatDoesNotReadGetsNoMoreInlineBytes) {
+  auto ep = makeEndpoint();
+  ScriptedPeer peer;
+  ASSERT_NE(acceptScripted(*ep, peer), 0u);
+  std::vector<uint8_t> source(64 << 10, 0x42);
+  MrId mr = 0;
+  ASSERT_TRUE(ep->reg(source.data(), source.size(), &mr).isOk());
+  FifoBlob blob{};
+  ASSERT_TRUE(ep->advertise(0, mr, source.data(), source.size(), &blob).isOk());
+  control::FifoItem item;
+  ASSERT_TRUE(control::decodeFifoItem(blob.data(), blob.size(), &item).isOk());
+  // 2000 reads of 64 KiB: 128 MiB of answers if each came inline. Written without reading.
+  constexpr uint64_t kReads = 2000;
+  std::vector<uint8_t> frames;
+  for (uint64_t id = 1; id <= kReads; ++id) {
+    control::encode(control::Read{id, item.addr, item.size, item.token, item.mr_id}, &frames);
+  }
+  ASSERT_TRUE(peer.sendBytes(frames).isOk());
+  uint64_t inline_answers = 0, channel_answers = 0;
+  for (uint64_t answered = 0; answered < kReads;) {
+    control::FrameHeader h;
+    std::vector<uint8_t> payload;
+    ASSERT_TRUE(nextAnswer(peer, &h, &payload).isOk()) << answered << " answered";
+    inline_answers += h.type == control::FrameType::kReadData;
+    channel_answers += h.type == control::FrameType::kReadOk;
+    answered += h.type == control::FrameType::kReadData || h.type == control::FrameType::kReadOk;
+  }
+  std::printf("%llu answered inline, %llu through the channels\n",
+              static_cast<unsigned long long>(inline_answers),
+              static_cast<unsigned long long>(channel_answers));
+  // Inline answers stop once 16 MiB wait for the peer (256 of them), give or take what the
+  // kernel's socket buffers took meanwhile.
+  EXPECT_LT(inline_answers * (64 << 10), kInlineOutputCapBytes + (size_t{24} << 20));
+  EXPECT_GT(channel_answers, 0u);
+}
+
+}  // namespace
+}  // namespace tcpxp::engine
+
+namespace tcpxp::engine {
+namespace {
+
+double cpuSeconds() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+// Serving keeps connections open between requests: 100 idle ones (both ends in this process,
+// heartbeats flowing) must cost next to nothing.
+TEST(IdleConnections, HundredIdleConnectionsCostUnderFivePercentOfACore) {
+  auto a = makeEndpoint();
+  auto b = makeEndpoint();
+  constexpr int kConnections = 100;
+  auto accepted = std::async(std::launch::async, [&] {
+    for (int i = 0; i < kConnections; ++i) {
+      ConnId id = 0;
+      std::string ip;
+      int gpu = 0;
+      if (!b->accept(&id, &ip, &gpu, nullptr, kBoundMs).isOk()) return i;
+    }
+    return kConnections;
+  });
+  for (int i = 0; i < kConnections; ++i) {
+    ConnId id = 0;
+    ASSERT_TRUE(a->connect("127.0.0.1", -1, b->info().port, &id).isOk()) << i;
+  }
+  ASSERT_EQ(accepted.get(), kConnections);
+  // Idle for 3 heartbeat intervals (1 s each at the default timeout); the scenario, not a sync.
+  double cpu0 = cpuSeconds();
+  auto t0 = std::chrono::steady_clock::now();
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  double share = (cpuSeconds() - cpu0) / wall;
+  std::printf("%d idle connections (both ends here): %.2f%% of a core\n", kConnections,
+              100 * share);
+#if !defined(__SANITIZE_ADDRESS__)
+  EXPECT_LT(share, 0.05);
+#endif
 }
 
 }  // namespace
