@@ -1,5 +1,6 @@
 #include "engine/driver.h"
 
+#include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -34,6 +35,7 @@ Driver::Driver(EngineConfig config, transport::Net net, std::vector<int> devs, i
            std::vector<TrafficCounters>(static_cast<size_t>(ndev))},
       bootstrap_(std::move(bootstrap)),
       wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
+      reserve_fd_(::open("/dev/null", O_RDONLY | O_CLOEXEC)),
       epoll_fd_(::epoll_create1(EPOLL_CLOEXEC)) {
   ctx_.on_notify = [this](Notification n) {
     std::lock_guard<std::mutex> lock(notify_mu_);
@@ -183,15 +185,7 @@ void Driver::acceptBootstrap() {
     peer.len = sizeof(peer.storage);
     int fd = ::accept4(bootstrap_.get(), peer.get(), &peer.len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
-      if (errno == EMFILE || errno == ENFILE) {
-        uint64_t held_back = 0;
-        if (accept_limit_log_.allow(&held_back)) {
-          LOG_WARN(
-              "cannot accept control connections: out of file descriptors (%s); raise the "
-              "limit (ulimit -n) or close connections",
-              errno == EMFILE ? "this process's limit" : "the system's limit");
-        }
-      }
+      if (errno == EMFILE || errno == ENFILE) refuseForLackOfDescriptors(errno);
       return;
     }
     // Handshakes cost a socket each and are held open by whoever connects: past the cap, new
@@ -217,6 +211,34 @@ void Driver::acceptBootstrap() {
     LOG_DEBUG("control connection %llu from %s", static_cast<unsigned long long>(id),
               peer.toString().c_str());
   }
+}
+
+// Out of descriptors with connectors waiting: free the reserve, accept one, answer its Hello
+// before it is read with a refusal that says why (instead of leaving it to time out), close it.
+void Driver::refuseForLackOfDescriptors(int err) {
+  const char* which = err == EMFILE ? "this process's limit" : "the system's limit";
+  uint64_t held_back = 0;
+  if (accept_limit_log_.allow(&held_back)) {
+    LOG_WARN(
+        "cannot accept control connections: out of file descriptors (%s); raise the limit "
+        "(ulimit -n) or close connections",
+        which);
+  }
+  if (!reserve_fd_.valid()) return;
+  reserve_fd_ = Fd();
+  int fd = ::accept4(bootstrap_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (fd >= 0) {
+    control::HelloAck ack;
+    ack.status = Code::kResourceExhausted;
+    ack.message = std::string("the endpoint is out of file descriptors (") + which +
+                  "); it cannot take connections until some close or its limit is raised";
+    std::vector<uint8_t> bytes;
+    control::encode(ack, &bytes);
+    ssize_t ignored = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void)ignored;
+    ::close(fd);
+  }
+  reserve_fd_ = Fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
 }
 
 void Driver::loop() {

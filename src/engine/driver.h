@@ -67,6 +67,7 @@ class Driver {
   void loop();
   void runCommands();
   void acceptBootstrap();
+  void refuseForLackOfDescriptors(int err);
   void wake();
   // Watches a connection's control socket for writability while its output waits to drain.
   void watchWritable(Connection& conn);
@@ -78,6 +79,8 @@ class Driver {
   EngineContext ctx_;
   Fd bootstrap_;
   Fd wake_fd_;
+  // Held so that, out of descriptors, one can be freed to accept a connector and tell it why.
+  Fd reserve_fd_;
   Fd epoll_fd_;
   std::unordered_map<ConnId, std::unique_ptr<Connection>> conns_;
   std::unordered_map<ConnId, bool> announced_;      // acceptor connections handed to accept()

@@ -139,6 +139,14 @@ Status Endpoint::create(int gpu_index, std::unique_ptr<Endpoint>* out) {
 
 Status Endpoint::create(int gpu_index, transport::NetPlugin* transport,
                         std::unique_ptr<Endpoint>* out) {
+  if (gpu_index < -1 || gpu_index >= gpuCount()) {
+    int n = gpuCount();
+    return Status(Code::kInvalidArgument,
+                  "no GPU " + std::to_string(gpu_index) + ": this machine has " +
+                      std::to_string(n) + " GPU" + (n == 1 ? "" : "s") +
+                      (n > 0 ? " (0.." + std::to_string(n - 1) + ")" : "") +
+                      " as CUDA sees them; -1 makes a host-memory endpoint");
+  }
   EngineConfig config = EngineConfig::fromEnv();
   if (!config.error.empty()) return Status(Code::kInvalidArgument, config.error);
   transport::NetPlugin* plugin = transport;
@@ -285,7 +293,26 @@ Status Endpoint::closeConnection(ConnId conn) {
 Status Endpoint::reg(void* ptr, size_t size, MrId* out) {
   if (ptr == nullptr || size == 0)
     return Status(Code::kInvalidArgument, "reg: null pointer or size 0");
+  auto begin = reinterpret_cast<uintptr_t>(ptr);
+  if (size > UINTPTR_MAX - begin) {
+    return Status(Code::kInvalidArgument, "reg: [ptr, ptr + size) wraps around the address space");
+  }
   MemoryInfo mem = classifyMemory(ptr);
+  // A bad range fails here, with its reason, not later as a crash in a send or a receive.
+  if (mem.kind == transport::MemKind::kCuda) {
+    uintptr_t base = 0;
+    size_t alloc = 0;
+    if (allocationRange(ptr, &base, &alloc) && begin + size > base + alloc) {
+      return Status(Code::kInvalidArgument, "reg: [ptr, +" + std::to_string(size) + ") runs " +
+                                                std::to_string(begin + size - (base + alloc)) +
+                                                " bytes past the end of its GPU allocation");
+    }
+  } else if (!hostRangeMapped(ptr, size)) {
+    return Status(Code::kInvalidArgument,
+                  "reg: [ptr, +" + std::to_string(size) +
+                      ") is not mapped host memory (freed, never allocated, or a device pointer "
+                      "of another API)");
+  }
   if (emulate_gpu_buffers_) mem.kind = transport::MemKind::kCuda;
   return driver_->call(
       [&] { return driver_->registry().add(ptr, size, mem.kind, mem.device, out); });

@@ -1,6 +1,10 @@
 #include "engine/memory_info.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <cctype>
+#include <cerrno>
 
 #ifdef TCPXP_HAVE_CUDA
 #include <cuda_runtime_api.h>
@@ -76,5 +80,15 @@ int gpuCount() { return 0; }
 MemoryInfo classifyMemory(const void*) { return {}; }
 std::string gpuBdf(int) { return ""; }
 #endif
+
+// msync() walks the process's mappings and fails with ENOMEM where a page of the range is not
+// mapped; MS_ASYNC makes it do nothing else.
+bool hostRangeMapped(const void* ptr, size_t size) {
+  static const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  uintptr_t begin = reinterpret_cast<uintptr_t>(ptr) & ~(page - 1);
+  uintptr_t end = reinterpret_cast<uintptr_t>(ptr) + size;
+  if (::msync(reinterpret_cast<void*>(begin), end - begin, MS_ASYNC) == 0) return true;
+  return errno != ENOMEM;
+}
 
 }  // namespace tcpxp::engine
