@@ -21,7 +21,7 @@ const std::vector<KnobDoc>& engineKnobs() {
       {"UCCL_TCPX_BOOTSTRAP_PORT_BASE", "0", "control port = base + GPU index; 0 = ephemeral"},
       {"UCCL_TCPX_TIMEOUT_MS", "30000", "a transfer or handshake without progress this long fails"},
       {"UCCL_TCPX_STAGING_BYTES", "64M", "pinned staging memory per connection (staged path)"},
-      {"UCCL_TCPX_DEBUG", "WARN", "log level: NONE ERROR WARN INFO DEBUG TRACE"},
+      {"UCCL_TCPX_DEBUG", "WARN", "log level: NONE ERROR WARN INFO DEBUG TRACE (or 0..5)"},
       {"UCCL_TCPX_PIN_THREADS", "auto (on with > 1 NUMA node)",
        "pin driver and socket helper threads to their NIC's NUMA node: 1 | 0 | auto"},
       {"UCCL_TCPX_METRICS_PORT", "0 (off)",

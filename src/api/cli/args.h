@@ -68,9 +68,12 @@ class Args {
 // kExitUsage.
 int usageError(const Command& command, const std::string& message);
 void printHelp(const Command& command, std::FILE* out);
-// The knob tables (engine and socket transport) with defaults; with_current adds the values set
-// in this process's environment.
-void printEnvTable(std::FILE* out, bool with_current);
+// Every variable the engine and the built-in transport read, each once: its value in this process,
+// its default and meaning (the knob tables). `tcpx-p2p --help-env`, `info --env` and `info`.
+void printEnvTable(std::FILE* out);
+// The last line of every --help page: the variables live on their own page, not in each --help.
+inline constexpr const char* kHelpEnvLine =
+    "Environment variables (value here, default, meaning): tcpx-p2p --help-env";
 
 // "256", "4K" / "4KiB" (binary), "10MB" (decimal), "1M", "2G". False on junk or overflow.
 bool parseBytes(std::string_view text, uint64_t* out);
