@@ -30,12 +30,9 @@ build: deps
 demo: build
 	UCCL_SOCKET_IFNAME=$${UCCL_SOCKET_IFNAME:-lo} $(BUILD)/tcpx-p2p demo
 
-# ctest lists a skipped test only as "(Skipped)": print each one's reason (its "SKIP: ..." line).
-SKIP_REASONS = awk '/^[0-9]+\/[0-9]+ Test: /{t=$$3} /^SKIP: /{print "tcpx-p2p: skipped " t ": " substr($$0, 7)}' \
-	Testing/Temporary/LastTest.log
-
+# ctest lists a skipped test only as "(Skipped)": scripts/skipped-tests.sh then says why.
 test: build
-	cd $(BUILD) && { ctest $(CTEST_FLAGS); rc=$$?; $(SKIP_REASONS); exit $$rc; }
+	(cd $(BUILD) && ctest $(CTEST_FLAGS)); rc=$$?; bash scripts/skipped-tests.sh $(BUILD); exit $$rc
 
 test-sanitize: deps
 	@# Host-only (TCPXP_CUDA=OFF): also proves the CUDA-less build; the CUDA runtime's own
@@ -45,8 +42,8 @@ test-sanitize: deps
 	@py=$$(bash scripts/python-env.sh) && \
 	  bash scripts/build.sh $(BUILD_ASAN) -DTCPXP_SANITIZE=ON -DTCPXP_CUDA=OFF -DTCPXP_BUILD_PYTHON=ON \
 	    -DCMAKE_BUILD_TYPE=Debug -DPython_EXECUTABLE="$$py" $(CMAKE_FLAGS)
-	cd $(BUILD_ASAN) && { ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest $(CTEST_FLAGS); rc=$$?; $(SKIP_REASONS); exit $$rc; }
+	(cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest $(CTEST_FLAGS)); rc=$$?; bash scripts/skipped-tests.sh $(BUILD_ASAN); exit $$rc
 
 bench: build
 	bash scripts/bench_transport.sh
