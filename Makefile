@@ -19,26 +19,31 @@ deps:
 	@bash scripts/setup-deps.sh
 
 # The Python module and its tests use a venv (.venv: nanobind, pytest, numpy from PyPI);
-# without one the build skips the module and ctest skips the Python tests, saying so.
+# without one the build skips the module and ctest skips the Python tests, saying so. Each step
+# says what it installs or builds and how long it took; a failed configure prints CMake's output.
 build: deps
 	@py=$$(bash scripts/python-env.sh) && \
-	  cmake -S . -B $(BUILD) -G Ninja -DPython_EXECUTABLE="$$py" $(CMAKE_FLAGS) >/dev/null
-	@cmake --build $(BUILD)
+	  bash scripts/build.sh $(BUILD) -DPython_EXECUTABLE="$$py" $(CMAKE_FLAGS)
 
 # Two processes exchange a KV-cache-shaped workload with one-sided writes, verify every byte
 # and print a summary (GPU memory when a GPU is present, host memory otherwise).
 demo: build
 	UCCL_SOCKET_IFNAME=$${UCCL_SOCKET_IFNAME:-lo} $(BUILD)/tcpx-p2p demo
 
+# ctest lists a skipped test only as "(Skipped)": scripts/skipped-tests.sh then says why.
 test: build
-	cd $(BUILD) && ctest $(CTEST_FLAGS)
+	(cd $(BUILD) && ctest $(CTEST_FLAGS)); rc=$$?; bash scripts/skipped-tests.sh $(BUILD); exit $$rc
 
 test-sanitize: deps
 	@# Host-only (TCPXP_CUDA=OFF): also proves the CUDA-less build; the CUDA runtime's own
-	@# process-lifetime allocations would otherwise read as leaks.
-	@cmake -S . -B $(BUILD_ASAN) -G Ninja -DTCPXP_SANITIZE=ON -DTCPXP_CUDA=OFF -DTCPXP_BUILD_PYTHON=OFF -DCMAKE_BUILD_TYPE=Debug $(CMAKE_FLAGS) >/dev/null
-	@cmake --build $(BUILD_ASAN)
-	cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest $(CTEST_FLAGS)
+	@# process-lifetime allocations would otherwise read as leaks. The Python module is built
+	@# with the sanitizers too: ctest's `python` test preloads their runtime into the venv's
+	@# interpreter (tests/CMakeLists.txt).
+	@py=$$(bash scripts/python-env.sh) && \
+	  bash scripts/build.sh $(BUILD_ASAN) -DTCPXP_SANITIZE=ON -DTCPXP_CUDA=OFF -DTCPXP_BUILD_PYTHON=ON \
+	    -DCMAKE_BUILD_TYPE=Debug -DPython_EXECUTABLE="$$py" $(CMAKE_FLAGS)
+	(cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest $(CTEST_FLAGS)); rc=$$?; bash scripts/skipped-tests.sh $(BUILD_ASAN); exit $$rc
 
 bench: build
 	bash scripts/bench_transport.sh

@@ -24,10 +24,25 @@ fi
 
 echo "tcpx-p2p: missing build dependencies: ${missing_pkgs[*]}"
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  echo "tcpx-p2p: installing them with apt-get"
+  # apt's own output goes to a log, shown only when a step fails; each step says what it does
+  # and how long it took.
+  log="$(mktemp -t tcpxp-apt.XXXXXX.log)"
+  apt_step() {  # description, command...
+    local what="$1" start=$SECONDS
+    shift
+    echo "tcpx-p2p: $what ..."
+    if ! "$@" >>"$log" 2>&1; then
+      cat "$log" >&2
+      echo "tcpx-p2p: $what failed after $((SECONDS - start)) s (apt's output above, also in $log)" >&2
+      exit 1
+    fi
+    echo "tcpx-p2p: $what: done in $((SECONDS - start)) s"
+  }
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing_pkgs[@]}" >/dev/null
+  apt_step "apt-get update (the package lists)" apt-get update
+  apt_step "apt-get install ${missing_pkgs[*]} (Debian packages)" \
+    apt-get install -y --no-install-recommends "${missing_pkgs[@]}"
+  rm -f "$log"
 else
   echo "tcpx-p2p: install them first, e.g.: sudo apt-get install ${missing_pkgs[*]}" >&2
   echo "  (or point TCPXP_GTEST_SOURCE_DIR at a GoogleTest source tree)" >&2

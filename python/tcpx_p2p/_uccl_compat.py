@@ -84,6 +84,8 @@ class _ShimPackageLoader:
         def __getattr__(name):
             if name == "p2p":
                 return importlib.import_module(_MODULE)
+            if name == "__version__":  # UCCL's package has one: here, the provider's version
+                return importlib.import_module(self._finder.target).__version__
             raise AttributeError(f"module {_PACKAGE!r} has no attribute {name!r}")
 
         module.__getattr__ = __getattr__

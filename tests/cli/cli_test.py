@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """End-to-end checks of the tcpx-p2p tool (python3 standard library only).
 
-Usage: cli_test.py PATH/TO/tcpx-p2p {demo,bench,bench_gpus,info,usage,env}
+Usage: cli_test.py PATH/TO/tcpx-p2p {demo,bench,bench_gpus,info,usage,env,help}
 
 Every run has a subprocess timeout; nothing sleeps. ctest sets UCCL_SOCKET_IFNAME=lo and a
 short UCCL_TCPX_TIMEOUT_MS so that the local peers stay on loopback and fail fast.
@@ -20,6 +20,7 @@ TIMEOUT_S = 60
 def run(tool, *args, env=None, cwd=None):
     merged = dict(os.environ)
     merged.update(env or {})
+    merged = {k: v for k, v in merged.items() if v is not None}  # None: unset it
     proc = subprocess.run([tool, *args], capture_output=True, text=True, timeout=TIMEOUT_S,
                           env=merged, cwd=cwd)
     return proc.returncode, proc.stdout, proc.stderr
@@ -297,16 +298,9 @@ def check_info(tool):
     gpu_lines = [l for l in bad.splitlines() if l.startswith("  GPU ") and "->" in l]
     expect(rc == 0 and all("UCCL_TCPX_DEV='eth9': no device 'eth9'" in l for l in gpu_lines),
            "info: a bad UCCL_TCPX_DEV shows the engine's error on every GPU line", bad, err)
-    # Every variable the layers read (info prints their tables) has a row in the README.
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    table = out[out.index("Environment"):].splitlines()[2:]
-    names = [line.split()[0] for line in table
-             if line.startswith("  ") and not line.startswith("   ") and line.split()
-             and re.fullmatch(r"[A-Z][A-Z0-9_]{3,}", line.split()[0])]
-    expect(len(names) >= 10, f"info lists the environment variables (found {names})", out, err)
-    missing = [n for n in names if f"| `{n}`" not in readme]
-    expect(not missing, f"README documents every variable info lists (missing: {missing})", out,
-           err)
+    # info ends with the same environment table as --help-env.
+    rc, env_only, err = run(tool, "info", "--env")
+    expect(rc == 0 and out.endswith(env_only), "info ends with the table of info --env", out, err)
 
 
 def check_usage(tool):
@@ -332,10 +326,6 @@ def check_usage(tool):
     for args, message in cases:
         rc, out, err = run(tool, *args)
         expect(rc == 2 and message in err, f"{' '.join(args)} exits 2 with '{message}'", out, err)
-    for command in ("demo", "bench", "info"):
-        rc, out, err = run(tool, command, "--help")
-        expect(rc == 0 and f"Usage: tcpx-p2p {command}" in out and "Environment" in out,
-               f"{command} --help", out, err)
     # A failure (nobody listens) is exit 1 with a reason, within the deadline.
     rc, out, err = run(tool, "bench", "--client", "127.0.0.1:1", "--host", "--timeout", "5")
     expect(rc == 1 and "cannot connect" in err, "bench --client to a closed port exits 1", out, err)
@@ -398,12 +388,71 @@ def check_env(tool):
            "doctor, UCCL_P2P_TRANSPORT=foo: FAIL", out, err)
 
 
+# A --help page fits a screen.
+HELP_MAX_LINES = {"": 40, "demo": 40, "bench": 40, "info": 40, "doctor": 40}
+HELP_ENV_LINE = "Environment variables (value here, default, meaning): tcpx-p2p --help-env"
+
+
+def env_table_names(text):
+    """The variable names of a printed environment table (its rows start with two spaces)."""
+    return [line.split()[0] for line in text.splitlines()
+            if re.match(r"  [A-Z][A-Z0-9_]{3,} ", line) and line.split()[0] != "VARIABLE"]
+
+
+def check_help(tool):
+    repo = Path(__file__).resolve().parents[2]
+    # --version / -V: one line, the version of pyproject.toml (the project's only one), the build.
+    want = re.search(r'^version = "([^"]+)"$', (repo / "pyproject.toml").read_text(), re.M)[1]
+    for flag in ("--version", "-V"):
+        rc, out, err = run(tool, flag)
+        expect(rc == 0 and re.fullmatch(
+            rf"tcpx-p2p {re.escape(want)} \(commit ([0-9a-f]{{7,}}(-dirty)?|unknown), "
+            r"CUDA (on \([0-9.]+\)|off)(, ASan\+UBSan)?, \w+, \S+ [0-9.]+\)\n", out),
+            f"{flag}: one line, version {want}, commit, CUDA, build type, compiler", out, err)
+
+    # Every --help fits a screen and ends with the line that points at --help-env.
+    for command, limit in HELP_MAX_LINES.items():
+        args = [command, "--help"] if command else ["--help"]
+        rc, out, err = run(tool, *args)
+        lines = out.splitlines()
+        expect(rc == 0 and lines and lines[0].startswith(f"Usage: tcpx-p2p {command}".rstrip()),
+               f"{' '.join(args)} exits 0 with the usage", out, err)
+        expect(len(lines) <= limit, f"{' '.join(args)}: {len(lines)} lines <= {limit}", out, err)
+        expect("--help-env" in out and "UCCL_TCPX_TIMEOUT_MS  " not in out,
+               f"{' '.join(args)} points at --help-env instead of listing the variables", out, err)
+        if command:
+            expect(lines[-1] == HELP_ENV_LINE, f"{command} --help ends with the --help-env line",
+                   out, err)
+
+    # --help-env = info --env: every variable once, with its value here and its default.
+    env = {"UCCL_TCPX_NUM_CHANNELS": "7", "UCCL_TCPX_STAGING_BYTES": None}
+    rc, table, err = run(tool, "--help-env", env=env)
+    expect(rc == 0 and table.splitlines()[0].split() == ["VARIABLE", "VALUE", "DEFAULT", "MEANING"],
+           "--help-env prints the table with its header", table, err)
+    rc, info_env, err = run(tool, "info", "--env", env=env)
+    expect(rc == 0 and info_env == table, "info --env prints the same table", info_env, err)
+    names = env_table_names(table)
+    expect(len(names) >= 20, f"--help-env lists the variables (found {names})", table, err)
+    twice = sorted({n for n in names if names.count(n) > 1})
+    expect(not twice, f"--help-env lists each variable once (twice: {twice})", table, err)
+    rows = {line.split()[0]: line.split() for line in table.splitlines()[1:] if line.strip()}
+    expect(rows["UCCL_TCPX_NUM_CHANNELS"][1:3] == ["7", "4"],
+           "a set variable shows its value, then its default", table, err)
+    expect(rows["UCCL_TCPX_STAGING_BYTES"][1:3] == ["(unset)", "64M"],
+           "an unset variable shows (unset), then its default", table, err)
+    # Every variable the layers read (their knob tables) has a row in the README.
+    readme = (repo / "README.md").read_text()
+    missing = [n for n in names if f"| `{n}`" not in readme]
+    expect(not missing, f"README documents every variable --help-env lists (missing: {missing})",
+           table, err)
+
+
 def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
     tool, check = sys.argv[1], sys.argv[2]
     checks = {"demo": check_demo, "bench": check_bench, "bench_gpus": check_bench_gpus,
-              "info": check_info, "usage": check_usage, "env": check_env}
+              "info": check_info, "usage": check_usage, "env": check_env, "help": check_help}
     if check not in checks:
         sys.exit(f"unknown check {check}; one of {sorted(checks)}")
     checks[check](tool)

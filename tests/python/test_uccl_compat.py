@@ -7,6 +7,7 @@ the repository's)."""
 
 import os
 import pathlib
+import re
 import subprocess
 import sys
 import textwrap
@@ -57,6 +58,19 @@ def test_uccl_p2p_aliases_tcpx_p2p(core):
         print(p2p.__name__, uccl.__tcpx_p2p_shim__)
     """)
     assert out == "uccl.p2p True"
+
+
+def test_version_is_the_projects(core):
+    # One version: pyproject.toml's, which CMake reads and writes into tcpx_p2p/_version.py.
+    want = re.search(r'^version = "([^"]+)"$', (REPO / "pyproject.toml").read_text(), re.M).group(1)
+    out = run_python("""
+        import tcpx_p2p._uccl_compat as compat
+        compat.install()
+        import tcpx_p2p, uccl
+        from uccl import p2p
+        print(tcpx_p2p.__version__, p2p.__version__, uccl.__version__)
+    """)
+    assert out == f"{want} {want} {want}"
 
 
 def test_uccl_shim_without_the_compiled_module():

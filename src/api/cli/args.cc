@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <set>
 
 #include "common/quantity.h"
 #include "engine/engine_config.h"
@@ -186,50 +187,43 @@ void printHelp(const Command& command, std::FILE* out) {
     if (nl != std::string_view::npos) printLines(out, f.help + nl + 1, "                         ");
   }
   std::fprintf(out, "  %-22s %s\n", "-h, --help", "Show this help and exit.");
-  std::fprintf(out, "\nExit status: 0 success, 1 failure, 2 bad flags or values.\n");
-  std::fprintf(out, "\nEnvironment:\n");
-  if (command.env_notes) printLines(out, command.env_notes, "  ");
-  std::fprintf(out,
-               "  Every variable the engine and the socket transport read (default, meaning):\n");
-  printEnvTable(out, /*with_current=*/false);
+  if (command.env_notes) {
+    std::fprintf(out, "\nEnvironment:\n");
+    printLines(out, command.env_notes, "  ");
+  }
   if (command.examples) {
     std::fprintf(out, "\nExamples:\n");
     printLines(out, command.examples, "  ");
   }
+  std::fprintf(out, "\nExit status: 0 success, 1 failure, 2 bad flags or values.\n%s\n",
+               kHelpEnvLine);
 }
 
-void printEnvTable(std::FILE* out, bool with_current) {
+void printEnvTable(std::FILE* out) {
   // A default too long for its column gets a line of its own; the meaning follows, indented.
+  std::set<std::string_view> seen;
   auto row = [&](const char* name, const char* def, const char* doc) {
+    if (!seen.insert(name).second) return;  // each variable once, whichever table has it
     std::string defs = def;
     std::string cont;
     if (defs.size() > 24) {
-      cont = std::string(with_current ? 73 : 58, ' ') + doc;
+      cont = std::string(73, ' ') + doc;
       doc = "";
     }
-    std::string line;
+    const char* cur = std::getenv(name);
     char buf[512];
-    if (with_current) {
-      const char* cur = std::getenv(name);
-      std::snprintf(buf, sizeof(buf), "  %-30s %-14s %-24s %s", name, cur ? cur : "(unset)", def,
-                    doc);
-    } else {
-      std::snprintf(buf, sizeof(buf), "  %-30s %-24s %s", name, def, doc);
-    }
-    line = buf;
+    std::snprintf(buf, sizeof(buf), "  %-30s %-14s %-24s %s", name, cur ? cur : "(unset)", def,
+                  doc);
+    std::string line = buf;
     while (!line.empty() && line.back() == ' ') line.pop_back();
     std::fprintf(out, "%s\n", line.c_str());
     if (!cont.empty()) std::fprintf(out, "%s\n", cont.c_str());
   };
-  if (with_current)
-    std::fprintf(out, "  %-30s %-14s %-24s %s\n", "VARIABLE", "VALUE", "DEFAULT", "MEANING");
+  std::fprintf(out, "  %-30s %-14s %-24s %s\n", "VARIABLE", "VALUE", "DEFAULT", "MEANING");
   for (const auto& k : engine::engineKnobs()) row(k.name, k.default_value, k.doc);
   for (const auto& k : engine::builtinTransportKnobs()) row(k.name, k.default_value, k.doc);
-  // Read by the engine but not (yet) in its knob tables.
-  row("UCCL_TCPX_DEBUG", "WARN", "log level: NONE ERROR WARN INFO DEBUG TRACE (or 0..5)");
+  // Read by the engine but in no knob table.
   row("NCCL_SOCKET_IFNAME", "(unset)", "used when UCCL_SOCKET_IFNAME is unset");
-  row("UCCL_TCPX_EMULATE_GPU_BUFFERS", "0",
-      "tests: host buffers take the GPU paths (UNPACK, no GPU)");
 }
 
 std::string formatBytes(uint64_t bytes) {

@@ -70,9 +70,12 @@ class Args {
 // kExitUsage.
 int usageError(const Command& command, const std::string& message);
 void printHelp(const Command& command, std::FILE* out);
-// The knob tables (engine and socket transport) with defaults; with_current adds the values set
-// in this process's environment.
-void printEnvTable(std::FILE* out, bool with_current);
+// Every variable the engine and the built-in transport read, each once: its value in this process,
+// its default and meaning (the knob tables). `tcpx-p2p --help-env`, `info --env` and `info`.
+void printEnvTable(std::FILE* out);
+// The last line of every --help page: the variables live on their own page, not in each --help.
+inline constexpr const char* kHelpEnvLine =
+    "Environment variables (value here, default, meaning): tcpx-p2p --help-env";
 
 // "256 B", "4 KiB", "10 MB", "16 MiB", "1.5 MiB" (exact units first, binary before decimal).
 std::string formatBytes(uint64_t bytes);

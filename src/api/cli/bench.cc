@@ -80,94 +80,45 @@ const Command kBench = {
         "                      [--inflight 1] [--gpu N | --host | --gpus LIST] [--verify] "
         "[--latency] [--json FILE]",
     .summary =
-        "Measures the engine between a server and a client. For each mode and size: --warmup "
-        "untimed transfers,\n"
-        "then --iters timed ones with --inflight in flight (1 = UCCL's serialized loop). Prints "
-        "per size\n"
-        "mode | size | GB/s (decimal: size * iters / seconds / 1e9) | average latency (submit -> "
-        "completion).\n"
-        "Modes: sendrecv (two-sided), write and read (one-sided into / from one buffer the server "
-        "advertises;\n"
-        "its FifoItem reaches the client through engine send/recv), latency (median and p99 round "
-        "trip of an\n"
-        "8-byte write then wait, --latency-iters times). The client prints the table, a summary "
-        "(per mode best,\n"
-        "worst and the size reaching 90% of the best; bytes, transport errors, wall time) and "
-        "writes --json;\n"
-        "a size running over 2 s reports its progress on stderr every 2 s.\n"
-        "Single-process mode (--gpus): each side's process holds one endpoint per --gpus entry "
-        "and client\n"
-        "endpoint i drives server endpoint i, all pairs at once, starting each size together. "
-        "Rows per pair\n"
-        "(\"1: 0->4\": pair 1, client GPU 0 -> server GPU 4) and \"all\": every pair's bytes / "
-        "(last end - first start).",
+        "Measures the engine between a server and a client: per mode (sendrecv, write, read, "
+        "latency) and size,\n"
+        "--warmup untimed then --iters timed transfers, --inflight at a time; a table of GB/s "
+        "(decimal) and\n"
+        "latency, then a summary. --gpus: one endpoint per entry in each process, all pairs at "
+        "once.",
     .flags =
         {
             {"--local", nullptr, "run the server and the client as two processes on this machine"},
-            {"--server", nullptr,
-             "print this endpoint's address (IP:PORT[?BDF]) and serve one client"},
-            {"--client", "IP:PORT",
-             "connect to a server (its printed address, with or without ?BDF)"},
-            {"--mode", "LIST",
-             "comma list of sendrecv, write, read, latency, all (= sendrecv,write,read);\n"
-             "default all"},
+            {"--server", nullptr, "print this endpoint's address (IP:PORT[?BDF]), serve a client"},
+            {"--client", "IP:PORT", "connect to a server (its printed address)"},
+            {"--mode", "LIST", "sendrecv, write, read, latency, all (= the first three; default)"},
             {"--latency", nullptr, "add the latency mode (alone when --mode is not given)"},
-            {"--sizes", "LIST",
-             "message sizes, e.g. 256,4K,1M,10MB (K/M/G binary, KB/MB/GB decimal);\n"
-             "default UCCL's sweep 256,1K,4K,16K,64K,256K,1M,10MB,16M,100MB; max 4G"},
+            {"--sizes", "LIST", "e.g. 256,4K,1M,10MB (default UCCL's sweep 256 .. 100MB; max 4G)"},
             {"--iters", "N", "timed transfers per size, 1..1000000 (default 10)"},
             {"--warmup", "N", "untimed transfers per size first, 0..1000000 (default 1)"},
-            {"--inflight", "K",
-             "transfers in flight, 1..64 (default 1); K > 1 pipelines them (same buffer)"},
-            {"--latency-iters", "N", "round trips of the latency mode, 1..1000000 (default 1000)"},
-            {"--gpu", "N",
-             "GPU memory on GPU N (--local: both processes). Default: GPU memory when a GPU\n"
-             "is present (--local: server GPU 1 if there are 2+ GPUs, else 0; client GPU 0)"},
+            {"--inflight", "K", "transfers in flight, 1..64 (default 1: UCCL's serialized loop)"},
+            {"--latency-iters", "N", "round trips of the latency mode (default 1000)"},
+            {"--gpu", "N", "GPU memory on GPU N (default: GPU memory when a GPU is present)"},
             {"--server-gpu", "N", "--local: the server's GPU"},
             {"--host", nullptr, "host memory, even when a GPU is present"},
-            {"--server-host", nullptr,
-             "--local: host memory on the server side only (mixed: GPU -> host for write)"},
-            {"--client-host", nullptr,
-             "--local: host memory on the client side only (mixed: host -> GPU for write)"},
-            {"--gpus", "LIST",
-             "single-process mode: one endpoint per entry, in this process (--local: in\n"
-             "each). Entries N, A-B or host, each optionally xK = K endpoints on it: 0-7,\n"
-             "0,1,4, 0x4 (4 on GPU 0), hostx4 (4 in host memory). A GPU listed twice is\n"
-             "an error (write 0x2). Both sides need the same count. Replaces --gpu/--host"},
-            {"--server-gpus", "LIST",
-             "--local with --gpus: the server's endpoints (default: --gpus); e.g.\n"
-             "--gpus 0-3 --server-gpus 4-7 pairs GPU i with GPU i+4 (scripts/scale_bench.py)"},
-            {"--verify", nullptr,
-             "check every received byte after each size (untimed): the receiving buffer\n"
-             "holds a sentinel before the size and must hold the pair's pattern after it"},
+            {"--server-host", nullptr, "--local: host memory on the server side only"},
+            {"--client-host", nullptr, "--local: host memory on the client side only"},
+            {"--gpus", "LIST", "single-process mode: 0-7, 0,1,4, 0x4 (4 on GPU 0), hostx4"},
+            {"--server-gpus", "LIST", "--local with --gpus: the server's endpoints"},
+            {"--verify", nullptr, "check every received byte after each size (untimed)"},
             {"--json", "FILE", "write every result to FILE (client side)"},
-            {"--stats", nullptr,
-             "print the engine's traffic per NIC and per channel (client side)"},
-            {"--stats-json", "FILE", "write those counters to FILE as JSON (client side)"},
-            {"--timeout", "SECONDS", "deadline of every wait and message (default 60)"},
+            {"--stats", nullptr, "print the traffic per NIC and per channel (client side)"},
+            {"--stats-json", "FILE", "the same counters as JSON, to FILE"},
+            {"--timeout", "S", "deadline in seconds of every wait and message (default 60)"},
             {"--accept-timeout", "SECONDS",
-             "--server: how long to wait for the client (default 600)"},
+             "--server: wait this long for the client (default 600)"},
             {"--role", "server", "internal: the server side of --local", true},
             {"--meta-fd", "FD", "internal: pipe for the server's address", true},
             {"--progress-every", "SECONDS", "tests: the progress period (default 2)", true},
         },
-    .env_notes =
-        "UCCL_SOCKET_IFNAME chooses the interfaces (lo for --local on a machine without a second "
-        "NIC).\n"
-        "UCCL_P2P_TRANSPORT (tcpx|tcp), UCCL_TCPX_NUM_CHANNELS and UCCL_TCPX_CHUNK_BYTES shape the "
-        "engine and\n"
-        "are printed in the header. UCCL_TCPX_BOOTSTRAP_PORT_BASE fixes the server's port (with "
-        "--gpus: base + GPU\n"
-        "index per endpoint, so two endpoints on one GPU or in host memory need it unset).\n",
     .examples =
-        "UCCL_SOCKET_IFNAME=lo tcpx-p2p bench --local --host --sizes 4K,1M --iters 3 --json "
-        "out.json\n"
-        "tcpx-p2p bench --server --gpu 0            # on machine A; prints its address\n"
-        "tcpx-p2p bench --client 10.0.0.5:41234 --gpu 0 --mode write,read --inflight 8\n"
-        "tcpx-p2p bench --local --latency\n"
-        "tcpx-p2p bench --server --gpus 0-7         # single-process mode, on machine A\n"
-        "tcpx-p2p bench --client 10.0.0.5:47000 --gpus 0-7 --mode write --sizes 64M --verify\n"
-        "UCCL_SOCKET_IFNAME=lo tcpx-p2p bench --local --gpus hostx4 --sizes 64K,1M --verify\n",
+        "UCCL_SOCKET_IFNAME=lo tcpx-p2p bench --local --host --sizes 4K,1M --iters 3\n"
+        "tcpx-p2p bench --client 10.0.0.5:41234 --gpu 0 --mode write,read --inflight 8\n",
 };
 
 struct BenchOptions {

@@ -19,7 +19,7 @@ namespace {
 
 const Command kInfo = {
     .name = "info",
-    .usage = "info [--no-dlopen]",
+    .usage = "info [--no-dlopen] [--env]",
     .summary =
         "Prints this machine's GPUs (name, PCI BDF, NUMA node) and NICs (state, speed, PCI path, "
         "NUMA node),\n"
@@ -36,6 +36,7 @@ const Command kInfo = {
         {
             {"--no-dlopen", nullptr,
              "only check that the TCPX plugin file exists; do not load or probe it"},
+            {"--env", nullptr, "only the environment variables (as tcpx-p2p --help-env)"},
         },
     .env_notes =
         "UCCL_P2P_TRANSPORT and UCCL_TCPX_PLUGIN_PATH decide the transport; UCCL_SOCKET_IFNAME the "
@@ -165,6 +166,10 @@ int runInfo(int argc, char** argv) {
     printHelp(kInfo, stdout);
     return kExitOk;
   }
+  if (args.has("--env")) {
+    printEnvTable(stdout);
+    return kExitOk;
+  }
   std::string source;
   std::vector<GpuDevice> gpus = discoverGpus(&source);
   std::vector<NicDevice> nics = discoverNics();
@@ -176,7 +181,7 @@ int runInfo(int argc, char** argv) {
   printMapping(choices, gpus);
   printDataPaths(choices);
   std::printf("\nEnvironment (VALUE: this process)\n");
-  printEnvTable(stdout, /*with_current=*/true);
+  printEnvTable(stdout);
   std::fflush(stdout);
   return kExitOk;
 }

@@ -14,7 +14,8 @@ namespace {
 void printUsage(std::FILE* out) {
   std::fprintf(
       out,
-      "Usage: tcpx-p2p COMMAND [flags]\n\n"
+      "Usage: tcpx-p2p COMMAND [flags]\n"
+      "       tcpx-p2p --version | --help-env | --help\n\n"
       "P2P transfers of GPU and host memory over GPUDirect-TCPX or plain TCP (the UCCL P2P engine "
       "API).\n\n"
       "Commands:\n"
@@ -22,7 +23,11 @@ void printUsage(std::FILE* out) {
       "  bench   bandwidth and latency of send/recv, write and read (local, or server + client)\n"
       "  info    GPUs, NICs, GPU -> NIC mapping, the transport that would be used, environment\n"
       "  doctor  is this machine ready for TCPX? [OK]/[WARN]/[FAIL] findings with the fix\n\n"
-      "Run 'tcpx-p2p COMMAND --help' for a command's flags and environment variables.\n"
+      "Options:\n"
+      "  -V, --version   the version and the build's facts (commit, CUDA), on one line\n"
+      "  --help-env      every environment variable: its value here, default and meaning\n"
+      "  -h, --help      this help\n\n"
+      "Run 'tcpx-p2p COMMAND --help' for a command's flags.\n"
       "Exit status: 0 success, 1 failure, 2 bad flags or values.\n");
 }
 
@@ -42,6 +47,14 @@ int main(int argc, char** argv) {
   if (command == "doctor") return tcpxp::cli::runDoctor(argc, argv);
   if (command == "-h" || command == "--help" || command == "help") {
     printUsage(stdout);
+    return tcpxp::cli::kExitOk;
+  }
+  if (command == "-V" || command == "--version") {
+    std::printf("%s\n", tcpxp::cli::versionLine().c_str());
+    return tcpxp::cli::kExitOk;
+  }
+  if (command == "--help-env") {
+    tcpxp::cli::printEnvTable(stdout);
     return tcpxp::cli::kExitOk;
   }
   std::fprintf(stderr, "tcpx-p2p: unknown command '%s'\n\n", command.c_str());
