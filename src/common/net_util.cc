@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <netinet/tcp.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -101,6 +102,43 @@ Status setNonBlocking(int fd, bool on) {
 void setNoDelay(int fd) {
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+std::string hostOf(const SockAddr& addr) {
+  char text[INET6_ADDRSTRLEN] = {};
+  if (addr.family() == AF_INET) {
+    ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(addr.get())->sin_addr, text,
+                sizeof text);
+  } else if (addr.family() == AF_INET6) {
+    ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(addr.get())->sin6_addr, text,
+                sizeof text);
+  }
+  return text;
+}
+
+bool onALocalNetwork(const std::string& ip) {
+  in_addr v4{};
+  in6_addr v6{};
+  bool is4 = ::inet_pton(AF_INET, ip.c_str(), &v4) == 1;
+  if (!is4 && ::inet_pton(AF_INET6, ip.c_str(), &v6) != 1) return false;
+  ifaddrs* all = nullptr;
+  if (::getifaddrs(&all) != 0) return false;
+  bool found = false;
+  for (ifaddrs* i = all; i != nullptr && !found; i = i->ifa_next) {
+    if (i->ifa_addr == nullptr || i->ifa_netmask == nullptr) continue;
+    if (is4 && i->ifa_addr->sa_family == AF_INET) {
+      uint32_t a = reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr.s_addr;
+      uint32_t m = reinterpret_cast<sockaddr_in*>(i->ifa_netmask)->sin_addr.s_addr;
+      found = (a & m) == (v4.s_addr & m);
+    } else if (!is4 && i->ifa_addr->sa_family == AF_INET6) {
+      const uint8_t* a = reinterpret_cast<sockaddr_in6*>(i->ifa_addr)->sin6_addr.s6_addr;
+      const uint8_t* m = reinterpret_cast<sockaddr_in6*>(i->ifa_netmask)->sin6_addr.s6_addr;
+      found = true;
+      for (int b = 0; b < 16 && found; ++b) found = (a[b] & m[b]) == (v6.s6_addr[b] & m[b]);
+    }
+  }
+  ::freeifaddrs(all);
+  return found;
 }
 
 }  // namespace tcpxp

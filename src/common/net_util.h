@@ -42,4 +42,10 @@ void advanceIov(struct iovec* iov, int count, int* first, size_t n);
 Status setNonBlocking(int fd, bool on);
 void setNoDelay(int fd);
 
+// The address without the port: "1.2.3.4" or "::1" ("" for another family).
+std::string hostOf(const SockAddr& addr);
+// Whether `ip` (text) is on the network of one of this machine's interfaces (its address under
+// that interface's netmask), loopback included.
+bool onALocalNetwork(const std::string& ip);
+
 }  // namespace tcpxp

@@ -1,6 +1,8 @@
 #include "engine/handshake.h"
 
 #include "common/log.h"
+#include "common/net_util.h"
+#include "transport/transports.h"
 
 namespace tcpxp::engine {
 
@@ -26,6 +28,26 @@ Status Handshake::start() {
   return ctrl_.flush();
 }
 
+// The acceptor dials the connector's handles: an unauthenticated Hello must not make it dial
+// anyone else (a port scanner for hire). The built-in transport's handles say where they point:
+// at the peer's own control address, or at a network this machine is on (a data NIC of the
+// peer). TCPX's handles are opaque to us; its connect goes to rxdm-steered NICs only.
+std::string Handshake::checkHandleHosts(const std::vector<control::PluginHandle>& handles) const {
+  if (!transport::isBuiltinName(ctx_.net.name())) return "";
+  std::string peer_host = ctrl_.peer().substr(0, ctrl_.peer().rfind(':'));
+  if (!peer_host.empty() && peer_host.front() == '[')
+    peer_host = peer_host.substr(1, peer_host.size() - 2);
+  for (size_t i = 0; i < handles.size(); ++i) {
+    std::string host = transport::builtinHandleHost(handles[i].data());
+    if (host.empty()) return "transport handle " + std::to_string(i) + " is malformed";
+    if (host != peer_host && !onALocalNetwork(host)) {
+      return "transport handle " + std::to_string(i) + " points at " + host +
+             ", neither the peer's address nor a network of this machine (not dialled)";
+    }
+  }
+  return "";
+}
+
 Status Handshake::onHello(const control::Hello& m) {
   control::HelloAck ack;
   ack.chunk_bytes = m.chunk_bytes;
@@ -49,6 +71,8 @@ Status Handshake::onHello(const control::Hello& m) {
     refuse = "chunk size " + std::to_string(m.chunk_bytes) + " outside [" +
              std::to_string(kMinChunkBytes) + ", " + std::to_string(kMaxChunkBytes) +
              "] (UCCL_TCPX_CHUNK_BYTES)";
+  } else if (std::string why = checkHandleHosts(m.handles); !why.empty()) {
+    refuse = why;
   } else if (m.transport != ctx_.net.name()) {
     refuse = "peer uses transport '" + m.transport + "', this side '" + ctx_.net.name() +
              "' (set UCCL_P2P_TRANSPORT the same on both sides)";

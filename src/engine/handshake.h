@@ -46,6 +46,8 @@ class Handshake {
 
  private:
   Status listenAll(size_t n, std::vector<transport::NetHandle>* handles);
+  // Why the peer's handles must not be dialled, or "" (see handshake.cc).
+  std::string checkHandleHosts(const std::vector<control::PluginHandle>& handles) const;
   int devFor(size_t channel) const { return ctx_.devs[channel % ctx_.devs.size()]; }
 
   EngineContext& ctx_;

@@ -5,6 +5,7 @@
 #include "transport/socket/socket_config.h"
 #include "transport/socket/socket_devices.h"
 #include "transport/socket/socket_net.h"
+#include "transport/socket/socket_wire.h"
 
 namespace tcpxp::transport {
 namespace {
@@ -61,6 +62,12 @@ ChunkPreference preferredChunk(TransportKind kind) {
 }
 
 bool isBuiltinName(const std::string& table_name) { return table_name == socket::kSocketNetName; }
+
+std::string builtinHandleHost(const uint8_t* handle) {
+  socket::ListenInfo info;
+  if (!socket::decodeHandle(handle, &info).isOk()) return "";
+  return hostOf(info.addr);
+}
 
 const std::vector<KnobDoc>& builtinKnobs() { return socket::socketKnobs(); }
 

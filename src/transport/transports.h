@@ -77,6 +77,9 @@ ChunkPreference preferredChunk(TransportKind kind);
 
 // True for the built-in transport's table name (also when it is loaded as a plugin library).
 bool isBuiltinName(const std::string& table_name);
+// The IP address a built-in transport's listen handle (128 bytes) points at; "" when the bytes
+// are not a well-formed handle of it. What a peer's Hello asks this side to dial.
+std::string builtinHandleHost(const uint8_t* handle);
 // Every environment variable it reads (name, default, doc).
 const std::vector<KnobDoc>& builtinKnobs();
 

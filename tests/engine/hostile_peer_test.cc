@@ -5,7 +5,10 @@
 
 #include <sys/resource.h>
 
+#include <arpa/inet.h>
+
 #include <chrono>
+#include <functional>
 #include <future>
 #include <memory>
 #include <thread>
@@ -15,6 +18,7 @@
 #include "engine/endpoint.h"
 #include "engine/registry.h"
 #include "tests/engine/scripted_peer.h"
+#include "transport/socket/socket_wire.h"
 
 namespace tcpxp::engine {
 namespace {
@@ -363,6 +367,53 @@ TEST(IdleConnections, HundredIdleConnectionsCostUnderFivePercentOfACore) {
 #if !defined(__SANITIZE_ADDRESS__)
   EXPECT_LT(share, 0.05);
 #endif
+}
+
+}  // namespace
+}  // namespace tcpxp::engine
+
+namespace tcpxp::engine {
+namespace {
+
+// A Hello whose handles point at someone else must not make this side dial them.
+TEST(HostilePeer, HandlesThatPointElsewhereAreRefusedBeforeDialling) {
+  auto ep = makeEndpoint();
+  struct Case {
+    const char* what;
+    std::function<void(control::PluginHandle*)> forge;
+    const char* says;
+  } cases[] = {
+      {"a third party",
+       [](control::PluginHandle* h) {
+         transport::socket::ListenInfo info;
+         sockaddr_in* sin = reinterpret_cast<sockaddr_in*>(&info.addr.storage);
+         sin->sin_family = AF_INET;
+         sin->sin_port = htons(22);
+         ::inet_pton(AF_INET, "203.0.113.7", &sin->sin_addr);  // TEST-NET-3: no local network
+         info.addr.len = sizeof(sockaddr_in);
+         info.nonce = 42;
+         transport::socket::encodeHandle(info, h->data());
+       },
+       "points at 203.0.113.7, neither the peer's address nor a network of this machine"},
+      {"junk", [](control::PluginHandle* h) { h->fill(0x5a); }, "transport handle 0 is malformed"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    ScriptedPeer peer;
+    ASSERT_TRUE(peer.dial(ep->info().port).isOk());
+    control::Hello hello;
+    ASSERT_TRUE(peer.hello(&hello).isOk());
+    c.forge(&hello.handles[0]);
+    ASSERT_TRUE(peer.send(hello).isOk());
+    control::FrameHeader h;
+    std::vector<uint8_t> payload;
+    ASSERT_TRUE(peer.next(&h, &payload, kBoundMs).isOk());
+    ASSERT_EQ(h.type, control::FrameType::kHelloAck);
+    control::HelloAck ack;
+    ASSERT_TRUE(control::decode(payload.data(), payload.size(), &ack).isOk());
+    EXPECT_EQ(ack.status, Code::kRefused);
+    EXPECT_NE(ack.message.find(c.says), std::string::npos) << ack.message;
+  }
 }
 
 }  // namespace
