@@ -175,6 +175,8 @@ def test_frozen_peer_fails_everything_outstanding(endpoint):
         for ok, err in ended:
             assert ok is False, ended
             assert "stopped answering" in err and "127.0.0.1" in err, err
+        print(f"frozen peer: both transfers failed {seconds:.3f} s after SIGSTOP "
+              f"(UCCL_TCPX_TIMEOUT_MS={TIMEOUT_MS})")
         assert seconds <= TIMEOUT_MS / 1000 + 1.0, f"detected after {seconds:.2f} s"
         assert seconds >= TIMEOUT_MS / 1000 * 0.5, f"failed too early: {seconds:.2f} s"
     finally:
@@ -195,6 +197,7 @@ def test_killed_peer_is_detected_within_100_ms(endpoint):
         seconds, ended = _wait_failed(ep, [rx], 5)
         assert ended[0][0] is False, ended
         assert "127.0.0.1" in ended[0][1], ended
+        print(f"killed peer: the posted recv failed {seconds * 1000:.1f} ms after SIGKILL")
         assert seconds < 0.1, f"a killed peer was detected after {seconds * 1000:.0f} ms"
     finally:
         peer.close()
