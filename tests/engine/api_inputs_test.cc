@@ -26,13 +26,21 @@ TEST(ApiInputs, RegRefusesMemoryThatIsNotMapped) {
   std::unique_ptr<Endpoint> ep;
   ASSERT_TRUE(Endpoint::create(-1, &ep).isOk());
   const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
-  void* two = ::mmap(nullptr, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  // Far below where mmap() hands out addresses (top down from near the stack), so that no
+  // allocation of another thread (the driver's, the sanitizer's) refills the hole meanwhile.
+  void* hint = reinterpret_cast<void*>(uintptr_t{0x100000000000});
+  void* two = ::mmap(hint, 2 * page, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+  if (two == MAP_FAILED) {
+    two = ::mmap(nullptr, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  }
   ASSERT_NE(two, MAP_FAILED);
   char* base = static_cast<char*>(two);
   ASSERT_EQ(::munmap(base + page, page), 0);  // the second page is gone
   MrId mr = 0;
   EXPECT_TRUE(ep->reg(base, page, &mr).isOk()) << "the mapped page";
   Status st = ep->reg(base, 2 * page, &mr);
+  ASSERT_FALSE(hostRangeMapped(base, 2 * page)) << "something mapped the hole again";
   EXPECT_EQ(st.code(), Code::kInvalidArgument) << st.toString();
   EXPECT_TRUE(mentions(st, "not mapped")) << st.toString();
   st = ep->reg(base + page + 8, 16, &mr);
