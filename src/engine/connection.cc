@@ -269,9 +269,15 @@ void Connection::fail(const Status& why) {
                          .c_str()
                    : "");
     }
-  } else {
-    LOG_WARN("connection %llu to %s failed: %s", static_cast<unsigned long long>(id_),
-             peer().c_str(), why.toString().c_str());
+  } else if (ctx_.failure_log.allow(&held_back)) {
+    // Each transfer gets its own error; the log says it once a second (a peer that connects and
+    // breaks the protocol in a loop must not flood it).
+    LOG_WARN("connection %llu to %s failed: %s%s", static_cast<unsigned long long>(id_),
+             peer().c_str(), why.toString().c_str(),
+             held_back ? (" (and " + std::to_string(held_back) +
+                          " more connection failures not logged in the last second)")
+                             .c_str()
+                       : "");
   }
   setState(State::kClosed);
   logChannelTimes();

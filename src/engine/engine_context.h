@@ -53,7 +53,8 @@ struct EngineContext {
   // most one per second each (refused requests; connections that fail before they are ready).
   RateLimiter refusal_log{};
   RateLimiter unready_failure_log{};
-  size_t connections = 0;  // this endpoint's live connections (the driver keeps it current)
+  RateLimiter failure_log{};  // connections that fail after their handshake
+  size_t connections = 0;     // this endpoint's live connections (the driver keeps it current)
 };
 
 struct ChannelStats {
