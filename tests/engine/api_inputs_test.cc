@@ -28,7 +28,7 @@ TEST(ApiInputs, RegRefusesMemoryThatIsNotMapped) {
   const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
   // Far below where mmap() hands out addresses (top down from near the stack), so that no
   // allocation of another thread (the driver's, the sanitizer's) refills the hole meanwhile.
-  void* hint = reinterpret_cast<void*>(uintptr_t{0x100000000000});
+  void* hint = reinterpret_cast<void*>(uintptr_t{0x40000000});  // 1 GiB: below ASan's shadow too
   void* two = ::mmap(hint, 2 * page, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
   if (two == MAP_FAILED) {
