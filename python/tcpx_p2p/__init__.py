@@ -23,7 +23,7 @@ try:
 except ImportError:  # a source tree that was never built (no _core either)
     __version__ = "0+unknown"
 
-__all__ = ["Endpoint", "FloatType", "get_oob_ip"]
+__all__ = ["Endpoint", "FloatType", "MetadataError", "XferDesc", "XferHandle", "get_oob_ip"]
 
 _core_module = None
 
