@@ -21,6 +21,7 @@ class Reader {
                                " needs " + std::to_string(n) + " bytes, " + std::to_string(left()) +
                                " left");
     }
+    if (n == 0) return;  // dst may be null (an empty vector's data())
     std::memcpy(dst, p_, n);
     p_ += n;
   }
