@@ -1,12 +1,13 @@
 """tcpx-p2p: a P2P transfer engine over GPUDirect-TCPX or plain TCP.
 
-A drop-in for the UCCL P2P engine (``from uccl import p2p``, release 0.1.1)::
+A drop-in for the UCCL P2P engine (``from uccl import p2p``, release 0.1.1 and HEAD)::
 
     import tcpx_p2p as p2p
-    ep = p2p.Endpoint(local_gpu_idx)          # or Endpoint() / Endpoint(-1): host memory only
-    ok, conn_id = ep.connect(ip, remote_gpu, remote_port)
+    ep = p2p.Endpoint(local_gpu_idx)          # Endpoint(): GPU chosen on first use; -1: host only
+    ok, conn_id = ep.connect(remote_ip_addr=ip, remote_gpu_bdf=bdf, remote_port=port)
 
-Failures return False / (False, ...) like UCCL, and ``Endpoint.last_error()`` says why.
+Failures return False / (False, ...) like UCCL, and ``Endpoint.last_error()`` says why; where UCCL
+raises (malformed arguments), this raises the same exception type.
 ``tcpx_p2p.__version__`` (also ``uccl.p2p.__version__`` through the compatibility hook) is the
 version of this project, the one ``tcpx-p2p --version`` prints.
 
@@ -23,7 +24,7 @@ try:
 except ImportError:  # a source tree that was never built (no _core either)
     __version__ = "0+unknown"
 
-__all__ = ["Endpoint", "FloatType", "get_oob_ip"]
+__all__ = ["Endpoint", "FloatType", "MetadataError", "XferDesc", "XferHandle", "get_oob_ip"]
 
 _core_module = None
 

@@ -40,6 +40,16 @@ MemoryInfo classifyMemory(const void* ptr) {
   return info;
 }
 
+int currentGpu() {
+  if (gpuCount() == 0) return -1;
+  int dev = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess) {
+    cudaGetLastError();
+    return 0;
+  }
+  return dev;
+}
+
 std::string gpuBdf(int gpu_index) {
   if (gpu_index < 0 || gpu_index >= gpuCount()) return "";
   char bdf[32] = {};
@@ -77,6 +87,7 @@ bool allocationRange(const void* ptr, uintptr_t* base, size_t* size) {
 #else
 bool allocationRange(const void*, uintptr_t*, size_t*) { return false; }
 int gpuCount() { return 0; }
+int currentGpu() { return -1; }
 MemoryInfo classifyMemory(const void*) { return {}; }
 std::string gpuBdf(int) { return ""; }
 #endif

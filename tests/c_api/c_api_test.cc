@@ -412,7 +412,9 @@ TEST_F(CApi, BadTransferArgumentsAreErrors) {
   EXPECT_EQ(uccl_engine_send(ab_, 0, small.data(), 16, &tid), -1);
   EXPECT_EQ(uccl_engine_send(ab_, mr, nullptr, 16, &tid), -1);
   EXPECT_EQ(uccl_engine_send(ab_, mr, small.data(), 16, nullptr), -1);
-  EXPECT_EQ(uccl_engine_recv(ba_, rmr, remote.data(), 8192), -1);
+  // A recv's size is a maximum (clamped to the registration, as UCCL's scripts need): a recv of
+  // 8192 into this 4096-byte registration would be valid. One outside the registration is not.
+  EXPECT_EQ(uccl_engine_recv(ba_, rmr, big.data(), 16), -1);
   EXPECT_EQ(uccl_engine_prepare_fifo(b_, rmr, remote.data(), 8192, reinterpret_cast<char*>(&item)),
             -1);
   EXPECT_EQ(uccl_engine_prepare_fifo(b_, rmr, remote.data(), 16, nullptr), -1);

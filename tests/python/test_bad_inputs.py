@@ -1,5 +1,6 @@
-"""Bad inputs return False / (False, ...) with a reason in last_error(), like UCCL; they never
-crash, raise (except for argument types) or touch memory they should not."""
+"""Bad inputs return False / (False, ...) with a reason in last_error(), like UCCL; where UCCL raises
+(a FifoItem that is not 64 bytes, lists of the wrong length for write/read/regv), they raise
+RuntimeError as UCCL does. They never crash or touch memory they should not."""
 
 import struct
 import time
@@ -24,8 +25,8 @@ def test_local_bad_inputs(ep_and_buf):
     assert ep.reg(0, 4096) == (False, 0)
     assert "reg" in ep.last_error()
     assert ep.reg(ptr, 0) == (False, 0)
-    assert ep.regv([ptr, ptr], [4096]) == (False, [])
-    assert "lengths" in ep.last_error()
+    with pytest.raises(RuntimeError, match="ptrs and sizes must match"):  # as UCCL
+        ep.regv([ptr, ptr], [4096])
     assert ep.regv([ptr, 0], [4096, 4096]) == (False, [])  # all or nothing
     assert ep.dereg(987654) is False
     assert ep.poll_async(987654) == (False, False)
@@ -55,11 +56,13 @@ def test_wrong_length_fifo_blob(ep_and_buf, length):
     ok, mr = ep.reg(buf.ctypes.data, buf.nbytes)
     assert ok
     blob = b"\x01" * length
-    assert ep.write(1, mr, buf.ctypes.data, 16, blob) is False
-    assert "64" in ep.last_error() and str(length) in ep.last_error()
-    assert ep.read_async(1, mr, buf.ctypes.data, 16, blob) == (False, 0)
-    assert ep.writev(1, [mr], [buf.ctypes.data], [16], [blob], 1) is False
-    assert ep.readv_async(1, [mr], [buf.ctypes.data], [16], [blob], 1) == (False, 0)
+    # UCCL raises RuntimeError("meta must be exactly 64 bytes (serialized FifoItem)").
+    for call in (lambda: ep.write(1, mr, buf.ctypes.data, 16, blob),
+                 lambda: ep.read_async(1, mr, buf.ctypes.data, 16, blob),
+                 lambda: ep.writev(1, [mr], [buf.ctypes.data], [16], [blob], 1),
+                 lambda: ep.readv_async(1, [mr], [buf.ctypes.data], [16], [blob], 1)):
+        with pytest.raises(RuntimeError, match=rf"is {length} bytes; expected the 64-byte FifoItem"):
+            call()
 
 
 def test_wrong_argument_types_raise_type_error(ep_and_buf):
@@ -123,12 +126,16 @@ def _intruder(peer):
         "forged token": ep.write(conn, mr, ptr, 16, patched(addr, 16, token_xor=1)),
         "unknown local mr_id": ep.write(conn, 424242, ptr, 16, fifo),
         "buffer outside local mr": ep.write(conn, mr, ptr + REGION - 8, 16, fifo),
-        "truncated blob": ep.write(conn, mr, ptr, 16, fifo[:63]),
         "wrong conn_id": ep.write(conn + 1000, mr, ptr, 16, fifo),
         "read past the advertisement": ep.read(conn, mr, ptr, 16, patched(addr + ADVERTISED, 16)),
     }
     accepted = [k for k, ok in failures.items() if ok is not False]
     assert not accepted, f"accepted bad writes: {accepted}"
+    try:
+        ep.write(conn, mr, ptr, 16, fifo[:63])
+        raise AssertionError("a truncated FifoItem was accepted")
+    except RuntimeError as e:  # raised before anything is sent, as UCCL does
+        assert "63 bytes" in str(e)
     ok, tid = ep.write_async(conn, mr, ptr, 16, patched(addr + ADVERTISED, 16))
     if ok:  # refused by the peer: the failure arrives through poll_async
         deadline = time.monotonic() + DEADLINE_S

@@ -44,6 +44,8 @@ def test_uccl_p2p_aliases_tcpx_p2p(core):
         import uccl, uccl.p2p, tcpx_p2p
         assert uccl.p2p is p2p and sys.modules["uccl.p2p"] is p2p
         assert p2p.Endpoint is tcpx_p2p.Endpoint
+        assert p2p.XferDesc is tcpx_p2p.XferDesc and p2p.XferHandle is tcpx_p2p.XferHandle
+        assert callable(p2p.Endpoint.register_memory) and callable(p2p.Endpoint.connect_local)
         assert p2p.FloatType is tcpx_p2p.FloatType and p2p.kFloat16 == p2p.FloatType.kFloat16
         assert p2p.get_oob_ip() == tcpx_p2p.get_oob_ip()
         assert p2p.Endpoint.parse_metadata(p2p.Endpoint().get_metadata())[1] > 0

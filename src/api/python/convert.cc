@@ -23,18 +23,47 @@ std::string textOrBytes(nb::handle h, const char* what) {
   throw nb::type_error((std::string(what) + " must be str or bytes").c_str());
 }
 
-// A UCCL remote_gpu argument: an int index, or a PCI BDF string (which carries no index: -1).
 int remoteGpuIndex(nb::handle remote_gpu) {
   if (PyLong_Check(remote_gpu.ptr())) return nb::cast<int>(remote_gpu);
   if (PyUnicode_Check(remote_gpu.ptr())) return -1;
-  throw nb::type_error("remote_gpu_idx must be an int GPU index or a PCI BDF str");
+  throw nb::type_error(
+      "remote_gpu_bdf must be a PCI BDF str (or, as older scripts pass it, an int GPU index)");
+}
+
+namespace {
+PyObject* g_metadata_error = nullptr;  // set once at module import, kept for the process
+}  // namespace
+
+void registerMetadataError(nb::module_& m) {
+  nb::object bases = nb::make_tuple(nb::handle(PyExc_ValueError), nb::handle(PyExc_RuntimeError));
+  g_metadata_error = PyErr_NewExceptionWithDoc(
+      "tcpx_p2p._core.MetadataError",
+      "Malformed endpoint metadata. A ValueError and a RuntimeError (what UCCL raises).",
+      bases.ptr(), nullptr);
+  if (g_metadata_error == nullptr) throw nb::python_error();
+  m.attr("MetadataError") = nb::handle(g_metadata_error);
+}
+
+void raiseMetadataError(const std::string& message) {
+  PyErr_SetString(g_metadata_error, message.c_str());
+  throw nb::python_error();
+}
+
+void raiseIpcUnavailable(const char* call) {
+  PyErr_Format(PyExc_NotImplementedError,
+               "%s: the same-host CUDA IPC path (connect_local, accept_local and the *_ipc calls) "
+               "is not available in tcpx-p2p yet; between processes of one host use connect() / "
+               "accept() (or add_remote_endpoint) and the write/read calls, which go over "
+               "loopback TCP",
+               call);
+  throw nb::python_error();
 }
 
 nb::tuple parseMetadata(nb::bytes metadata) {
   control::EndpointMetadata md;
   Status st = control::decodeMetadata(reinterpret_cast<const uint8_t*>(metadata.c_str()),
                                       metadata.size(), &md);
-  if (!st.isOk()) throw nb::value_error(("parse_metadata: " + st.toString()).c_str());
+  if (!st.isOk()) raiseMetadataError("parse_metadata: " + st.toString());
   return nb::make_tuple(md.ip, md.port, md.bdf);
 }
 

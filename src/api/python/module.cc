@@ -1,11 +1,14 @@
-// tcpx_p2p._core: the UCCL P2P `Endpoint` (release 0.1.1, docs/UCCL_API.md) over engine::Endpoint.
+// tcpx_p2p._core: the UCCL P2P `Endpoint` (release 0.1.1 and HEAD, docs/UCCL_API.md) over
+// engine::Endpoint.
 //
 // Thin (STYLE habit 14): this file only translates types and errors.
-//   - Errors: like UCCL, the tuple- and bool-returning calls report failure as False or
-//     (False, ...), never as an exception. The binding is where a failed Status turns into a bare
-//     False, so it logs the Status once (WARN) and keeps its text for Endpoint.last_error(). The
-//     constructor raises RuntimeError; parse_metadata raises ValueError; argument type errors raise
-//     TypeError.
+//   - Errors: like UCCL, the tuple- and bool-returning calls report a failed operation as False
+//     or (False, ...). The binding is where a failed Status turns into a bare False, so it logs
+//     the Status once (WARN) and keeps its text for Endpoint.last_error(). Where UCCL raises, this
+//     raises the same type: RuntimeError for the constructor, malformed write/read/regv/transfer
+//     arguments, transfer on an unknown conn_id and bad serialized descriptors; MetadataError (a
+//     RuntimeError and a ValueError) for malformed metadata; NotImplementedError (a RuntimeError)
+//     for the CUDA IPC calls, not available yet. Argument type errors raise TypeError.
 //   - GIL: every call that reaches the driver thread runs with the GIL released. Blocking calls
 //     (connect, accept, send/recv/write/read and their v forms) pass the engine an `interrupted`
 //     callback that briefly re-acquires the GIL and runs PyErr_CheckSignals(); when a signal
@@ -19,7 +22,9 @@
 //     is gone; see GilRelease.
 //
 // Files: gil.{h,cc} (GIL release, Ctrl-C, interpreter exit), convert.{h,cc} (Python <-> engine
-// types), py_endpoint.h (the Endpoint class); this file only declares the module.
+// types), py_endpoint.h (the Endpoint class), xfer_desc.{h,cc} (XferDesc and its bytes);
+// this file declares the module and UCCL 0.1.1's calls, module_head.cc HEAD's Ray-style API and
+// the IPC calls.
 #include <nanobind/nanobind.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
@@ -38,7 +43,8 @@ using namespace nb::literals;
 NB_MODULE(_core, m) {
   using namespace tcpxp::python;
   m.doc() =
-      "tcpx-p2p: the UCCL P2P engine API (uccl.p2p, release 0.1.1) over GPUDirect-TCPX or TCP";
+      "tcpx-p2p: the UCCL P2P engine API (uccl.p2p, release 0.1.1 and HEAD) over GPUDirect-TCPX "
+      "or TCP";
 
   nb::module_::import_("atexit").attr("register")(nb::cpp_function(&onPythonExit));
 
@@ -55,11 +61,21 @@ NB_MODULE(_core, m) {
   m.def("get_oob_ip", &tcpxp::engine::oobIp,
         "The IPv4 address this machine offers for control connections.");
 
-  nb::class_<PyEndpoint>(
+  registerMetadataError(m);
+
+  nb::class_<PyEndpoint> endpoint(
       m, "Endpoint",
-      "A P2P endpoint on one GPU (local_gpu_idx) or host memory only (-1, the default).\n"
-      "Failures return False / (False, ...) like UCCL; last_error() says why.")
-      .def(nb::init<int, int>(), "local_gpu_idx"_a = -1, "num_cpus"_a = 4)
+      "A P2P endpoint on one GPU (local_gpu_idx), host memory only (-1), or the GPU chosen on "
+      "first use (no argument).\n"
+      "Failures return False / (False, ...) like UCCL; last_error() says why. Where UCCL raises "
+      "(malformed arguments), this raises too.");
+  endpoint
+      .def(nb::init<int, int>(), "local_gpu_idx"_a, "num_cpus"_a = 4,
+           "local_gpu_idx: a GPU, or -1 for host memory only. Raises RuntimeError for a GPU the "
+           "machine does not have.")
+      .def(nb::init<>(),
+           "The GPU is chosen on first use, as UCCL does: the GPU of the first registered buffer, "
+           "else the current CUDA device; host memory only on a machine without GPUs.")
       .def("__repr__", &PyEndpoint::repr)
       .def_prop_ro("info", &PyEndpoint::info,
                    "Dict: gpu_index, ip, port, bdf, transport, dev, dev_name, ...")
@@ -69,10 +85,12 @@ NB_MODULE(_core, m) {
            "bytes: IPv4/IPv6 address + port (u16 BE) + bdf_len + BDF")
       .def_static("parse_metadata", &parseMetadata, "metadata"_a,
                   "(ip, port, gpu_bdf) from get_metadata() bytes; ValueError on malformed input")
-      .def("connect", &PyEndpoint::connect, "remote_ip_addr"_a, "remote_gpu_idx"_a,
+      .def("connect", &PyEndpoint::connect, "remote_ip_addr"_a, "remote_gpu_bdf"_a,
            "remote_port"_a = -1,
-           "(ok, conn_id). remote_gpu_idx: int index or BDF str. Blocks (GIL released, Ctrl-C "
-           "aborts).")
+           "(ok, conn_id). remote_gpu_bdf: the peer's PCI BDF str (parse_metadata's third item); "
+           "an int GPU index is accepted too. Blocks (GIL released, Ctrl-C aborts).")
+      .def("connect", &PyEndpoint::connect, "remote_ip_addr"_a, "remote_gpu_idx"_a,
+           "remote_port"_a = -1, "(ok, conn_id): the keyword of UCCL scripts older than 0.1.1")
       .def("connect", &PyEndpoint::connectMetadata, "metadata"_a,
            "(ok, conn_id) to the endpoint of get_metadata() bytes")
       .def("accept", &PyEndpoint::accept,
@@ -222,4 +240,6 @@ NB_MODULE(_core, m) {
            "{'nics': [...], 'connections': [...], 'channels': [...]}")
       .def("get_notifs", &PyEndpoint::getNotifs,
            "[(name: str, msg: bytes)] received since the last call");
+  bindRayApi(m, endpoint);
+  bindIpcCalls(endpoint);
 }

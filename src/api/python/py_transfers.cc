@@ -1,18 +1,31 @@
 // _core.Endpoint's transfers: one-buffer and vector, blocking and async, and poll_async. The
-// Python arguments become engine Segments here; a bad argument fails the call like an engine
-// error (False / (False, 0), last_error()).
+// Python arguments become engine Segments here. A bad argument of write/read and their v forms
+// (a FifoItem that is not 64 bytes, lists that are not num_iovs long) raises RuntimeError, as
+// UCCL does; the send/recv families, which UCCL does not check, fail like an engine error
+// (False / (False, 0), last_error()).
 #include <cstring>
 
 #include "api/python/py_endpoint.h"
 
 namespace tcpxp::python {
+namespace {
+
+// UCCL raises for malformed write/read arguments (the fifos are given): so do we.
+void raiseIfOneSided(const char* name, const Status& st, bool one_sided) {
+  if (one_sided) throw std::runtime_error(std::string(name) + ": " + st.message());
+}
+
+}  // namespace
 
 // One-buffer transfers. `fifo`: the peer's advertisement (write/read only).
 bool PyEndpoint::xfer(Op op, ConnId conn, MrId mr, uint64_t ptr, size_t size,
                       const nb::bytes* fifo) {
   std::vector<Segment> segs;
   Status st = oneSegment(mr, ptr, size, fifo, &segs);
-  if (!st.isOk()) return fail(opName(op, false, false), st);
+  if (!st.isOk()) {
+    raiseIfOneSided(opName(op, false, false), st, fifo != nullptr);
+    return fail(opName(op, false, false), st);
+  }
   return blocking(op, conn, segs, opName(op, false, false));
 }
 
@@ -20,7 +33,10 @@ nb::tuple PyEndpoint::xferAsync(Op op, ConnId conn, MrId mr, uint64_t ptr, size_
                                 const nb::bytes* fifo) {
   std::vector<Segment> segs;
   Status st = oneSegment(mr, ptr, size, fifo, &segs);
-  if (!st.isOk()) return nb::make_tuple(fail(opName(op, false, true), st), 0);
+  if (!st.isOk()) {
+    raiseIfOneSided(opName(op, false, true), st, fifo != nullptr);
+    return nb::make_tuple(fail(opName(op, false, true), st), 0);
+  }
   return async(op, conn, segs, opName(op, false, true));
 }
 
@@ -30,7 +46,10 @@ bool PyEndpoint::xferv(Op op, ConnId conn, const std::vector<MrId>& mrs,
                        const std::vector<nb::bytes>* fifos, size_t n) {
   std::vector<Segment> segs;
   Status st = segments(mrs, ptrs, sizes, fifos, n, &segs);
-  if (!st.isOk()) return fail(opName(op, true, false), st);
+  if (!st.isOk()) {
+    raiseIfOneSided(opName(op, true, false), st, fifos != nullptr);
+    return fail(opName(op, true, false), st);
+  }
   return blocking(op, conn, segs, opName(op, true, false));
 }
 
@@ -40,18 +59,22 @@ nb::tuple PyEndpoint::xfervAsync(Op op, ConnId conn, const std::vector<MrId>& mr
                                  const std::vector<nb::bytes>* fifos, size_t n) {
   std::vector<Segment> segs;
   Status st = segments(mrs, ptrs, sizes, fifos, n, &segs);
-  if (!st.isOk()) return nb::make_tuple(fail(opName(op, true, true), st), 0);
+  if (!st.isOk()) {
+    raiseIfOneSided(opName(op, true, true), st, fifos != nullptr);
+    return nb::make_tuple(fail(opName(op, true, true), st), 0);
+  }
   return async(op, conn, segs, opName(op, true, true));
 }
 
 // (ok, done). A transfer that finished with an error reports (False, True); an unknown or
 // already reported id (False, False).
 nb::tuple PyEndpoint::pollAsync(XferId id) {
+  engine::Endpoint* e = eng();
   bool done = false;
   Status st;
   {
     GilRelease release;
-    st = ep_->poll(id, &done);
+    st = e->poll(id, &done);
   }
   if (!st.isOk()) {
     return nb::make_tuple(fail("poll_async", st), st.code() != Code::kNotFound);
@@ -115,39 +138,42 @@ Status PyEndpoint::segments(const std::vector<MrId>& mrs, const std::vector<uint
   return Status::ok();
 }
 
-Status PyEndpoint::submit(Op op, ConnId conn, std::span<const Segment> segs, XferId* id) {
+Status PyEndpoint::submit(engine::Endpoint* e, Op op, ConnId conn, std::span<const Segment> segs,
+                          XferId* id) {
   switch (op) {
     case Op::kSend:
-      return ep_->sendAsync(conn, segs, id);
+      return e->sendAsync(conn, segs, id);
     case Op::kRecv:
-      return ep_->recvAsync(conn, segs, id);
+      return e->recvAsync(conn, segs, id);
     case Op::kWrite:
-      return ep_->writeAsync(conn, segs, id);
+      return e->writeAsync(conn, segs, id);
     case Op::kRead:
-      return ep_->readAsync(conn, segs, id);
+      return e->readAsync(conn, segs, id);
   }
   return Status(Code::kInternal, "unknown op");
 }
 
 bool PyEndpoint::blocking(Op op, ConnId conn, std::span<const Segment> segs, const char* name) {
+  engine::Endpoint* e = eng();
   SignalWatch sig;
   Status st;
   {
     GilRelease release;
     XferId id = 0;
-    st = submit(op, conn, segs, &id);
-    if (st.isOk()) st = ep_->wait(id, sig.callback());
+    st = submit(e, op, conn, segs, &id);
+    if (st.isOk()) st = e->wait(id, sig.callback());
   }
   sig.rethrow();
   return check(name, st);
 }
 
 nb::tuple PyEndpoint::async(Op op, ConnId conn, std::span<const Segment> segs, const char* name) {
+  engine::Endpoint* e = eng();
   Status st;
   XferId id = 0;
   {
     GilRelease release;
-    st = submit(op, conn, segs, &id);
+    st = submit(e, op, conn, segs, &id);
   }
   if (!st.isOk()) return nb::make_tuple(fail(name, st), 0);
   return nb::make_tuple(true, id);
