@@ -19,7 +19,6 @@
 #include <atomic>
 #include <bit>
 #include <cctype>
-#include <climits>
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
