@@ -149,6 +149,7 @@ TEST(CApiEngine, NullAndUnknownEngineHandlesAreErrors) {
 class CApi : public ::testing::Test {
  protected:
   void SetUp() override {
+    (void)uccl_engine_get_notifs();  // process-wide: drop what an earlier test left unread
     a_ = uccl_engine_create(4, false);
     ASSERT_NE(a_, nullptr) << lastError();
     b_ = uccl_engine_create_gpu(-1);

@@ -459,6 +459,8 @@ std::vector<std::pair<std::string, std::string>> notifs(Agent& agent, size_t n) 
 class NixlReplay : public ::testing::Test {
  protected:
   void SetUp() override {
+    // Notifications are process-wide: drop what an earlier test in this process left unread.
+    (void)uccl_engine_get_notifs();
     a_ = std::make_unique<Agent>("decode");   // initiator, as vLLM's consumer
     b_ = std::make_unique<Agent>("prefill");  // target
     ASSERT_TRUE(a_->ok() && b_->ok()) << uccl_engine_last_error();
