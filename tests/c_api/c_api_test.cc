@@ -1,7 +1,6 @@
 // The C API (libtcpx_p2p.so) end to end: two engines in one process over loopback, driven only
 // through uccl_engine.h, as NIXL's UCCL backend drives it. Every wait is bounded.
-#define UCCL_ENGINE_STL_COMPAT  // also exercise UCCL's std::vector signatures
-#include "uccl_engine.h"
+#include "uccl_engine.h"  // C++: UCCL's std::vector signatures too, with no define
 
 #include <gtest/gtest.h>
 
@@ -94,7 +93,7 @@ TEST(CApiEngine, MetadataIsIpPortBdf) {
   ASSERT_EQ(uccl_engine_get_metadata(e, &md), 0) << lastError();
   ASSERT_NE(md, nullptr);
   std::string text(md);
-  std::free(md);
+  delete[] md;  // new[], as NIXL's plugin expects
   std::string ip, bdf;
   int port = 0;
   EXPECT_TRUE(parseMetadata(text, &ip, &port, &bdf)) << text;
@@ -150,6 +149,7 @@ TEST(CApiEngine, NullAndUnknownEngineHandlesAreErrors) {
 class CApi : public ::testing::Test {
  protected:
   void SetUp() override {
+    (void)uccl_engine_get_notifs();  // process-wide: drop what an earlier test left unread
     a_ = uccl_engine_create(4, false);
     ASSERT_NE(a_, nullptr) << lastError();
     b_ = uccl_engine_create_gpu(-1);
@@ -157,7 +157,7 @@ class CApi : public ::testing::Test {
     char* md = nullptr;
     ASSERT_EQ(uccl_engine_get_metadata(b_, &md), 0) << lastError();
     std::string text(md);
-    std::free(md);
+    uccl_engine_free_metadata(md);  // the C way to release it
     std::string ip, bdf;
     int port = 0;
     ASSERT_TRUE(parseMetadata(text, &ip, &port, &bdf)) << text;
@@ -347,10 +347,19 @@ TEST_F(CApi, NotificationsRoundTrip) {
   EXPECT_EQ(uccl_engine_get_notifs(nullptr, 0, &count), 0);
   EXPECT_EQ(count, 0u);
 
-  // Limits: msg[255] must be 0 (the engine carries 255 bytes); name must be terminated.
+  // All 256 bytes of msg travel (UCCL sends them all); name must be terminated.
   notify_msg_t full{};
+  std::snprintf(full.name, sizeof(full.name), "full");
   std::memset(full.msg, 'x', sizeof(full.msg));
-  EXPECT_EQ(uccl_engine_send_notif(ab_, &full), -1);
+  ASSERT_EQ(uccl_engine_send_notif(ab_, &full), 0) << lastError();
+  std::vector<notify_msg_v_t> sized;
+  for (auto end = Clock::now() + kDeadline; sized.empty() && Clock::now() < end;) {
+    sized = uccl_engine_get_notifs_v();
+    if (sized.empty()) std::this_thread::sleep_for(1ms);
+  }
+  ASSERT_EQ(sized.size(), 1u);
+  EXPECT_EQ(sized[0].name, "full");
+  EXPECT_EQ(sized[0].msg, std::string(256, 'x'));
   notify_msg_t unterminated{};
   std::memset(unterminated.name, 'n', sizeof(unterminated.name));
   EXPECT_EQ(uccl_engine_send_notif(ab_, &unterminated), -1);
@@ -508,6 +517,209 @@ TEST_F(CApi, DestroyWakesABlockedRecvAndReleasesItsConnections) {
   EXPECT_TRUE(uccl_engine_xfer_status(stale, 1));
   uccl_engine_conn_destroy(stale);
   EXPECT_NE(lastError().find("not live"), std::string::npos) << lastError();
+}
+
+}  // namespace
+
+namespace {
+
+// UCCL's connect takes the peer's GPU as a string: a BDF (then the port is required), an index,
+// or nothing (host-only peers have no BDF in their metadata). Malformed text is an error.
+TEST_F(CApi, ConnectTakesUcclsGpuStringForms) {
+  char* md = nullptr;
+  ASSERT_EQ(uccl_engine_get_metadata(b_, &md), 0) << lastError();
+  std::string ip, bdf;
+  int port = 0;
+  ASSERT_TRUE(parseMetadata(md, &ip, &port, &bdf)) << md;
+  delete[] md;
+
+  EXPECT_EQ(uccl_engine_connect(a_, ip.c_str(), "not-a-bdf", port), nullptr);
+  EXPECT_NE(lastError().find("neither a PCI BDF"), std::string::npos) << lastError();
+  EXPECT_EQ(uccl_engine_connect(a_, ip.c_str(), "0000:4a:00.0", 0), nullptr);
+  EXPECT_NE(lastError().find("pass the port"), std::string::npos) << lastError();
+  EXPECT_EQ(uccl_engine_connect(a_, ip.c_str(), "0000:4a:00.0:1", port), nullptr);
+  EXPECT_EQ(uccl_engine_connect(a_, ip.c_str(), "123456", port), nullptr);
+
+  // Each accepted form makes a connection that b accepts.
+  const char* forms[] = {"0000:4a:00.0", "4A:00.0", "0", "", nullptr};
+  for (const char* gpu : forms) {
+    std::thread acceptor([this] {
+      uccl_conn_t* c = uccl_engine_accept(b_, nullptr, 0, nullptr);
+      if (c != nullptr) uccl_engine_conn_destroy(c);
+    });
+    uccl_conn_t* c = uccl_engine_connect(a_, ip.c_str(), gpu, port, /*same_process=*/false);
+    std::string error = c == nullptr ? lastError() : "";
+    if (c == nullptr) uccl_engine_stop_accept(b_);  // never leave the acceptor blocked
+    acceptor.join();
+    ASSERT_NE(c, nullptr) << (gpu ? gpu : "NULL") << ": " << error;
+    EXPECT_FALSE(uccl_engine_conn_is_local(c));
+    uccl_engine_conn_destroy(c);
+  }
+}
+
+// same_process = true: an engine connected to itself (NIXL does this for every agent) is an
+// ordinary loopback connection that moves bytes.
+TEST_F(CApi, SameProcessConnectionToItself) {
+  char* md = nullptr;
+  ASSERT_EQ(uccl_engine_get_metadata(a_, &md), 0) << lastError();
+  std::string ip, bdf;
+  int port = 0;
+  ASSERT_TRUE(parseMetadata(md, &ip, &port, &bdf)) << md;
+  delete[] md;
+  uccl_conn_t* in = nullptr;
+  std::thread acceptor([&] { in = uccl_engine_accept(a_, nullptr, 0, nullptr); });
+  uccl_conn_t* self = uccl_engine_connect(a_, ip.c_str(), bdf.c_str(), port, true);
+  std::string error = self == nullptr ? lastError() : "";
+  if (self == nullptr) uccl_engine_stop_accept(a_);
+  acceptor.join();
+  ASSERT_NE(self, nullptr) << error;
+  ASSERT_NE(in, nullptr);
+  EXPECT_FALSE(uccl_engine_conn_is_local(self));
+
+  auto src = pattern(100000, 7);
+  std::vector<uint8_t> dst(src.size(), 0);
+  uccl_mr_t smr = reg(a_, src), dmr = reg(a_, dst);
+  FifoItem item = advertise(a_, dmr, dst.data(), dst.size());
+  uint64_t tid = 0;
+  ASSERT_EQ(uccl_engine_write(self, smr, src.data(), src.size(), item, &tid), 0) << lastError();
+  ASSERT_EQ(pollDone(self, tid), 0) << lastError();
+  EXPECT_EQ(dst, src);
+  uccl_engine_conn_destroy(self);
+  uccl_engine_conn_destroy(in);
+}
+
+// Without an IPC path: nothing is local, no IPC info is given, ipc_bufs are not read.
+TEST_F(CApi, IpcCallsWithoutAnIpcPath) {
+  EXPECT_FALSE(uccl_engine_conn_is_local(ab_));
+  EXPECT_FALSE(uccl_engine_conn_is_local(ba_));
+  EXPECT_FALSE(uccl_engine_conn_is_local(nullptr));
+  EXPECT_NE(lastError().find("uccl_engine_conn_is_local"), std::string::npos) << lastError();
+
+  std::vector<uint8_t> buf(1 << 16, 1);
+  uccl_mr_t mr = reg(b_, buf);
+  char blob[IPC_INFO_SIZE];
+  std::memset(blob, 0x77, sizeof(blob));
+  bool has_ipc = true;
+  ASSERT_EQ(uccl_engine_get_ipc_info(b_, addr(buf.data()), blob, &has_ipc), 0) << lastError();
+  EXPECT_FALSE(has_ipc);
+  EXPECT_TRUE(std::all_of(blob, blob + IPC_INFO_SIZE, [](char c) { return c == 0; }));
+  EXPECT_EQ(uccl_engine_get_ipc_info(b_, addr(buf.data()), nullptr, &has_ipc), -1);
+  EXPECT_EQ(uccl_engine_get_ipc_info(b_, addr(buf.data()), blob, nullptr), -1);
+  EXPECT_EQ(uccl_engine_get_ipc_info(nullptr, addr(buf.data()), blob, &has_ipc), -1);
+
+  // update_ipc_info: UCCL's arithmetic on offset (u64 @64) and size (u64 @72).
+  uint64_t offset = 100, size = 0;
+  std::memcpy(blob + 64, &offset, 8);
+  ASSERT_EQ(uccl_engine_update_ipc_info(blob, 0x1000 + 4096, 0x1000, 512), 0) << lastError();
+  std::memcpy(&offset, blob + 64, 8);
+  std::memcpy(&size, blob + 72, 8);
+  EXPECT_EQ(offset, 100u + 4096u);
+  EXPECT_EQ(size, 512u);
+  char before[IPC_INFO_SIZE];
+  std::memcpy(before, blob, sizeof(blob));
+  EXPECT_EQ(uccl_engine_update_ipc_info(blob, 0x1000, 0x2000, 1), -1);  // addr below base
+  EXPECT_EQ(std::memcmp(before, blob, sizeof(blob)), 0);
+  EXPECT_EQ(uccl_engine_update_ipc_info(nullptr, 0, 0, 0), -1);
+
+  // The vector calls with ipc_bufs (as NIXL passes them for local connections): not read.
+  auto src = pattern(buf.size(), 8);
+  uccl_mr_t smr = reg(a_, src);
+  FifoItem item = advertise(b_, mr, buf.data(), buf.size());
+  std::vector<char> junk(IPC_INFO_SIZE, 0x5A);
+  uint64_t tid = 0;
+  ASSERT_EQ(uccl_engine_write_vector(ab_, {smr}, {src.data()}, {src.size()}, {item}, 1, &tid,
+                                     {junk.data()}),
+            0)
+      << lastError();
+  ASSERT_EQ(pollDone(ab_, tid), 0) << lastError();
+  EXPECT_EQ(buf, src);
+  // Given but shorter than num_iovs: an error, not an out-of-bounds read.
+  EXPECT_EQ(uccl_engine_read_vector(ab_, {smr, smr}, {src.data(), src.data()}, {16, 16},
+                                    {item, item}, 2, &tid, {junk.data()}),
+            -1);
+}
+
+// uccl_engine_xfer_status never lets a failed transfer pass as a success: it returns true (the
+// transfer is over) and the next send_notif on that connection from this thread fails, which is
+// what NIXL's plugin turns into NIXL_ERR_BACKEND. Only that one call, on that connection, on
+// that thread.
+TEST_F(CApi, FailedTransferRefusesTheNextNotification) {
+  std::vector<uint8_t> remote(4096, 0), local = pattern(4096, 9);
+  uccl_mr_t lmr = reg(a_, local), rmr = reg(b_, remote);
+  FifoItem item = advertise(b_, rmr, remote.data(), remote.size());
+  uccl_engine_mr_destroy(b_, rmr);  // the target goes away
+  notify_msg_t msg{};
+  std::snprintf(msg.name, sizeof(msg.name), "a");
+  std::snprintf(msg.msg, sizeof(msg.msg), "done");
+
+  auto failed_transfer = [&] {
+    uint64_t tid = 0;
+    EXPECT_EQ(uccl_engine_read(ab_, lmr, local.data(), 4096, item, &tid), 0) << lastError();
+    EXPECT_TRUE(statusDone(ab_, tid));
+  };
+  failed_transfer();
+  EXPECT_EQ(uccl_engine_send_notif(ab_, &msg), -1);
+  EXPECT_NE(lastError().find("not sent: transfer"), std::string::npos) << lastError();
+  EXPECT_EQ(uccl_engine_send_notif(ab_, &msg), 0) << "refused once only: " << lastError();
+
+  failed_transfer();
+  EXPECT_EQ(uccl_engine_send_notif(ba_, &msg), 0) << "another connection: " << lastError();
+  failed_transfer();
+  EXPECT_FALSE(uccl_engine_conn_is_local(ab_));  // any other call clears it
+  EXPECT_EQ(uccl_engine_send_notif(ab_, &msg), 0) << lastError();
+  failed_transfer();
+  std::thread other([&] { EXPECT_EQ(uccl_engine_send_notif(ab_, &msg), 0) << lastError(); });
+  other.join();
+  notify_msg_v_t v{"a", "v"};
+  EXPECT_EQ(uccl_engine_send_notif_v(ab_, &v), -1) << "the _v form is refused too";
+
+  // A successful transfer arms nothing.
+  std::vector<uint8_t> ok_remote(4096, 0);
+  uccl_mr_t okmr = reg(b_, ok_remote);
+  FifoItem ok_item = advertise(b_, okmr, ok_remote.data(), ok_remote.size());
+  uint64_t tid = 0;
+  ASSERT_EQ(uccl_engine_write(ab_, lmr, local.data(), 4096, ok_item, &tid), 0) << lastError();
+  ASSERT_TRUE(statusDone(ab_, tid));
+  EXPECT_EQ(uccl_engine_send_notif(ab_, &msg), 0) << lastError();
+  EXPECT_EQ(ok_remote, local);
+
+  // What arrived (at b, and one at a: get_notifs drains the whole process): the five that were
+  // sent, none of the refused ones.
+  std::vector<notify_msg_v_t> got;
+  for (auto end = Clock::now() + kDeadline; got.size() < 5 && Clock::now() < end;) {
+    auto more = uccl_engine_get_notifs_v();
+    got.insert(got.end(), more.begin(), more.end());
+    if (more.empty()) std::this_thread::sleep_for(1ms);
+  }
+  EXPECT_EQ(got.size(), 5u);
+}
+
+// UCCL HEAD's variable-length notifications: the length as sent, up to the wire's 256 bytes.
+TEST_F(CApi, VariableLengthNotifications) {
+  const std::vector<std::string> bodies = {"", std::string("ab\0\0", 4), std::string(256, 'z')};
+  for (const std::string& body : bodies) {
+    notify_msg_v_t m{"sender", body};
+    ASSERT_EQ(uccl_engine_send_notif_v(ab_, &m), 0) << lastError();
+  }
+  std::vector<notify_msg_v_t> got;
+  for (auto end = Clock::now() + kDeadline; got.size() < bodies.size() && Clock::now() < end;) {
+    auto more = uccl_engine_get_notifs_v();
+    got.insert(got.end(), more.begin(), more.end());
+    if (more.empty()) std::this_thread::sleep_for(1ms);
+  }
+  ASSERT_EQ(got.size(), bodies.size());
+  for (size_t i = 0; i < bodies.size(); ++i) {
+    EXPECT_EQ(got[i].name, "sender");
+    EXPECT_EQ(got[i].msg, bodies[i]) << i;
+  }
+  notify_msg_v_t too_long{"sender", std::string(257, 'z')};
+  EXPECT_EQ(uccl_engine_send_notif_v(ab_, &too_long), -1);
+  notify_msg_v_t nul_name{std::string("a\0b", 3), "x"};
+  EXPECT_EQ(uccl_engine_send_notif_v(ab_, &nul_name), -1);
+  notify_msg_v_t long_name{std::string(256, 'n'), "x"};
+  EXPECT_EQ(uccl_engine_send_notif_v(ab_, &long_name), -1);
+  EXPECT_EQ(uccl_engine_send_notif_v(ab_, nullptr), -1);
+  EXPECT_EQ(uccl_engine_send_notif_bytes(ab_, nullptr, 1, nullptr, 0), -1);
 }
 
 }  // namespace

@@ -9,11 +9,16 @@
 //     reference;
 //   - error translation: Status -> 0 / -1 / NULL plus a thread-local message; no exception leaves
 //     an extern "C" function (run() catches everything);
-//   - UCCL's process-wide notification list, filled from every live engine.
+//   - UCCL's process-wide notification list, filled from every live engine;
+//   - the answers of UCCL's IPC calls while there is no IPC path (nothing is local);
+//   - making a failed transfer visible to callers of the bool uccl_engine_xfer_status (the
+//     pending refusal of the next send_notif on that connection: see uccl_engine.h).
 #include "uccl_engine.h"
 
+#include <algorithm>
 #include <atomic>
 #include <bit>
+#include <cctype>
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
@@ -21,6 +26,7 @@
 #include <exception>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -29,6 +35,7 @@
 
 #include "common/env.h"
 #include "common/status.h"
+#include "control/control_wire.h"
 #include "control/fifo_item.h"
 #include "control/metadata.h"
 #include "engine/endpoint.h"
@@ -50,6 +57,8 @@ static_assert(offsetof(FifoItem, idx) == control::kFifoIdxOffset);
 static_assert(offsetof(FifoItem, padding) == control::kFifoSize64Offset);
 static_assert(std::tuple_size_v<eng::FifoBlob> == UCCL_ENGINE_FIFO_SIZE);
 static_assert(sizeof(uccl_mr_t) == sizeof(eng::MrId));
+// send_notif carries all 256 bytes of msg, as UCCL does.
+static_assert(control::kMaxNotifyFieldBytes >= UCCL_ENGINE_MSG_SIZE);
 
 namespace {
 
@@ -74,9 +83,25 @@ struct uccl_conn {
 
 namespace {
 
-constexpr size_t kNotifyMaxBytes = UCCL_ENGINE_MSG_SIZE - 1;  // control_wire kMaxNotifyFieldBytes
+constexpr size_t kNotifyNameMax = UCCL_ENGINE_MSG_SIZE - 1;  // notify_msg_t.name keeps its NUL
+constexpr size_t kNotifyMsgMax = UCCL_ENGINE_MSG_SIZE;
+
+// UCCL's IPC info blob: 64-byte handle, then offset and size (u64), then the GPU index.
+constexpr size_t kIpcOffsetAt = 64;
+constexpr size_t kIpcSizeAt = 72;
+static_assert(kIpcSizeAt + sizeof(uint64_t) <= UCCL_ENGINE_IPC_INFO_SIZE);
 
 thread_local std::string t_last_error;
+
+// A failed transfer that uccl_engine_xfer_status reported as over (true). It arms a refusal of
+// the next send_notif on that connection; every API call moves it to t_previous_failure (so it
+// lives for exactly one call) and send_notif looks there.
+struct PendingFailure {
+  uccl_conn* conn = nullptr;
+  std::string why;
+};
+thread_local PendingFailure t_pending_failure;
+thread_local PendingFailure t_previous_failure;
 
 void setError(const char* fn, const char* a, const char* b = "") noexcept {
   try {
@@ -89,6 +114,8 @@ void setError(const char* fn, const char* a, const char* b = "") noexcept {
 // Runs one API call's body: Status -> 0 / -1 and the thread-local message; never throws.
 template <typename Body>
 int run(const char* fn, Body&& body) noexcept {
+  t_previous_failure = std::move(t_pending_failure);  // noexcept: std::string move
+  t_pending_failure = PendingFailure{};
   try {
     Status st = body();
     if (st.isOk()) return 0;
@@ -109,7 +136,7 @@ struct Handles {
   std::mutex mu;
   std::unordered_set<uccl_engine*> engines;
   std::unordered_map<uccl_conn*, uccl_engine*> conns;  // conn -> owner
-  std::deque<notify_msg_t> notifs;
+  std::deque<eng::Notification> notifs;  // as received: name, msg of any length <= 256
 };
 Handles& handles() {
   static Handles* h = new Handles;
@@ -164,11 +191,12 @@ Status adoptConn(uccl_engine* e, const StateRef& state, eng::ConnId id, uccl_con
   return Status(Code::kBusy, "the engine was destroyed while the connection was being made");
 }
 
+// UCCL's truncation for the fixed form: name to 255 bytes (NUL-terminated), msg to 256.
 notify_msg_t toNotifyMsg(const eng::Notification& n) {
   notify_msg_t m;
   std::memset(&m, 0, sizeof(m));
-  std::memcpy(m.name, n.name.data(), std::min(n.name.size(), kNotifyMaxBytes));
-  std::memcpy(m.msg, n.msg.data(), std::min(n.msg.size(), kNotifyMaxBytes));
+  std::memcpy(m.name, n.name.data(), std::min(n.name.size(), kNotifyNameMax));
+  std::memcpy(m.msg, n.msg.data(), std::min(n.msg.size(), kNotifyMsgMax));
   return m;
 }
 
@@ -177,7 +205,61 @@ void queueNotifications(EngineState& state) {
   if (got.empty()) return;
   Handles& h = handles();
   std::lock_guard<std::mutex> lock(h.mu);
-  for (const auto& n : got) h.notifs.push_back(toNotifyMsg(n));
+  for (auto& n : got) h.notifs.push_back(std::move(n));
+}
+
+// Sends one notification, unless uccl_engine_xfer_status just reported a failed transfer on this
+// connection to this thread (uccl_engine.h: the plugin must see the failure).
+Status sendNotification(uccl_conn* conn, std::string name, std::string msg) {
+  if (name.size() > kNotifyNameMax) {
+    return invalid("name is " + std::to_string(name.size()) + " bytes; at most " +
+                   std::to_string(kNotifyNameMax));
+  }
+  if (name.find('\0') != std::string::npos) return invalid("name contains a NUL byte");
+  if (msg.size() > kNotifyMsgMax) {
+    return invalid("msg is " + std::to_string(msg.size()) + " bytes; the engine carries at most " +
+                   std::to_string(kNotifyMsgMax));
+  }
+  StateRef state;
+  eng::ConnId id = 0;
+  TCPXP_RETURN_IF_ERROR(findConn(conn, &state, &id));
+  if (t_previous_failure.conn == conn) {
+    return Status(Code::kNotSupported, "not sent: " + t_previous_failure.why);
+  }
+  return state->ep->sendNotify(id, name, msg);
+}
+
+// Parses UCCL's remote_gpu: a PCI BDF ([domain:]bus:device.function, hex), a CUDA index, or
+// nothing. *index is -1 for a BDF or nothing (only a port derived from the index needs it).
+Status parseRemoteGpu(const char* text, int* index, bool* is_bdf) {
+  *index = -1;
+  *is_bdf = false;
+  if (text == nullptr || *text == '\0') return Status::ok();
+  std::string s(text);
+  if (s.size() > 64) return invalid("remote_gpu is longer than any PCI BDF");
+  if (std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c) != 0; })) {
+    if (s.size() > 4) return invalid("remote_gpu index " + s + " is out of range");
+    *index = std::stoi(s);
+    return Status::ok();
+  }
+  // Shape check: hex groups separated as [dddd:]bb:dd.f.
+  auto hex = [](const std::string& g) {
+    return !g.empty() && g.size() <= 8 &&
+           std::all_of(g.begin(), g.end(), [](unsigned char c) { return std::isxdigit(c) != 0; });
+  };
+  size_t dot = s.rfind('.');
+  size_t c2 = s.rfind(':');
+  size_t c1 = c2 == std::string::npos || c2 == 0 ? std::string::npos : s.rfind(':', c2 - 1);
+  bool ok = dot != std::string::npos && c2 != std::string::npos && dot > c2 &&
+            hex(s.substr(dot + 1)) && hex(s.substr(c2 + 1, dot - c2 - 1)) &&
+            hex(c1 == std::string::npos ? s.substr(0, c2) : s.substr(c1 + 1, c2 - c1 - 1)) &&
+            (c1 == std::string::npos || hex(s.substr(0, c1)));
+  if (!ok) {
+    return invalid("remote_gpu \"" + s +
+                   "\" is neither a PCI BDF (0000:4a:00.0) nor a GPU index (0)");
+  }
+  *is_bdf = true;
+  return Status::ok();
 }
 
 // ---- transfers ----
@@ -344,13 +426,16 @@ int uccl_engine_get_metadata(uccl_engine_t* engine, char** metadata_str) {
     const eng::EndpointInfo& info = state->ep->info();
     std::string text;
     TCPXP_RETURN_IF_ERROR(control::formatMetadataString({info.ip, info.port, info.bdf}, &text));
-    char* s = static_cast<char*>(std::malloc(text.size() + 1));
+    // new[], as UCCL allocates it: NIXL's plugin frees it with delete[].
+    char* s = new (std::nothrow) char[text.size() + 1];
     if (s == nullptr) return Status(Code::kResourceExhausted, "out of memory");
     std::memcpy(s, text.c_str(), text.size() + 1);
     *metadata_str = s;
     return Status::ok();
   });
 }
+
+void uccl_engine_free_metadata(char* metadata_str) { delete[] metadata_str; }
 
 // ---- connections ----
 
@@ -364,6 +449,28 @@ uccl_conn_t* uccl_engine_connect(uccl_engine_t* engine, const char* ip_addr, int
     eng::ConnId id = 0;
     TCPXP_RETURN_IF_ERROR(
         state->ep->connect(ip_addr, remote_gpu_idx, remote_port, &id, closingFlag(state)));
+    return adoptConn(engine, state, id, &out);
+  });
+  return out;
+}
+
+uccl_conn_t* uccl_engine_connect_bdf(uccl_engine_t* engine, const char* ip_addr,
+                                     const char* remote_gpu, int remote_port, bool same_process) {
+  (void)same_process;  // no IPC path: a connection to oneself is an ordinary (loopback) one
+  uccl_conn_t* out = nullptr;
+  (void)run("uccl_engine_connect", [&] {
+    if (ip_addr == nullptr) return invalid("ip_addr is NULL");
+    int index = -1;
+    bool is_bdf = false;
+    TCPXP_RETURN_IF_ERROR(parseRemoteGpu(remote_gpu, &index, &is_bdf));
+    if (is_bdf && remote_port <= 0) {
+      return invalid("remote_port " + std::to_string(remote_port) +
+                     " with a BDF: pass the port from the peer's metadata (ip:port?BDF)");
+    }
+    StateRef state;
+    TCPXP_RETURN_IF_ERROR(findEngine(engine, &state));
+    eng::ConnId id = 0;
+    TCPXP_RETURN_IF_ERROR(state->ep->connect(ip_addr, index, remote_port, &id, closingFlag(state)));
     return adoptConn(engine, state, id, &out);
   });
   return out;
@@ -431,6 +538,15 @@ void uccl_engine_conn_destroy(uccl_conn_t* conn) {
   });
 }
 
+bool uccl_engine_conn_is_local(uccl_conn_t* conn) {
+  (void)run("uccl_engine_conn_is_local", [&] {
+    StateRef state;
+    eng::ConnId id = 0;
+    return findConn(conn, &state, &id);
+  });
+  return false;  // no same-host IPC path yet: every connection moves data over the network
+}
+
 // ---- memory ----
 
 int uccl_engine_reg(uccl_engine_t* engine, uintptr_t data, size_t size, uccl_mr_t* mr_id) {
@@ -475,6 +591,34 @@ int uccl_engine_update_fifo(FifoItem* fifo_item, uint64_t remote_addr, uint32_t 
   });
 }
 
+int uccl_engine_get_ipc_info(uccl_engine_t* engine, uintptr_t addr, char* ipc_buf, bool* has_ipc) {
+  (void)addr;  // no buffer has IPC info while there is no IPC path
+  return run("uccl_engine_get_ipc_info", [&] {
+    if (ipc_buf == nullptr || has_ipc == nullptr) return invalid("ipc_buf or has_ipc is NULL");
+    StateRef state;
+    TCPXP_RETURN_IF_ERROR(findEngine(engine, &state));
+    std::memset(ipc_buf, 0, UCCL_ENGINE_IPC_INFO_SIZE);
+    *has_ipc = false;
+    return Status::ok();
+  });
+}
+
+int uccl_engine_update_ipc_info(char* ipc_buf, uintptr_t addr, uintptr_t base_addr, size_t size) {
+  return run("uccl_engine_update_ipc_info", [&] {
+    if (ipc_buf == nullptr) return invalid("ipc_buf is NULL");
+    if (addr < base_addr) return invalid("addr is below base_addr");
+    uint64_t offset = 0;
+    std::memcpy(&offset, ipc_buf + kIpcOffsetAt, sizeof(offset));
+    const uint64_t delta = addr - base_addr;
+    if (offset > UINT64_MAX - delta) return invalid("offset + (addr - base_addr) overflows");
+    offset += delta;
+    const uint64_t size64 = size;
+    std::memcpy(ipc_buf + kIpcOffsetAt, &offset, sizeof(offset));
+    std::memcpy(ipc_buf + kIpcSizeAt, &size64, sizeof(size64));
+    return Status::ok();
+  });
+}
+
 // ---- transfers ----
 
 int uccl_engine_read(uccl_conn_t* conn, uccl_mr_t mr, const void* data, size_t size,
@@ -498,6 +642,23 @@ int uccl_engine_read_vector(uccl_conn_t* conn, const uccl_mr_t* mr_ids, void* co
 int uccl_engine_write_vector(uccl_conn_t* conn, const uccl_mr_t* mr_ids, void* const* src_v,
                              const size_t* size_v, const FifoItem* fifo_items, int num_iovs,
                              uint64_t* transfer_id) {
+  return submit("uccl_engine_write_vector", conn, Op::kWrite, mr_ids, src_v, size_v, fifo_items,
+                num_iovs, transfer_id);
+}
+
+// No connection is local, so ipc_bufs are not read (UCCL reads them on local connections only).
+int uccl_engine_read_vector_ipc(uccl_conn_t* conn, const uccl_mr_t* mr_ids, void* const* dst_v,
+                                const size_t* size_v, const FifoItem* fifo_items, int num_iovs,
+                                uint64_t* transfer_id, const char* const* ipc_bufs) {
+  (void)ipc_bufs;
+  return submit("uccl_engine_read_vector", conn, Op::kRead, mr_ids, dst_v, size_v, fifo_items,
+                num_iovs, transfer_id);
+}
+
+int uccl_engine_write_vector_ipc(uccl_conn_t* conn, const uccl_mr_t* mr_ids, void* const* src_v,
+                                 const size_t* size_v, const FifoItem* fifo_items, int num_iovs,
+                                 uint64_t* transfer_id, const char* const* ipc_bufs) {
+  (void)ipc_bufs;
   return submit("uccl_engine_write_vector", conn, Op::kWrite, mr_ids, src_v, size_v, fifo_items,
                 num_iovs, transfer_id);
 }
@@ -532,7 +693,16 @@ int uccl_engine_recv_async(uccl_conn_t* conn, uccl_mr_t mr, void* data, size_t m
 bool uccl_engine_xfer_status(uccl_conn_t* conn, uint64_t transfer_id) {
   bool done = false;
   int rc = pollTransfer("uccl_engine_xfer_status", conn, transfer_id, &done, nullptr);
-  return rc != 0 || done;
+  if (rc == 0) return done;
+  // Failed or unknown: over, and the caller's next send_notif on conn must fail (uccl_engine.h).
+  try {
+    t_pending_failure.why = "transfer " + std::to_string(transfer_id) +
+                            " failed (uccl_engine_xfer_status returned true): " + t_last_error;
+  } catch (...) {
+    t_pending_failure.why.clear();
+  }
+  t_pending_failure.conn = conn;
+  return true;
 }
 
 int uccl_engine_xfer_poll(uccl_conn_t* conn, uint64_t transfer_id, bool* done, size_t* bytes) {
@@ -545,21 +715,36 @@ int uccl_engine_send_notif(uccl_conn_t* conn, notify_msg_t* notify_msg) {
   return run("uccl_engine_send_notif", [&] {
     if (notify_msg == nullptr) return invalid("notify_msg is NULL");
     size_t name_len = strnlen(notify_msg->name, sizeof(notify_msg->name));
-    if (name_len > kNotifyMaxBytes) return invalid("name is not NUL-terminated within 256 bytes");
-    size_t msg_len = sizeof(notify_msg->msg);
-    while (msg_len > 0 && notify_msg->msg[msg_len - 1] == '\0') --msg_len;
-    if (msg_len > kNotifyMaxBytes) {
-      return invalid("msg uses all 256 bytes; the engine carries at most 255 (msg[255] must be 0)");
+    if (name_len > kNotifyNameMax) return invalid("name is not NUL-terminated within 256 bytes");
+    // All 256 bytes of msg, as UCCL sends them (NIXL reads sizeof(msg) bytes back).
+    return sendNotification(conn, std::string(notify_msg->name, name_len),
+                            std::string(notify_msg->msg, sizeof(notify_msg->msg)));
+  });
+}
+
+int uccl_engine_send_notif_bytes(uccl_conn_t* conn, const char* name, size_t name_len,
+                                 const void* msg, size_t msg_len) {
+  return run("uccl_engine_send_notif_v", [&] {
+    if ((name == nullptr && name_len != 0) || (msg == nullptr && msg_len != 0)) {
+      return invalid("name or msg is NULL with a non-zero length");
     }
-    StateRef state;
-    eng::ConnId id = 0;
-    TCPXP_RETURN_IF_ERROR(findConn(conn, &state, &id));
-    return state->ep->sendNotify(id, std::string(notify_msg->name, name_len),
-                                 std::string(notify_msg->msg, msg_len));
+    if (name_len > kNotifyNameMax || msg_len > kNotifyMsgMax) {
+      return invalid("name is " + std::to_string(name_len) + " bytes and msg " +
+                     std::to_string(msg_len) + "; at most " + std::to_string(kNotifyNameMax) +
+                     " and " + std::to_string(kNotifyMsgMax));
+    }
+    return sendNotification(
+        conn, name_len == 0 ? std::string() : std::string(name, name_len),
+        msg_len == 0 ? std::string() : std::string(static_cast<const char*>(msg), msg_len));
   });
 }
 
 int uccl_engine_get_notifs(notify_msg_t* msgs, size_t max_msgs, size_t* count) {
+  return uccl_engine_get_notifs_sized(msgs, nullptr, max_msgs, count);
+}
+
+int uccl_engine_get_notifs_sized(notify_msg_t* msgs, size_t* msg_lens, size_t max_msgs,
+                                 size_t* count) {
   return run("uccl_engine_get_notifs", [&] {
     if (count == nullptr) return invalid("count is NULL");
     if (msgs == nullptr && max_msgs != 0) return invalid("msgs is NULL but max_msgs is not 0");
@@ -573,7 +758,8 @@ int uccl_engine_get_notifs(notify_msg_t* msgs, size_t max_msgs, size_t* count) {
     std::lock_guard<std::mutex> lock(h.mu);
     size_t n = std::min(max_msgs, h.notifs.size());
     for (size_t i = 0; i < n; ++i) {
-      msgs[i] = h.notifs.front();
+      msgs[i] = toNotifyMsg(h.notifs.front());
+      if (msg_lens != nullptr) msg_lens[i] = std::min(h.notifs.front().msg.size(), kNotifyMsgMax);
       h.notifs.pop_front();
     }
     *count = n;
