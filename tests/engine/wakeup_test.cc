@@ -71,11 +71,17 @@ TEST(Wakeups, SmallPieceVectorRoundsHaveNoIdleStalls) {
   // its control socket, the case that slept.
   for (auto [pieces, piece] :
        {std::pair{size_t{1024}, size_t{8} << 10}, std::pair{size_t{256}, size_t{32} << 10}}) {
-    RoundTimes t = readvRounds(p, pieces, piece, 20);
-    std::printf("readv %zu x %zu B: p50 %.2f ms, p99 %.2f ms, max %.2f ms (p99/p50 %.2f)\n", pieces,
-                piece, t.p50_ms, t.p99_ms, t.max_ms, t.p99_ms / t.p50_ms);
-    // A lost wakeup costs the driver's idle sleep (50 ms) on top of the round. Under the
-    // sanitizers the rounds are too slow for a 50 ms stall to stand out: report only.
+    // A lost wakeup costs the driver's idle sleep (50 ms) on top of the round, in most runs of
+    // 20 rounds (issue 23: about half). A busy machine delays a round now and then too: a run
+    // with a slow round is repeated, up to 3 runs; all three slow fails.
+    RoundTimes t{};
+    for (int run = 0; run < 3; ++run) {
+      t = readvRounds(p, pieces, piece, 20);
+      std::printf("readv %zu x %zu B: p50 %.2f ms, p99 %.2f ms, max %.2f ms (p99/p50 %.2f)\n",
+                  pieces, piece, t.p50_ms, t.p99_ms, t.max_ms, t.p99_ms / t.p50_ms);
+      if (t.max_ms < 3 * t.p50_ms + 25) break;
+    }
+    // Under the sanitizers the rounds are too slow for a 50 ms stall to stand out: report only.
 #if !defined(__SANITIZE_ADDRESS__)
     EXPECT_LT(t.max_ms, 3 * t.p50_ms + 25) << pieces << " x " << piece;
 #endif
