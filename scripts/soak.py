@@ -41,6 +41,7 @@ import math
 import multiprocessing
 import os
 import random
+import re
 import sys
 import time
 import traceback
@@ -601,7 +602,7 @@ class Worker:
             self.unexpected(f"{len(stale)} notifications left over after the kill")
         self.doomed = None
         return {"failed": failed, "completed": completed, "detect_ms": detect_ms,
-                "error": errors[0] if errors else ""}
+                "errors": errors}
 
     def cmd_metadata(self):
         return {"metadata": self.ep.get_metadata(), "pid": os.getpid()}
@@ -724,7 +725,7 @@ class Soak:
         self.idles = self.reconnects = self.kills = 0
         self.kill_failed = self.kill_completed = 0
         self.detect_ms = []
-        self.kill_error = ""
+        self.kill_errors = {}  # error text (ports and ids as N) -> count
         self.direction = 0  # even: B connects to A; odd: A connects to B
         self.growth = []
 
@@ -799,7 +800,9 @@ class Soak:
         self.kill_failed += r["failed"]
         self.kill_completed += r["completed"]
         self.detect_ms.append(r["detect_ms"])
-        self.kill_error = self.kill_error or r["error"]
+        for err in r["errors"]:
+            text = re.sub(r"(:|conn_id |connection |#)\d+", r"\1N", err)
+            self.kill_errors[text] = self.kill_errors.get(text, 0) + 1
         self.dead_B.append(self.B.counts)
         self.B.pipe.close()
         self.B = Proc(self.ctx, "B", self.a, self.B.incarnation + 1)
@@ -982,7 +985,7 @@ def main(argv=None):
             "idles": soak.idles, "reconnects": soak.reconnects, "kills": soak.kills,
             "kill_outstanding_failed": soak.kill_failed, "kill_completed_before": soak.kill_completed,
             "kill_detect_ms_max": round(max(soak.detect_ms), 1) if soak.detect_ms else None,
-            "kill_error_example": soak.kill_error,
+            "kill_errors": soak.kill_errors,
             "A": A, "B_all_processes": B,
             "A_first_post_warmup": {k: first_a[k] for k in ("rss_kib", "fds", "threads", "age_s")},
             "A_last": {k: last_a[k] for k in ("rss_kib", "fds", "threads", "age_s")},
@@ -1002,7 +1005,9 @@ def main(argv=None):
         if soak.kills:
             print(f"  kills: {soak.kill_failed} outstanding transfers failed as expected "
                   f"({soak.kill_completed} finished before the kill), all ended within "
-                  f"{summary['kill_detect_ms_max']} ms of the SIGKILL; e.g. \"{soak.kill_error}\"")
+                  f"{summary['kill_detect_ms_max']} ms of the SIGKILL, saying:")
+            for text, n in sorted(soak.kill_errors.items(), key=lambda kv: -kv[1]):
+                print(f"    {n:5d} x {text}")
         print(f"  A RSS {first_a['rss_kib'] / 1024:.1f} MiB fds {first_a['fds']} threads {first_a['threads']} "
               f"(first sample after warm-up, {first_a['age_s']} s) -> RSS {last_a['rss_kib'] / 1024:.1f} MiB "
               f"fds {last_a['fds']} threads {last_a['threads']} (last, {last_a['age_s']} s)")
