@@ -15,10 +15,12 @@ this (controller) process over pipes. Until --duration has passed the controller
              recv and the connection must both survive the gap.
   reconnect  every --reconnect-every s: both sides close the connection and open a new one (the
              direction of connect/accept alternates).
-  kill       every --kill-every s: A posts receives and sends on the connection, B starts sending
-             16 MiB into some of them and is killed (SIGKILL). Every transfer A still had
-             outstanding must fail with an error (counted as expected errors), A closes the dead
-             connection, a new B is started and A accepts from it or connects to it (alternating).
+  kill       every --kill-every s: A posts 4 receives and 2 sends of 16 MiB, B starts sending into
+             the first 2 receives and is killed (SIGKILL). Within 10 s every transfer A had
+             outstanding must have ended: the 4 B never served with an error (counted as expected
+             errors, their texts tallied), the 2 B was sending with an error or with the right
+             bytes. A closes the dead connection and deregisters every buffer (a refusal is an
+             error), a new B is started and A accepts from it or connects to it (alternating).
 
 Every --interval s both processes report RSS, open fds (/proc/self/fd), threads, transfers done,
 bytes and error counts; one line is printed per interval and, with --json FILE, written there too.
@@ -31,6 +33,7 @@ sample taken at least --warmup s into the process's life is the baseline; later 
 exactly the baseline's fds and threads, and the last samples' RSS (the smallest of the last three)
 must stay within max(--rss-tolerance-pct %, --rss-tolerance-mib MiB) of it.
 
+Exit status: 0 passed, 1 failed (the reasons on stderr), 2 usage error or nothing to import.
 Needs numpy and the built module (tcpx_p2p from <repo>/build/python, or --build DIR, or
 PYTHONPATH). Example: .venv/bin/python scripts/soak.py --duration 3600 --json soak.json
 """
