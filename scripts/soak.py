@@ -24,6 +24,10 @@ this (controller) process over pipes. Until --duration has passed the controller
 
 Every --interval s both processes report RSS, open fds (/proc/self/fd), threads, transfers done,
 bytes and error counts; one line is printed per interval and, with --json FILE, written there too.
+"tw" is the network namespace's TCP sockets in TIME_WAIT (/proc/net/sockstat, every process's):
+each connection binds ephemeral ports, so a machine whose other work leaves ~28k of them (the
+default range) makes connects fail with EADDRINUSE; run the soak in its own namespace there
+(`unshare -n sh -c 'ip link set lo up && exec python3 scripts/soak.py ...'`, as root).
 The samples are taken between steps, when exactly one connection is open and nothing is in flight.
 
 The run fails (exit 1, saying why) on any data error, any unexpected error (a failed call outside
@@ -201,6 +205,30 @@ def _proc_numbers():
     }
 
 
+def _time_wait():
+    """TCP sockets in TIME_WAIT in this network namespace (all processes): each holds a local
+    port, and the engine binds a listening socket to an ephemeral port for every connection, so
+    many of them (from anything on the machine) can make connections fail with EADDRINUSE."""
+    try:
+        with open("/proc/net/sockstat") as f:
+            for line in f:
+                if line.startswith("TCP:"):
+                    fields = line.split()
+                    return int(fields[fields.index("tw") + 1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return -1
+
+
+def _port_state():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = f.read().split()
+    except OSError:
+        lo = hi = "?"
+    return f"{_time_wait()} TCP sockets in TIME_WAIT in this network namespace, ephemeral ports {lo}-{hi}"
+
+
 class Worker:
     def __init__(self, name, pipe, args):
         import numpy as np
@@ -282,14 +310,14 @@ class Worker:
     def cmd_accept(self):
         ok, ip, _gpu, conn = self.ep.accept()
         if not ok:
-            raise RuntimeError(f"accept failed: {self.ep.last_error()}")
+            raise RuntimeError(f"accept failed: {self.ep.last_error()} ({_port_state()})")
         self.conn = conn
         return {"peer_ip": ip}
 
     def cmd_connect(self, metadata):
         ok, conn = self.ep.connect(metadata)
         if not ok:
-            raise RuntimeError(f"connect failed: {self.ep.last_error()}")
+            raise RuntimeError(f"connect failed: {self.ep.last_error()} ({_port_state()})")
         self.conn = conn
         return {}
 
@@ -814,7 +842,7 @@ class Soak:
     def sample(self, final=False, timeout=REPLY_S, after_failure=False):
         row = {"t": round(self.now(), 1), "final": final, "after_failure": after_failure, "batches": self.batches, "ops": self.ops,
                "op_bytes": self.op_bytes, "idles": self.idles, "reconnects": self.reconnects,
-               "kills": self.kills}
+               "kills": self.kills, "tcp_time_wait": _time_wait()}
         for p in (self.A, self.B):
             s = p.ask("stats", timeout=timeout)
             s["pid"] = p.proc.pid
@@ -831,7 +859,7 @@ class Soak:
 
         print(f"[{row['t']:7.1f}s] {side(self.A)} | {side(self.B)} | ops {self.ops} "
               f"({fmt_bytes(self.op_bytes)}) idles {self.idles} reconnects {self.reconnects} "
-              f"kills {self.kills}", flush=True)
+              f"kills {self.kills} tw {row['tcp_time_wait']}", flush=True)
 
     def run(self):
         a = self.a
@@ -978,6 +1006,7 @@ def main(argv=None):
         A, B = soak.totals("A"), soak.totals("B")
         post_a = [s["A"] for s in soak.samples if s["A"]["age_s"] >= a.warmup]
         first_a = post_a[0] if post_a else soak.samples[0]["A"]
+        first_what = "first sample after warm-up" if post_a else "first sample; none after warm-up"
         last_a = soak.samples[-1]["A"]
         summary = {
             "wall_s": round(wall, 1),
@@ -1012,7 +1041,7 @@ def main(argv=None):
             for text, n in sorted(soak.kill_errors.items(), key=lambda kv: -kv[1]):
                 print(f"    {n:5d} x {text}")
         print(f"  A RSS {first_a['rss_kib'] / 1024:.1f} MiB fds {first_a['fds']} threads {first_a['threads']} "
-              f"(first sample after warm-up, {first_a['age_s']} s) -> RSS {last_a['rss_kib'] / 1024:.1f} MiB "
+              f"({first_what}, {first_a['age_s']} s) -> RSS {last_a['rss_kib'] / 1024:.1f} MiB "
               f"fds {last_a['fds']} threads {last_a['threads']} (last, {last_a['age_s']} s)")
         if checked == 0:
             print(f"  growth: not checked (no process lived past --warmup {a.warmup:g} s for two samples)")
