@@ -1,9 +1,13 @@
 // The connection's life: its state machine, control frames in, progress, failure.
 #include "engine/connection.h"
 
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <cerrno>
 
 #include "common/log.h"
+#include "common/net_util.h"
 
 namespace tcpxp::engine {
 namespace {
@@ -224,6 +228,9 @@ bool Connection::progress(bool* did_work) {
       if (!st.isOk()) break;
     }
     work = work || data_moved;
+    // A peer that exits breaks its data sockets and its control socket at once; the transport
+    // only says "remote error". Say what happened when the control socket knows.
+    if (!st.isOk()) st = explainChannelFailure(st);
   }
   if (st.isOk() && !finished_.empty()) {
     // One entry per finished piece: look at each transfer once (complete() frees it).
@@ -249,6 +256,21 @@ bool Connection::progress(bool* did_work) {
     return false;
   }
   return true;
+}
+
+Status Connection::explainChannelFailure(const Status& channel_error) {
+  uint8_t byte = 0;
+  ssize_t n = ::recv(ctrl_.fd(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n == 0) {
+    return Status(Code::kPeerClosed, "peer " + peer() + " closed the connection (its data " +
+                                         "channel failed: " + channel_error.message() + ")");
+  }
+  if (n < 0 && (errno == ECONNRESET || errno == EPIPE)) {
+    return Status(Code::kPeerClosed,
+                  "peer " + peer() + " reset the connection (" + errnoText(errno) +
+                      "; its data channel failed: " + channel_error.message() + ")");
+  }
+  return channel_error;
 }
 
 void Connection::fail(const Status& why) {

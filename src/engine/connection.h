@@ -94,6 +94,8 @@ class Connection {
 
  private:
   void setState(State next);
+  // A channel's transport error, or the control socket's account of it (closed, reset).
+  Status explainChannelFailure(const Status& channel_error);
   // Liveness (see checkLiveness in connection.cc): the handshake's deadline; a ready peer that
   // is silent for UCCL_TCPX_TIMEOUT_MS fails; heartbeats after heartbeatInterval() of quiet.
   Status checkLiveness(Clock::time_point now, bool data_moved);

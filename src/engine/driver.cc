@@ -143,7 +143,12 @@ ConnId Driver::addConnection(Fd fd, const std::string& peer, bool connector, uin
 
 Status Driver::closeConnection(ConnId id) {
   auto it = conns_.find(id);
-  if (it == conns_.end()) return Status(Code::kNotFound, "unknown conn_id " + std::to_string(id));
+  if (it == conns_.end()) {
+    // A connection that ended (the peer left, or it failed) is gone already: closing it again
+    // is what a caller does after a failed transfer, not an error.
+    if (id != 0 && id < next_conn_) return Status::ok();
+    return Status(Code::kNotFound, "unknown conn_id " + std::to_string(id));
+  }
   it->second->close();
   conns_.erase(it);
   ctx_.connections = conns_.size();

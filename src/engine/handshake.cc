@@ -90,7 +90,17 @@ Status Handshake::onHello(const control::Hello& m) {
   remote_gpu_ = m.gpu_index;
   chunk_bytes_ = m.chunk_bytes;
   std::vector<transport::NetHandle> handles;
-  TCPXP_RETURN_IF_ERROR(listenAll(m.handles.size(), &handles));
+  if (Status st = listenAll(m.handles.size(), &handles); !st.isOk()) {
+    // Tell the connector why (out of ports or descriptors here), instead of just closing.
+    ack.status = st.code();
+    ack.message = "the accepting endpoint could not listen for its channels: " + st.message();
+    if (ack.message.size() > control::kMaxErrorMessageBytes) {
+      ack.message.resize(control::kMaxErrorMessageBytes);
+    }
+    ctrl_.send(ack);
+    (void)ctrl_.flush();
+    return st;
+  }
   ack.handles.assign(handles.begin(), handles.end());
   connect_handles_.assign(m.handles.begin(), m.handles.end());
   ctrl_.send(ack);
