@@ -248,6 +248,8 @@ def connection_seeds():
         "offers_two": mode(HS | OUR_RECV, S3M) + r_send(1, S1M) + r_send(2, S8),
         "send_inline_matched": mode(HS | OUR_RECV, S4K) + r_inline(SEND_INLINE, 1, 100),
         "send_inline_buffered": hs + r_inline(SEND_INLINE, 1, 100) + r_inline(SEND_INLINE, 2, 0),
+        # One past the 64 unanswered inline sends a connection buffers.
+        "send_inline_past_cap": hs + b"".join(r_inline(SEND_INLINE, i, 1) for i in range(1, 66)),
         "write_ad": hs + r_remote(WRITE, 1, S0, S1M),
         "write_ad_outside": hs + r_remote(WRITE, 1, S4M, S1),
         "write_forged": hs + r_remote(WRITE, 1, 0, S4K, ad=False),
