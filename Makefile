@@ -1,10 +1,12 @@
 # The two set-up commands of the README: `make demo` and `make test`.
 BUILD ?= build
 BUILD_ASAN ?= build-asan
+BUILD_FUZZ ?= build-fuzz
+FUZZ_SECONDS ?= 60
 CMAKE_FLAGS ?=
 CTEST_FLAGS ?= --output-on-failure --timeout 300 -j2
 
-.PHONY: all deps build demo test test-sanitize bench format clean help
+.PHONY: all deps build demo test test-sanitize fuzz bench format clean help
 
 all: build
 
@@ -12,6 +14,7 @@ help:
 	@echo "make demo           build, then tcpx-p2p demo: a two-process KV-cache transfer, verified"
 	@echo "make test           build and run every test (GoogleTest and pytest suites via ctest)"
 	@echo "make test-sanitize  the same tests built with AddressSanitizer + UBSan"
+	@echo "make fuzz           libFuzzer targets (clang), FUZZ_SECONDS=60 each (fuzz/README.md)"
 	@echo "make bench          transport benchmark side by side with raw TCP (scripts/bench_transport.sh)"
 	@echo "make format         clang-format every C++ source"
 
@@ -45,11 +48,18 @@ test-sanitize: deps
 	(cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest $(CTEST_FLAGS)); rc=$$?; bash scripts/skipped-tests.sh $(BUILD_ASAN); exit $$rc
 
+# libFuzzer targets (fuzz/README.md), built with clang and ASan + UBSan in their own build
+# directory (the main build stays g++), each run FUZZ_SECONDS; any crash fails.
+fuzz: deps
+	@CC=clang CXX=clang++ cmake -S fuzz -B $(BUILD_FUZZ) -G Ninja >/dev/null
+	@cmake --build $(BUILD_FUZZ)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash fuzz/run.sh $(BUILD_FUZZ)
+
 bench: build
 	bash scripts/bench_transport.sh
 
 format:
-	@find src tests bench -name '*.cc' -o -name '*.h' -o -name '*.cu' -o -name '*.cuh' | xargs clang-format -i
+	@find src tests bench fuzz -name '*.cc' -o -name '*.h' -o -name '*.cu' -o -name '*.cuh' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

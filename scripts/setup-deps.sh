@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs what `make demo` and `make test` need, from Debian packages, or says exactly what is
-# missing. Idempotent: does nothing when everything is present.
+# Installs what `make demo`, `make test` and `make fuzz` need, from Debian packages, or says
+# exactly what is missing. Idempotent: does nothing when everything is present.
 set -euo pipefail
 
 missing_pkgs=()
@@ -16,6 +16,13 @@ need_cmd ip iproute2
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing_pkgs+=(python3-venv)
 if [ -z "${TCPXP_GTEST_SOURCE_DIR:-}" ] && [ ! -f /usr/include/gtest/gtest.h ]; then
   missing_pkgs+=(libgtest-dev libgmock-dev)
+fi
+# `make fuzz` (fuzz/README.md): clang and its libFuzzer runtime (libclang-rt-dev: the one of
+# Debian's default clang, libclang-rt-14-dev on Debian 12).
+need_cmd clang++ clang
+if ! command -v clang++ >/dev/null 2>&1 ||
+   [ ! -f "$(clang++ -print-resource-dir)/lib/linux/libclang_rt.fuzzer-$(uname -m).a" ]; then
+  missing_pkgs+=(libclang-rt-dev)
 fi
 
 if [ ${#missing_pkgs[@]} -eq 0 ]; then

@@ -1,7 +1,8 @@
 // A peer that speaks the control protocol by hand, for the hostile-peer tests and the Connection
 // fuzzer: it dials an Endpoint's control port, sends whatever frames (or bytes) a test scripts,
 // reads what comes back, and can complete a real handshake (its channel comms on the built-in
-// transport of this process) so that frames can be scripted on a ready connection.
+// transport of this process, or on a given table) so that frames can be scripted on a ready
+// connection.
 //
 // Every wait is bounded by the timeout given; nothing sleeps to synchronise.
 #pragma once
@@ -20,6 +21,8 @@ namespace tcpxp::engine::testing {
 class ScriptedPeer {
  public:
   ScriptedPeer() = default;
+  // Its channels on `transport` (the endpoint's own table), not the built-in one.
+  explicit ScriptedPeer(transport::NetPlugin* transport) : plugin_(transport) {}
   ~ScriptedPeer();
   ScriptedPeer(const ScriptedPeer&) = delete;
   ScriptedPeer& operator=(const ScriptedPeer&) = delete;
@@ -48,6 +51,8 @@ class ScriptedPeer {
   // hello(), send it, expect HelloAck OK, then connect and accept the comms: the endpoint's side
   // of the connection is then ready (it answers what comes next).
   Status handshake(int timeout_ms = 5000);
+  // After handshake(): the comm that carries this peer's data to the endpoint on channel i.
+  void* sendComm(size_t i) const { return i < send_comms_.size() ? send_comms_[i] : nullptr; }
 
  private:
   Fd fd_;

@@ -298,7 +298,10 @@ ncclResult_t ListenComm::accept(RecvComm** out, ncclNetDeviceHandle_v7_t** dev_h
   for (auto& p : pending_) {
     if (p->ready) groups[p->hello.comm_nonce].push_back(p.get());
   }
-  for (auto& [nonce, members] : groups) {
+  for (auto& group : groups) {
+    // No structured binding: clang before 16 cannot capture one in a lambda (the fuzz build).
+    const uint64_t nonce = group.first;
+    std::vector<Pending*>& members = group.second;
     int nsocks = members.front()->hello.nsocks;
     Pending* ctrl = nullptr;
     std::vector<Pending*> data(nsocks, nullptr);
