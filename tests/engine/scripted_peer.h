@@ -45,8 +45,8 @@ class ScriptedPeer {
   // Reads and drops frames until the endpoint closes the socket: true if it did in time.
   bool closedWithin(int timeout_ms, std::vector<control::FrameType>* seen = nullptr);
 
-  // A Hello as the engine would send it (1 channel, 1 MiB chunks, host memory, the built-in
-  // transport's name), with `channels` listen handles of this process's built-in transport.
+  // A Hello as the engine would send it (1 channel, 1 MiB chunks, host memory, the transport's
+  // name), with `channels` listen handles of this process's transport (built-in unless given).
   Status hello(control::Hello* out, size_t channels = 1);
   // hello(), send it, expect HelloAck OK, then connect and accept the comms: the endpoint's side
   // of the connection is then ready (it answers what comes next).
