@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <string>
 
 namespace tcpxp {
 
@@ -34,5 +35,12 @@ class RateLimiter {
   bool passed_once_ = false;
   uint64_t held_back_ = 0;
 };
+
+// " (and N WHAT not logged in the last second)" after a line that passed, or "" when none was
+// held back.
+inline std::string heldBackNote(uint64_t held_back, const char* what) {
+  if (held_back == 0) return "";
+  return " (and " + std::to_string(held_back) + " " + what + " not logged in the last second)";
+}
 
 }  // namespace tcpxp

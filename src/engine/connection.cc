@@ -285,21 +285,14 @@ void Connection::fail(const Status& why) {
     // most once a second, with the count.
     if (ctx_.unready_failure_log.allow(&held_back)) {
       LOG_WARN("control connection from %s dropped before its handshake: %s%s", peer().c_str(),
-               why.toString().c_str(),
-               held_back
-                   ? (" (and " + std::to_string(held_back) + " more not logged in the last second)")
-                         .c_str()
-                   : "");
+               why.toString().c_str(), heldBackNote(held_back, "more").c_str());
     }
   } else if (ctx_.failure_log.allow(&held_back)) {
     // Each transfer gets its own error; the log says it once a second (a peer that connects and
     // breaks the protocol in a loop must not flood it).
     LOG_WARN("connection %llu to %s failed: %s%s", static_cast<unsigned long long>(id_),
              peer().c_str(), why.toString().c_str(),
-             held_back ? (" (and " + std::to_string(held_back) +
-                          " more connection failures not logged in the last second)")
-                             .c_str()
-                       : "");
+             heldBackNote(held_back, "more connection failures").c_str());
   }
   setState(State::kClosed);
   logChannelTimes();

@@ -229,11 +229,7 @@ void Connection::logRefusal(const char* what, uint64_t size, const std::string& 
   LOG_WARN("connection %llu to %s: refused a %s of %llu bytes: %s%s",
            static_cast<unsigned long long>(id_), peer().c_str(), what,
            static_cast<unsigned long long>(size), why.c_str(),
-           held_back ? (" (and " + std::to_string(held_back) +
-                        " refusals not logged in the last "
-                        "second)")
-                           .c_str()
-                     : "");
+           heldBackNote(held_back, "refusals").c_str());
 }
 
 Status Connection::onSend(const control::Send& m) {

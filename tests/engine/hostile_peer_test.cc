@@ -57,6 +57,17 @@ Status nextAnswer(ScriptedPeer& peer, control::FrameHeader* h, std::vector<uint8
   }
 }
 
+// The endpoint's answer to a Hello it refuses: a HelloAck with kRefused whose message says `says`.
+void expectRefusal(ScriptedPeer& peer, const char* says, control::HelloAck* ack) {
+  control::FrameHeader h;
+  std::vector<uint8_t> payload;
+  ASSERT_TRUE(peer.next(&h, &payload, kBoundMs).isOk());
+  ASSERT_EQ(h.type, control::FrameType::kHelloAck);
+  ASSERT_TRUE(control::decode(payload.data(), payload.size(), ack).isOk());
+  EXPECT_EQ(ack->status, Code::kRefused);
+  EXPECT_NE(ack->message.find(says), std::string::npos) << ack->message;
+}
+
 TEST(HostilePeer, OnlyHelloIsAcceptedBeforeTheHandshake) {
   auto ep = makeEndpoint();
   for (int kind = 0; kind < 4; ++kind) {
@@ -108,14 +119,8 @@ TEST(HostilePeer, HellosPastThisSidesLimitsAreRefused) {
       EXPECT_TRUE(seen.empty());
       continue;
     }
-    control::FrameHeader h;
-    std::vector<uint8_t> payload;
-    ASSERT_TRUE(peer.next(&h, &payload, kBoundMs).isOk());
-    ASSERT_EQ(h.type, control::FrameType::kHelloAck);
     control::HelloAck ack;
-    ASSERT_TRUE(control::decode(payload.data(), payload.size(), &ack).isOk());
-    EXPECT_EQ(ack.status, Code::kRefused);
-    EXPECT_NE(ack.message.find(c.says), std::string::npos) << ack.message;
+    ASSERT_NO_FATAL_FAILURE(expectRefusal(peer, c.says, &ack));
     EXPECT_TRUE(ack.handles.empty()) << "a refused Hello gets no handles to dial";
     EXPECT_TRUE(peer.closedWithin(kBoundMs));
   }
@@ -405,14 +410,8 @@ TEST(HostilePeer, HandlesThatPointElsewhereAreRefusedBeforeDialling) {
     ASSERT_TRUE(peer.hello(&hello).isOk());
     c.forge(&hello.handles[0]);
     ASSERT_TRUE(peer.send(hello).isOk());
-    control::FrameHeader h;
-    std::vector<uint8_t> payload;
-    ASSERT_TRUE(peer.next(&h, &payload, kBoundMs).isOk());
-    ASSERT_EQ(h.type, control::FrameType::kHelloAck);
     control::HelloAck ack;
-    ASSERT_TRUE(control::decode(payload.data(), payload.size(), &ack).isOk());
-    EXPECT_EQ(ack.status, Code::kRefused);
-    EXPECT_NE(ack.message.find(c.says), std::string::npos) << ack.message;
+    ASSERT_NO_FATAL_FAILURE(expectRefusal(peer, c.says, &ack));
   }
 }
 
