@@ -81,6 +81,7 @@ Status copyToDevice(void*, const void*, size_t) { return noCuda(); }
 Status copyToHost(void*, const void*, size_t) { return noCuda(); }
 Status copyToDeviceAsync(void*, const void*, size_t) { return noCuda(); }
 Status syncThreadStream() { return noCuda(); }
+Status scatterToDeviceAsync(char*, const char*, const ScatterPiece*, int) { return noCuda(); }
 bool isDevicePointer(const void*) { return false; }
 #endif
 

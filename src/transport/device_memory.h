@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "common/status.h"
 
@@ -24,6 +25,16 @@ Status copyToHost(void* dst, const void* src, size_t bytes);
 // Asynchronous host->device copy on this thread's own stream; wait with syncThreadStream().
 Status copyToDeviceAsync(void* dst, const void* src, size_t bytes);
 Status syncThreadStream();
+// One piece of a scatter: `len` bytes from src + src_off to dst_base + dst_off.
+struct ScatterPiece {
+  uint64_t dst_off;
+  uint32_t src_off;
+  uint32_t len;
+};
+// Enqueues on this thread's stream one kernel copying `n` pieces (each <= 4096 bytes) from
+// device memory `src` into device memory at `dst_base`. `pieces` must be readable by the GPU
+// (mapped pinned memory) and stay unchanged until syncThreadStream() returns.
+Status scatterToDeviceAsync(char* dst_base, const char* src, const ScatterPiece* pieces, int n);
 // True if `ptr` is device (or managed) memory.
 bool isDevicePointer(const void* ptr);
 

@@ -36,6 +36,7 @@
 #include "common/fd.h"
 #include "common/status.h"
 #include "transport/abi/net_v7.h"
+#include "transport/device_memory.h"
 #include "transport/socket/socket_config.h"
 #include "transport/socket/socket_wire.h"
 
@@ -202,7 +203,12 @@ class RecvComm {
     std::thread thread;
     bool have_seq = false;
     uint64_t last_seq = 0;
-    void* staging = nullptr;  // pinned landing area when the bounce buffer is on the GPU
+    // When the bounce buffer is on the GPU: a chunk lands in `staging` (pinned), moves to
+    // `landing` (device) in one copy, and one kernel scatters it into its bounce pages as
+    // listed in `scatter` (pinned, mapped).
+    void* staging = nullptr;
+    void* landing = nullptr;
+    device::ScatterPiece* scatter = nullptr;
     std::vector<iovec> iov;
     // Message whose header this helper holds while it waits (receive not posted yet; UNPACK:
     // earlier messages not planned yet, or no free pages). kNotParked otherwise.
@@ -236,6 +242,8 @@ class RecvComm {
   bool pumpSocket(Worker* w);
   // Counts a landed piece towards its message.
   Status pieceLanded(const ChunkHeader& h, RecvRequest* req);
+  // The GPU-bounce landing buffers of one helper (UNPACK emulation with a GPU).
+  static Status allocLanding(Worker* w);
   // Records the first error of data socket w and stops reading it.
   void failSocket(Worker* w, const Status& st);
   // A piece's header against its posted receive: not completed already, same total, fits.

@@ -292,18 +292,20 @@ Status RecvComm::receiveChunk(Worker* w, const ChunkHeader& h) {
         }
         TCPXP_RETURN_IF_ERROR(readAll(w->fd.get(), w->iov.data(), n));
       } else {
-        // devmem-TCP lands bytes in GPU pages directly; emulated via a pinned landing area.
-        if (w->staging == nullptr) {
-          TCPXP_RETURN_IF_ERROR(device::allocPinned(kMaxRequestBytes + 1, &w->staging));
-        }
+        // devmem-TCP lands bytes in GPU pages directly; emulated by landing the chunk in
+        // pinned memory, one copy to the GPU and one scatter kernel into the pages.
+        TCPXP_RETURN_IF_ERROR(allocLanding(w));
         iovec land{w->staging, h.len};
         TCPXP_RETURN_IF_ERROR(readAll(w->fd.get(), &land, 1));
-        const char* src = static_cast<const char*>(w->staging);
+        uint32_t src_off = 0;
         for (int i = 0; i < n; ++i) {
-          char* dst = arena_->bounceAt(reinterpret_cast<uintptr_t>(w->iov[i].iov_base));
-          TCPXP_RETURN_IF_ERROR(device::copyToDeviceAsync(dst, src, w->iov[i].iov_len));
-          src += w->iov[i].iov_len;
+          const auto len = static_cast<uint32_t>(w->iov[i].iov_len);
+          w->scatter[i] = {reinterpret_cast<uintptr_t>(w->iov[i].iov_base), src_off, len};
+          src_off += len;
         }
+        TCPXP_RETURN_IF_ERROR(device::copyToDeviceAsync(w->landing, w->staging, h.len));
+        TCPXP_RETURN_IF_ERROR(device::scatterToDeviceAsync(
+            arena_->bounceAt(0), static_cast<const char*>(w->landing), w->scatter, n));
         TCPXP_RETURN_IF_ERROR(device::syncThreadStream());
       }
     }
@@ -531,8 +533,26 @@ void RecvComm::close() {
   for (auto& w : workers_) {
     if (w->thread.joinable()) w->thread.join();
     device::freePinned(w->staging);
-    w->staging = nullptr;
+    device::freeDevice(w->landing);
+    device::freePinned(w->scatter);
+    w->staging = w->landing = nullptr;
+    w->scatter = nullptr;
   }
+}
+
+Status RecvComm::allocLanding(Worker* w) {
+  if (w->scatter != nullptr) return Status::ok();
+  // Made once per helper, on its first GPU-bounce chunk; freed by close().
+  if (w->staging == nullptr) {
+    TCPXP_RETURN_IF_ERROR(device::allocPinned(kMaxRequestBytes + 1, &w->staging));
+  }
+  if (w->landing == nullptr) {
+    TCPXP_RETURN_IF_ERROR(device::allocDevice(kMaxRequestBytes + 1, &w->landing));
+  }
+  void* list = nullptr;
+  TCPXP_RETURN_IF_ERROR(device::allocPinned(w->iov.size() * sizeof(device::ScatterPiece), &list));
+  w->scatter = static_cast<device::ScatterPiece*>(list);
+  return Status::ok();
 }
 
 }  // namespace tcpxp::transport::socket
