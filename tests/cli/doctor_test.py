@@ -108,7 +108,8 @@ def main():
     because = [l.split("because", 1)[1].strip() for l in info.splitlines()
                if l.strip().startswith("because")]
     expect(len(found) == 1 and len(because) == 1 and because[0] in found[0]
-           and ("no GPU driver" in because[0] or "no rxdm socket" in because[0]),
+           and ("no GPU driver" in because[0] or "rxdm (TCPX's receive-datapath manager) is "
+                                                  "not running" in because[0]),
            "doctor and info give the same automatic choice and reason", out + info, err + ierr)
     expect("fake plugin init call" not in out + err + info + ierr,
            "the plugin's init is never called by doctor or info", out, err)

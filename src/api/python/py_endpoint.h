@@ -29,6 +29,7 @@
 #include "control/fifo_item.h"
 #include "control/metadata.h"
 #include "engine/endpoint.h"
+#include "engine/engine_config.h"
 #include "engine/memory_info.h"
 
 namespace tcpxp::python {
@@ -63,7 +64,14 @@ class PyEndpoint {
   // else the current CUDA device). On a machine without GPUs there is nothing to pick: the
   // host-memory endpoint is made now, so that set-up errors still raise here.
   PyEndpoint() {
-    if (engine::gpuCount() == 0) create(-1, "tcpx_p2p.Endpoint()");
+    if (engine::gpuCount() == 0) {
+      create(-1, "tcpx_p2p.Endpoint()");
+      return;
+    }
+    // The GPU waits for first use, a malformed environment does not: it raises here, as it
+    // does on a machine without GPUs.
+    engine::EngineConfig config = engine::EngineConfig::fromEnv();
+    if (!config.error.empty()) throw std::runtime_error("tcpx_p2p.Endpoint(): " + config.error);
   }
   ~PyEndpoint();  // stops the passive accept thread (py_ray_api.cc)
   PyEndpoint(const PyEndpoint&) = delete;
