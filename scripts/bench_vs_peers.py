@@ -17,7 +17,8 @@ machine (ratios only hold inside one run: raw TCP and NCCL move by 10-20% betwee
      UCCL_SOCKET_NSOCKS
   6. one markdown table + goals of issue 4 (bench_vs_peers_report.py) to stdout and
      OUT/bench_vs_peers.md; every number, configuration and machine fact to OUT/bench_vs_peers.json
-Every step has a timeout; a failing run drops only its own numbers. Exit status 0 when all steps
+Every step has a timeout; a failing run drops only its own numbers. With --one-gpu, issue 23's
+run instead: the engine GPU0 -> GPU0 beside NIXL and Mooncake (bench_vs_peers_one_gpu.py). Exit status 0 when all steps
 ran (whatever the goals say), 1 when the build failed or no report could be written, 2 for a bad
 option. Run with --help for the options.
 """
@@ -428,6 +429,10 @@ def benchmark(o, r):
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if "--one-gpu" in argv:  # issue 23's run on one GPU beside NIXL and Mooncake: its own options
+        import bench_vs_peers_one_gpu
+        return bench_vs_peers_one_gpu.main([a for a in argv if a != "--one-gpu"])
     o = parse_options(argv, ROOT)
     os.chdir(ROOT)
     # NVLink multicast stays off on shared hosts (and our runs never want it); loopback only.

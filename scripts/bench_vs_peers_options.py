@@ -57,6 +57,9 @@ serialized and for the pipelined loop separately, G6 once):
 Exit status: 0 when every step ran (whatever the goals say), 1 when the build failed or no report
 could be written, 2 for a bad option.
 
+--one-gpu (first or anywhere): issue 23's run on ONE GPU instead, the engine GPU0 -> GPU0 beside
+NIXL (UCX over TCP) and Mooncake TE (TCP); its own options: bench_vs_peers.py --one-gpu --help.
+
 on the GPU machine (the device tool: carry .deps/shared, a copy of ../shared):
   python3 scripts/bench_vs_peers.py --out $OUT        (or: OUT=$OUT python3 scripts/bench_vs_peers.py)
 quick test without GPU or torch:
