@@ -406,7 +406,8 @@ Status Connection::onVector(bool is_write, uint64_t id,
     Status st = ctx_.registry.authorize(pieces[i].token, pieces[i].addr, pieces[i].len, id_,
                                         &piece_reg, &local, &why);
     if (!st.isOk()) {
-      return refuse(st.code(), st.message() + " (piece " + std::to_string(i) + ")", why,
+      // The same answer as any denied access (registry.h); the log names the piece.
+      return refuse(st.code(), st.message(), "piece " + std::to_string(i) + ": " + why,
                     pieces[i].len);
     }
     if (regs.empty() || piece_reg != regs.back()) {
