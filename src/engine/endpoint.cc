@@ -408,9 +408,34 @@ Status Endpoint::submit(Op op, ConnId conn, std::span<const Segment> segs, XferI
                                                   std::to_string(segs[i].mr));
       }
     }
-    // One-sided vectors: runs of at least two pieces, more bytes than UCCL_TCPX_INLINE_BYTES,
-    // become one WriteVec/ReadVec. Planned (and the destination's pieces checked for overlap)
-    // before anything starts.
+    // One-sided vectors: the destination's pieces must not overlap (a batched vector's chunks
+    // land in any order; the rule holds for every vector, batched or not, so that a vector's
+    // meaning does not depend on its size or UCCL_TCPX_VECTOR_BATCH).
+    if ((op == Op::kWrite || op == Op::kRead) && segs.size() > 1) {
+      std::vector<control::VecPiece> dst, scratch;
+      for (size_t k = 0; k < segs.size(); ++k) {
+        if (segs[k].size == 0) continue;
+        if (segs[k].size > UINT64_MAX - items[k].addr) {
+          return Status(Code::kInvalidArgument,
+                        "segment " + std::to_string(k) + ": remote range wraps around");
+        }
+        uint64_t at = op == Op::kWrite ? items[k].addr : reinterpret_cast<uint64_t>(segs[k].ptr);
+        // Sizes over 4 GiB: the overlap check only needs [at, +size) (never sent as a piece).
+        for (uint64_t off = 0; off < segs[k].size; off += UINT32_MAX) {
+          dst.push_back({at + off,
+                         static_cast<uint32_t>(std::min<uint64_t>(UINT32_MAX, segs[k].size - off)),
+                         {}});
+        }
+      }
+      if (control::piecesOverlap(dst, &scratch)) {
+        return Status(Code::kInvalidArgument,
+                      std::string("vector ") + (op == Op::kWrite ? "write" : "read") +
+                          ": the destination pieces overlap (refused: they would land in any "
+                          "order)");
+      }
+    }
+    // Runs of at least two pieces, more bytes than UCCL_TCPX_INLINE_BYTES, become one
+    // WriteVec/ReadVec (planned before anything starts).
     std::vector<size_t> run_end(segs.size(), 0);  // run_end[i] > i: a batched run starts at i
     bool batch = driver_->config().vector_batch && (op == Op::kWrite || op == Op::kRead);
     for (size_t i = 0; batch && i < segs.size();) {
@@ -422,24 +447,6 @@ Status Endpoint::submit(Op op, ConnId conn, std::span<const Segment> segs, XferI
       if (pieces < 2 || total <= static_cast<uint64_t>(driver_->config().inline_bytes)) {
         i = std::max(end, i + 1);  // its segments go one by one
         continue;
-      }
-      std::vector<control::VecPiece> dst;
-      for (size_t k = i; k < end; ++k) {
-        if (segs[k].size == 0) continue;
-        if (segs[k].size > UINT64_MAX - items[k].addr) {
-          return Status(Code::kInvalidArgument,
-                        "segment " + std::to_string(k) + ": remote range wraps around");
-        }
-        dst.push_back({op == Op::kWrite ? items[k].addr : reinterpret_cast<uint64_t>(segs[k].ptr),
-                       static_cast<uint32_t>(segs[k].size),
-                       {}});
-      }
-      std::vector<control::VecPiece> scratch;
-      if (control::piecesOverlap(dst, &scratch)) {
-        return Status(Code::kInvalidArgument,
-                      std::string("vector ") + (op == Op::kWrite ? "write" : "read") +
-                          ": the destination pieces of segments " + std::to_string(i) + ".." +
-                          std::to_string(end - 1) + " overlap");
       }
       run_end[i] = end;
       i = end;
