@@ -345,6 +345,9 @@ namespace {
 // Where the batched vector (WriteVec/ReadVec) starting at segment `begin` ends: the run of
 // segments in one kind of local memory, each under 4 GiB, within the frame's limits of pieces
 // and bytes. Empty segments ride along (nothing to move).
+// Vectors of at most this many pieces whose bytes fit the inline limit stay inline frames.
+constexpr size_t kInlineVectorPieces = 16;
+
 size_t vectorRunEnd(std::span<const Segment> segs, const std::vector<RegRef>& regs, size_t begin,
                     size_t* pieces) {
   size_t end = begin;
@@ -434,8 +437,8 @@ Status Endpoint::submit(Op op, ConnId conn, std::span<const Segment> segs, XferI
                           "order)");
       }
     }
-    // Runs of at least two pieces, more bytes than UCCL_TCPX_INLINE_BYTES, become one
-    // WriteVec/ReadVec (planned before anything starts).
+    // Runs of at least two pieces, more bytes than UCCL_TCPX_INLINE_BYTES or more than
+    // kInlineVectorPieces pieces, become one WriteVec/ReadVec (planned before anything starts).
     std::vector<size_t> run_end(segs.size(), 0);  // run_end[i] > i: a batched run starts at i
     bool batch = driver_->config().vector_batch && (op == Op::kWrite || op == Op::kRead);
     for (size_t i = 0; batch && i < segs.size();) {
@@ -443,8 +446,10 @@ Status Endpoint::submit(Op op, ConnId conn, std::span<const Segment> segs, XferI
       size_t end = vectorRunEnd(segs, regs, i, &pieces);
       uint64_t total = 0;
       for (size_t k = i; k < end; ++k) total += segs[k].size;
-      // A run the inline limit holds keeps its inline frames: one round trip, no channel.
-      if (pieces < 2 || total <= static_cast<uint64_t>(driver_->config().inline_bytes)) {
+      // A few pieces the inline limit holds keep their inline frames: one round trip, no
+      // channel; more pieces cost more frames than one WriteVec/ReadVec round.
+      if (pieces < 2 || (total <= static_cast<uint64_t>(driver_->config().inline_bytes) &&
+                         pieces <= kInlineVectorPieces)) {
         i = std::max(end, i + 1);  // its segments go one by one
         continue;
       }

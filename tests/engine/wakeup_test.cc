@@ -116,17 +116,21 @@ RoundTimes smallTransferRounds(Pair& p, size_t count, size_t size, int rounds) {
 // A lost wakeup costs the driver's idle sleep (50 ms) on top of the round, in most runs of 20
 // rounds (issue 23: about half). A busy machine delays a round now and then too: a run with a
 // slow round is repeated, up to 3 runs; all three slow fails.
-void expectNoStall(const char* what, const std::function<RoundTimes()>& run) {
+// by_p99: rounds of well under a millisecond, 100 or more of them: one round delayed by the
+// scheduler on a loaded machine must not fail the run, so the p99 (below the slowest two rounds)
+// is held to the bound; stalls in many rounds still exceed it.
+void expectNoStall(const char* what, const std::function<RoundTimes()>& run, bool by_p99 = false) {
   RoundTimes t{};
+  auto slowest = [&] { return by_p99 ? t.p99_ms : t.max_ms; };
   for (int attempt = 0; attempt < 3; ++attempt) {
     t = run();
     std::printf("%s: p50 %.2f ms, p99 %.2f ms, max %.2f ms (p99/p50 %.2f)\n", what, t.p50_ms,
                 t.p99_ms, t.max_ms, t.p99_ms / t.p50_ms);
-    if (t.max_ms < 3 * t.p50_ms + 25) break;
+    if (slowest() < 3 * t.p50_ms + 25) break;
   }
   // Under the sanitizers the rounds are too slow for a 50 ms stall to stand out: report only.
 #if !defined(__SANITIZE_ADDRESS__)
-  EXPECT_LT(t.max_ms, 3 * t.p50_ms + 25) << what;
+  EXPECT_LT(slowest(), 3 * t.p50_ms + 25) << what;
 #endif
 }
 
@@ -146,14 +150,22 @@ TEST(Wakeups, SmallPieceVectorRoundsHaveNoIdleStalls) {
 
 TEST(Wakeups, SmallVectorsAndSmallTransfersHaveNoIdleStalls) {
   Pair p = connectPair();
-  // Under the inline limit in all: a vector's pieces go as inline frames, one each.
-  expectNoStall("readv 16 x 4096 B (inline)", [&] { return vectorRounds(p, false, 16, 4096, 50); });
-  expectNoStall("writev 16 x 4096 B (inline)", [&] { return vectorRounds(p, true, 16, 4096, 50); });
+  // Under the inline limit in all, 16 pieces: a vector's pieces go as inline frames, one each.
+  expectNoStall(
+      "readv 16 x 4096 B (inline)", [&] { return vectorRounds(p, false, 16, 4096, 200); }, true);
+  expectNoStall(
+      "writev 16 x 4096 B (inline)", [&] { return vectorRounds(p, true, 16, 4096, 200); }, true);
+  // Small in all but many pieces: one WriteVec/ReadVec instead of a frame per piece.
+  expectNoStall(
+      "readv 500 x 100 B", [&] { return vectorRounds(p, false, 500, 100, 200); }, true);
+  expectNoStall(
+      "writev 500 x 100 B", [&] { return vectorRounds(p, true, 500, 100, 200); }, true);
   // Many single small transfers in flight: inline reads and writes, and channel-sized ones.
-  expectNoStall("64 reads + 64 writes of 4 KiB",
-                [&] { return smallTransferRounds(p, 64, 4096, 30); });
-  expectNoStall("16 reads + 16 writes of 256 KiB",
-                [&] { return smallTransferRounds(p, 16, 256 << 10, 20); });
+  expectNoStall(
+      "64 reads + 64 writes of 4 KiB", [&] { return smallTransferRounds(p, 64, 4096, 100); }, true);
+  expectNoStall(
+      "16 reads + 16 writes of 256 KiB", [&] { return smallTransferRounds(p, 16, 256 << 10, 100); },
+      true);
 }
 
 }  // namespace
