@@ -236,7 +236,24 @@ void appendRecord(Input& in, ScriptedPeer& peer, std::vector<uint8_t>* out) {
       return control::encode(control::Notify{name, std::string(in.u8() * 2, 'b')}, out);
     }
     case FrameType::kBye:
+      if (odd) {  // the vector frames (types 16, 17 lie outside the tag's 4 bits)
+        uint64_t xid = id();
+        Target t = target();
+        std::vector<control::VecPiece> pieces(1 + in.u8() % 8);
+        for (control::VecPiece& p : pieces) {
+          p.addr = t.addr + in.u16();
+          p.len = in.u16();
+          p.token = t.token;
+        }
+        if (initiator == control::Initiator::kDataSender) {
+          return control::encode(control::WriteVec{xid, pieces}, out);
+        }
+        return control::encode(control::ReadVec{xid, pieces}, out);
+      }
       return control::encode(control::Bye{}, out);
+    case FrameType::kWriteVec:
+    case FrameType::kReadVec:
+      return;  // made by the odd Bye above
     case FrameType::kWriteInline: {
       uint64_t xid = id();
       Target t = target();
@@ -302,6 +319,10 @@ void checkFromEndpoint(FrameType type, const std::vector<uint8_t>& payload, bool
       return requireDecodes<control::SendInline>(payload);
     case FrameType::kHeartbeat:
       return requireDecodes<control::Heartbeat>(payload);
+    case FrameType::kWriteVec:
+      return requireDecodes<control::WriteVec>(payload);
+    case FrameType::kReadVec:
+      return requireDecodes<control::ReadVec>(payload);
   }
 }
 

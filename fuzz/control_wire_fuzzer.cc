@@ -105,6 +105,10 @@ void checkPayload(FrameType type, const uint8_t* p, size_t n) {
       return checkPayload<SendInline>(p, n);
     case FrameType::kHeartbeat:
       return checkPayload<Heartbeat>(p, n);
+    case FrameType::kWriteVec:
+      return checkPayload<WriteVec>(p, n);
+    case FrameType::kReadVec:
+      return checkPayload<ReadVec>(p, n);
   }
   FUZZ_REQUIRE(false, "decodeFrameHeader let through type %d", static_cast<int>(type));
 }

@@ -1,5 +1,6 @@
 #include "control/control_wire.h"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <utility>
@@ -26,7 +27,9 @@ constexpr uint32_t kXferStepBytes = 16;  // Cts, Done
 constexpr size_t kXferStepReservedBytes = 7;
 constexpr size_t kNackReservedBytes = 3;
 constexpr uint32_t kWriteInlineFixedBytes = 40;
-constexpr uint32_t kIdOnlyBytes = 8;  // ReadData, SendInline before their data
+constexpr uint32_t kIdOnlyBytes = 8;     // ReadData, SendInline before their data
+constexpr uint32_t kVecFixedBytes = 16;  // WriteVec, ReadVec before their pieces
+constexpr uint32_t kVecPieceBytes = 28;
 
 // Size rule per type, indexed by the type byte: exact when min == max.
 struct TypeInfo {
@@ -53,9 +56,12 @@ constexpr TypeInfo kTypes[] = {
     {"ReadData", kIdOnlyBytes, kIdOnlyBytes + kMaxInlineBytes},
     {"SendInline", kIdOnlyBytes, kIdOnlyBytes + kMaxInlineBytes},
     {"Heartbeat", 0, 0},
+    {"WriteVec", kVecFixedBytes + kVecPieceBytes,
+     kVecFixedBytes + kVecPieceBytes* kMaxVectorPieces},
+    {"ReadVec", kVecFixedBytes + kVecPieceBytes, kVecFixedBytes + kVecPieceBytes* kMaxVectorPieces},
 };
 constexpr size_t kNumTypes = sizeof(kTypes) / sizeof(kTypes[0]);
-static_assert(kNumTypes == static_cast<size_t>(FrameType::kHeartbeat) + 1, "one row per FrameType");
+static_assert(kNumTypes == static_cast<size_t>(FrameType::kReadVec) + 1, "one row per FrameType");
 constexpr bool allFit() {
   for (const TypeInfo& t : kTypes) {
     if (t.min_payload > t.max_payload || t.max_payload > kMaxFramePayloadBytes) return false;
@@ -174,6 +180,24 @@ std::string problem(const WriteInline& m) {
 }
 std::string problem(const ReadData& m) { return inlineProblem(m.data.size()); }
 std::string problem(const SendInline& m) { return inlineProblem(m.data.size()); }
+std::string vecProblem(const std::vector<VecPiece>& pieces) {
+  if (pieces.empty() || pieces.size() > kMaxVectorPieces) {
+    return "count " + num(pieces.size()) + " out of range 1.." + num(kMaxVectorPieces);
+  }
+  uint64_t total = 0;
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    const VecPiece& p = pieces[i];
+    if (p.len == 0) return "piece " + num(i) + " is empty";
+    if (p.len > UINT64_MAX - p.addr) return "piece " + num(i) + " wraps around";
+    total += p.len;  // <= 2048 * (2^32 - 1): no overflow
+  }
+  if (total > kMaxVectorBytes) {
+    return "pieces total " + num(total) + " bytes, max " + num(kMaxVectorBytes);
+  }
+  return "";
+}
+std::string problem(const WriteVec& m) { return vecProblem(m.pieces); }
+std::string problem(const ReadVec& m) { return vecProblem(m.pieces); }
 
 template <typename T>
 Status validateMessage(const T& m) {
@@ -358,6 +382,8 @@ Status validate(const SendInline& msg) { return validateMessage(msg); }
 Status validate(const Notify& msg) { return validateMessage(msg); }
 Status validate(const Bye& msg) { return validateMessage(msg); }
 Status validate(const Heartbeat& msg) { return validateMessage(msg); }
+Status validate(const WriteVec& msg) { return validateMessage(msg); }
+Status validate(const ReadVec& msg) { return validateMessage(msg); }
 
 // Hello ---------------------------------------------------------------------------------------
 
@@ -607,6 +633,77 @@ Status decode(const uint8_t* payload, size_t len, ReadData* out) {
 void encode(const SendInline& msg, std::vector<uint8_t>* out) { encodeIdAndData(msg, out); }
 Status decode(const uint8_t* payload, size_t len, SendInline* out) {
   return decodeIdAndData(payload, len, out);
+}
+
+bool piecesOverlap(std::span<const VecPiece> pieces, std::vector<VecPiece>* scratch) {
+  auto overlapIn = [](std::span<const VecPiece> sorted) {
+    for (size_t i = 1; i < sorted.size(); ++i) {
+      // addr + len does not wrap (checked on decode and by the API).
+      if (sorted[i - 1].addr + sorted[i - 1].len > sorted[i].addr) return true;
+    }
+    return false;
+  };
+  bool ascending = true;
+  for (size_t i = 1; i < pieces.size() && ascending; ++i) {
+    ascending = pieces[i - 1].addr <= pieces[i].addr;
+  }
+  if (ascending) return overlapIn(pieces);
+  scratch->assign(pieces.begin(), pieces.end());
+  std::sort(scratch->begin(), scratch->end(),
+            [](const VecPiece& a, const VecPiece& b) { return a.addr < b.addr; });
+  return overlapIn(*scratch);
+}
+
+// Vectors -------------------------------------------------------------------------------------
+
+namespace {
+template <typename T>
+void encodeVec(const T& msg, std::vector<uint8_t>* out) {
+  frame(T::kType, out, [&](Writer& w) {
+    w.u64(msg.xfer_id);
+    w.u32(static_cast<uint32_t>(msg.pieces.size()));
+    w.u32(0);
+    for (const VecPiece& p : msg.pieces) {
+      w.u64(p.addr);
+      w.u32(p.len);
+      w.u64(p.token.lo);
+      w.u64(p.token.hi);
+    }
+  });
+}
+template <typename T>
+Status decodeVec(const uint8_t* payload, size_t len, T* out) {
+  TCPXP_RETURN_IF_ERROR(checkBoundedLength(T::kType, len));
+  const char* name = info(T::kType).name;
+  Reader r(payload, len);
+  T m;
+  m.xfer_id = r.u64();
+  uint32_t count = r.u32();
+  if (r.u32() != 0) return bad(std::string(name) + ": non-zero reserved field");
+  // The count must match the payload exactly (checked before anything is allocated for it).
+  if (count == 0 || count > kMaxVectorPieces ||
+      len != kVecFixedBytes + size_t{kVecPieceBytes} * count) {
+    return bad(std::string(name) + ": count " + num(count) + " does not match a " + num(len) +
+               "-byte payload");
+  }
+  m.pieces.resize(count);
+  for (VecPiece& p : m.pieces) {
+    p.addr = r.u64();
+    p.len = r.u32();
+    p.token.lo = r.u64();
+    p.token.hi = r.u64();
+  }
+  return finish(m, out);
+}
+}  // namespace
+
+void encode(const WriteVec& msg, std::vector<uint8_t>* out) { encodeVec(msg, out); }
+Status decode(const uint8_t* payload, size_t len, WriteVec* out) {
+  return decodeVec(payload, len, out);
+}
+void encode(const ReadVec& msg, std::vector<uint8_t>* out) { encodeVec(msg, out); }
+Status decode(const uint8_t* payload, size_t len, ReadVec* out) {
+  return decodeVec(payload, len, out);
 }
 
 }  // namespace tcpxp::control

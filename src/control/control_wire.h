@@ -49,6 +49,13 @@
 //     0 xfer_id u64 | 8 data[n], n = 0..kMaxInlineBytes; answered by Done or Nack
 //   15 Heartbeat, 0 bytes: "still here", sent by each side of a ready connection when it has
 //     sent nothing for a while (liveness: silence longer than the timeout fails a connection)
+//   16 WriteVec, 17 ReadVec (one-sided vector: n pieces, each in an advertised region, moved as
+//     one stream of their total through the channels), 16 + 28 * n bytes:
+//     0 xfer_id u64 | 8 count u32 (n) | 12 reserved u32 |
+//     16 pieces[n] of { addr u64 | len u32 | token.lo u64 | token.hi u64 }, in stream order.
+//     n = 1..kMaxVectorPieces, every len >= 1, addr + len must not wrap, the lens' sum at most
+//     kMaxVectorBytes. Answered like Write and Read (Cts / ReadOk, Done, Nack); the data is the
+//     pieces' bytes back to back, cut into chunks exactly like a Write of their sum.
 //
 // Contract: decode() and decodeFrameHeader() reject wrong lengths, trailing bytes, unknown enum
 // values, unknown flags and non-zero reserved fields (inline frames: their data is the rest of
@@ -87,6 +94,9 @@ inline constexpr size_t kMaxTransportNameBytes = 64;
 inline constexpr size_t kMaxErrorMessageBytes = 1024;
 inline constexpr size_t kMaxNotifyFieldBytes = 256;  // notify_msg_t: char name[256], msg[256]
 inline constexpr uint32_t kHelloKnownFlags = 0;      // no Hello flag is defined yet
+// One WriteVec/ReadVec: at most this many pieces (its frame stays under 56.1 KiB) and bytes.
+inline constexpr uint32_t kMaxVectorPieces = 2048;
+inline constexpr uint64_t kMaxVectorBytes = uint64_t{1} << 32;
 
 enum class FrameType : uint8_t {
   kHello = 1,
@@ -104,6 +114,8 @@ enum class FrameType : uint8_t {
   kReadData = 13,
   kSendInline = 14,
   kHeartbeat = 15,
+  kWriteVec = 16,
+  kReadVec = 17,
 };
 
 // "Hello", "HelloAck", ...; "unknown" for a value outside the enum.
@@ -253,6 +265,32 @@ struct SendInline {
   }
 };
 
+// One piece of a vector request: [addr, +len) inside the peer's advertisement `token`.
+struct VecPiece {
+  uint64_t addr = 0;
+  uint32_t len = 0;
+  AccessToken token;
+  bool operator==(const VecPiece&) const = default;
+};
+
+struct WriteVec {
+  static constexpr FrameType kType = FrameType::kWriteVec;
+  uint64_t xfer_id = 0;
+  std::vector<VecPiece> pieces;
+  bool operator==(const WriteVec&) const = default;
+};
+
+struct ReadVec {
+  static constexpr FrameType kType = FrameType::kReadVec;
+  uint64_t xfer_id = 0;
+  std::vector<VecPiece> pieces;
+  bool operator==(const ReadVec&) const = default;
+};
+
+// Whether two pieces share a byte (adjacent pieces do not). Ascending pieces are checked in one
+// pass; others are sorted in `scratch` (reused: no allocation once it is large enough).
+bool piecesOverlap(std::span<const VecPiece> pieces, std::vector<VecPiece>* scratch);
+
 // The field rules that decode() enforces, for a message about to be encoded.
 // kInvalidArgument with a message naming the field.
 Status validate(const Hello& msg);
@@ -270,6 +308,8 @@ Status validate(const Heartbeat& msg);
 Status validate(const WriteInline& msg);
 Status validate(const ReadData& msg);
 Status validate(const SendInline& msg);
+Status validate(const WriteVec& msg);
+Status validate(const ReadVec& msg);
 
 // Appends one whole frame (header + payload) to *out; existing contents are kept.
 void encode(const Hello& msg, std::vector<uint8_t>* out);
@@ -287,6 +327,8 @@ void encode(const Heartbeat& msg, std::vector<uint8_t>* out);
 void encode(const WriteInline& msg, std::vector<uint8_t>* out);
 void encode(const ReadData& msg, std::vector<uint8_t>* out);
 void encode(const SendInline& msg, std::vector<uint8_t>* out);
+void encode(const WriteVec& msg, std::vector<uint8_t>* out);
+void encode(const ReadVec& msg, std::vector<uint8_t>* out);
 
 // Decodes a payload (the payload_len bytes after a header whose type matched). kProtocolError
 // on any deviation; *out is set only on success.
@@ -305,5 +347,7 @@ Status decode(const uint8_t* payload, size_t len, Heartbeat* out);
 Status decode(const uint8_t* payload, size_t len, WriteInline* out);
 Status decode(const uint8_t* payload, size_t len, ReadData* out);
 Status decode(const uint8_t* payload, size_t len, SendInline* out);
+Status decode(const uint8_t* payload, size_t len, WriteVec* out);
+Status decode(const uint8_t* payload, size_t len, ReadVec* out);
 
 }  // namespace tcpxp::control

@@ -5,6 +5,7 @@
 //                   CUDA stream per direction, in transfer order over all channels
 //   unpack_path.cc  TCPX's GPU receive: bytes land in bounce pages, a gather copies them out
 //   inline_path.cc  small transfers whose bytes travel inside a control frame
+//   vector_path.cc  one-sided vectors: pieces gathered into / scattered from host staging slots
 // A path owns its pools, streams and ordering; the engine's channels only call the steps below,
 // in this order, and never ask which path a piece takes:
 //   queued -> prepare (until ready) -> [sends: copied?] -> buffer -> (post) -> posted
@@ -26,6 +27,12 @@
 
 namespace tcpxp::datapath {
 
+// One buffer of a vector transfer (its pieces are moved as one stream of their total).
+struct IoSpan {
+  char* ptr = nullptr;
+  uint32_t len = 0;
+};
+
 // One piece of a transfer, as a path sees it: at most one transport request.
 struct Piece {
   char* user = nullptr;  // the user's bytes of this piece
@@ -39,6 +46,11 @@ struct Piece {
   int slot = -1;        // path state: staging slot
   int event = -1;       // path state: GPU event of a copy or gather in flight
   int64_t copy_ns = 0;  // when a staging copy of a send started (tracing), 0 if none
+  // Vector path: the piece is `len` bytes of the transfer's spans, from byte `span_skip` of
+  // spans[span_first] on (`user` is unused).
+  const IoSpan* spans = nullptr;
+  uint32_t span_first = 0;
+  uint32_t span_skip = 0;
 };
 
 // What the transport is handed for a piece.
@@ -136,6 +148,7 @@ std::unique_ptr<DataPath> makeDirectPath();
 Status makeStagedPath(const PathParams& params, std::unique_ptr<DataPath>* out);
 Status makeUnpackPath(const PathParams& params, std::unique_ptr<DataPath>* out);
 std::unique_ptr<DataPath> makeInlinePath(const PathParams& params);
+Status makeVectorPath(const PathParams& params, std::unique_ptr<DataPath>* out);
 
 // Sends of this many staged pieces may be copied ahead of their posting, per channel: the
 // copies queue on one stream for all channels, and 4 left the copy engine idle between them

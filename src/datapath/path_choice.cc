@@ -12,11 +12,18 @@ const char* pathKindName(PathKind kind) {
       return "unpack";
     case PathKind::kInline:
       return "inline";
+    case PathKind::kVector:
+      return "vector";
   }
   return "?";
 }
 
 PathChoice choosePath(const BufferFacts& b, const TransportCaps& caps) {
+  if (b.vector) {
+    return {PathKind::kVector,
+            "pieces of a vector: gathered into (scattered from) staging slots of one chunk, so "
+            "the transport sees chunk-sized requests whatever the piece size"};
+  }
   if (b.inline_allowed) {
     return {PathKind::kInline,
             "at most UCCL_TCPX_INLINE_BYTES: the bytes travel in one control "

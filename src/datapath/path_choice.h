@@ -14,6 +14,7 @@ enum class PathKind : uint8_t {
   kStaged,  // GPU memory over a host-only transport: copies through pinned staging slots
   kUnpack,  // TCPX GPU receive: bytes land in bounce pages, a gather copies them out
   kInline,  // small transfers: the bytes travel inside one control frame
+  kVector,  // one-sided vectors: pieces gathered into / scattered from host staging slots
 };
 const char* pathKindName(PathKind kind);
 
@@ -31,6 +32,8 @@ struct BufferFacts {
   // Whether this transfer may go inline at all: its size is within UCCL_TCPX_INLINE_BYTES and
   // the connection's inline window has room (see Connection).
   bool inline_allowed = false;
+  // The pieces of a WriteVec/ReadVec: many small buffers moved as one stream.
+  bool vector = false;
 };
 
 struct PathChoice {

@@ -18,6 +18,8 @@ Status PathSet::make(PathKind kind, int device, std::unique_ptr<DataPath>* out) 
     case PathKind::kInline:
       *out = makeInlinePath(p);
       return Status::ok();
+    case PathKind::kVector:
+      return makeVectorPath(p, out);
   }
   return Status(Code::kInternal, "unknown data path");
 }

@@ -36,7 +36,7 @@ class PathSet {
 
   PathParams params_;
   TransportCaps caps_;
-  std::array<std::unique_ptr<DataPath>, 4> paths_;  // by PathKind
+  std::array<std::unique_ptr<DataPath>, 5> paths_;  // by PathKind
 };
 
 }  // namespace tcpxp::datapath

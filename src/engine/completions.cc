@@ -13,7 +13,7 @@ uint64_t Completions::open(int parts) {
   return id;
 }
 
-void Completions::finish(uint64_t id, const Status& status, size_t bytes) {
+void Completions::finish(uint64_t id, const Status& status, size_t bytes, int parts) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = slots_.find(id);
@@ -21,7 +21,7 @@ void Completions::finish(uint64_t id, const Status& status, size_t bytes) {
     Slot& s = it->second;
     if (!status.isOk() && s.status.isOk()) s.status = status;
     s.bytes += bytes;
-    --s.parts_left;
+    s.parts_left -= parts;
   }
   finishes_.fetch_add(1, std::memory_order_release);
   cv_.notify_all();

@@ -18,7 +18,8 @@ class Completions {
  public:
   uint64_t open(int parts = 1);
   // Adds parts to an open slot (a vector call that fans out after open()).
-  void finish(uint64_t id, const Status& status, size_t bytes = 0);
+  // `parts` of the slot finished (a batched vector finishes all its segments at once).
+  void finish(uint64_t id, const Status& status, size_t bytes = 0, int parts = 1);
   // kNotFound for an unknown or already released id.
   Status poll(uint64_t id, bool* done, size_t* bytes);
   // Waits until done, `timeout_ms` passes (kTimeout, the slot stays open), or `interrupted()`

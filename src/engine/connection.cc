@@ -323,7 +323,8 @@ void Connection::fail(const Status& why) {
         bool ok = x->kind == XferKind::kRead ? x->state == XferState::kAwaitPeer
                                              : x->state == XferState::kAwaitLocal;
         if (x->api_id)
-          ctx_.completions.finish(x->api_id, ok ? Status::ok() : failed, ok ? x->size : 0);
+          ctx_.completions.finish(x->api_id, ok ? Status::ok() : failed, ok ? x->size : 0,
+                                  x->parts);
       },
       [&](Transfer& recv) {
         if (recv.api_id) ctx_.completions.finish(recv.api_id, failed);

@@ -19,6 +19,11 @@
 // A refused request gets a Nack instead and nothing is posted or written. Transfers of at most
 // UCCL_TCPX_INLINE_BYTES carry their bytes in the control frame (SendInline, WriteInline,
 // ReadData) and skip the channels.
+// One-sided vectors (several buffers against one advertisement) travel as one transfer:
+// WriteVec/ReadVec list the peer's pieces, the bytes move as one stream of their total through
+// the channels (gathered and scattered by datapath/vector_path.cc), one Cts, one Done, one
+// completion. The destination's pieces must not overlap (refused: the chunks land in any order);
+// adjacent pieces and overlapping sources are fine.
 #pragma once
 
 #include <chrono>
@@ -90,6 +95,12 @@ class Connection {
                control::AccessToken token, uint32_t remote_mr);
   Status read(uint64_t api, RegRef reg, char* ptr, size_t size, uint64_t remote_addr,
               control::AccessToken token, uint32_t remote_mr);
+  // A vector: local[i] <-> remote[i] (equal lengths, none empty, checked by the caller, with
+  // the overlap rule above); `parts`: the API segments it covers.
+  Status writeVec(uint64_t api, int parts, std::vector<RegRef> regs,
+                  std::vector<datapath::IoSpan> local, std::vector<control::VecPiece> remote);
+  Status readVec(uint64_t api, int parts, std::vector<RegRef> regs,
+                 std::vector<datapath::IoSpan> local, std::vector<control::VecPiece> remote);
   Status notify(const std::string& name, const std::string& msg);
 
  private:
@@ -118,6 +129,7 @@ class Connection {
   Status onWriteInline(const control::WriteInline& m);
   Status onReadData(const control::ReadData& m);
   Status onSendInline(const control::SendInline& m);
+  Status onVector(bool is_write, uint64_t id, const std::vector<control::VecPiece>& pieces);
   // A request the peer made and this side refused: logged at most once a second (counted).
   void logRefusal(const char* what, uint64_t size, const std::string& why);
   // Whether a transfer of `size` bytes goes inside a control frame.
@@ -172,6 +184,8 @@ class Connection {
   size_t inline_sends_ = 0;           // our SendInlines the peer has not answered yet
   size_t buffered_inline_sends_ = 0;  // the peer's, in table_.offers (at most kMaxInlineSends)
   std::vector<Transfer*> finished_;   // one entry per piece finished this turn
+  size_t served_vector_pieces_ = 0;   // of the peer's vectors being served (kMaxServedVector..)
+  std::vector<control::VecPiece> overlap_scratch_;
 };
 
 }  // namespace tcpxp::engine

@@ -340,6 +340,34 @@ Status Endpoint::advertise(ConnId conn, MrId mr, void* ptr, size_t size, FifoBlo
   });
 }
 
+namespace {
+
+// Where the batched vector (WriteVec/ReadVec) starting at segment `begin` ends: the run of
+// segments in one kind of local memory, each under 4 GiB, within the frame's limits of pieces
+// and bytes. Empty segments ride along (nothing to move).
+// Vectors of at most this many pieces whose bytes fit the inline limit stay inline frames.
+constexpr size_t kInlineVectorPieces = 16;
+
+size_t vectorRunEnd(std::span<const Segment> segs, const std::vector<RegRef>& regs, size_t begin,
+                    size_t* pieces) {
+  size_t end = begin;
+  uint64_t total = 0;
+  *pieces = 0;
+  for (; end < segs.size(); ++end) {
+    const Segment& s = segs[end];
+    if (regs[end]->device != regs[begin]->device || regs[end]->kind() != regs[begin]->kind() ||
+        s.size > UINT32_MAX || total + s.size > control::kMaxVectorBytes ||
+        (s.size > 0 && *pieces == control::kMaxVectorPieces)) {
+      break;
+    }
+    total += s.size;
+    if (s.size > 0) ++*pieces;
+  }
+  return end;
+}
+
+}  // namespace
+
 Status Endpoint::submit(Op op, ConnId conn, std::span<const Segment> segs, XferId* out) {
   if (segs.empty()) return Status(Code::kInvalidArgument, "no buffers given");
   // Decode FifoItems before touching the driver: a bad blob is the caller's error.
@@ -383,8 +411,76 @@ Status Endpoint::submit(Op op, ConnId conn, std::span<const Segment> segs, XferI
                                                   std::to_string(segs[i].mr));
       }
     }
-    for (; started < segs.size(); ++started) {
+    // One-sided vectors: the destination's pieces must not overlap (a batched vector's chunks
+    // land in any order; the rule holds for every vector, batched or not, so that a vector's
+    // meaning does not depend on its size or UCCL_TCPX_VECTOR_BATCH).
+    if ((op == Op::kWrite || op == Op::kRead) && segs.size() > 1) {
+      std::vector<control::VecPiece> dst, scratch;
+      for (size_t k = 0; k < segs.size(); ++k) {
+        if (segs[k].size == 0) continue;
+        if (segs[k].size > UINT64_MAX - items[k].addr) {
+          return Status(Code::kInvalidArgument,
+                        "segment " + std::to_string(k) + ": remote range wraps around");
+        }
+        uint64_t at = op == Op::kWrite ? items[k].addr : reinterpret_cast<uint64_t>(segs[k].ptr);
+        // Sizes over 4 GiB: the overlap check only needs [at, +size) (never sent as a piece).
+        for (uint64_t off = 0; off < segs[k].size; off += UINT32_MAX) {
+          dst.push_back({at + off,
+                         static_cast<uint32_t>(std::min<uint64_t>(UINT32_MAX, segs[k].size - off)),
+                         {}});
+        }
+      }
+      if (control::piecesOverlap(dst, &scratch)) {
+        return Status(Code::kInvalidArgument,
+                      std::string("vector ") + (op == Op::kWrite ? "write" : "read") +
+                          ": the destination pieces overlap (refused: they would land in any "
+                          "order)");
+      }
+    }
+    // Runs of at least two pieces, more bytes than UCCL_TCPX_INLINE_BYTES or more than
+    // kInlineVectorPieces pieces, become one WriteVec/ReadVec (planned before anything starts).
+    std::vector<size_t> run_end(segs.size(), 0);  // run_end[i] > i: a batched run starts at i
+    bool batch = driver_->config().vector_batch && (op == Op::kWrite || op == Op::kRead);
+    for (size_t i = 0; batch && i < segs.size();) {
+      size_t pieces = 0;
+      size_t end = vectorRunEnd(segs, regs, i, &pieces);
+      uint64_t total = 0;
+      for (size_t k = i; k < end; ++k) total += segs[k].size;
+      // A few pieces the inline limit holds keep their inline frames: one round trip, no
+      // channel; more pieces cost more frames than one WriteVec/ReadVec round.
+      if (pieces < 2 || (total <= static_cast<uint64_t>(driver_->config().inline_bytes) &&
+                         pieces <= kInlineVectorPieces)) {
+        i = std::max(end, i + 1);  // its segments go one by one
+        continue;
+      }
+      run_end[i] = end;
+      i = end;
+    }
+    while (started < segs.size()) {
       size_t i = started;
+      if (run_end[i] > i) {
+        size_t end = run_end[i];
+        std::vector<RegRef> run_regs;
+        std::vector<datapath::IoSpan> local;
+        std::vector<control::VecPiece> remote;
+        for (size_t k = i; k < end; ++k) {
+          if (segs[k].size == 0) continue;
+          if (run_regs.empty() || run_regs.back() != regs[k]) run_regs.push_back(regs[k]);
+          local.push_back({static_cast<char*>(segs[k].ptr), static_cast<uint32_t>(segs[k].size)});
+          remote.push_back({items[k].addr, static_cast<uint32_t>(segs[k].size), items[k].token});
+        }
+        int parts = static_cast<int>(end - i);
+        if (op == Op::kWrite) {
+          TCPXP_RETURN_IF_ERROR(
+              c->writeVec(slot, parts, std::move(run_regs), std::move(local), std::move(remote)));
+        } else {
+          TCPXP_RETURN_IF_ERROR(
+              c->readVec(slot, parts, std::move(run_regs), std::move(local), std::move(remote)));
+        }
+        started = end;
+        continue;
+      }
+      ++started;
       char* p = static_cast<char*>(segs[i].ptr);
       switch (op) {
         case Op::kSend:

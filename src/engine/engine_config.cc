@@ -51,6 +51,11 @@ constexpr KnobDoc kMetricsPort{
 constexpr KnobDoc kTrace{
     "UCCL_TCPX_TRACE", "unset (off)",
     "PREFIX: each piece's stage times to PREFIX.<pid>.<conn>.csv (scripts/trace_report.py)"};
+constexpr KnobDoc kVectorBatch{
+    "UCCL_TCPX_VECTOR_BATCH", "1",
+    "one-sided vectors travel as one request of all their pieces (WriteVec/ReadVec); 0 = each "
+    "piece its own transfer",
+    boolKnob()};
 constexpr KnobDoc kEmulateGpuBuffers{
     "UCCL_TCPX_EMULATE_GPU_BUFFERS", "0",
     "tests: with the UNPACK emulation and no GPU, host buffers take the GPU receive path",
@@ -64,6 +69,7 @@ const std::vector<KnobDoc>& engineKnobs() {
       kInlineBytes,    kDevs,         kBootstrapPortBase, kTimeoutMs,
       kMaxConnections, kStagingBytes, kLogLevelKnob,      kPinThreadsKnob,
       kMetricsPort,    kTrace,        kGpuKnob,           kEmulateGpuBuffers,
+      kVectorBatch,
   };
   return knobs;
 }
@@ -92,6 +98,7 @@ EngineConfig EngineConfig::fromEnv() {
   c.trace_prefix = envString(kTrace.name, "");
   c.staging_bytes = envInt(kStagingBytes, c.staging_bytes);
   c.emulate_gpu_buffers = envBool(kEmulateGpuBuffers, false);
+  c.vector_batch = envBool(kVectorBatch, true);
   return c;
 }
 

@@ -19,6 +19,8 @@ inline constexpr int64_t kMaxChunkBytes = (4 << 20) - 1;  // a TCPX request stay
 // no honest peer gets near it); past the second the peer's request is refused (Nack).
 inline constexpr size_t kMaxPendingOffers = 65536;    // its Sends waiting for a recv()
 inline constexpr size_t kMaxServedTransfers = 65536;  // its writes and reads being served
+// The pieces of its vector writes and reads being served (16 bytes each held): past it, Nack.
+inline constexpr size_t kMaxServedVectorPieces = size_t{1} << 20;
 // Control output queued for one peer: past the first, transfers stop using inline frames (their
 // bytes take the channels, which the peer's reading paces); past the second this side stops
 // reading the peer's frames until the queue drains (a peer that never reads goes silent to us
@@ -50,6 +52,7 @@ struct EngineConfig {
   int metrics_port = 0;              // Prometheus text endpoint on port + GPU index; 0 = off
   std::string trace_prefix;          // per-piece stage times to PREFIX.<pid>.<conn>.csv; "" = off
   bool emulate_gpu_buffers = false;  // tests: UNPACK emulation without a GPU (endpoint.cc)
+  bool vector_batch = true;          // one-sided vectors as WriteVec/ReadVec (connection.h)
   // A value the engine does not fall back from (an unknown UCCL_P2P_TRANSPORT), as
   // "NAME=VALUE: what is wrong (accepted: ...)"; Endpoint::create fails with it. "" = none.
   std::string error;

@@ -16,9 +16,9 @@
 
 namespace tcpxp::engine {
 
-// The control protocol's version in Hello; a different one is refused. 3: 128-bit access tokens,
-// Heartbeat frames; 2: Cts names the first channel, inline frames.
-inline constexpr uint32_t kEngineVersion = 3;
+// The control protocol's version in Hello; a different one is refused. 4: WriteVec/ReadVec;
+// 3: 128-bit access tokens, Heartbeat frames; 2: Cts names the first channel, inline frames.
+inline constexpr uint32_t kEngineVersion = 4;
 
 class Handshake {
  public:

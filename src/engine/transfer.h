@@ -4,6 +4,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <vector>
+
+#include "datapath/data_path.h"
 
 namespace tcpxp::engine {
 
@@ -53,6 +56,12 @@ struct Transfer {
   size_t size = 0;         // bytes to move (recv: capacity until matched)
   size_t chunks = 0;       // pieces posted on channels
   size_t chunks_done = 0;  // pieces whose request completed (and, receiving, landed)
+  // A vector (WriteVec/ReadVec, either side): the local buffers, moved as one stream of `size`
+  // bytes (`ptr` is the first's); the registrations of the initiator's buffers besides `reg`;
+  // the API parts (vector segments) its completion finishes.
+  std::vector<datapath::IoSpan> spans;
+  std::vector<RegRef> span_regs;
+  int parts = 1;
 };
 
 }  // namespace tcpxp::engine

@@ -107,6 +107,44 @@ Status Connection::read(uint64_t api, RegRef reg, char* ptr, size_t size, uint64
   return Status::ok();
 }
 
+namespace {
+size_t spanBytes(const std::vector<datapath::IoSpan>& spans) {
+  size_t total = 0;
+  for (const datapath::IoSpan& s : spans) total += s.len;
+  return total;
+}
+}  // namespace
+
+Status Connection::writeVec(uint64_t api, int parts, std::vector<RegRef> regs,
+                            std::vector<datapath::IoSpan> local,
+                            std::vector<control::VecPiece> remote) {
+  control::WriteVec m{0, std::move(remote)};
+  TCPXP_RETURN_IF_ERROR(control::validate(m));
+  size_t total = spanBytes(local);
+  Transfer* x = table_.addMine(api, XferKind::kWrite, regs.front(), local.front().ptr, total);
+  x->spans = std::move(local);
+  x->span_regs = std::move(regs);
+  x->parts = parts;
+  m.xfer_id = x->id;
+  ctrl_.send(m);
+  return Status::ok();
+}
+
+Status Connection::readVec(uint64_t api, int parts, std::vector<RegRef> regs,
+                           std::vector<datapath::IoSpan> local,
+                           std::vector<control::VecPiece> remote) {
+  control::ReadVec m{0, std::move(remote)};
+  TCPXP_RETURN_IF_ERROR(control::validate(m));
+  size_t total = spanBytes(local);
+  Transfer* x = table_.addMine(api, XferKind::kRead, regs.front(), local.front().ptr, total);
+  x->spans = std::move(local);
+  x->span_regs = std::move(regs);
+  x->parts = parts;
+  m.xfer_id = x->id;
+  ctrl_.send(m);
+  return Status::ok();
+}
+
 Status Connection::notify(const std::string& name, const std::string& msg) {
   control::Notify n{name, msg};
   TCPXP_RETURN_IF_ERROR(control::validate(n));
@@ -118,19 +156,39 @@ Status Connection::notify(const std::string& name, const std::string& msg) {
 
 Status Connection::postPieces(Transfer* x, bool receiving, size_t first) {
   datapath::DataPath* path = nullptr;
+  bool vector = !x->spans.empty();
   TCPXP_RETURN_IF_ERROR(
       paths_->forBuffer({.gpu_memory = x->reg->kind() == transport::MemKind::kCuda,
                          .receiving = receiving,
-                         .size = x->size},
+                         .size = x->size,
+                         .vector = vector},
                         x->reg->device, &path));
   x->chunks = chunkCount(x->size);
   x->state = XferState::kMoving;
+  uint32_t span = 0;  // vector: where the next chunk starts in x->spans
+  size_t skip = 0;
   for (size_t i = 0; i < x->chunks; ++i) {
     size_t off = i * chunk_bytes_;
+    size_t len = std::min(chunk_bytes_, x->size - off);
     ChunkOp op;
     op.xfer = x;
     op.path = path;
-    op.piece = pieceOf(*x->reg, x->ptr + off, std::min(chunk_bytes_, x->size - off), receiving);
+    op.piece = pieceOf(*x->reg, x->ptr + off, len, receiving);
+    if (vector) {
+      op.piece.user = nullptr;
+      op.piece.spans = x->spans.data();
+      op.piece.span_first = span;
+      op.piece.span_skip = static_cast<uint32_t>(skip);
+      for (size_t left = len; left > 0;) {
+        size_t take = std::min<size_t>(x->spans[span].len - skip, left);
+        left -= take;
+        skip += take;
+        if (skip == x->spans[span].len) {
+          ++span;
+          skip = 0;
+        }
+      }
+    }
     Channel& ch = channels_[(first + i) % channels_.size()];
     if (receiving) {
       ch.queueRecv(op);
@@ -315,6 +373,69 @@ Status Connection::onWriteOrRead(bool is_write, uint64_t id, uint64_t addr, uint
   return Status::ok();
 }
 
+// A vector: every piece passes the same check as a Write or Read of it alone; a destination's
+// pieces must not overlap (the chunks land in any order).
+Status Connection::onVector(bool is_write, uint64_t id,
+                            const std::vector<control::VecPiece>& pieces) {
+  control::Initiator who =
+      is_write ? control::Initiator::kDataSender : control::Initiator::kDataReceiver;
+  const char* what = is_write ? "vector write" : "vector read";
+  auto refuse = [&](Code code, const std::string& msg, const std::string& why, uint64_t size) {
+    logRefusal(what, size, why.empty() ? msg : why);
+    ctrl_.send(control::Nack{id, who, code, msg});
+    return Status::ok();
+  };
+  if (table_.theirsCount() >= kMaxServedTransfers ||
+      served_vector_pieces_ + pieces.size() > kMaxServedVectorPieces) {
+    return refuse(Code::kResourceExhausted,
+                  "busy: this side serves at most " + std::to_string(kMaxServedTransfers) +
+                      " requests and " + std::to_string(kMaxServedVectorPieces) +
+                      " vector pieces of one connection at once",
+                  "", 0);
+  }
+  if (is_write && control::piecesOverlap(pieces, &overlap_scratch_)) {
+    return refuse(Code::kRefused, "vector write: its pieces overlap", "", 0);
+  }
+  std::vector<datapath::IoSpan> spans(pieces.size());
+  std::vector<RegRef> regs;  // the distinct registrations, in piece order (kept alive)
+  size_t total = 0;
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    RegRef piece_reg;
+    char* local = nullptr;
+    std::string why;
+    Status st = ctx_.registry.authorize(pieces[i].token, pieces[i].addr, pieces[i].len, id_,
+                                        &piece_reg, &local, &why);
+    if (!st.isOk()) {
+      // The same answer as any denied access (registry.h); the log names the piece.
+      return refuse(st.code(), st.message(), "piece " + std::to_string(i) + ": " + why,
+                    pieces[i].len);
+    }
+    if (regs.empty() || piece_reg != regs.back()) {
+      // One kind of memory per vector: it decides how the pieces are copied.
+      if (!regs.empty() &&
+          (piece_reg->device != regs[0]->device || piece_reg->kind() != regs[0]->kind())) {
+        return refuse(Code::kRefused,
+                      "vector: piece " + std::to_string(i) +
+                          " lies in another kind of memory than piece 0 (one vector: all host "
+                          "memory or all on one GPU)",
+                      "", pieces[i].len);
+      }
+      regs.push_back(std::move(piece_reg));
+    }
+    spans[i] = {local, pieces[i].len};
+    total += pieces[i].len;
+  }
+  Transfer* x = table_.addTheirs(
+      TransferTable::make(id, 0, is_write ? XferKind::kServeWrite : XferKind::kServeRead,
+                          regs.front(), spans.front().ptr, total));
+  x->spans = std::move(spans);
+  x->span_regs = std::move(regs);
+  served_vector_pieces_ += x->spans.size();
+  if (is_write) return postAndClear(x, control::Initiator::kDataSender);
+  ctrl_.send(control::ReadOk{id});
+  return Status::ok();
+}
+
 Status Connection::onReadOk(const control::ReadOk& m) {
   Transfer* x = table_.findMine(m.xfer_id);
   if (x == nullptr || x->kind != XferKind::kRead || x->state != XferState::kRequested) {
@@ -439,6 +560,16 @@ Status Connection::onTransferFrame(control::FrameType type, const uint8_t* p, si
         TCPXP_RETURN_IF_ERROR(claimPeerId(m.xfer_id));
         return onSendInline(m);
       });
+    case FrameType::kWriteVec:
+      return decodeThen<control::WriteVec>(p, n, [&](const auto& m) {
+        TCPXP_RETURN_IF_ERROR(claimPeerId(m.xfer_id));
+        return onVector(true, m.xfer_id, m.pieces);
+      });
+    case FrameType::kReadVec:
+      return decodeThen<control::ReadVec>(p, n, [&](const auto& m) {
+        TCPXP_RETURN_IF_ERROR(claimPeerId(m.xfer_id));
+        return onVector(false, m.xfer_id, m.pieces);
+      });
     default:
       return Status(Code::kProtocolError, "unexpected frame type");
   }
@@ -474,7 +605,10 @@ void Connection::onPiecesDone(Transfer* x) {
 
 void Connection::complete(Transfer* x, const Status& status) {
   if (x->state == XferState::kInline && x->kind == XferKind::kSend) --inline_sends_;
-  if (x->api_id) ctx_.completions.finish(x->api_id, status, status.isOk() ? x->size : 0);
+  if (!initiatedHere(x->kind)) served_vector_pieces_ -= x->spans.size();
+  if (x->api_id) {
+    ctx_.completions.finish(x->api_id, status, status.isOk() ? x->size : 0, x->parts);
+  }
   table_.erase(x);
 }
 

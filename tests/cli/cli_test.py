@@ -256,6 +256,40 @@ def check_bench_gpus(tool):
                f"bench --local {' '.join(args)} exits 2 with '{message}'", out, err)
 
 
+def check_bench_vectors(tool):
+    """writev/readv rows beside write/read of the same size, --kv, every byte verified."""
+    with tempfile.TemporaryDirectory() as tmp:
+        rc, out, err = run(tool, "bench", "--local", "--host", "--mode", "write,read,writev,readv",
+                           "--sizes", "64K,1M", "--pieces", "64", "--iters", "3", "--verify",
+                           "--json", "out.json", cwd=tmp)
+        expect(rc == 0, f"bench writev/readv --verify exits 0 (got {rc})", out, err)
+        with open(os.path.join(tmp, "out.json")) as f:
+            report = json.load(f)
+    for mode in ("writev", "readv"):
+        for size, piece in (("64 KiB", "1 KiB"), ("1 MiB", "16 KiB")):
+            row = re.search(rf"^{mode} +{size} +([0-9.]+) +[0-9.]+\n +64 pieces of {piece}; per "
+                            r"transfer p50 ([0-9.]+) us, p99 ([0-9.]+) us$", out, re.M)
+            expect(row and float(row[1]) > 0 and 0 < float(row[2]) <= float(row[3]),
+                   f"a {mode} row of {size} with its pieces, p50 and p99", out)
+    vec = [r for r in report["results"] if r["mode"] in ("writev", "readv")]
+    expect(len(vec) == 4 and all(r["pieces"] == 64 and 0 < r["p50_us"] <= r["p99_us"]
+                                 for r in vec),
+           "the JSON's vector rows carry pieces, p50_us and p99_us", json.dumps(vec, indent=1))
+    expect(all("pieces" not in r for r in report["results"] if r["mode"] in ("write", "read")),
+           "contiguous rows carry no pieces", json.dumps(report["results"], indent=1))
+    rc, out, err = run(tool, "bench", "--local", "--host", "--kv", "4x8x4K", "--inflight", "2",
+                       "--iters", "4", "--verify")
+    expect(rc == 0 and "KV cache read (--kv 4x8x4K)" in out
+           and re.search(r"^readv +128 KiB +[0-9.]+ +[0-9.]+\n +32 pieces of 4 KiB", out, re.M),
+           "bench --kv 4x8x4K: one readv row of 32 pieces, verified", out, err)
+    for bad, says in ((["--sizes", "1000", "--mode", "readv", "--pieces", "3"], "equal pieces"),
+                      (["--kv", "4x8"], "LAYERSxBLOCKSxBYTES"),
+                      (["--kv", "4x8x4K", "--sizes", "1M"], "--kv sets the size"),
+                      (["--pieces", "4", "--piece-bytes", "4K"], "not both")):
+        rc, out, err = run(tool, "bench", "--local", "--host", *bad)
+        expect(rc == 2 and says in err, f"bench {' '.join(bad)}: exit 2 saying '{says}'", out, err)
+
+
 def check_info(tool):
     rc, out, err = run(tool, "info")
     expect(rc == 0, f"info exits 0 (got {rc})", out, err)
@@ -452,6 +486,7 @@ def main():
         sys.exit(__doc__)
     tool, check = sys.argv[1], sys.argv[2]
     checks = {"demo": check_demo, "bench": check_bench, "bench_gpus": check_bench_gpus,
+              "bench_vectors": check_bench_vectors,
               "info": check_info, "usage": check_usage, "env": check_env, "help": check_help}
     if check not in checks:
         sys.exit(f"unknown check {check}; one of {sorted(checks)}")

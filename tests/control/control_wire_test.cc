@@ -196,6 +196,8 @@ TEST(ControlWireHeader, ChecksPayloadLengthPerType) {
       {FrameType::kReadData, 8, 8 + 65536},
       {FrameType::kSendInline, 8, 8 + 65536},
       {FrameType::kHeartbeat, 0, 0},
+      {FrameType::kWriteVec, 16 + 28, 16 + 28 * 2048},
+      {FrameType::kReadVec, 16 + 28, 16 + 28 * 2048},
   };
   for (const Rule& rule : rules) {
     SCOPED_TRACE(frameTypeName(rule.type));
@@ -229,6 +231,8 @@ TEST(ControlWireHeader, TypeNames) {
   EXPECT_STREQ(frameTypeName(FrameType::kNotify), "Notify");
   EXPECT_STREQ(frameTypeName(FrameType::kBye), "Bye");
   EXPECT_STREQ(frameTypeName(FrameType::kHeartbeat), "Heartbeat");
+  EXPECT_STREQ(frameTypeName(FrameType::kWriteVec), "WriteVec");
+  EXPECT_STREQ(frameTypeName(FrameType::kReadVec), "ReadVec");
   EXPECT_STREQ(frameTypeName(static_cast<FrameType>(0)), "unknown");
   EXPECT_STREQ(frameTypeName(static_cast<FrameType>(200)), "unknown");
 }
@@ -502,6 +506,76 @@ TEST(ControlWireInline, RejectsOversizeDataReservedBitsAndWrapping) {
   for (size_t i = 36; i < 40; ++i) EXPECT_EQ(mutatedPayload(good, i, 1), Code::kProtocolError) << i;
   WriteInline wraps{1, UINT64_MAX - 2, {2, 9}, 3, four};
   EXPECT_EQ(validate(wraps).code(), Code::kInvalidArgument);
+}
+
+std::vector<VecPiece> vecPieces(size_t n) {
+  std::vector<VecPiece> v(n);
+  for (size_t i = 0; i < n; ++i) {
+    v[i] = {0x10000 + 3 * i * 4096 + i, static_cast<uint32_t>(1 + i * 7), {i + 1, ~i}};
+  }
+  return v;
+}
+
+TEST(ControlWireVector, RoundTripsFromOneToTheMostPieces) {
+  // expectWellFormed mutates every byte (quadratic): a few pieces; the most, a round trip.
+  for (size_t n : {size_t{1}, size_t{2}, size_t{5}}) {
+    SCOPED_TRACE(n);
+    expectWellFormed(WriteVec{7, vecPieces(n)});
+    expectWellFormed(ReadVec{8, vecPieces(n)});
+  }
+  WriteVec most{7, vecPieces(kMaxVectorPieces)};
+  ASSERT_EQ(payloadOf(most).size(), 16 + 28 * size_t{kMaxVectorPieces});
+  WriteVec back;
+  ASSERT_TRUE(decodeFrame(frameOf(most), &back).isOk());
+  EXPECT_EQ(back, most);
+  // The layout drawn in control_wire.h: id, count, reserved, then addr | len | token per piece.
+  std::vector<uint8_t> p = payloadOf(ReadVec{0x0102, {{0xAABB, 5, {0x11, 0x22}}}});
+  EXPECT_EQ(p[0], 0x02);
+  EXPECT_EQ(p[8], 1);      // count
+  EXPECT_EQ(p[16], 0xBB);  // addr
+  EXPECT_EQ(p[24], 5);     // len
+  EXPECT_EQ(p[28], 0x11);  // token.lo
+  EXPECT_EQ(p[36], 0x22);  // token.hi
+}
+
+TEST(ControlWireVector, RejectsBadCountsEmptyOrWrappingPiecesAndTooManyBytes) {
+  EXPECT_EQ(validate(WriteVec{1, {}}).code(), Code::kInvalidArgument);
+  EXPECT_EQ(validate(ReadVec{1, vecPieces(kMaxVectorPieces + 1)}).code(), Code::kInvalidArgument);
+  EXPECT_EQ(validate(WriteVec{1, {{0x1000, 0, {1, 1}}}}).code(), Code::kInvalidArgument);
+  EXPECT_EQ(validate(WriteVec{1, {{UINT64_MAX - 2, 4, {1, 1}}}}).code(), Code::kInvalidArgument);
+  std::vector<VecPiece> big(2, VecPiece{0, UINT32_MAX, {1, 1}});
+  big[1].addr = UINT32_MAX;
+  EXPECT_EQ(validate(WriteVec{1, big}).code(), Code::kInvalidArgument);  // 8 GiB > 4 GiB
+  // On the wire: the same rules, plus a count that must match the payload and zero reserved.
+  WriteVec good{1, vecPieces(3)};
+  ASSERT_EQ(decodePayload<WriteVec>(payloadOf(good)), Code::kOk);
+  EXPECT_EQ(mutatedPayload(good, 8, 2), Code::kProtocolError);      // count 2, 3 pieces
+  EXPECT_EQ(mutatedPayload(good, 8, 4), Code::kProtocolError);      // count 4, 3 pieces
+  EXPECT_EQ(mutatedPayload(good, 8, 0), Code::kProtocolError);      // count 0
+  EXPECT_EQ(mutatedPayload(good, 11, 0x80), Code::kProtocolError);  // count 2^31 + 3
+  EXPECT_EQ(mutatedPayload(good, 12, 1), Code::kProtocolError);     // reserved
+  std::vector<uint8_t> empty_piece = payloadOf(good);
+  for (int i = 0; i < 4; ++i) empty_piece[16 + 8 + i] = 0;  // piece 0's len
+  EXPECT_EQ(decodePayload<WriteVec>(empty_piece), Code::kProtocolError);
+  std::vector<uint8_t> wraps = payloadOf(good);
+  for (int i = 0; i < 8; ++i) wraps[16 + i] = 0xff;  // piece 0's addr
+  EXPECT_EQ(decodePayload<ReadVec>(wraps), Code::kProtocolError);
+  std::vector<uint8_t> truncated = payloadOf(good);
+  truncated.pop_back();
+  EXPECT_EQ(decodePayload<WriteVec>(truncated), Code::kProtocolError);
+}
+
+TEST(ControlWireVector, OverlapIsTwoPiecesSharingAByteAdjacentIsNot) {
+  std::vector<VecPiece> scratch;
+  auto overlap = [&](std::vector<VecPiece> v) { return piecesOverlap(v, &scratch); };
+  EXPECT_FALSE(overlap({}));
+  EXPECT_FALSE(overlap({{100, 10, {}}}));
+  EXPECT_FALSE(overlap({{100, 10, {}}, {110, 10, {}}}));                 // adjacent
+  EXPECT_FALSE(overlap({{200, 10, {}}, {110, 10, {}}, {100, 10, {}}}));  // adjacent, reversed
+  EXPECT_TRUE(overlap({{100, 10, {}}, {109, 10, {}}}));
+  EXPECT_TRUE(overlap({{300, 5, {}}, {100, 10, {}}, {105, 1, {}}}));  // unsorted, inside
+  EXPECT_TRUE(overlap({{100, 10, {}}, {100, 10, {}}}));               // the same piece twice
+  EXPECT_TRUE(overlap({{150, 1, {}}, {100, 100, {}}}));
 }
 
 TEST(ControlWireNack, RoundTrips) {

@@ -222,6 +222,118 @@ TEST(HostilePeer, EveryDeniedAccessGetsTheSameAnswer) {
   EXPECT_EQ(target[64], 0x11);
 }
 
+// A vector's piece list is the peer's word: each piece is checked like a Write of it alone,
+// the destination's pieces must not overlap, and one bad piece refuses the whole vector with
+// the same answer as any denied access, before a byte moves.
+TEST(HostilePeer, EveryPieceOfAVectorIsChecked) {
+  auto ep = makeEndpoint();
+  ScriptedPeer peer;
+  ASSERT_NE(acceptScripted(*ep, peer), 0u);
+  std::vector<uint8_t> target(1 << 20, 0x11), other(8192, 0x22);
+  MrId mr = 0, omr = 0;
+  ASSERT_TRUE(ep->reg(target.data(), target.size(), &mr).isOk());
+  ASSERT_TRUE(ep->reg(other.data(), other.size(), &omr).isOk());
+  FifoBlob blob{};
+  ASSERT_TRUE(ep->advertise(0, mr, target.data(), 512 << 10, &blob).isOk());
+  control::FifoItem ad;
+  ASSERT_TRUE(control::decodeFifoItem(blob.data(), blob.size(), &ad).isOk());
+  control::AccessToken t = ad.token;
+  control::AccessToken forged{t.lo, t.hi ^ 1};
+  using P = control::VecPiece;
+  struct Attempt {
+    const char* what;
+    bool write;
+    std::vector<P> pieces;
+    const char* says;  // the Nack's message
+  } attempts[] = {
+      {"second piece past the end",
+       true,
+       {{ad.addr, 4096, t}, {ad.addr + (512 << 10), 1, t}},
+       kAccessRefused},
+      {"second piece straddles the end",
+       false,
+       {{ad.addr, 4096, t}, {ad.addr + (512 << 10) - 8, 16, t}},
+       kAccessRefused},
+      {"a piece before the start",
+       false,
+       {{ad.addr - 1, 2, t}, {ad.addr, 4096, t}},
+       kAccessRefused},
+      {"a forged token on the last piece",
+       true,
+       {{ad.addr, 4096, t}, {ad.addr + 8192, 4096, t}, {ad.addr + 16384, 4096, forged}},
+       kAccessRefused},
+      {"overlapping destinations",
+       true,
+       {{ad.addr + 100, 4096, t}, {ad.addr, 101, t}},
+       "vector write: its pieces overlap"},
+      {"a piece of 4 GiB - 1", false, {{ad.addr, UINT32_MAX, t}, {ad.addr, 1, t}}, kAccessRefused},
+  };
+  uint64_t id = 1;
+  for (const Attempt& a : attempts) {
+    SCOPED_TRACE(a.what);
+    if (a.write) {
+      ASSERT_TRUE(peer.send(control::WriteVec{id++, a.pieces}).isOk());
+    } else {
+      ASSERT_TRUE(peer.send(control::ReadVec{id++, a.pieces}).isOk());
+    }
+    control::FrameHeader h;
+    std::vector<uint8_t> payload;
+    ASSERT_TRUE(nextAnswer(peer, &h, &payload).isOk());
+    ASSERT_EQ(h.type, control::FrameType::kNack) << "the vector was not refused";
+    control::Nack nack;
+    ASSERT_TRUE(control::decode(payload.data(), payload.size(), &nack).isOk());
+    EXPECT_EQ(nack.code, Code::kRefused);
+    EXPECT_EQ(nack.message, a.says);
+    EXPECT_EQ(nack.initiator,
+              a.write ? control::Initiator::kDataSender : control::Initiator::kDataReceiver);
+  }
+  EXPECT_TRUE(std::all_of(target.begin(), target.end(), [](uint8_t b) { return b == 0x11; }));
+  EXPECT_TRUE(std::all_of(other.begin(), other.end(), [](uint8_t b) { return b == 0x22; }));
+  // Nothing was held: both registrations are free, and a good vector is still served.
+  EXPECT_TRUE(ep->dereg(omr).isOk());
+  ASSERT_TRUE(
+      peer.send(control::WriteVec{id++, {{ad.addr, 4096, t}, {ad.addr + 4096, 8, t}}}).isOk());
+  control::FrameHeader h;
+  std::vector<uint8_t> payload;
+  ASSERT_TRUE(nextAnswer(peer, &h, &payload).isOk());
+  EXPECT_EQ(h.type, control::FrameType::kCts) << "a good vector was refused";
+}
+
+// A piece list that does not parse (a count that disagrees with the payload, an empty piece)
+// is a protocol error: the connection ends, nothing is answered or written.
+TEST(HostilePeer, MalformedVectorFramesEndTheConnection) {
+  auto ep = makeEndpoint();
+  std::vector<uint8_t> target(8192, 0x33);
+  MrId mr = 0;
+  ASSERT_TRUE(ep->reg(target.data(), target.size(), &mr).isOk());
+  FifoBlob blob{};
+  ASSERT_TRUE(ep->advertise(0, mr, target.data(), target.size(), &blob).isOk());
+  control::FifoItem ad;
+  ASSERT_TRUE(control::decodeFifoItem(blob.data(), blob.size(), &ad).isOk());
+  for (int kind = 0; kind < 3; ++kind) {
+    SCOPED_TRACE(kind);
+    ScriptedPeer peer;
+    ASSERT_NE(acceptScripted(*ep, peer), 0u);
+    std::vector<uint8_t> frame;
+    control::encode(control::WriteVec{1, {{ad.addr, 16, ad.token}, {ad.addr + 16, 16, ad.token}}},
+                    &frame);
+    size_t payload = control::kFrameHeaderBytes;
+    if (kind == 0) frame[payload + 8] = 3;  // count 3, two pieces
+    if (kind == 1) {
+      for (int i = 0; i < 4; ++i) frame[payload + 16 + 8 + i] = 0;  // piece 0 empty
+    }
+    if (kind == 2) frame[payload + 8] = 1;  // count 1, two pieces
+    ASSERT_TRUE(peer.sendBytes(frame).isOk());
+    std::vector<control::FrameType> seen;
+    EXPECT_TRUE(peer.closedWithin(kBoundMs, &seen)) << "the endpoint kept the connection";
+    for (control::FrameType t : seen) {
+      EXPECT_EQ(t, control::FrameType::kHeartbeat) << "a malformed vector was answered";
+    }
+  }
+  EXPECT_TRUE(std::all_of(target.begin(), target.end(), [](uint8_t b) { return b == 0x33; }));
+  EXPECT_TRUE(ep->dereg(mr).isOk());
+}
+
 TEST(HostilePeer, NotificationsNameTheirConnection) {
   auto ep = makeEndpoint();
   ScriptedPeer peer;

@@ -472,3 +472,96 @@ def _stats_sender(peer):
 def test_stats_count_the_bytes_moved(core):
     received, sent = run_pair(_stats_receiver, _stats_sender)
     assert received >= STATS_SIZE and sent >= STATS_SIZE
+
+
+# ---- vectors of many small scattered pieces (one WriteVec/ReadVec per 2048 pieces) ----
+
+NPIECES = 3000
+GAP = 13
+
+
+def _piece_layout():
+    """Odd piece sizes (1 B .. 20 KiB, some empty); the server's pieces in reverse order."""
+    import numpy as np
+
+    sizes = np.random.default_rng(23).integers(0, 20 * 1024, NPIECES)
+    sizes[::97] = 0
+    sizes[5] = 1
+    local = np.cumsum(np.concatenate(([7], sizes[:-1] + GAP)))
+    remote = np.empty(NPIECES, dtype=np.int64)
+    at = 3
+    for i in reversed(range(NPIECES)):
+        remote[i] = at
+        at += sizes[i] + GAP
+    return [int(s) for s in sizes], [int(x) for x in local], [int(x) for x in remote], at + 64
+
+
+def _expect_pieces(dst, dst_offs, src, src_offs, sizes, untouched):
+    import numpy as np
+
+    want = np.full(dst.size, untouched, dtype=np.uint8)
+    for s, d, n in zip(src_offs, dst_offs, sizes):
+        want[d:d + n] = src[s:s + n]
+    bad = np.nonzero(dst != want)[0]
+    assert bad.size == 0, f"{bad.size} bytes differ, the first at {bad[0]}"
+
+
+def _pieces_server(peer):
+    import numpy as np
+
+    ep, conn = listen(peer)
+    sizes, local, remote, extent = _piece_layout()
+    buf = np.full(extent, 0xEE, dtype=np.uint8)
+    mr = reg(ep, buf)
+    ok, fifo = ep.advertise(conn, mr, buf.ctypes.data, buf.nbytes)
+    assert ok, ep.last_error()
+    peer.send(fifo)
+    peer.expect("written")
+    src = pattern(extent + 64, 77)  # what the client wrote, at its offsets
+    _expect_pieces(buf, remote, src, local, sizes, 0xEE)
+    buf[:] = pattern(extent, 78)
+    peer.send("ready")
+    peer.expect("done")
+    finish(peer)
+    return "ok"
+
+
+def _pieces_client(peer):
+    import numpy as np
+
+    ep, conn = dial(peer)
+    sizes, local, remote, extent = _piece_layout()
+    fifo = peer.recv()
+    addr, _ = struct.unpack_from("<QI", fifo)
+    fifos = []
+    for off, n in zip(remote, sizes):
+        item = bytearray(fifo)
+        struct.pack_into("<QI", item, 0, addr + off, n)
+        fifos.append(bytes(item))
+    src = pattern(extent + 64, 77)
+    mr = reg(ep, src)
+    mrs = [mr] * NPIECES
+    assert ep.writev(conn, mrs, [src.ctypes.data + o for o in local], sizes, fifos, NPIECES), \
+        ep.last_error()
+    peer.send("written")
+    peer.expect("ready")
+    dst = np.full(extent + 64, 0xEE, dtype=np.uint8)
+    dmr = reg(ep, dst)
+    ok, tid = ep.readv_async(conn, [dmr] * NPIECES, [dst.ctypes.data + o for o in local], sizes,
+                             fifos, NPIECES)
+    assert ok, ep.last_error()
+    wait_done(ep, tid)
+    _expect_pieces(dst, local, pattern(extent, 78), remote, sizes, 0xEE)
+    # Destination pieces that overlap are refused before anything moves.
+    dst[:] = 0xEE
+    overlapping = [dst.ctypes.data + 100, dst.ctypes.data + 100 + 4096]
+    assert not ep.readv(conn, [dmr, dmr], overlapping, [8192, 8192], fifos[1:3], 2)
+    assert "overlap" in ep.last_error(), ep.last_error()
+    assert (dst == 0xEE).all(), "a refused readv wrote"
+    peer.send("done")
+    finish(peer)
+    return "ok"
+
+
+def test_vector_of_thousands_of_scattered_pieces(core):
+    assert run_pair(_pieces_server, _pieces_client) == ("ok", "ok")

@@ -37,6 +37,8 @@
 #include "api/cli/gpu_list.h"
 #include "api/cli/process.h"
 #include "api/cli/session.h"
+#include "common/quantity.h"
+#include "control/fifo_item.h"
 
 namespace tcpxp::cli {
 namespace {
@@ -44,7 +46,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr uint32_t kBenchMagic = 0x48434e42;  // "BNCH"
-constexpr uint32_t kBenchVersion = 2;
+constexpr uint32_t kBenchVersion = 3;
 constexpr size_t kMaxSizes = 64;
 constexpr uint64_t kMaxSize = uint64_t{4} << 30;
 constexpr uint64_t kLatencyBytes = 8;
@@ -52,8 +54,18 @@ constexpr uint32_t kLatencyWarmup = 10;
 // A size running longer than this gets a progress line on stderr, then one per period.
 constexpr double kProgressPeriodS = 2;
 
-enum ModeBit : uint32_t { kSendRecv = 1, kWrite = 2, kRead = 4, kLatency = 8 };
-constexpr ModeBit kModeOrder[] = {kSendRecv, kWrite, kRead, kLatency};
+enum ModeBit : uint32_t {
+  kSendRecv = 1,
+  kWrite = 2,
+  kRead = 4,
+  kLatency = 8,
+  kWriteV = 16,  // one write of --pieces scattered pieces per transfer
+  kReadV = 32,
+};
+constexpr ModeBit kModeOrder[] = {kSendRecv, kWrite, kRead, kWriteV, kReadV, kLatency};
+constexpr uint32_t kDefaultPieces = 1024;
+constexpr uint32_t kMaxPieces = 1 << 20;
+bool vectorMode(uint32_t m) { return m == kWriteV || m == kReadV; }
 
 const char* modeName(uint32_t m) {
   switch (m) {
@@ -65,6 +77,10 @@ const char* modeName(uint32_t m) {
       return "read";
     case kLatency:
       return "latency";
+    case kWriteV:
+      return "writev";
+    case kReadV:
+      return "readv";
   }
   return "?";
 }
@@ -80,24 +96,26 @@ const Command kBench = {
         "                      [--inflight 1] [--gpu N | --host | --gpus LIST] [--verify] "
         "[--latency] [--json FILE]",
     .summary =
-        "Measures the engine between a server and a client: per mode (sendrecv, write, read, "
-        "latency) and size,\n"
-        "--warmup untimed then --iters timed transfers, --inflight at a time; a table of GB/s "
-        "(decimal) and\n"
-        "latency, then a summary. --gpus: one endpoint per entry in each process, all pairs at "
-        "once.",
+        "Measures the engine between a server and a client: per mode and size, --warmup untimed "
+        "then --iters\n"
+        "timed transfers, --inflight at a time: GB/s (decimal), latency, a summary. --gpus: "
+        "several pairs.",
     .flags =
         {
             {"--local", nullptr, "run the server and the client as two processes on this machine"},
             {"--server", nullptr, "print this endpoint's address (IP:PORT[?BDF]), serve a client"},
             {"--client", "IP:PORT", "connect to a server (its printed address)"},
-            {"--mode", "LIST", "sendrecv, write, read, latency, all (= the first three; default)"},
-            {"--latency", nullptr, "add the latency mode (alone when --mode is not given)"},
+            {"--mode", "LIST",
+             "sendrecv, write, read, writev, readv, latency, all (= the first 3; default)"},
+            {"--latency", nullptr, "add the latency mode (--latency-iters N round trips, 1000)"},
+            {"--pieces", "N", "writev/readv: N scattered pieces per transfer (default 1024)"},
+            {"--piece-bytes", "B", "writev/readv: pieces of B bytes instead (size / B pieces)"},
+            {"--kv", "LxBxBYTES", "KV cache: readv of L layers x B blocks of BYTES (decode reads)"},
             {"--sizes", "LIST", "e.g. 256,4K,1M,10MB (default UCCL's sweep 256 .. 100MB; max 4G)"},
             {"--iters", "N", "timed transfers per size, 1..1000000 (default 10)"},
             {"--warmup", "N", "untimed transfers per size first, 0..1000000 (default 1)"},
             {"--inflight", "K", "transfers in flight, 1..64 (default 1: UCCL's serialized loop)"},
-            {"--latency-iters", "N", "round trips of the latency mode (default 1000)"},
+            {"--latency-iters", "N", "round trips of the latency mode (default 1000)", true},
             {"--gpu", "N", "GPU memory on GPU N (default: GPU memory when a GPU is present)"},
             {"--server-gpu", "N", "--local: the server's GPU"},
             {"--host", nullptr, "host memory, even when a GPU is present"},
@@ -110,8 +128,7 @@ const Command kBench = {
             {"--stats", nullptr, "print the traffic per NIC and per channel (client side)"},
             {"--stats-json", "FILE", "the same counters as JSON, to FILE"},
             {"--timeout", "S", "deadline in seconds of every wait and message (default 60)"},
-            {"--accept-timeout", "SECONDS",
-             "--server: wait this long for the client (default 600)"},
+            {"--accept-timeout", "S", "--server: wait this long for the client (default 600)"},
             {"--role", "server", "internal: the server side of --local", true},
             {"--meta-fd", "FD", "internal: pipe for the server's address", true},
             {"--progress-every", "SECONDS", "tests: the progress period (default 2)", true},
@@ -127,6 +144,9 @@ struct BenchOptions {
   uint32_t modes = 0;
   std::vector<uint64_t> sizes;
   uint32_t iters = 10, warmup = 1, inflight = 1, latency_iters = 1000;
+  uint32_t pieces = kDefaultPieces;  // writev/readv: pieces per transfer, unless piece_bytes
+  uint64_t piece_bytes = 0;
+  std::string kv;  // --kv as given, for the header
   bool host = false, server_host = false, client_host = false;
   int gpu = -2, server_gpu = -2;
   bool per_pair = false;               // --gpus given
@@ -151,6 +171,8 @@ struct BenchPlan {
   uint32_t verify = 0;
   uint32_t reserved = 0;
   uint64_t sizes[kMaxSizes] = {};
+  uint32_t pieces = 0;       // vector modes: pieces per transfer, unless piece_bytes
+  uint32_t piece_bytes = 0;  // vector modes: size / piece_bytes pieces
 };
 
 struct ServerHello {
@@ -197,10 +219,42 @@ uint32_t stepTransfers(const BenchPlan& p, const StepSpec& s) {
   return s.mode == kLatency ? p.latency_iters + kLatencyWarmup : p.warmup + p.iters;
 }
 
+bool hasVectorModes(const BenchPlan& p) { return (p.modes & (kWriteV | kReadV)) != 0; }
+
+// Vector modes: a buffer of twice the size, the pieces scattered with a gap after each.
 uint64_t bufferBytes(const BenchPlan& p) {
   uint64_t n = kLatencyBytes;
   for (uint32_t i = 0; i < p.nsizes; ++i) n = std::max(n, p.sizes[i]);
-  return n;
+  return hasVectorModes(p) ? 2 * n : n;
+}
+
+// The pieces of a vector mode's transfer of `size` bytes (equal, `size` divisible: checked).
+uint32_t piecesOf(const BenchPlan& p, uint64_t size) {
+  return p.piece_bytes ? static_cast<uint32_t>(size / p.piece_bytes) : p.pieces;
+}
+// What is wrong with the vector plan of `size`, or "".
+std::string vectorProblem(const BenchPlan& p, uint64_t size) {
+  uint64_t n = p.piece_bytes ? size / p.piece_bytes : p.pieces;
+  if (n == 0 || n > kMaxPieces || size % n != 0) {
+    return formatBytes(size) + " is not " + std::to_string(n) + " (1.." +
+           std::to_string(kMaxPieces) + ") equal pieces";
+  }
+  return "";
+}
+// Scattered placement of piece i of n, b bytes each: on the client at 2ib, on the server at
+// 2(n-1-i)b + b (a gap after every piece on both sides; the server's in reverse order).
+uint64_t clientOffset(uint32_t, uint64_t b, uint32_t i) { return 2 * b * i; }
+uint64_t serverOffset(uint32_t n, uint64_t b, uint32_t i) { return 2 * b * (n - 1 - i) + b; }
+// Where each piece's bytes come from and go to (bench_pattern.h: checkMoved).
+std::vector<MovedPiece> vectorMoves(const BenchPlan& p, uint64_t size, bool to_server) {
+  uint32_t n = piecesOf(p, size);
+  uint64_t b = size / n;
+  std::vector<MovedPiece> moves(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    uint64_t c = clientOffset(n, b, i), s = serverOffset(n, b, i);
+    moves[i] = to_server ? MovedPiece{c, s, b} : MovedPiece{s, c, b};
+  }
+  return moves;
 }
 
 double since(Clock::time_point t0) {
@@ -224,7 +278,7 @@ Status stopped() { return Status(Code::kTimeout, "stopped (another pair failed)"
 Status runWindow(Endpoint& ep, uint32_t count, uint32_t inflight, double timeout,
                  const std::string& what, const std::function<Status(XferId*)>& submit,
                  double* latency_sum_s, std::atomic<uint64_t>* done_count,
-                 const std::atomic<bool>* stop) {
+                 const std::atomic<bool>* stop, std::vector<double>* samples_us = nullptr) {
   struct Pending {
     XferId id;
     Clock::time_point start;
@@ -241,7 +295,9 @@ Status runWindow(Endpoint& ep, uint32_t count, uint32_t inflight, double timeout
     }
     Pending& p = ring[done % inflight];
     TCPXP_RETURN_IF_ERROR(waitTransfer(ep, p.id, Deadline(timeout), what, nullptr, stop));
-    if (latency_sum_s) *latency_sum_s += since(p.start);
+    double took = since(p.start);
+    if (latency_sum_s) *latency_sum_s += took;
+    if (samples_us) samples_us->push_back(took * 1e6);
     if (done_count) done_count->fetch_add(1, std::memory_order_relaxed);
     ++done;
   }
@@ -353,8 +409,9 @@ struct ServerPair {
 // Before step `k`: the buffer the client reads holds the pattern; one it writes into, the sentinel.
 Status prepareServerBuffer(ServerPair& p, const StepSpec& s, uint32_t index, uint32_t k) {
   if (s.mode == kLatency) return Status::ok();
-  if (s.mode == kRead) return fillPattern(p.buf, s.size, patternSeed(index, k));
-  return fillSentinel(p.buf, s.size);
+  uint64_t n = vectorMode(s.mode) ? 2 * s.size : s.size;
+  if (s.mode == kRead || s.mode == kReadV) return fillPattern(p.buf, n, patternSeed(index, k));
+  return fillSentinel(p.buf, n);
 }
 
 Status servePair(const BenchOptions& o, uint32_t index, const std::vector<uint16_t>& ports,
@@ -383,6 +440,10 @@ Status servePair(const BenchOptions& o, uint32_t index, const std::vector<uint16
       plan.pairs > kMaxEndpoints || plan.pair >= plan.pairs) {
     return Status(Code::kProtocolError,
                   "the client's plan is invalid or from another tcpx-p2p version");
+  }
+  for (uint32_t i = 0; hasVectorModes(plan) && i < plan.nsizes; ++i) {
+    std::string why = vectorProblem(plan, plan.sizes[i]);
+    if (!why.empty()) return Status(Code::kProtocolError, "the client's plan: " + why);
   }
   ServerHello hello;
   hello.pairs = static_cast<uint32_t>(ports.size());
@@ -446,6 +507,10 @@ Status servePair(const BenchOptions& o, uint32_t index, const std::vector<uint16
     std::string mismatch;
     if (plan.verify && (s.mode == kWrite || s.mode == kSendRecv)) {
       TCPXP_RETURN_IF_ERROR(checkPattern(p.buf, s.size, patternSeed(index, k), &mismatch));
+    }
+    if (plan.verify && s.mode == kWriteV) {
+      TCPXP_RETURN_IF_ERROR(
+          checkMoved(p.buf, vectorMoves(plan, s.size, true), patternSeed(index, k), &mismatch));
     }
     if (!mismatch.empty()) {
       ack.ok = 0;
@@ -524,7 +589,28 @@ struct PairStep {
   Clock::time_point start, end;  // the timed transfers
   double latency_sum_s = 0;
   std::vector<double> latency_us;  // the latency mode's round trips
+  std::vector<double> request_us;  // each timed transfer's submit -> completion
 };
+
+// The segments of one vector-mode transfer: piece i of the client's buffer <-> the server's
+// (sub-ranges of the server's one advertisement: its token covers them).
+Status vectorSegments(const BenchPlan& plan, uint64_t size, const ClientPair& p,
+                      std::vector<engine::Segment>* out) {
+  control::FifoItem ad;
+  TCPXP_RETURN_IF_ERROR(control::decodeFifoItem(p.hello.fifo, sizeof(p.hello.fifo), &ad));
+  uint32_t n = piecesOf(plan, size);
+  uint64_t b = size / n;
+  out->resize(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    control::FifoItem item = ad;
+    item.addr = ad.addr + serverOffset(n, b, i);
+    item.size = b;
+    engine::Segment& seg = (*out)[i];
+    seg = engine::Segment{p.mr, p.buf.data() + clientOffset(n, b, i), b, {}};
+    control::encodeFifoItem(item, seg.fifo.data());
+  }
+  return Status::ok();
+}
 
 Status runClientPair(const BenchOptions& o, const BenchPlan& plan,
                      const std::vector<StepSpec>& steps, uint32_t index, ClientPair& p,
@@ -535,8 +621,9 @@ Status runClientPair(const BenchOptions& o, const BenchPlan& plan,
     PairStep& r = (*out)[k];
     uint32_t seed = patternSeed(index, k);
     if (o.verify && s.mode != kLatency) {
-      TCPXP_RETURN_IF_ERROR(s.mode == kRead ? fillSentinel(p.buf, s.size)
-                                            : fillPattern(p.buf, s.size, seed));
+      uint64_t n = vectorMode(s.mode) ? 2 * s.size : s.size;
+      TCPXP_RETURN_IF_ERROR(s.mode == kRead || s.mode == kReadV ? fillSentinel(p.buf, n)
+                                                                : fillPattern(p.buf, n, seed));
     }
     p.done.store(0, std::memory_order_relaxed);
     if (!barrier.arriveAndWait()) return stopped();
@@ -555,8 +642,12 @@ Status runClientPair(const BenchOptions& o, const BenchPlan& plan,
         p.done.fetch_add(1, std::memory_order_relaxed);
       }
     } else {
+      std::vector<engine::Segment> pieces;
+      if (vectorMode(s.mode)) TCPXP_RETURN_IF_ERROR(vectorSegments(plan, s.size, p, &pieces));
       auto submit = [&](XferId* id) {
         std::span<const engine::Segment> one(&seg, 1);
+        if (s.mode == kWriteV) return p.ep->writeAsync(p.conn, pieces, id);
+        if (s.mode == kReadV) return p.ep->readAsync(p.conn, pieces, id);
         if (s.mode == kSendRecv) return p.ep->sendAsync(p.conn, one, id);
         if (s.mode == kWrite) return p.ep->writeAsync(p.conn, one, id);
         return p.ep->readAsync(p.conn, one, id);
@@ -566,11 +657,13 @@ Status runClientPair(const BenchOptions& o, const BenchPlan& plan,
       if (!barrier.arriveAndWait()) return stopped();
       r.start = Clock::now();
       TCPXP_RETURN_IF_ERROR(runWindow(*p.ep, o.iters, o.inflight, o.timeout, what, submit,
-                                      &r.latency_sum_s, &p.done, stop));
+                                      &r.latency_sum_s, &p.done, stop, &r.request_us));
       r.end = Clock::now();
-      if (o.verify && s.mode == kRead) {
+      if (o.verify && (s.mode == kRead || s.mode == kReadV)) {
         std::string mismatch;
-        TCPXP_RETURN_IF_ERROR(checkPattern(p.buf, s.size, seed, &mismatch));
+        TCPXP_RETURN_IF_ERROR(
+            s.mode == kRead ? checkPattern(p.buf, s.size, seed, &mismatch)
+                            : checkMoved(p.buf, vectorMoves(plan, s.size, false), seed, &mismatch));
         if (!mismatch.empty())
           return Status(Code::kProtocolError, what + ": the data read is wrong: " + mismatch);
       }
@@ -725,6 +818,8 @@ Status drive(const BenchOptions& o, const std::vector<int>& gpus) {
   plan.latency_iters = o.latency_iters;
   plan.pairs = static_cast<uint32_t>(gpus.size());
   plan.verify = o.verify ? 1 : 0;
+  plan.pieces = o.pieces;
+  plan.piece_bytes = static_cast<uint32_t>(o.piece_bytes);
   const size_t n = gpus.size();
   std::vector<std::unique_ptr<ClientPair>> pairs;
   for (size_t i = 0; i < n; ++i) {
@@ -755,6 +850,7 @@ Status drive(const BenchOptions& o, const std::vector<int>& gpus) {
   report.inflight = o.inflight;
   report.per_pair = o.per_pair;
   report.verified = o.verify;
+  report.kv = o.kv;
   for (const auto& p : pairs) {
     report.pairs.push_back({p->label, memoryName(p->gpu),
                             printable(p->hello.memory, sizeof(p->hello.memory)),
@@ -822,6 +918,17 @@ Status drive(const BenchOptions& o, const std::vector<int>& gpus) {
     all.pairs = static_cast<uint32_t>(n);
     Clock::time_point first_start = measured[0][k].start, last_end = measured[0][k].end;
     double latency_sum = 0;
+    std::vector<double> requests_us;
+    if (vectorMode(s.mode)) {
+      all.pieces = piecesOf(plan, s.size);
+      for (size_t i = 0; i < n; ++i) {
+        const std::vector<double>& mine = measured[i][k].request_us;
+        requests_us.insert(requests_us.end(), mine.begin(), mine.end());
+      }
+      LatencyResult l = latencyStats(std::move(requests_us), s.size);
+      all.p50_us = l.median_us;
+      all.p99_us = l.p99_us;
+    }
     for (size_t i = 0; i < n; ++i) {
       const PairStep& m = measured[i][k];
       first_start = std::min(first_start, m.start);
@@ -867,6 +974,34 @@ Status drive(const BenchOptions& o, const std::vector<int>& gpus) {
   return Status::ok();
 }
 
+// --kv LxBxBYTES: the KV-cache read of a decode step (vLLM's NixlConnector reads one block per
+// layer and block): readv of L*B pieces of BYTES, the sizes and mode it implies.
+void parseKv(Args& args, BenchOptions* o) {
+  o->kv = args.text("--kv", "");
+  std::vector<int64_t> v;
+  size_t pos = 0;
+  for (int i = 0; i < 3; ++i) {
+    size_t x = i < 2 ? o->kv.find('x', pos) : std::string::npos;
+    if (i < 2 && x == std::string::npos) break;
+    Parsed one = parseNumber(o->kv.substr(pos, x == std::string::npos ? x : x - pos), 1,
+                             i < 2 ? kMaxPieces : UINT32_MAX, i < 2 ? Units::kNone : Units::kBytes);
+    if (!one.ok()) break;
+    v.push_back(one.value);
+    pos = x + 1;
+  }
+  if (v.size() != 3 || static_cast<uint64_t>(v[0] * v[1]) > kMaxPieces ||
+      static_cast<uint64_t>(v[2]) > kMaxSize / 2 / static_cast<uint64_t>(v[0] * v[1])) {
+    args.fail("--kv: '" + o->kv + "' is not LAYERSxBLOCKSxBYTES (e.g. 32x16x16K; at most " +
+              std::to_string(kMaxPieces) + " blocks, 2G in all)");
+    return;
+  }
+  if (args.has("--sizes") || args.has("--pieces") || args.has("--piece-bytes"))
+    args.fail("--kv sets the size and the pieces: no --sizes, --pieces, --piece-bytes");
+  if (!args.has("--mode")) o->modes = kReadV;
+  o->sizes = {static_cast<uint64_t>(v[0] * v[1] * v[2])};
+  o->piece_bytes = static_cast<uint64_t>(v[2]);
+}
+
 uint32_t parseModes(Args& args) {
   uint32_t modes = 0;
   if (args.has("--mode")) {
@@ -878,12 +1013,14 @@ uint32_t parseModes(Args& args) {
           list.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
       if (m == "all") {
         modes |= kSendRecv | kWrite | kRead;
-      } else if (m == "sendrecv" || m == "write" || m == "read" || m == "latency") {
+      } else if (m == "sendrecv" || m == "write" || m == "read" || m == "latency" ||
+                 m == "writev" || m == "readv") {
         for (ModeBit b : kModeOrder) {
           if (m == modeName(b)) modes |= b;
         }
       } else {
-        args.fail("--mode: '" + m + "' is not sendrecv, write, read, latency or all");
+        args.fail("--mode: '" + m +
+                  "' is not sendrecv, write, read, writev, readv, latency or all");
       }
       if (comma == std::string::npos) break;
       pos = comma + 1;
@@ -959,6 +1096,20 @@ int runBench(int argc, char** argv) {
   o.warmup = static_cast<uint32_t>(args.integer("--warmup", 1, 0, 1000000));
   o.inflight = static_cast<uint32_t>(args.integer("--inflight", 1, 1, 64));
   o.latency_iters = static_cast<uint32_t>(args.integer("--latency-iters", 1000, 1, 1000000));
+  o.pieces = static_cast<uint32_t>(args.integer("--pieces", kDefaultPieces, 1, kMaxPieces));
+  o.piece_bytes = args.bytes("--piece-bytes", 0, 1, UINT32_MAX);
+  if (args.has("--pieces") && args.has("--piece-bytes"))
+    args.fail("give --pieces or --piece-bytes, not both");
+  if (args.has("--kv")) parseKv(args, &o);
+  if (o.modes & (kWriteV | kReadV)) {
+    BenchPlan probe;
+    probe.pieces = o.pieces;
+    probe.piece_bytes = static_cast<uint32_t>(o.piece_bytes);
+    for (uint64_t size : o.sizes) {
+      std::string why = vectorProblem(probe, size);
+      if (!why.empty()) args.fail("--sizes with writev/readv: " + why);
+    }
+  }
   o.host = args.has("--host");
   o.server_host = args.has("--server-host");
   o.client_host = args.has("--client-host");
@@ -1032,6 +1183,15 @@ int runBench(int argc, char** argv) {
     server.insert(server.end(), server_memory.begin(), server_memory.end());
     client.insert(client.end(), client_memory.begin(), client_memory.end());
     if (o.verify) client.push_back("--verify");
+    if (!o.kv.empty()) {
+      auto sizes = std::find(client.begin(), client.end(), "--sizes");
+      client.erase(sizes, sizes + 2);
+      client.insert(client.end(), {"--kv", o.kv});
+    } else if (o.piece_bytes) {
+      client.insert(client.end(), {"--piece-bytes", std::to_string(o.piece_bytes)});
+    } else {
+      client.insert(client.end(), {"--pieces", std::to_string(o.pieces)});
+    }
     if (!o.json.empty()) client.insert(client.end(), {"--json", o.json});
     if (o.stats) client.push_back("--stats");
     if (!o.stats_json.empty()) client.insert(client.end(), {"--stats-json", o.stats_json});

@@ -100,4 +100,30 @@ Status checkPattern(const Buffer& buf, uint64_t n, uint32_t seed, std::string* m
   return Status::ok();
 }
 
+Status checkMoved(const Buffer& buf, const std::vector<MovedPiece>& pieces, uint32_t seed,
+                  std::string* mismatch) {
+  mismatch->clear();
+  std::vector<uint8_t> host;
+  for (size_t k = 0; k < pieces.size(); ++k) {
+    const MovedPiece& m = pieces[k];
+    if (m.dst > buf.size() || m.len > buf.size() - m.dst) {
+      return Status(Code::kInvalidArgument, "piece beyond the buffer");
+    }
+    const uint8_t* p = buf.data() + m.dst;
+    if (buf.gpu() >= 0) {
+      host.resize(m.len);
+      TCPXP_RETURN_IF_ERROR(buf.download(m.dst, host.data(), m.len));
+      p = host.data();
+    }
+    uint64_t i = firstDifference(p, m.src, m.len, seed);
+    if (i < m.len) {
+      *mismatch = "piece " + std::to_string(k) + " of " + std::to_string(pieces.size()) +
+                  ": byte " + std::to_string(i) + " is " + std::to_string(p[i]) + ", expected " +
+                  std::to_string((m.src + i + seed) % kPeriod);
+      return Status::ok();
+    }
+  }
+  return Status::ok();
+}
+
 }  // namespace tcpxp::cli

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "api/cli/buffer.h"
 #include "common/status.h"
@@ -22,5 +23,14 @@ Status fillSentinel(Buffer& buf, uint64_t n);
 // how many bytes still hold the sentinel (never written). An error status only when the buffer
 // cannot be read.
 Status checkPattern(const Buffer& buf, uint64_t n, uint32_t seed, std::string* mismatch);
+
+// Vector modes: `len` bytes from offset `src` of the pattern-filled buffer to `dst` of this one.
+struct MovedPiece {
+  uint64_t src = 0, dst = 0, len = 0;
+};
+// OK when every piece's bytes at `dst` hold the pattern of its `src` range; else *mismatch says
+// which piece and byte first differ.
+Status checkMoved(const Buffer& buf, const std::vector<MovedPiece>& pieces, uint32_t seed,
+                  std::string* mismatch);
 
 }  // namespace tcpxp::cli

@@ -100,6 +100,10 @@ void printBenchHeader(const BenchReport& r) {
   std::printf("    chunk: %s\n", r.chunk_reason.c_str());
   std::printf("  data path of the client's buffer%s: %s\n", r.per_pair ? " (pair 0)" : "",
               r.client_path.c_str());
+  if (!r.kv.empty()) {
+    std::printf("  KV cache read (--kv %s): layers x blocks x block bytes, one readv each\n",
+                r.kv.c_str());
+  }
   std::printf(
       "  %u timed transfers per size after %u warm-up, %u in flight%s; GB/s = bytes/s/1e9\n",
       r.iters, r.warmup, r.inflight, r.per_pair ? " per pair" : "");
@@ -122,6 +126,10 @@ void printBenchRow(const BenchResult& r, const std::string& pair_label) {
   if (pair_label.empty()) {
     std::printf("%-9s %10s %10.3f %16.2f\n", r.mode.c_str(), formatBytes(r.size).c_str(), r.gbps,
                 r.avg_latency_us);
+    if (r.pieces) {
+      std::printf("          %u pieces of %s; per transfer p50 %.2f us, p99 %.2f us\n", r.pieces,
+                  formatBytes(r.size / r.pieces).c_str(), r.p50_us, r.p99_us);
+    }
   } else {
     std::printf("%-9s %10s %-16s %10.3f %16.2f\n", r.mode.c_str(), formatBytes(r.size).c_str(),
                 pair_label.c_str(), r.gbps, r.avg_latency_us);
@@ -211,7 +219,11 @@ bool writeBenchJson(const BenchReport& r, const std::string& path, std::string* 
            ", \"iters\": " + std::to_string(x.iters) + ", \"warmup\": " + std::to_string(x.warmup) +
            ", \"inflight\": " + std::to_string(x.inflight) +
            ", \"seconds\": " + jsonNumber(x.seconds) + ", \"gbps\": " + jsonNumber(x.gbps) +
-           ", \"avg_latency_us\": " + jsonNumber(x.avg_latency_us) + "}";
+           ", \"avg_latency_us\": " + jsonNumber(x.avg_latency_us) +
+           (x.pieces ? ", \"pieces\": " + std::to_string(x.pieces) + ", \"p50_us\": " +
+                           jsonNumber(x.p50_us) + ", \"p99_us\": " + jsonNumber(x.p99_us)
+                     : std::string()) +
+           "}";
   };
   auto latency = [](const LatencyResult& l) {
     return "{\"size\": " + std::to_string(l.size) + ", \"iters\": " + std::to_string(l.iters) +

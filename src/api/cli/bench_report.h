@@ -18,11 +18,13 @@ struct BenchResult {
   uint32_t iters = 0;
   uint32_t warmup = 0;
   uint32_t inflight = 0;
-  uint32_t pair = 0;          // a pair's row: its index
-  uint32_t pairs = 1;         // an aggregate row: the pairs that ran concurrently
-  double seconds = 0;         // timed transfers only, first submit to last completion
-  double gbps = 0;            // size * iters * pairs / seconds / 1e9
-  double avg_latency_us = 0;  // mean of submit -> completion over the timed transfers
+  uint32_t pair = 0;              // a pair's row: its index
+  uint32_t pairs = 1;             // an aggregate row: the pairs that ran concurrently
+  double seconds = 0;             // timed transfers only, first submit to last completion
+  double gbps = 0;                // size * iters * pairs / seconds / 1e9
+  double avg_latency_us = 0;      // mean of submit -> completion over the timed transfers
+  uint32_t pieces = 0;            // writev/readv: pieces per transfer (0: a contiguous mode)
+  double p50_us = 0, p99_us = 0;  // writev/readv: submit -> completion of the timed transfers
 };
 
 struct LatencyResult {
@@ -61,6 +63,7 @@ struct BenchReport {
   std::vector<LatencyResult> pair_latency;
   // The summary.
   bool verified = false;          // --verify: every received byte was checked
+  std::string kv;                 // --kv LxBxBYTES, "" when not given
   uint64_t transport_errors = 0;  // the client endpoints' error counters (EndpointStats)
   double wall_s = 0;              // the client's whole run
 };
