@@ -61,7 +61,47 @@ __global__ void gatherBatchKernel(const UnpackFragment* frags, const uint64_t* c
   }
 }
 
+constexpr int kCopyThreads = 256;
+
+// One block per item. The body moves in 16-byte (else 4-byte) words when source and
+// destination share that alignment; the head up to it and the tail go byte by byte.
+__global__ void copyListKernel(const CopyItem* items) {
+  const CopyItem it = items[blockIdx.x];
+  const char* src = it.src;
+  char* dst = it.dst;
+  uint64_t len = it.len;
+  const auto s = reinterpret_cast<uintptr_t>(src), d = reinterpret_cast<uintptr_t>(dst);
+  uint64_t word = ((s ^ d) & 15) == 0 ? 16 : ((s ^ d) & 3) == 0 ? 4 : 1;
+  uint64_t head = word == 1 ? 0 : (word - (s & (word - 1))) & (word - 1);
+  if (head > len) head = len;
+  for (uint64_t i = threadIdx.x; i < head; i += kCopyThreads) dst[i] = src[i];
+  src += head;
+  dst += head;
+  len -= head;
+  uint64_t body = 0;
+  if (word == 16) {
+    body = len / 16;
+    for (uint64_t i = threadIdx.x; i < body; i += kCopyThreads) {
+      reinterpret_cast<uint4*>(dst)[i] = reinterpret_cast<const uint4*>(src)[i];
+    }
+    body *= 16;
+  } else if (word == 4) {
+    body = len / 4;
+    for (uint64_t i = threadIdx.x; i < body; i += kCopyThreads) {
+      reinterpret_cast<uint32_t*>(dst)[i] = reinterpret_cast<const uint32_t*>(src)[i];
+    }
+    body *= 4;
+  }
+  for (uint64_t i = body + threadIdx.x; i < len; i += kCopyThreads) dst[i] = src[i];
+}
+
 }  // namespace
+
+int launchCopyList(const CopyItem* items, int n, void* stream) {
+  if (n <= 0) return 0;
+  copyListKernel<<<n, kCopyThreads, 0, static_cast<cudaStream_t>(stream)>>>(items);
+  return static_cast<int>(cudaGetLastError());
+}
 
 int launchGather(const UnpackFragment* frags, const uint64_t* count, const char* bounce, char* dst,
                  void* stream) {

@@ -13,6 +13,21 @@ namespace tcpxp::datapath {
 int launchGather(const UnpackFragment* frags, const uint64_t* count, const char* bounce, char* dst,
                  void* stream);
 
+// One copy of a copy list: `len` bytes from `src` to `dst`, either of them device memory or
+// mapped pinned host memory (a vector's pieces and its staging slot).
+struct CopyItem {
+  const char* src;
+  char* dst;
+  uint64_t len;
+};
+// The longest item a list holds: longer stretches are cut, so that one block never copies much
+// more than the others.
+inline constexpr uint64_t kCopyItemMaxBytes = 64 * 1024;
+
+// Enqueues on `stream` one kernel that performs the `n` copies of `items` (readable by the GPU:
+// mapped pinned memory, unchanged until the kernel finished). Returns a cudaError_t value.
+int launchCopyList(const CopyItem* items, int n, void* stream);
+
 // Batched form for benchmarks and tests: `n` lists back to back (frag lists of 2048 entries
 // each, counts, destinations).
 int launchGatherBatch(const UnpackFragment* frags, const uint64_t* counts, const char* bounce,

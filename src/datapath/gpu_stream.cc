@@ -78,6 +78,10 @@ Status GpuStream::gather(const UnpackFragment* frags, const uint64_t* count, con
                    "gather kernel");
 }
 
+Status GpuStream::copyList(const CopyItem* items, int n) {
+  return cudaCheck(static_cast<cudaError_t>(launchCopyList(items, n, stream_)), "copy-list kernel");
+}
+
 int GpuStream::record() {
   if (free_.empty()) return -1;
   int ev = free_.back();
@@ -105,8 +109,8 @@ void GpuStream::release(int event) { free_.push_back(event); }
 Status PinnedBuffer::create(size_t bytes, std::unique_ptr<PinnedBuffer>* out) {
   std::unique_ptr<PinnedBuffer> b(new PinnedBuffer());
   void* data = nullptr;
-  TCPXP_RETURN_IF_ERROR(
-      cudaCheck(cudaHostAlloc(&data, bytes, cudaHostAllocPortable), "cudaHostAlloc"));
+  TCPXP_RETURN_IF_ERROR(cudaCheck(
+      cudaHostAlloc(&data, bytes, cudaHostAllocPortable | cudaHostAllocMapped), "cudaHostAlloc"));
   b->data_ = static_cast<char*>(data);
   b->size_ = bytes;
   *out = std::move(b);
@@ -154,6 +158,7 @@ Status GpuStream::copyAndWait(void*, const void*, size_t) { return noCuda(); }
 Status GpuStream::gather(const UnpackFragment*, const uint64_t*, const char*, char*) {
   return noCuda();
 }
+Status GpuStream::copyList(const CopyItem*, int) { return noCuda(); }
 int GpuStream::record() { return -1; }
 Status GpuStream::query(int, bool* done) {
   *done = true;

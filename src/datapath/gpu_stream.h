@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "common/status.h"
-#include "datapath/unpack_abi.h"
+#include "datapath/gather_kernel.h"
 
 namespace tcpxp::datapath {
 
@@ -25,6 +25,8 @@ class GpuStream {
   // blocking sync for its context, adding a thread wakeup to every small transfer.
   Status copyAndWait(void* dst, const void* src, size_t bytes);
   Status gather(const UnpackFragment* frags, const uint64_t* count, const char* bounce, char* dst);
+  // The copies of a copy list in one kernel (launchCopyList: `items` stays valid until done).
+  Status copyList(const CopyItem* items, int n);
   // An event after everything enqueued so far, or -1 when all events are in use.
   int record();
   // *done once the work before `event` finished; an error means the GPU work failed.

@@ -6,8 +6,11 @@
 // readv ran at 0.30 of one read of the same total (issue 23).
 //
 // Host memory is copied with memcpy on the driver thread (a 512 KiB chunk takes ~50 us, less
-// than the transport takes to move it). GPU memory is copied with one cudaMemcpyAsync per span
-// on a stream per direction, awaited with an event like the staged path's copies.
+// than the transport takes to move it). GPU memory is copied by one kernel per chunk (a copy
+// list, datapath/gather_kernel.h) between the pieces and the pinned slot, on a stream per
+// direction, awaited with an event like the staged path's copies: one cudaMemcpyAsync per
+// piece cost ~2-5 us of driver time each. A chunk of more than kItemsPerSlot stretches (pieces
+// of a few bytes) falls back to one cudaMemcpyAsync per stretch.
 //
 // Slots are taken in the order pieces were queued over all channels, in both directions, for
 // the reason staged_path.cc gives (otherwise a deadlock once the pool is smaller than all the
@@ -87,6 +90,12 @@ class VectorPath final : public DataPath {
       base_ = plain_;
     }
     slots_ = slots;
+    // Each slot's copy list (GPU endpoints): written before its kernel, reused once the slot
+    // is free again, so no list changes under a running kernel.
+    if (pinned_ != nullptr &&
+        !PinnedBuffer::create(2 * slots * kItemsPerSlot * sizeof(CopyItem), &items_).isOk()) {
+      items_.reset();
+    }
     send_free_.reset(slots);
     recv_free_.reset(slots);
     send_region_.reset(base_, slots * slot_bytes_, transport::MemKind::kHost);
@@ -125,11 +134,17 @@ class VectorPath final : public DataPath {
     if (p.on_gpu) {
       TCPXP_RETURN_IF_ERROR(gpuStream(&send_stream_));
       CudaCallTimer timer(counters_);
-      Status st = Status::ok();
-      forEachStretch(p, [&](const char* src, size_t at, size_t n) {
-        if (st.isOk()) st = send_stream_->copy(slot + at, src, n);
-      });
-      TCPXP_RETURN_IF_ERROR(st);
+      CopyItem* list = itemsOf(p.slot, /*receiving=*/false);
+      int n = list ? fillItems(p, list, slot, /*to_slot=*/true) : -1;
+      if (n >= 0) {
+        TCPXP_RETURN_IF_ERROR(send_stream_->copyList(list, n));
+      } else {
+        Status st = Status::ok();
+        forEachStretch(p, [&](const char* src, size_t at, size_t len) {
+          if (st.isOk()) st = send_stream_->copy(slot + at, src, len);
+        });
+        TCPXP_RETURN_IF_ERROR(st);
+      }
       p.event = send_stream_->record();
       if (p.event < 0) return Status::ok();  // retried next round; the copies are enqueued again
     } else {
@@ -177,11 +192,17 @@ class VectorPath final : public DataPath {
     }
     TCPXP_RETURN_IF_ERROR(gpuStream(&recv_stream_));
     CudaCallTimer timer(counters_);
-    Status st = Status::ok();
-    forEachStretch(p, [&](char* dst, size_t at, size_t n) {
-      if (st.isOk()) st = recv_stream_->copy(dst, slot + at, n);
-    });
-    TCPXP_RETURN_IF_ERROR(st);
+    CopyItem* list = itemsOf(p.slot, /*receiving=*/true);
+    int n = list ? fillItems(p, list, const_cast<char*>(slot), /*to_slot=*/false) : -1;
+    if (n >= 0) {
+      TCPXP_RETURN_IF_ERROR(recv_stream_->copyList(list, n));
+    } else {
+      Status st = Status::ok();
+      forEachStretch(p, [&](char* dst, size_t at, size_t len) {
+        if (st.isOk()) st = recv_stream_->copy(dst, slot + at, len);
+      });
+      TCPXP_RETURN_IF_ERROR(st);
+    }
     p.event = recv_stream_->record();
     if (p.event < 0) return Status(Code::kResourceExhausted, "no free CUDA event on a recv stream");
     return Status::ok();
@@ -216,6 +237,31 @@ class VectorPath final : public DataPath {
  private:
   char* sendSlot(int i) const { return base_ + static_cast<size_t>(i) * slot_bytes_; }
   char* recvSlot(int i) const { return base_ + (slots_ + static_cast<size_t>(i)) * slot_bytes_; }
+  static constexpr int kItemsPerSlot = 1024;
+  CopyItem* itemsOf(int slot, bool receiving) const {
+    if (!items_) return nullptr;
+    size_t index = (receiving ? slots_ : 0) + static_cast<size_t>(slot);
+    return reinterpret_cast<CopyItem*>(items_->data()) + index * kItemsPerSlot;
+  }
+  // The copy list between the piece's stretches and its slot, stretches cut at
+  // kCopyItemMaxBytes; -1 when it needs more than kItemsPerSlot items.
+  static int fillItems(const Piece& p, CopyItem* list, char* slot, bool to_slot) {
+    int n = 0;
+    bool fits = true;
+    forEachStretch(p, [&](const char* span, size_t at, size_t len) {
+      for (size_t off = 0; fits && off < len; off += kCopyItemMaxBytes) {
+        if (n == kItemsPerSlot) {
+          fits = false;
+          return;
+        }
+        uint64_t take = std::min<uint64_t>(kCopyItemMaxBytes, len - off);
+        char* piece = const_cast<char*>(span) + off;
+        list[n++] = to_slot ? CopyItem{piece, slot + at + off, take}
+                            : CopyItem{slot + at + off, piece, take};
+      }
+    });
+    return fits ? n : -1;
+  }
   // The copy stream of one direction, made on the first GPU piece.
   Status gpuStream(std::unique_ptr<GpuStream>* stream) {
     if (*stream) return Status::ok();
@@ -226,6 +272,7 @@ class VectorPath final : public DataPath {
   int events_ = 0;
   size_t slot_bytes_ = 0, slots_ = 0;
   std::unique_ptr<PinnedBuffer> pinned_;
+  std::unique_ptr<PinnedBuffer> items_;  // kItemsPerSlot copy items per slot, sends first
   char* plain_ = nullptr;
   char* base_ = nullptr;  // send slots, then receive slots
   SlotRing send_free_, recv_free_;

@@ -52,6 +52,7 @@ class GpuEndToEnd : public ::testing::Test {
     b_.reset();
     for (void* p : allocs_) cudaFree(p);
   }
+  void scatteredVectorsBothWays(size_t max_piece);
 
   int src_gpu_ = 0, dst_gpu_ = 0;
   std::unique_ptr<Endpoint> a_, b_;
@@ -189,13 +190,23 @@ TEST_F(GpuEndToEnd, ReadFromPeerGpu) {
 // staging slots with a copy per piece stretch on the path's streams (datapath/vector_path.cc).
 // Odd sizes at odd offsets, scattered on both sides (the remote side in reverse order), written
 // then read back; GPU on both sides, and a host buffer on the served side.
+// Pieces up to 20000 bytes: one copy-list kernel per chunk; pieces of 1..6 bytes: more
+// stretches in a chunk than a slot's copy list holds, so one cudaMemcpyAsync per stretch.
 TEST_F(GpuEndToEnd, VectorsOfScatteredPiecesBothWays) {
+  for (size_t max_piece : {size_t{20000}, size_t{6}}) {
+    SCOPED_TRACE("pieces of 1.." + std::to_string(max_piece) + " bytes");
+    scatteredVectorsBothWays(max_piece);
+    if (HasFatalFailure()) return;
+  }
+}
+
+void GpuEndToEnd::scatteredVectorsBothWays(size_t max_piece) {
   constexpr size_t kPieces = 3000;
   std::mt19937_64 rng(11);
   std::vector<size_t> sizes(kPieces), loff(kPieces), roff(kPieces);
   size_t at = 3;
   for (size_t i = 0; i < kPieces; ++i) {
-    sizes[i] = 1 + rng() % 20000;
+    sizes[i] = 1 + rng() % max_piece;
     loff[i] = at;
     at += sizes[i] + 1 + rng() % 64;
   }
