@@ -55,15 +55,19 @@ constexpr KnobDoc kEmulateGpuBuffers{
     "UCCL_TCPX_EMULATE_GPU_BUFFERS", "0",
     "tests: with the UNPACK emulation and no GPU, host buffers take the GPU receive path",
     boolKnob()};
+constexpr KnobDoc kIpcScope{
+    "UCCL_TCPX_IPC_SCOPE", "unset (one scope per user)",
+    "connect_local/accept_local meet only processes of the same user and scope (by GPU BDF)"};
 
 }  // namespace
 
 const std::vector<KnobDoc>& engineKnobs() {
   static const std::vector<KnobDoc> knobs = {
-      kTransport,      kPluginPath,   kNumChannels,       kChunkBytes,
-      kInlineBytes,    kDevs,         kBootstrapPortBase, kTimeoutMs,
-      kMaxConnections, kStagingBytes, kLogLevelKnob,      kPinThreadsKnob,
-      kMetricsPort,    kTrace,        kGpuKnob,           kEmulateGpuBuffers,
+      kTransport,      kPluginPath,     kNumChannels,       kChunkBytes,
+      kInlineBytes,    kDevs,           kBootstrapPortBase, kTimeoutMs,
+      kMaxConnections, kStagingBytes,   kLogLevelKnob,      kPinThreadsKnob,
+      kMetricsPort,    kTrace,          kGpuKnob,           kEmulateGpuBuffers,
+      kIpcScope,       kDisableIpcKnob,
   };
   return knobs;
 }
@@ -92,6 +96,7 @@ EngineConfig EngineConfig::fromEnv() {
   c.trace_prefix = envString(kTrace.name, "");
   c.staging_bytes = envInt(kStagingBytes, c.staging_bytes);
   c.emulate_gpu_buffers = envBool(kEmulateGpuBuffers, false);
+  c.ipc_scope = envString(kIpcScope.name, "");
   return c;
 }
 
