@@ -203,6 +203,8 @@ Status exportGpuBuffer(const void* ptr, size_t size, IpcInfo* out) {
                   "the buffer is not GPU memory of this process (host, managed or unknown "
                   "memory): CUDA IPC exports cudaMalloc'd GPU memory only");
   }
+  DeviceScope scope(device);  // the driver calls below need the buffer's context current
+  TCPXP_RETURN_IF_ERROR(scope.status());
   uintptr_t base = 0;
   size_t alloc = 0;
   if (!rangeOf(ptr, &base, &alloc)) {
@@ -214,8 +216,6 @@ Status exportGpuBuffer(const void* ptr, size_t size, IpcInfo* out) {
                   "[ptr, +" + std::to_string(size) + ") runs past the end of its GPU allocation (" +
                       std::to_string(alloc - (begin - base)) + " bytes left)");
   }
-  DeviceScope scope(device);
-  TCPXP_RETURN_IF_ERROR(scope.status());
   cudaIpcMemHandle_t handle{};
   Status st =
       cudaCheck(cudaIpcGetMemHandle(&handle, reinterpret_cast<void*>(base)), "cudaIpcGetMemHandle");
@@ -252,6 +252,8 @@ void IpcImports::close(Entry& e) {
 
 Status IpcImports::open(const IpcInfo& info, Entry* e) {
   e->handle = info.handle;
+  DeviceScope scope(device_);
+  TCPXP_RETURN_IF_ERROR(scope.status());
   // The same process (UCCL: direct_addr): its own handle cannot be opened. The blob's base is
   // used only if this process's handle of the allocation there is the blob's handle.
   if (info.pid == static_cast<uint32_t>(::getpid()) && info.alloc_base != 0) {
@@ -269,8 +271,6 @@ Status IpcImports::open(const IpcInfo& info, Entry* e) {
     }
     cudaGetLastError();
   }
-  DeviceScope scope(device_);
-  TCPXP_RETURN_IF_ERROR(scope.status());
   cudaIpcMemHandle_t handle{};
   std::memcpy(&handle, info.handle.data(), sizeof(handle));
   void* p = nullptr;
