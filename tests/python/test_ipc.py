@@ -90,7 +90,7 @@ def test_host_memory_and_bad_blobs_are_refused(core):
     host = np.zeros(4096, dtype=np.uint8)
     ok, blob = ep.advertise_ipc(conn_id=0, ptr=host.ctypes.data, size=4096)
     assert (ok, blob) == (False, b"")
-    assert "not GPU memory" in ep.last_error() or "without CUDA" in ep.last_error()
+    assert "not GPU memory" in ep.last_error() or "has no CUDA" in ep.last_error()
     ok, blobs = ep.advertisev_ipc(0, [host.ctypes.data], [4096])
     assert (ok, blobs) == (False, [])
     # An unknown connection (bad blob contents on a live one: ctest -R '^ipc\.').
