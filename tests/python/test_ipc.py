@@ -1,8 +1,9 @@
 """The same-host CUDA IPC calls (connect_local, accept_local, advertise_ipc, write/read_ipc and their
 v and _async forms) with UCCL HEAD's names, keywords and return shapes. Without a GPU: the
 rendezvous between two processes, argument checks (raise where UCCL's UCCL_CHECK stops), refusals
-of host memory and of bad blobs (False and last_error()). With torch and a CUDA GPU: two processes
-on GPU 0 move verified bytes both ways. Each test uses a UCCL_TCPX_IPC_SCOPE of its own."""
+of host memory and of bad blobs (False and last_error()). With a CUDA GPU (memory from torch, or
+from libcudart through ctypes): two processes on GPU 0 move verified bytes both ways. Each test
+uses a UCCL_TCPX_IPC_SCOPE of its own."""
 
 import importlib.util
 import os
@@ -101,49 +102,117 @@ def test_host_memory_and_bad_blobs_are_refused(core):
     assert "ipc" in ep.info and ep.info["ipc"]
 
 
-# ---- GPU: two processes on GPU 0 (torch allocates, as UCCL's scripts do) ----
+# ---- GPU: two processes on GPU 0 ----
+# GPU memory comes from torch when it is installed (as UCCL's scripts use it), else from the CUDA
+# runtime through ctypes (libcudart.so of the toolkit), so the test runs on a bare GPU machine.
 
 N = (8 << 20) + 12345  # odd on purpose
 
 
-def _torch_gpu_skip():
-    if importlib.util.find_spec("torch") is None:
-        return "torch is not installed (the GPU IPC tests allocate with torch; the C++ forms: ctest -R 'gpu\\.ipc')"
-    import torch
+def _cudart():
+    import ctypes
+    import glob
 
-    if not torch.cuda.is_available():
-        return "torch sees no CUDA GPU: the GPU IPC tests run on the GPU machine"
+    names = ["libcudart.so"] + sorted(glob.glob("/usr/local/cuda*/lib64/libcudart.so*"))
+    for name in names:
+        try:
+            return ctypes.CDLL(name)
+        except OSError:
+            continue
+    return None
+
+
+class GpuBytes:
+    """n bytes on GPU 0: .ptr, put(offset, numpy uint8), get(offset, n) -> numpy uint8."""
+
+    def __init__(self, n):
+        import ctypes
+
+        self.n = n
+        self._torch = importlib.util.find_spec("torch") is not None
+        if self._torch:
+            import torch
+
+            self._t = torch.zeros(n, dtype=torch.uint8, device="cuda:0")
+            self.ptr = self._t.data_ptr()
+        else:
+            self._rt = _cudart()
+            assert self._rt.cudaSetDevice(0) == 0
+            p = ctypes.c_void_p()
+            assert self._rt.cudaMalloc(ctypes.byref(p), ctypes.c_size_t(n)) == 0
+            self.ptr = p.value
+            assert self._rt.cudaMemset(ctypes.c_void_p(self.ptr), 0, ctypes.c_size_t(n)) == 0
+
+    def put(self, offset, arr):
+        import ctypes
+
+        if self._torch:
+            import torch
+
+            self._t[offset : offset + arr.size] = torch.from_numpy(arr).to("cuda:0")
+            torch.cuda.synchronize()
+        else:
+            rc = self._rt.cudaMemcpy(ctypes.c_void_p(self.ptr + offset), ctypes.c_void_p(arr.ctypes.data),
+                                     ctypes.c_size_t(arr.size), 1)  # host to device
+            assert rc == 0
+
+    def get(self, offset, n):
+        import ctypes
+
+        import numpy as np
+
+        if self._torch:
+            return self._t[offset : offset + n].cpu().numpy()
+        out = np.zeros(n, dtype=np.uint8)
+        rc = self._rt.cudaMemcpy(ctypes.c_void_p(out.ctypes.data), ctypes.c_void_p(self.ptr + offset),
+                                 ctypes.c_size_t(n), 2)  # device to host
+        assert rc == 0
+        return out
+
+
+def _gpu_skip():
+    if importlib.util.find_spec("torch") is not None:
+        import torch
+
+        return None if torch.cuda.is_available() else "torch sees no CUDA GPU: the GPU IPC tests run on the GPU machine"
+    rt = _cudart()
+    if rt is None:
+        return "neither torch nor libcudart.so: no way to allocate GPU memory from Python"
+    import ctypes
+
+    n = ctypes.c_int(0)
+    if rt.cudaGetDeviceCount(ctypes.byref(n)) != 0 or n.value == 0:
+        return "no CUDA GPU: the GPU IPC tests run on the GPU machine (C++ forms: ctest -R 'gpu\\.ipc')"
     return None
 
 
 @pytest.fixture
-def torch_gpu(core):
-    reason = _torch_gpu_skip()
+def gpu(core):
+    reason = _gpu_skip()
     if reason:
         pytest.skip(reason)
 
 
 def _gpu_owner(peer, name):
     """Accepts, advertises a GPU buffer filled with pattern 1, then checks what the peer wrote."""
-    import torch
-
     import tcpx_p2p as p2p
 
     _scope(name)
     ep = p2p.Endpoint(0)
-    buf = torch.from_numpy(pattern(N, 1)).to("cuda:0")
+    buf = GpuBytes(N)
+    buf.put(0, pattern(N, 1))
     peer.send(ep.info["bdf"])
     ok, bdf, conn = ep.accept_local()
     assert ok, ep.last_error()
-    ok, info = ep.advertise_ipc(conn, buf.data_ptr(), N)
+    ok, info = ep.advertise_ipc(conn, buf.ptr, N)
     assert ok and len(info) == 128, ep.last_error()
     # Three sub-buffers at odd offsets for the vector forms.
     parts = [(1, 4097), (5000, 1 << 20), (N - 777, 777)]
-    ok, infos = ep.advertisev_ipc(conn, [buf.data_ptr() + o for o, _ in parts], [n for _, n in parts])
+    ok, infos = ep.advertisev_ipc(conn, [buf.ptr + o for o, _ in parts], [n for _, n in parts])
     assert ok, ep.last_error()
     peer.send((info, infos, parts))
-    peer.expect("wrote")  # the peer wrote pattern 2 into [3, N - 3) and pattern 3 into the parts
-    got = buf.cpu().numpy()
+    peer.expect("wrote")  # the peer wrote pattern 2 into [3, N - 3) and patterns 10.. into the parts
+    got = buf.get(0, N)
     want = pattern(N, 1)
     want[3 : N - 3] = pattern(N - 6, 2)
     for k, (o, n) in enumerate(parts):
@@ -154,7 +223,7 @@ def _gpu_owner(peer, name):
 
 
 def _gpu_user(peer, name):
-    import torch
+    import numpy as np
 
     import tcpx_p2p as p2p
 
@@ -165,40 +234,42 @@ def _gpu_user(peer, name):
     assert ok, ep.last_error()
     info, infos, parts = peer.recv()
     # read_ipc: the whole buffer, every byte checked.
-    local = torch.zeros(N, dtype=torch.uint8, device="cuda:0")
-    assert ep.read_ipc(conn, local.data_ptr(), N, info), ep.last_error()
-    assert (local.cpu().numpy() == pattern(N, 1)).all()
-    # read_ipc_async of an odd range (the blob narrowed on this side is not possible from Python:
-    # read a prefix) into an odd local offset.
-    ok, tid = ep.read_ipc_async(conn, local.data_ptr() + 5, 1000001, info)
+    local = GpuBytes(N + 16)
+    assert ep.read_ipc(conn, local.ptr, N, info), ep.last_error()
+    assert (local.get(0, N) == pattern(N, 1)).all()
+    # read_ipc_async of a prefix into an odd local offset.
+    ok, tid = ep.read_ipc_async(conn, local.ptr + 5, 1000001, info)
     assert ok, ep.last_error()
     wait_done(ep, tid)
-    # write_ipc: pattern 2 into [3, N - 3) of the peer's buffer. The blob starts at offset 0, so
-    # write [0, N - 3) with the peer's first 3 bytes kept.
-    src = torch.from_numpy(pattern(N, 1)).to("cuda:0")
-    src[3 : N - 3] = torch.from_numpy(pattern(N - 6, 2)).to("cuda:0")
-    assert ep.write_ipc(conn, src.data_ptr(), N - 3, info), ep.last_error()
+    assert (local.get(5, 1000001) == pattern(N, 1)[:1000001]).all()
+    # write_ipc: [0, N - 3) of the peer's buffer: its first 3 bytes as they were, then pattern 2.
+    src = pattern(N, 1)
+    src[3 : N - 3] = pattern(N - 6, 2)
+    local.put(0, src)
+    assert ep.write_ipc(conn, local.ptr, N - 3, info), ep.last_error()
     # writev_ipc_async into the parts (odd sizes and offsets), then readv_ipc them back.
-    srcs = [torch.from_numpy(pattern(n, 10 + k)).to("cuda:0") for k, (_, n) in enumerate(parts)]
-    ok, tid = ep.writev_ipc_async(conn, [s.data_ptr() for s in srcs], [n for _, n in parts], infos)
+    srcs = [GpuBytes(n) for _, n in parts]
+    for k, (b, (_, n)) in enumerate(zip(srcs, parts)):
+        b.put(0, pattern(n, 10 + k))
+    ok, tid = ep.writev_ipc_async(conn, [b.ptr for b in srcs], [n for _, n in parts], infos)
     assert ok, ep.last_error()
     wait_all(ep, [tid])
-    back = [torch.zeros(n, dtype=torch.uint8, device="cuda:0") for _, n in parts]
-    assert ep.readv_ipc(conn, [b.data_ptr() for b in back], [n for _, n in parts], infos), ep.last_error()
+    back = [GpuBytes(n) for _, n in parts]
+    assert ep.readv_ipc(conn, [b.ptr for b in back], [n for _, n in parts], infos), ep.last_error()
     for k, b in enumerate(back):
-        assert (b.cpu().numpy() == pattern(parts[k][1], 10 + k)).all()
+        assert (b.get(0, parts[k][1]) == pattern(parts[k][1], 10 + k)).all()
     # Too many bytes for the blob: refused, nothing moved.
-    assert ep.write_ipc(conn, src.data_ptr(), N + 1, info) is False
+    assert ep.write_ipc(conn, local.ptr, N + 1, info) is False
     assert "more than the" in ep.last_error()
     # Host memory on this side: refused.
-    host = torch.zeros(16, dtype=torch.uint8)
-    assert ep.write_ipc(conn, host.data_ptr(), 16, info) is False
+    host = np.zeros(16, dtype=np.uint8)
+    assert ep.write_ipc(conn, host.ctypes.data, 16, info) is False
     assert "not GPU memory" in ep.last_error()
-    torch.cuda.synchronize()
+    assert ep.close_connection(conn)
     peer.send("wrote")
     finish(peer)
     return N
 
 
-def test_gpu_ipc_two_processes_on_gpu0(torch_gpu):
+def test_gpu_ipc_two_processes_on_gpu0(gpu):
     run_pair(_gpu_owner, _gpu_user, f"gpu-{os.getpid()}", timeout=120)
