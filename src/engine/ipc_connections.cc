@@ -14,6 +14,12 @@ using datapath::IpcCopier;
 using datapath::IpcImports;
 using datapath::IpcInfo;
 
+IpcConnections::IpcConnections(Config config, Completions& completions, NewId new_id)
+    : config_(std::move(config)), completions_(completions), new_id_(std::move(new_id)) {
+  std::string bdf;
+  if (!config_.bdf.empty() && normalizeBdf(config_.bdf, &bdf).isOk()) config_.bdf = bdf;
+}
+
 IpcConnections::~IpcConnections() {
   // The copier first: its destructor waits for the copies in flight, whose completions come
   // back here (mu_) and release imports; then the imports close their handles.

@@ -41,8 +41,8 @@ class IpcConnections {
   };
   using NewId = std::function<Status(ConnId*)>;
 
-  IpcConnections(Config config, Completions& completions, NewId new_id)
-      : config_(std::move(config)), completions_(completions), new_id_(std::move(new_id)) {}
+  // config.bdf is normalized (normalizeBdf) when it can be: both sides name it the same way.
+  IpcConnections(Config config, Completions& completions, NewId new_id);
   ~IpcConnections();  // waits for copies in flight, closes every imported handle
 
   Status connect(const std::string& remote_bdf, const std::function<bool()>& interrupted,

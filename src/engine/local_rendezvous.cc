@@ -103,6 +103,8 @@ Status normalizeBdf(const std::string& in, std::string* out) {
   };
   size_t colons = static_cast<size_t>(std::count(s.begin(), s.end(), ':'));
   if (colons == 1) s = "0000:" + s;
+  // nvidia-smi prints an 8-digit domain ("00000000:4a:00.0"); CUDA's BDFs have 4.
+  if (s.size() == 16 && s.compare(0, 4, "0000") == 0 && s[8] == ':') s.erase(0, 4);
   bool ok = s.size() == 12 && s[4] == ':' && s[7] == ':' && s[10] == '.' &&
             hex(s.substr(0, 4), 4) && hex(s.substr(5, 2), 2) && hex(s.substr(8, 2), 2) &&
             s[11] >= '0' && s[11] <= '7';

@@ -129,6 +129,8 @@ TEST(IpcRendezvous, BdfsAreNormalizedOrRefused) {
   EXPECT_EQ(out, "0000:4a:00.0");
   ASSERT_TRUE(normalizeBdf("4a:00.1", &out).isOk());
   EXPECT_EQ(out, "0000:4a:00.1");
+  ASSERT_TRUE(normalizeBdf("00000000:4A:00.0", &out).isOk());  // nvidia-smi's form
+  EXPECT_EQ(out, "0000:4a:00.0");
   for (const char* bad :
        {"", "gpu0", "0000:4a:00", "0000:4a:00.8", "00000:4a:00.0", "/tmp/x", "0000:4a:00.0\n"}) {
     Status st = normalizeBdf(bad, &out);
