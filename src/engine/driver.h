@@ -53,6 +53,8 @@ class Driver {
   ConnId addConnection(Fd fd, const std::string& peer, bool connector, uint64_t ready_slot,
                        Status* started);
   Status closeConnection(ConnId id);
+  // An id for a connection the driver does not own (a same-host IPC one): one id space.
+  ConnId reserveConnId() { return next_conn_++; }
   // Per-NIC totals (closed connections included), the live connections and their channels.
   void stats(std::vector<TrafficCounters>* nics, std::vector<ConnectionStats>* conns,
              std::vector<ChannelStats>* channels) const;

@@ -204,6 +204,7 @@ Status Endpoint::create(int gpu_index, transport::NetPlugin* transport,
   ep->info_.emulated_gpu_buffers = ep->emulate_gpu_buffers_;
   ep->driver_ =
       std::make_unique<Driver>(config, net, devs, ndev, gpu_index, props, std::move(bootstrap));
+  ep->makeIpc(config);
   if (config.metrics_port > 0) {
     int mport = config.metrics_port + std::max(gpu_index, 0);
     Endpoint* raw = ep.get();
@@ -288,7 +289,11 @@ Status Endpoint::accept(ConnId* out, std::string* remote_ip, int* remote_gpu,
 void Endpoint::stopAccept() { driver_->stopAccepting(); }
 
 Status Endpoint::closeConnection(ConnId conn) {
-  return driver_->call([&] { return driver_->closeConnection(conn); });
+  if (ipc_->isLocal(conn)) return ipc_->close(conn, /*local=*/true);
+  Status st = driver_->call([&] { return driver_->closeConnection(conn); });
+  // IPC copies it carried (write_ipc on a network connection) finish; their imports close.
+  (void)ipc_->close(conn, /*local=*/false);
+  return st;
 }
 
 Status Endpoint::reg(void* ptr, size_t size, MrId* out) {

@@ -16,6 +16,8 @@
 
 #include "common/status.h"
 #include "engine/connection.h"
+#include "engine/engine_config.h"
+#include "engine/ipc_connections.h"
 #include "engine/transfer.h"
 
 namespace tcpxp::transport {
@@ -49,6 +51,7 @@ struct EndpointInfo {
   bool builtin_transport = false;     // the built-in socket transport (else a plugin: TCPX)
   std::string transport_detail;       // built-in: "4 sockets/comm[, UNPACK emulation]"
   bool emulated_gpu_buffers = false;  // host buffers take GPU paths (UCCL_TCPX_EMULATE_GPU_BUFFERS)
+  std::string ipc;                    // the same-host CUDA IPC path: what works here
 };
 
 struct NicStats {
@@ -113,14 +116,32 @@ class Endpoint {
   Status stats(EndpointStats* out);
   std::vector<Notification> takeNotifications();
 
+  // ---- Same host, GPU memory: CUDA IPC (endpoint_ipc.cc, engine/ipc_connections.h) ----
+  // A connection to the process in accept_local() on GPU `remote_bdf` of this host (retries
+  // until UCCL_TCPX_TIMEOUT_MS). Its id is one of connect()'s: poll, wait, closeConnection.
+  Status connectLocal(const std::string& remote_bdf, ConnId* out,
+                      const Interrupted& interrupted = nullptr);
+  // Waits for one connectLocal() to this endpoint's GPU (timeout_ms -1: no limit).
+  Status acceptLocal(std::string* remote_bdf, ConnId* out, const Interrupted& interrupted = nullptr,
+                     int64_t timeout_ms = -1);
+  bool isLocal(ConnId conn);
+  // The 128-byte blob through which a peer of this host reaches GPU buffer [ptr, ptr + size).
+  Status advertiseIpc(void* ptr, size_t size, datapath::IpcBlob* out);
+  // IPC copies into (write) or out of (read) the peers' advertised buffers, on a local
+  // connection or a live network one. *out is polled like any transfer.
+  Status writeIpcAsync(ConnId conn, std::span<const IpcSegment> segs, XferId* out);
+  Status readIpcAsync(ConnId conn, std::span<const IpcSegment> segs, XferId* out);
+
  private:
   enum class Op { kSend, kRecv, kWrite, kRead };
   Status submit(Op op, ConnId conn, std::span<const Segment> segs, XferId* out);
   Endpoint() = default;
+  void makeIpc(const EngineConfig& config);  // endpoint_ipc.cc
 
   EndpointInfo info_;
   bool emulate_gpu_buffers_ = false;
   std::unique_ptr<Driver> driver_;
+  std::unique_ptr<IpcConnections> ipc_;  // after driver_: goes first (uses its completions)
   std::unique_ptr<class MetricsServer> metrics_;  // UCCL_TCPX_METRICS_PORT; stops before driver_
 };
 

@@ -60,6 +60,9 @@ constexpr KnobDoc kEmulateGpuBuffers{
     "UCCL_TCPX_EMULATE_GPU_BUFFERS", "0",
     "tests: with the UNPACK emulation and no GPU, host buffers take the GPU receive path",
     boolKnob()};
+constexpr KnobDoc kIpcScope{
+    "UCCL_TCPX_IPC_SCOPE", "unset (one scope per user)",
+    "connect_local/accept_local meet only processes of the same user and scope (by GPU BDF)"};
 
 }  // namespace
 
@@ -69,7 +72,7 @@ const std::vector<KnobDoc>& engineKnobs() {
       kInlineBytes,    kDevs,         kBootstrapPortBase, kTimeoutMs,
       kMaxConnections, kStagingBytes, kLogLevelKnob,      kPinThreadsKnob,
       kMetricsPort,    kTrace,        kGpuKnob,           kEmulateGpuBuffers,
-      kVectorBatch,
+      kVectorBatch,    kIpcScope,     kDisableIpcKnob,
   };
   return knobs;
 }
@@ -98,8 +101,9 @@ EngineConfig EngineConfig::fromEnv() {
   c.trace_prefix = envString(kTrace.name, "");
   c.staging_bytes = envInt(kStagingBytes, c.staging_bytes);
   c.emulate_gpu_buffers = envBool(kEmulateGpuBuffers, false);
-  c.vector_batch = envBool(kVectorBatch, true);
-  return c;
+  kTransport, kPluginPath, kNumChannels, kChunkBytes, kInlineBytes, kDevs, kBootstrapPortBase,
+      kTimeoutMs, kMaxConnections, kStagingBytes, kLogLevelKnob, kPinThreadsKnob, kMetricsPort,
+      kTrace, kGpuKnob, kEmulateGpuBuffers, kVectorBatch, kIpcScope, kDisableIpcKnob, return c;
 }
 
 }  // namespace tcpxp::engine

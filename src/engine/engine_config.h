@@ -53,6 +53,7 @@ struct EngineConfig {
   std::string trace_prefix;          // per-piece stage times to PREFIX.<pid>.<conn>.csv; "" = off
   bool emulate_gpu_buffers = false;  // tests: UNPACK emulation without a GPU (endpoint.cc)
   bool vector_batch = true;          // one-sided vectors as WriteVec/ReadVec (connection.h)
+  std::string ipc_scope;             // connect_local/accept_local meet only within one scope
   // A value the engine does not fall back from (an unknown UCCL_P2P_TRANSPORT), as
   // "NAME=VALUE: what is wrong (accepted: ...)"; Endpoint::create fails with it. "" = none.
   std::string error;
@@ -68,5 +69,10 @@ const std::vector<KnobDoc>& engineKnobs();
 inline constexpr KnobDoc kGpuKnob{"UCCL_TCPX_GPU", "-1 (host only)",
                                   "GPU of an engine made by uccl_engine_create (C API)",
                                   integerKnob(-1, 1 << 20)};
+
+// Read by the C API's uccl_engine_connect (UCCL's knob): same-host connections stay off IPC.
+inline constexpr KnobDoc kDisableIpcKnob{
+    "UCCL_P2P_DISABLE_IPC", "0",
+    "C API: 1 = uccl_engine_conn_is_local is false for every connection (no CUDA IPC)", boolKnob()};
 
 }  // namespace tcpxp::engine

@@ -588,8 +588,9 @@ TEST_F(CApi, SameProcessConnectionToItself) {
   uccl_engine_conn_destroy(in);
 }
 
-// Without an IPC path: nothing is local, no IPC info is given, ipc_bufs are not read.
-TEST_F(CApi, IpcCallsWithoutAnIpcPath) {
+// Host-only engines (these): no connection is local, host memory has no IPC info, ipc_bufs are
+// not read. The GPU form is tests/c_api/ipc_gpu_test.cc.
+TEST_F(CApi, IpcCallsOnHostOnlyEngines) {
   EXPECT_FALSE(uccl_engine_conn_is_local(ab_));
   EXPECT_FALSE(uccl_engine_conn_is_local(ba_));
   EXPECT_FALSE(uccl_engine_conn_is_local(nullptr));
@@ -606,18 +607,16 @@ TEST_F(CApi, IpcCallsWithoutAnIpcPath) {
   EXPECT_EQ(uccl_engine_get_ipc_info(b_, addr(buf.data()), nullptr, &has_ipc), -1);
   EXPECT_EQ(uccl_engine_get_ipc_info(b_, addr(buf.data()), blob, nullptr), -1);
   EXPECT_EQ(uccl_engine_get_ipc_info(nullptr, addr(buf.data()), blob, &has_ipc), -1);
+  // Not the start of a registration: -1, as UCCL.
+  EXPECT_EQ(uccl_engine_get_ipc_info(b_, addr(buf.data() + 8), blob, &has_ipc), -1);
+  EXPECT_NE(lastError().find("not the start of a registration"), std::string::npos) << lastError();
 
-  // update_ipc_info: UCCL's arithmetic on offset (u64 @64) and size (u64 @72).
-  uint64_t offset = 100, size = 0;
-  std::memcpy(blob + 64, &offset, 8);
-  ASSERT_EQ(uccl_engine_update_ipc_info(blob, 0x1000 + 4096, 0x1000, 512), 0) << lastError();
-  std::memcpy(&offset, blob + 64, 8);
-  std::memcpy(&size, blob + 72, 8);
-  EXPECT_EQ(offset, 100u + 4096u);
-  EXPECT_EQ(size, 512u);
+  // update_ipc_info refuses a blob get_ipc_info did not make, and leaves it unchanged.
+  std::memset(blob, 0x5A, sizeof(blob));
   char before[IPC_INFO_SIZE];
   std::memcpy(before, blob, sizeof(blob));
-  EXPECT_EQ(uccl_engine_update_ipc_info(blob, 0x1000, 0x2000, 1), -1);  // addr below base
+  EXPECT_EQ(uccl_engine_update_ipc_info(blob, 0x1000 + 4096, 0x1000, 512), -1);
+  EXPECT_NE(lastError().find("bad magic"), std::string::npos) << lastError();
   EXPECT_EQ(std::memcmp(before, blob, sizeof(blob)), 0);
   EXPECT_EQ(uccl_engine_update_ipc_info(nullptr, 0, 0, 0), -1);
 

@@ -581,23 +581,18 @@ def test_transfer_argument_errors_raise(core):
     ep.deregister_memory([l])
 
 
-def test_ipc_calls_raise_not_implemented(core):
-    """The same-host CUDA IPC family: UCCL's names and keywords; NotImplementedError (a
-    RuntimeError) until the engine has that path."""
+def test_ipc_calls_take_uccls_keywords(core):
+    """The same-host CUDA IPC family: UCCL's names and keywords (test_ipc.py tests what they do).
+    UCCL 0.1.1's two-sided send_ipc / recv_ipc raise NotImplementedError (a RuntimeError)."""
     ep = core.Endpoint()
     calls = {
-        "connect_local": dict(remote_gpu_bdf="0000:00:00.0"),
-        "accept_local": {},
-        "advertise_ipc": dict(conn_id=1, ptr=0, size=8),
-        "advertisev_ipc": dict(conn_id=1, ptr_v=[0], size_v=[8]),
         "send_ipc": dict(conn_id=1, ptr=0, size=8),
         "recv_ipc_async": dict(conn_id=1, ptr=0, size=8),
     }
-    for name in ("write_ipc", "read_ipc", "write_ipc_async", "read_ipc_async"):
-        calls[name] = dict(conn_id=1, ptr=0, size=8, info=b"\0" * 128)
-    for name in ("writev_ipc", "readv_ipc", "writev_ipc_async", "readv_ipc_async"):
-        calls[name] = dict(conn_id=1, ptr_v=[0], size_v=[8], info_v=[b"\0" * 128])
     for name, kwargs in calls.items():
-        with pytest.raises(NotImplementedError, match=f"{name}: the same-host CUDA IPC path"):
+        with pytest.raises(NotImplementedError, match=f"{name}: UCCL 0.1.1's two-sided IPC"):
             getattr(ep, name)(**kwargs)
     assert issubclass(NotImplementedError, RuntimeError)  # scripts catching UCCL's type catch it
+    assert ep.advertise_ipc(conn_id=1, ptr=0, size=8)[0] is False
+    assert ep.write_ipc(conn_id=1, ptr=0, size=8, info=b"\0" * 128) is False
+    assert ep.readv_ipc_async(conn_id=1, ptr_v=[0], size_v=[8], info_v=[b"\0" * 128]) == (False, 0)

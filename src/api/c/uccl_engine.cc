@@ -10,7 +10,9 @@
 //   - error translation: Status -> 0 / -1 / NULL plus a thread-local message; no exception leaves
 //     an extern "C" function (run() catches everything);
 //   - UCCL's process-wide notification list, filled from every live engine;
-//   - the answers of UCCL's IPC calls while there is no IPC path (nothing is local);
+//   - UCCL's same-host IPC answers: which connections are local (uccl_engine_connect_bdf), the
+//     IPC info of a registration's start (get_ipc_info), and the vector calls' ipc_bufs on a
+//     local connection as CUDA IPC copies (engine/ipc_connections.h);
 //   - making a failed transfer visible to callers of the bool uccl_engine_xfer_status (the
 //     pending refusal of the next send_notif on that connection: see uccl_engine.h).
 #include "uccl_engine.h"
@@ -38,7 +40,10 @@
 #include "control/control_wire.h"
 #include "control/fifo_item.h"
 #include "control/metadata.h"
+#include "datapath/cuda_ipc.h"
 #include "engine/endpoint.h"
+#include "engine/engine_config.h"
+#include "engine/memory_info.h"
 
 namespace eng = tcpxp::engine;
 namespace control = tcpxp::control;
@@ -67,6 +72,9 @@ struct EngineState {
   std::unique_ptr<eng::Endpoint> ep;
   // Set (release) by uccl_engine_destroy; blocking calls poll it (acquire) and give up.
   std::atomic<bool> closing{false};
+  // Registrations by start address (UCCL's mem_reg_info): get_ipc_info looks them up.
+  std::mutex regs_mu;
+  std::unordered_map<uintptr_t, std::pair<eng::MrId, size_t>> regs;
 };
 using StateRef = std::shared_ptr<EngineState>;
 
@@ -79,6 +87,7 @@ struct uccl_engine {
 struct uccl_conn {
   uccl_engine* owner = nullptr;
   eng::ConnId id = 0;
+  bool is_local = false;  // a peer of this host with GPU memory: ipc_bufs take CUDA IPC
 };
 
 namespace {
@@ -86,10 +95,7 @@ namespace {
 constexpr size_t kNotifyNameMax = UCCL_ENGINE_MSG_SIZE - 1;  // notify_msg_t.name keeps its NUL
 constexpr size_t kNotifyMsgMax = UCCL_ENGINE_MSG_SIZE;
 
-// UCCL's IPC info blob: 64-byte handle, then offset and size (u64), then the GPU index.
-constexpr size_t kIpcOffsetAt = 64;
-constexpr size_t kIpcSizeAt = 72;
-static_assert(kIpcSizeAt + sizeof(uint64_t) <= UCCL_ENGINE_IPC_INFO_SIZE);
+static_assert(tcpxp::datapath::kIpcInfoBytes == UCCL_ENGINE_IPC_INFO_SIZE);
 
 thread_local std::string t_last_error;
 
@@ -154,7 +160,7 @@ Status findEngine(uccl_engine* e, StateRef* out) {
   return Status::ok();
 }
 
-Status findConn(uccl_conn* c, StateRef* out, eng::ConnId* id) {
+Status findConn(uccl_conn* c, StateRef* out, eng::ConnId* id, bool* is_local = nullptr) {
   if (c == nullptr) return invalid("conn is NULL");
   Handles& h = handles();
   std::lock_guard<std::mutex> lock(h.mu);
@@ -166,6 +172,7 @@ Status findConn(uccl_conn* c, StateRef* out, eng::ConnId* id) {
   }
   *out = it->second->state;
   *id = c->id;
+  if (is_local) *is_local = c->is_local;
   return Status::ok();
 }
 
@@ -174,10 +181,12 @@ eng::Interrupted closingFlag(const StateRef& state) {
 }
 
 // Wraps an established connection in a handle, unless the engine died meanwhile.
-Status adoptConn(uccl_engine* e, const StateRef& state, eng::ConnId id, uccl_conn** out) {
+Status adoptConn(uccl_engine* e, const StateRef& state, eng::ConnId id, uccl_conn** out,
+                 bool is_local = false) {
   auto c = std::make_unique<uccl_conn>();
   c->owner = e;
   c->id = id;
+  c->is_local = is_local;
   {
     Handles& h = handles();
     std::lock_guard<std::mutex> lock(h.mu);
@@ -454,9 +463,23 @@ uccl_conn_t* uccl_engine_connect(uccl_engine_t* engine, const char* ip_addr, int
   return out;
 }
 
+namespace {
+// UCCL (p2p/uccl_engine.cc uccl_engine_connect): a peer is local when ip_addr is this host's
+// address and UCCL_P2P_DISABLE_IPC is not 1; its NCCL build then still connects over the network
+// (control, notifications) and moves the data by IPC when the caller passes ipc_bufs (NIXL's
+// plugin does, with the peer's get_ipc_info blobs). The same here. Not local: a connection to
+// oneself (same_process: UCCL uses direct addresses there; here it is an ordinary loopback
+// connection), a host-only engine, a build without CUDA.
+bool peerIsLocal(const eng::Endpoint& ep, const std::string& ip, bool same_process) {
+  const eng::EndpointInfo& info = ep.info();
+  if (same_process || info.gpu_index < 0 || info.ipc.rfind("CUDA IPC", 0) != 0) return false;
+  if (tcpxp::envBool(eng::kDisableIpcKnob, false)) return false;
+  return ip == info.ip || ip == eng::oobIp();
+}
+}  // namespace
+
 uccl_conn_t* uccl_engine_connect_bdf(uccl_engine_t* engine, const char* ip_addr,
                                      const char* remote_gpu, int remote_port, bool same_process) {
-  (void)same_process;  // no IPC path: a connection to oneself is an ordinary (loopback) one
   uccl_conn_t* out = nullptr;
   (void)run("uccl_engine_connect", [&] {
     if (ip_addr == nullptr) return invalid("ip_addr is NULL");
@@ -471,7 +494,7 @@ uccl_conn_t* uccl_engine_connect_bdf(uccl_engine_t* engine, const char* ip_addr,
     TCPXP_RETURN_IF_ERROR(findEngine(engine, &state));
     eng::ConnId id = 0;
     TCPXP_RETURN_IF_ERROR(state->ep->connect(ip_addr, index, remote_port, &id, closingFlag(state)));
-    return adoptConn(engine, state, id, &out);
+    return adoptConn(engine, state, id, &out, peerIsLocal(*state->ep, ip_addr, same_process));
   });
   return out;
 }
@@ -539,12 +562,13 @@ void uccl_engine_conn_destroy(uccl_conn_t* conn) {
 }
 
 bool uccl_engine_conn_is_local(uccl_conn_t* conn) {
+  bool local = false;
   (void)run("uccl_engine_conn_is_local", [&] {
     StateRef state;
     eng::ConnId id = 0;
-    return findConn(conn, &state, &id);
+    return findConn(conn, &state, &id, &local);
   });
-  return false;  // no same-host IPC path yet: every connection moves data over the network
+  return local;
 }
 
 // ---- memory ----
@@ -557,6 +581,8 @@ int uccl_engine_reg(uccl_engine_t* engine, uintptr_t data, size_t size, uccl_mr_
     eng::MrId id = 0;
     TCPXP_RETURN_IF_ERROR(state->ep->reg(reinterpret_cast<void*>(data), size, &id));
     *mr_id = id;
+    std::lock_guard<std::mutex> lock(state->regs_mu);
+    state->regs[data] = {id, size};
     return Status::ok();
   });
 }
@@ -565,7 +591,15 @@ void uccl_engine_mr_destroy(uccl_engine_t* engine, uccl_mr_t mr) {
   (void)run("uccl_engine_mr_destroy", [&] {
     StateRef state;
     TCPXP_RETURN_IF_ERROR(findEngine(engine, &state));
-    return state->ep->dereg(mr);
+    TCPXP_RETURN_IF_ERROR(state->ep->dereg(mr));
+    std::lock_guard<std::mutex> lock(state->regs_mu);
+    for (auto it = state->regs.begin(); it != state->regs.end(); ++it) {
+      if (it->second.first == mr) {
+        state->regs.erase(it);
+        break;
+      }
+    }
+    return Status::ok();
   });
 }
 
@@ -591,14 +625,36 @@ int uccl_engine_update_fifo(FifoItem* fifo_item, uint64_t remote_addr, uint32_t 
   });
 }
 
+// UCCL (uccl_engine_get_ipc_info): addr must be the start of a registration (-1 otherwise);
+// host memory, or UCCL_P2P_DISABLE_IPC=1, gives 0 with has_ipc false.
 int uccl_engine_get_ipc_info(uccl_engine_t* engine, uintptr_t addr, char* ipc_buf, bool* has_ipc) {
-  (void)addr;  // no buffer has IPC info while there is no IPC path
   return run("uccl_engine_get_ipc_info", [&] {
     if (ipc_buf == nullptr || has_ipc == nullptr) return invalid("ipc_buf or has_ipc is NULL");
     StateRef state;
     TCPXP_RETURN_IF_ERROR(findEngine(engine, &state));
+    size_t size = 0;
+    {
+      std::lock_guard<std::mutex> lock(state->regs_mu);
+      auto it = state->regs.find(addr);
+      if (it == state->regs.end()) return invalid("addr is not the start of a registration");
+      size = it->second.second;
+    }
     std::memset(ipc_buf, 0, UCCL_ENGINE_IPC_INFO_SIZE);
     *has_ipc = false;
+    if (tcpxp::envBool(eng::kDisableIpcKnob, false)) return Status::ok();
+    if (state->ep->info().gpu_index < 0 ||
+        eng::classifyMemory(reinterpret_cast<void*>(addr)).kind !=
+            tcpxp::transport::MemKind::kCuda) {
+      return Status::ok();
+    }
+    tcpxp::datapath::IpcBlob blob{};
+    // Not exportable (memory from cuMemCreate, managed memory): no IPC info; the network path
+    // still serves the buffer.
+    if (!state->ep->advertiseIpc(reinterpret_cast<void*>(addr), size, &blob).isOk()) {
+      return Status::ok();
+    }
+    std::memcpy(ipc_buf, blob.data(), blob.size());
+    *has_ipc = true;
     return Status::ok();
   });
 }
@@ -606,16 +662,8 @@ int uccl_engine_get_ipc_info(uccl_engine_t* engine, uintptr_t addr, char* ipc_bu
 int uccl_engine_update_ipc_info(char* ipc_buf, uintptr_t addr, uintptr_t base_addr, size_t size) {
   return run("uccl_engine_update_ipc_info", [&] {
     if (ipc_buf == nullptr) return invalid("ipc_buf is NULL");
-    if (addr < base_addr) return invalid("addr is below base_addr");
-    uint64_t offset = 0;
-    std::memcpy(&offset, ipc_buf + kIpcOffsetAt, sizeof(offset));
-    const uint64_t delta = addr - base_addr;
-    if (offset > UINT64_MAX - delta) return invalid("offset + (addr - base_addr) overflows");
-    offset += delta;
-    const uint64_t size64 = size;
-    std::memcpy(ipc_buf + kIpcOffsetAt, &offset, sizeof(offset));
-    std::memcpy(ipc_buf + kIpcSizeAt, &size64, sizeof(size64));
-    return Status::ok();
+    return tcpxp::datapath::updateIpcInfo(reinterpret_cast<uint8_t*>(ipc_buf), addr, base_addr,
+                                          size);
   });
 }
 
@@ -646,11 +694,47 @@ int uccl_engine_write_vector(uccl_conn_t* conn, const uccl_mr_t* mr_ids, void* c
                 num_iovs, transfer_id);
 }
 
-// No connection is local, so ipc_bufs are not read (UCCL reads them on local connections only).
+namespace {
+// UCCL (uccl_engine_read_vector / write_vector): on a local connection with ipc_bufs given, the
+// pieces are IPC copies (the FifoItems and mr_ids are not used); otherwise ipc_bufs are ignored.
+// *ipc is set when this call took the IPC path (its result is then the answer).
+int ipcVector(const char* fn, uccl_conn_t* conn, bool write, void* const* ptrs,
+              const size_t* size_v, int num_iovs, uint64_t* transfer_id,
+              const char* const* ipc_bufs, bool* ipc) {
+  *ipc = false;
+  if (ipc_bufs == nullptr) return 0;
+  StateRef state;
+  eng::ConnId id = 0;
+  bool local = false;
+  if (!findConn(conn, &state, &id, &local).isOk() || !local) return 0;
+  *ipc = true;
+  return run(fn, [&] {
+    if (ptrs == nullptr || size_v == nullptr || transfer_id == nullptr || num_iovs <= 0) {
+      return invalid("NULL array, NULL transfer_id or num_iovs <= 0");
+    }
+    std::vector<eng::IpcSegment> segs(static_cast<size_t>(num_iovs));
+    for (size_t i = 0; i < segs.size(); ++i) {
+      if (ipc_bufs[i] == nullptr) return invalid("ipc_bufs[" + std::to_string(i) + "] is NULL");
+      segs[i].ptr = ptrs[i];
+      segs[i].size = size_v[i];
+      std::memcpy(segs[i].info.data(), ipc_bufs[i], segs[i].info.size());
+    }
+    eng::XferId x = 0;
+    TCPXP_RETURN_IF_ERROR(write ? state->ep->writeIpcAsync(id, segs, &x)
+                                : state->ep->readIpcAsync(id, segs, &x));
+    *transfer_id = x;
+    return Status::ok();
+  });
+}
+}  // namespace
+
 int uccl_engine_read_vector_ipc(uccl_conn_t* conn, const uccl_mr_t* mr_ids, void* const* dst_v,
                                 const size_t* size_v, const FifoItem* fifo_items, int num_iovs,
                                 uint64_t* transfer_id, const char* const* ipc_bufs) {
-  (void)ipc_bufs;
+  bool ipc = false;
+  int rc = ipcVector("uccl_engine_read_vector", conn, /*write=*/false, dst_v, size_v, num_iovs,
+                     transfer_id, ipc_bufs, &ipc);
+  if (ipc) return rc;
   return submit("uccl_engine_read_vector", conn, Op::kRead, mr_ids, dst_v, size_v, fifo_items,
                 num_iovs, transfer_id);
 }
@@ -658,7 +742,10 @@ int uccl_engine_read_vector_ipc(uccl_conn_t* conn, const uccl_mr_t* mr_ids, void
 int uccl_engine_write_vector_ipc(uccl_conn_t* conn, const uccl_mr_t* mr_ids, void* const* src_v,
                                  const size_t* size_v, const FifoItem* fifo_items, int num_iovs,
                                  uint64_t* transfer_id, const char* const* ipc_bufs) {
-  (void)ipc_bufs;
+  bool ipc = false;
+  int rc = ipcVector("uccl_engine_write_vector", conn, /*write=*/true, src_v, size_v, num_iovs,
+                     transfer_id, ipc_bufs, &ipc);
+  if (ipc) return rc;
   return submit("uccl_engine_write_vector", conn, Op::kWrite, mr_ids, src_v, size_v, fifo_items,
                 num_iovs, transfer_id);
 }

@@ -19,10 +19,12 @@
  * Kept from UCCL 0.1.1 although UCCL HEAD made them fail always: two-sided send/recv (they work
  * here). Kept from before 0.1.1: uccl_engine_connect with an integer GPU index.
  *
- * Not here yet: the same-host CUDA IPC path. uccl_engine_conn_is_local is false for every
- * connection, uccl_engine_get_ipc_info reports no IPC info (has_ipc false), and ipc_bufs passed
- * to the vector calls are ignored (as UCCL ignores them on a connection that is not local), so
- * every transfer, same_process ones included, goes over the connection with its FifoItems.
+ * The same-host CUDA IPC path, as UCCL's NCCL build has it: a connection made with
+ * uccl_engine_connect_bdf to this host's own address (not same_process, UCCL_P2P_DISABLE_IPC not
+ * 1, a GPU engine of a CUDA build) is local (uccl_engine_conn_is_local); it still carries
+ * control and notifications over TCP, and the vector calls given ipc_bufs (the peer's
+ * uccl_engine_get_ipc_info blobs, narrowed with uccl_engine_update_ipc_info) copy by CUDA IPC.
+ * Elsewhere ipc_bufs are ignored (as UCCL ignores them on a connection that is not local).
  *
  * Errors: every failing call stores a message in a thread-local buffer, read with
  * uccl_engine_last_error(). Successful calls leave it unchanged. No call throws or aborts on bad
@@ -170,7 +172,9 @@ UCCL_ENGINE_API uccl_conn_t* uccl_engine_connect(uccl_engine_t* engine, const ch
  * checked for shape only: the port names the peer, so remote_port must be > 0 with a BDF (an
  * index with remote_port <= 0 works as in uccl_engine_connect).
  * same_process: UCCL connects a process to itself through its IPC path; here it is an ordinary
- * connection (loopback), which the engine's accepting thread must accept as for any peer.
+ * connection (loopback), which the engine's accepting thread must accept as for any peer, and
+ * not local. A connection to this host's own address (ip_addr is the engine's address or
+ * UCCL's OOB address) is local: see uccl_engine_conn_is_local.
  * Returns a connection handle owned by the caller, or NULL on error. */
 UCCL_ENGINE_API uccl_conn_t* uccl_engine_connect_bdf(uccl_engine_t* engine, const char* ip_addr,
                                                      const char* remote_gpu, int remote_port,
@@ -198,9 +202,11 @@ UCCL_ENGINE_API void uccl_engine_stop_accept(uccl_engine_t* engine);
  * recorded in uccl_engine_last_error). Transfers still in flight on it fail. */
 UCCL_ENGINE_API void uccl_engine_conn_destroy(uccl_conn_t* conn);
 
-/* Whether the connection uses the same-host IPC path (UCCL: a peer on this node). Always false
- * here: that path does not exist yet, so callers (NIXL's plugin) use FifoItems, which work for
- * every peer. Also false, with uccl_engine_last_error set, for a NULL or unknown handle. */
+/* Whether the connection is to a peer on this host whose transfers may take CUDA IPC (the vector
+ * calls with ipc_bufs): true for uccl_engine_connect_bdf to this host's address from a GPU engine
+ * of a CUDA build, unless same_process or UCCL_P2P_DISABLE_IPC=1. Accepted connections are not
+ * local (UCCL's are not either). False, with uccl_engine_last_error set, for a NULL or unknown
+ * handle. */
 UCCL_ENGINE_API bool uccl_engine_conn_is_local(uccl_conn_t* conn);
 
 /* ---- Memory ------------------------------------------------------------------------------- */
@@ -228,19 +234,20 @@ UCCL_ENGINE_API int uccl_engine_prepare_fifo(uccl_engine_t* engine, uccl_mr_t mr
 UCCL_ENGINE_API int uccl_engine_update_fifo(FifoItem* fifo_item, uint64_t remote_addr,
                                             uint32_t size);
 
-/* The IPC info blob (UCCL_ENGINE_IPC_INFO_SIZE bytes) of the registered buffer at addr, for the
- * same-host IPC path. That path does not exist yet: for a live engine and non-NULL ipc_buf and
- * has_ipc this returns 0 with *has_ipc = false and ipc_buf zero-filled, for any addr (UCCL gives
- * the same answer for host memory). NIXL's plugin then advertises no IPC info ("00"). -1 (and
- * *has_ipc untouched) for a NULL argument or a dead engine. */
+/* The IPC info blob (UCCL_ENGINE_IPC_INFO_SIZE bytes) of the registration that starts at addr:
+ * 0 with *has_ipc = true and the blob for GPU memory that CUDA IPC can export; 0 with *has_ipc =
+ * false and ipc_buf zero-filled for host memory, memory CUDA IPC cannot export (cuMemCreate,
+ * managed), a host-only engine or UCCL_P2P_DISABLE_IPC=1 (NIXL's plugin then advertises "00").
+ * -1 (and *has_ipc untouched) for a NULL argument, a dead engine, or an addr that is not the
+ * start of a registration (as UCCL). The blob has tcpx-p2p's layout (datapath/cuda_ipc.h), not
+ * UCCL's: only a tcpx-p2p peer reads it. */
 UCCL_ENGINE_API int uccl_engine_get_ipc_info(uccl_engine_t* engine, uintptr_t addr, char* ipc_buf,
                                              bool* has_ipc);
 
 /* Narrows an IPC info blob to [addr, addr + size) of the region registered at base_addr: adds
- * addr - base_addr to its offset (u64 at byte 64) and sets its size (u64 at byte 72), UCCL's
- * layout (64-byte handle, offset, size, i32 GPU index at 80, zero padding). -1 for a NULL
- * ipc_buf, addr < base_addr, or an offset that would overflow; ipc_buf is then unchanged. No
- * transfer reads these blobs yet (see uccl_engine_conn_is_local). */
+ * addr - base_addr to its offset and sets its size (UCCL's semantics). -1, ipc_buf unchanged,
+ * for a NULL ipc_buf, a blob get_ipc_info did not make, addr < base_addr, or a range that is
+ * not inside what the blob described. */
 UCCL_ENGINE_API int uccl_engine_update_ipc_info(char* ipc_buf, uintptr_t addr, uintptr_t base_addr,
                                                 size_t size);
 
@@ -270,9 +277,11 @@ UCCL_ENGINE_API int uccl_engine_write_vector(uccl_conn_t* conn, const uccl_mr_t*
                                              void* const* src_v, const size_t* size_v,
                                              const FifoItem* fifo_items, int num_iovs,
                                              uint64_t* transfer_id);
-/* The same with UCCL's ipc_bufs (NULL, or num_iovs IPC info blobs): UCCL takes its IPC path when
- * the connection is local and ipc_bufs are given; no connection is local here (see
- * uccl_engine_conn_is_local), so ipc_bufs are not read and the FifoItems are used. */
+/* The same with UCCL's ipc_bufs (NULL, or num_iovs IPC info blobs): on a local connection (see
+ * uccl_engine_conn_is_local) with ipc_bufs given, piece i is a CUDA IPC copy between the GPU
+ * buffer src_v/dst_v[i] and the peer's buffer ipc_bufs[i] names (mr_ids and fifo_items are not
+ * read); every blob is checked (a bad one fails the call, nothing started). Otherwise ipc_bufs
+ * are not read and the FifoItems are used. */
 UCCL_ENGINE_API int uccl_engine_read_vector_ipc(uccl_conn_t* conn, const uccl_mr_t* mr_ids,
                                                 void* const* dst_v, const size_t* size_v,
                                                 const FifoItem* fifo_items, int num_iovs,

@@ -51,10 +51,8 @@ void raiseMetadataError(const std::string& message) {
 
 void raiseIpcUnavailable(const char* call) {
   PyErr_Format(PyExc_NotImplementedError,
-               "%s: the same-host CUDA IPC path (connect_local, accept_local and the *_ipc calls) "
-               "is not available in tcpx-p2p yet; between processes of one host use connect() / "
-               "accept() (or add_remote_endpoint) and the write/read calls, which go over "
-               "loopback TCP",
+               "%s: UCCL 0.1.1's two-sided IPC calls are not in tcpx-p2p (nor in UCCL HEAD); use "
+               "advertise_ipc on the receiving side and write_ipc / read_ipc",
                call);
   throw nb::python_error();
 }

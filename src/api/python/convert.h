@@ -24,8 +24,7 @@ nb::tuple parseMetadata(nb::bytes metadata);
 // project raised ValueError before: both catch it). registerMetadataError makes the class.
 [[noreturn]] void raiseMetadataError(const std::string& message);
 void registerMetadataError(nb::module_& m);
-// NotImplementedError (a RuntimeError) for UCCL's same-host CUDA IPC calls, which need the
-// engine's CUDA IPC path (not there yet).
+// NotImplementedError (a RuntimeError) for UCCL 0.1.1's two-sided send_ipc / recv_ipc.
 [[noreturn]] void raiseIpcUnavailable(const char* call);
 
 }  // namespace tcpxp::python

@@ -2,11 +2,9 @@
 // XferDesc / XferHandle, and the same-host CUDA IPC calls (connect_local, accept_local, *_ipc).
 // Names, keywords and return shapes are UCCL's (p2p/engine_api.cc).
 //
-// The IPC calls need the engine's CUDA IPC path, which is not there yet: each raises
-// NotImplementedError (a RuntimeError) saying so, after its arguments were checked. UCCL's own
-// forms need it too: its connect_local / accept_local exchange GPU PCI addresses over shared
-// memory rings named after them, and write_ipc / read_ipc open the peer's cudaIpcMemHandle_t, so
-// nothing of this family works with host memory alone.
+// The IPC calls (connect_local, accept_local, advertise_ipc, write/read_ipc and their v and
+// _async forms) are bound here and defined in py_ipc.cc, over the engine's CUDA IPC path. UCCL
+// 0.1.1's two-sided send_ipc / recv_ipc (gone in HEAD) raise NotImplementedError.
 #include <nanobind/nanobind.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
@@ -119,36 +117,43 @@ void bindIpcCalls(nb::class_<PyEndpoint>& endpoint) {
   using Ptrs = std::vector<uint64_t>;
   using Sizes = std::vector<size_t>;
   endpoint
-      .def(
-          "connect_local",
-          [](PyEndpoint&, const std::string&) { raiseIpcUnavailable("connect_local"); },
-          "remote_gpu_bdf"_a, "(ok, conn_id) to a process of this host (CUDA IPC): not yet")
-      .def(
-          "accept_local", [](PyEndpoint&) { raiseIpcUnavailable("accept_local"); },
-          "(ok, remote_gpu_bdf, conn_id) (CUDA IPC): not yet")
-      .def(
-          "advertise_ipc",
-          [](PyEndpoint&, uint64_t, uint64_t, size_t) { raiseIpcUnavailable("advertise_ipc"); },
-          "conn_id"_a, "ptr"_a, "size"_a)
-      .def(
-          "advertisev_ipc",
-          [](PyEndpoint&, uint64_t, const Ptrs&, const Sizes&) {
-            raiseIpcUnavailable("advertisev_ipc");
-          },
-          "conn_id"_a, "ptr_v"_a, "size_v"_a);
-  for (const char* name : {"write_ipc", "read_ipc", "write_ipc_async", "read_ipc_async"}) {
+      .def("connect_local", &PyEndpoint::connectLocal, "remote_gpu_bdf"_a,
+           "(ok, conn_id) to the process of this host in accept_local() on GPU remote_gpu_bdf "
+           "(CUDA IPC; retries until UCCL_TCPX_TIMEOUT_MS)")
+      .def("accept_local", &PyEndpoint::acceptLocal,
+           "(ok, remote_gpu_bdf, conn_id): waits for one connect_local() to this GPU")
+      .def("advertise_ipc", &PyEndpoint::advertiseIpc, "conn_id"_a, "ptr"_a, "size"_a,
+           "(ok, info): the 128-byte blob through which a process of this host reaches GPU "
+           "buffer [ptr, ptr + size) (write_ipc / read_ipc). conn_id is not used, as in UCCL.")
+      .def("advertisev_ipc", &PyEndpoint::advertisevIpc, "conn_id"_a, "ptr_v"_a, "size_v"_a,
+           "(ok, [info]) for several GPU buffers");
+  struct One {
+    const char* name;
+    bool write, wait;
+  };
+  for (One c : {One{"write_ipc", true, true}, One{"read_ipc", false, true},
+                One{"write_ipc_async", true, false}, One{"read_ipc_async", false, false}}) {
     endpoint.def(
-        name,
-        [name](PyEndpoint&, uint64_t, uint64_t, size_t, nb::bytes) { raiseIpcUnavailable(name); },
-        "conn_id"_a, "ptr"_a, "size"_a, "info"_a);
-  }
-  for (const char* name : {"writev_ipc", "readv_ipc", "writev_ipc_async", "readv_ipc_async"}) {
-    endpoint.def(
-        name,
-        [name](PyEndpoint&, uint64_t, const Ptrs&, const Sizes&, nb::list) {
-          raiseIpcUnavailable(name);
+        c.name,
+        [c](PyEndpoint& self, uint64_t conn, uint64_t ptr, size_t size, nb::bytes info) {
+          nb::list infos;
+          infos.append(info);
+          return self.ipcTransfer(c.name, c.write, c.wait, conn, Ptrs{ptr}, Sizes{size}, infos);
         },
-        "conn_id"_a, "ptr_v"_a, "size_v"_a, "info_v"_a);
+        "conn_id"_a, "ptr"_a, "size"_a, "info"_a,
+        c.wait ? "CUDA IPC copy with the peer's advertise_ipc blob; bool"
+               : "the same, asynchronous: (ok, transfer_id) for poll_async");
+  }
+  for (One c : {One{"writev_ipc", true, true}, One{"readv_ipc", false, true},
+                One{"writev_ipc_async", true, false}, One{"readv_ipc_async", false, false}}) {
+    endpoint.def(
+        c.name,
+        [c](PyEndpoint& self, uint64_t conn, const Ptrs& ptrs, const Sizes& sizes, nb::list infos) {
+          return self.ipcTransfer(c.name, c.write, c.wait, conn, ptrs, sizes, infos);
+        },
+        "conn_id"_a, "ptr_v"_a, "size_v"_a, "info_v"_a,
+        c.wait ? "CUDA IPC copies, one per buffer; bool"
+               : "the same, asynchronous: (ok, transfer_id) for poll_async");
   }
   // UCCL 0.1.1's two-sided IPC calls (gone in HEAD).
   for (const char* name : {"send_ipc", "recv_ipc", "send_ipc_async", "recv_ipc_async"}) {

@@ -93,6 +93,7 @@ class PyEndpoint {
     d["devs"] = i.devs;
     d["dev_names"] = i.dev_names;
     d["placement"] = i.placement;
+    d["ipc"] = i.ipc;
     return d;
   }
 
@@ -330,6 +331,17 @@ class PyEndpoint {
   bool removeRemoteEndpoint(ConnId conn);
   // Accepts every incoming connection on a background thread (no GIL) until the endpoint goes.
   bool startPassiveAccept();
+
+  // ---- UCCL HEAD's same-host CUDA IPC calls (py_ipc.cc) ----
+  nb::tuple connectLocal(const std::string& remote_gpu_bdf);       // (ok, conn_id)
+  nb::tuple acceptLocal();                                         // (ok, remote_gpu_bdf, conn_id)
+  nb::tuple advertiseIpc(ConnId conn, uint64_t ptr, size_t size);  // (ok, 128-byte blob)
+  nb::tuple advertisevIpc(ConnId conn, const std::vector<uint64_t>& ptrs,
+                          const std::vector<size_t>& sizes);  // (ok, [blob])
+  // write/read_ipc and their v forms: bool when `wait`, else (ok, transfer_id).
+  nb::object ipcTransfer(const char* name, bool write, bool wait, ConnId conn,
+                         const std::vector<uint64_t>& ptrs, const std::vector<size_t>& sizes,
+                         nb::list infos);
 
  private:
   // Transfers (py_transfers.cc).
