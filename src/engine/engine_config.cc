@@ -101,9 +101,9 @@ EngineConfig EngineConfig::fromEnv() {
   c.trace_prefix = envString(kTrace.name, "");
   c.staging_bytes = envInt(kStagingBytes, c.staging_bytes);
   c.emulate_gpu_buffers = envBool(kEmulateGpuBuffers, false);
-  kTransport, kPluginPath, kNumChannels, kChunkBytes, kInlineBytes, kDevs, kBootstrapPortBase,
-      kTimeoutMs, kMaxConnections, kStagingBytes, kLogLevelKnob, kPinThreadsKnob, kMetricsPort,
-      kTrace, kGpuKnob, kEmulateGpuBuffers, kVectorBatch, kIpcScope, kDisableIpcKnob, return c;
+  c.vector_batch = envBool(kVectorBatch, true);
+  c.ipc_scope = envString(kIpcScope.name, "");
+  return c;
 }
 
 }  // namespace tcpxp::engine
