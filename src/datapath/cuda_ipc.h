@@ -89,6 +89,8 @@ class DeviceScope {
 // maps the whole allocation: opening per transfer costs ~100 us). At most `max_entries` are
 // open; past it the least recently used one without copies in flight is closed. Not thread-safe
 // (its owner locks). The destructor closes every handle: no copy may be in flight then.
+// Two connections of one process may open the same handle: CUDA counts the opens of a handle
+// in a context and returns the same pointer (cuIpcOpenMemHandle), each close drops one.
 class IpcImports {
  public:
   IpcImports(int device, size_t max_entries) : device_(device), max_entries_(max_entries) {}
