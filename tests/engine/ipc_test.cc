@@ -257,8 +257,8 @@ TEST(IpcRendezvous, SilentConnectorTimesOutTheHelloNotTheAcceptor) {
       int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
       if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), len) == 0) {
         char c = 0;
-        (void)::read(ready[0], &c, 1);  // silent until the parent says stop
-        return 0;
+        ssize_t got = ::read(ready[0], &c, 1);  // silent until the parent says stop
+        return got >= 0 ? 0 : 1;
       }
       ::close(fd);
       ::usleep(10000);
