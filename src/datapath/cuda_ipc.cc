@@ -34,10 +34,12 @@ T get(const uint8_t* in, size_t at) {
   return v;
 }
 
+#ifdef TCPXP_HAVE_CUDA
 // Copies of one batch above this size are split over the streams (one DMA engine or copy kernel
 // per stream; UCCL splits at 64 MiB per engine, kIpcSizePerEngine).
 constexpr size_t kSplitBytes = size_t{16} << 20;
 constexpr int kStreams = 4;
+#endif
 
 }  // namespace
 
