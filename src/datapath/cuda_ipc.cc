@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "common/log.h"
+#include "transport/device_memory.h"
 
 #ifdef TCPXP_HAVE_CUDA
 #include <cuda_runtime_api.h>
@@ -130,30 +131,6 @@ Status cudaCheck(cudaError_t err, const std::string& what) {
   return Status(Code::kCudaError, what + ": " + cudaGetErrorString(err));
 }
 
-// cuMemGetAddressRange through the runtime's driver entry point (linking libcuda would make the
-// library unloadable on machines without a GPU driver; engine/memory_info.cc does the same).
-bool rangeOf(const void* ptr, uintptr_t* base, size_t* size) {
-  using GetRange = int (*)(unsigned long long*, size_t*, unsigned long long);
-  static GetRange get_range = [] {
-    void* fn = nullptr;
-    cudaDriverEntryPointQueryResult found{};
-    if (cudaGetDriverEntryPointByVersion("cuMemGetAddressRange", &fn, 12000, cudaEnableDefault,
-                                         &found) != cudaSuccess ||
-        found != cudaDriverEntryPointSuccess) {
-      cudaGetLastError();
-      return GetRange{nullptr};
-    }
-    return reinterpret_cast<GetRange>(fn);
-  }();
-  if (get_range == nullptr) return false;
-  unsigned long long b = 0;
-  size_t s = 0;
-  if (get_range(&b, &s, reinterpret_cast<unsigned long long>(ptr)) != 0) return false;
-  *base = static_cast<uintptr_t>(b);
-  *size = s;
-  return true;
-}
-
 std::string bdfOf(int device) {
   char bdf[32] = {};
   if (cudaDeviceGetPCIBusId(bdf, sizeof(bdf), device) != cudaSuccess) {
@@ -209,7 +186,7 @@ Status exportGpuBuffer(const void* ptr, size_t size, IpcInfo* out) {
   TCPXP_RETURN_IF_ERROR(scope.status());
   uintptr_t base = 0;
   size_t alloc = 0;
-  if (!rangeOf(ptr, &base, &alloc)) {
+  if (!transport::device::allocationRange(ptr, &base, &alloc)) {
     return Status(Code::kCudaError, "cuMemGetAddressRange failed for the buffer");
   }
   auto begin = reinterpret_cast<uintptr_t>(ptr);
@@ -262,7 +239,8 @@ Status IpcImports::open(const IpcInfo& info, Entry* e) {
     uintptr_t base = 0;
     size_t bytes = 0;
     cudaIpcMemHandle_t own{};
-    if (rangeOf(reinterpret_cast<void*>(info.alloc_base), &base, &bytes) &&
+    if (transport::device::allocationRange(reinterpret_cast<void*>(info.alloc_base), &base,
+                                           &bytes) &&
         base == info.alloc_base &&
         cudaIpcGetMemHandle(&own, reinterpret_cast<void*>(base)) == cudaSuccess &&
         std::memcmp(&own, info.handle.data(), sizeof(own)) == 0) {
@@ -285,7 +263,8 @@ Status IpcImports::open(const IpcInfo& info, Entry* e) {
   }
   uintptr_t base = 0;
   size_t bytes = 0;
-  if (!rangeOf(p, &base, &bytes) || base != reinterpret_cast<uintptr_t>(p)) {
+  if (!transport::device::allocationRange(p, &base, &bytes) ||
+      base != reinterpret_cast<uintptr_t>(p)) {
     cudaIpcCloseMemHandle(p);
     cudaGetLastError();
     return Status(Code::kCudaError, "the size of an imported GPU allocation is unknown");

@@ -104,6 +104,9 @@ class Connection {
   Status notify(const std::string& name, const std::string& msg);
 
  private:
+  // The transfer of a WriteVec/ReadVec this side starts; returns its id.
+  XferId addVector(uint64_t api, XferKind kind, int parts, std::vector<RegRef> regs,
+                   std::vector<datapath::IoSpan> local);
   void setState(State next);
   // A channel's transport error, or the control socket's account of it (closed, reset).
   Status explainChannelFailure(const Status& channel_error);

@@ -6,11 +6,17 @@
 #include <cctype>
 #include <cerrno>
 
+#include "transport/device_memory.h"
+
 #ifdef TCPXP_HAVE_CUDA
 #include <cuda_runtime_api.h>
 #endif
 
 namespace tcpxp::engine {
+
+bool allocationRange(const void* ptr, uintptr_t* base, size_t* size) {
+  return transport::device::allocationRange(ptr, base, size);
+}
 
 #ifdef TCPXP_HAVE_CUDA
 int gpuCount() {
@@ -61,31 +67,7 @@ std::string gpuBdf(int gpu_index) {
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
 }
-bool allocationRange(const void* ptr, uintptr_t* base, size_t* size) {
-  // Through the runtime's driver entry point: linking libcuda would make the library unloadable
-  // on machines without a GPU driver.
-  using GetRange = int (*)(unsigned long long*, size_t*, unsigned long long);
-  static GetRange get_range = [] {
-    void* fn = nullptr;
-    cudaDriverEntryPointQueryResult found{};
-    if (cudaGetDriverEntryPointByVersion("cuMemGetAddressRange", &fn, 12000, cudaEnableDefault,
-                                         &found) != cudaSuccess ||
-        found != cudaDriverEntryPointSuccess) {
-      cudaGetLastError();
-      return GetRange{nullptr};
-    }
-    return reinterpret_cast<GetRange>(fn);
-  }();
-  if (get_range == nullptr) return false;
-  unsigned long long b = 0;
-  size_t s = 0;
-  if (get_range(&b, &s, reinterpret_cast<unsigned long long>(ptr)) != 0) return false;
-  *base = static_cast<uintptr_t>(b);
-  *size = s;
-  return true;
-}
 #else
-bool allocationRange(const void*, uintptr_t*, size_t*) { return false; }
 int gpuCount() { return 0; }
 int currentGpu() { return -1; }
 MemoryInfo classifyMemory(const void*) { return {}; }

@@ -115,17 +115,21 @@ size_t spanBytes(const std::vector<datapath::IoSpan>& spans) {
 }
 }  // namespace
 
+XferId Connection::addVector(uint64_t api, XferKind kind, int parts, std::vector<RegRef> regs,
+                             std::vector<datapath::IoSpan> local) {
+  Transfer* x = table_.addMine(api, kind, regs.front(), local.front().ptr, spanBytes(local));
+  x->spans = std::move(local);
+  x->span_regs = std::move(regs);
+  x->parts = parts;
+  return x->id;
+}
+
 Status Connection::writeVec(uint64_t api, int parts, std::vector<RegRef> regs,
                             std::vector<datapath::IoSpan> local,
                             std::vector<control::VecPiece> remote) {
   control::WriteVec m{0, std::move(remote)};
   TCPXP_RETURN_IF_ERROR(control::validate(m));
-  size_t total = spanBytes(local);
-  Transfer* x = table_.addMine(api, XferKind::kWrite, regs.front(), local.front().ptr, total);
-  x->spans = std::move(local);
-  x->span_regs = std::move(regs);
-  x->parts = parts;
-  m.xfer_id = x->id;
+  m.xfer_id = addVector(api, XferKind::kWrite, parts, std::move(regs), std::move(local));
   ctrl_.send(m);
   return Status::ok();
 }
@@ -135,12 +139,7 @@ Status Connection::readVec(uint64_t api, int parts, std::vector<RegRef> regs,
                            std::vector<control::VecPiece> remote) {
   control::ReadVec m{0, std::move(remote)};
   TCPXP_RETURN_IF_ERROR(control::validate(m));
-  size_t total = spanBytes(local);
-  Transfer* x = table_.addMine(api, XferKind::kRead, regs.front(), local.front().ptr, total);
-  x->spans = std::move(local);
-  x->span_regs = std::move(regs);
-  x->parts = parts;
-  m.xfer_id = x->id;
+  m.xfer_id = addVector(api, XferKind::kRead, parts, std::move(regs), std::move(local));
   ctrl_.send(m);
   return Status::ok();
 }

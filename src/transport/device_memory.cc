@@ -67,6 +67,29 @@ bool isDevicePointer(const void* ptr) {
   }
   return attr.type == cudaMemoryTypeDevice || attr.type == cudaMemoryTypeManaged;
 }
+bool allocationRange(const void* ptr, uintptr_t* base, size_t* size) {
+  // Through the runtime's driver entry point: linking libcuda would make the library unloadable
+  // on machines without a GPU driver.
+  using GetRange = int (*)(unsigned long long*, size_t*, unsigned long long);
+  static GetRange get_range = [] {
+    void* fn = nullptr;
+    cudaDriverEntryPointQueryResult found{};
+    if (cudaGetDriverEntryPointByVersion("cuMemGetAddressRange", &fn, 12000, cudaEnableDefault,
+                                         &found) != cudaSuccess ||
+        found != cudaDriverEntryPointSuccess) {
+      cudaGetLastError();
+      return GetRange{nullptr};
+    }
+    return reinterpret_cast<GetRange>(fn);
+  }();
+  if (get_range == nullptr) return false;
+  unsigned long long b = 0;
+  size_t s = 0;
+  if (get_range(&b, &s, reinterpret_cast<unsigned long long>(ptr)) != 0) return false;
+  *base = static_cast<uintptr_t>(b);
+  *size = s;
+  return true;
+}
 #else
 namespace {
 Status noCuda() { return Status(Code::kNotSupported, "built without CUDA (TCPXP_CUDA=OFF)"); }
@@ -83,6 +106,7 @@ Status copyToDeviceAsync(void*, const void*, size_t) { return noCuda(); }
 Status syncThreadStream() { return noCuda(); }
 Status scatterToDeviceAsync(char*, const char*, const ScatterPiece*, int) { return noCuda(); }
 bool isDevicePointer(const void*) { return false; }
+bool allocationRange(const void*, uintptr_t*, size_t*) { return false; }
 #endif
 
 }  // namespace tcpxp::transport::device

@@ -37,5 +37,8 @@ struct ScatterPiece {
 Status scatterToDeviceAsync(char* dst_base, const char* src, const ScatterPiece* pieces, int n);
 // True if `ptr` is device (or managed) memory.
 bool isDevicePointer(const void* ptr);
+// The CUDA allocation holding `ptr` (cuMemGetAddressRange); false for other memory or without
+// a driver.
+bool allocationRange(const void* ptr, uintptr_t* base, size_t* size);
 
 }  // namespace tcpxp::transport::device
