@@ -127,25 +127,11 @@ Status StagingPool::create(size_t slot_bytes, size_t total_bytes,
   p->slot_bytes_ = slot_bytes;
   p->slots_ = std::max<size_t>(1, total_bytes / slot_bytes);
   TCPXP_RETURN_IF_ERROR(PinnedBuffer::create(p->slots_ * slot_bytes, &p->memory_));
-  p->free_.resize(p->slots_);
-  for (size_t i = 0; i < p->slots_; ++i) p->free_[i] = static_cast<int>(i);
-  p->free_count_ = p->slots_;
+  p->free_.reset(p->slots_);
   *out = std::move(p);
   return Status::ok();
 }
 
-int StagingPool::acquire() {
-  if (free_count_ == 0) return -1;
-  int s = free_[free_head_];
-  free_head_ = (free_head_ + 1) % slots_;
-  --free_count_;
-  return s;
-}
-
-void StagingPool::release(int slot) {
-  free_[(free_head_ + free_count_) % slots_] = slot;
-  ++free_count_;
-}
 #else
 namespace {
 Status noCuda() { return Status(Code::kNotSupported, "GPU data path: built without CUDA"); }
@@ -168,8 +154,6 @@ void GpuStream::release(int) {}
 Status PinnedBuffer::create(size_t, std::unique_ptr<PinnedBuffer>*) { return noCuda(); }
 PinnedBuffer::~PinnedBuffer() = default;
 Status StagingPool::create(size_t, size_t, std::unique_ptr<StagingPool>*) { return noCuda(); }
-int StagingPool::acquire() { return -1; }
-void StagingPool::release(int) {}
 #endif
 
 }  // namespace tcpxp::datapath

@@ -58,6 +58,33 @@ class PinnedBuffer {
   size_t size_ = 0;
 };
 
+// Equal slots handed out oldest first: a FIFO of free slot indices (staging pools, the vector
+// path's slots).
+class SlotRing {
+ public:
+  void reset(size_t slots) {
+    free_.resize(slots);
+    for (size_t i = 0; i < slots; ++i) free_[i] = static_cast<int>(i);
+    head_ = 0;
+    count_ = slots;
+  }
+  int acquire() {
+    if (count_ == 0) return -1;
+    int s = free_[head_];
+    head_ = (head_ + 1) % free_.size();
+    --count_;
+    return s;
+  }
+  void release(int slot) {
+    free_[(head_ + count_) % free_.size()] = slot;
+    ++count_;
+  }
+
+ private:
+  std::vector<int> free_;
+  size_t head_ = 0, count_ = 0;
+};
+
 // Pinned host memory cut into equal slots (staging of GPU data over a host-only transport).
 // Free slots are handed out oldest first (FIFO), not most recently freed first: a slot the CPU
 // just read or wrote (socket send or receive) still has its lines in the CPU caches, and DMA
@@ -65,8 +92,8 @@ class PinnedBuffer {
 class StagingPool {
  public:
   static Status create(size_t slot_bytes, size_t total_bytes, std::unique_ptr<StagingPool>* out);
-  int acquire();  // -1 when all slots are in use
-  void release(int slot);
+  int acquire() { return free_.acquire(); }  // -1 when all slots are in use
+  void release(int slot) { free_.release(slot); }
   char* slot(int i) const { return base() + static_cast<size_t>(i) * slot_bytes_; }
   char* base() const { return memory_->data(); }
   size_t bytes() const { return slot_bytes_ * slots_; }
@@ -77,8 +104,7 @@ class StagingPool {
   std::unique_ptr<PinnedBuffer> memory_;
   size_t slot_bytes_ = 0;
   size_t slots_ = 0;
-  std::vector<int> free_;  // ring of free slots: free_count_ entries from free_head_
-  size_t free_head_ = 0, free_count_ = 0;
+  SlotRing free_;
 };
 
 // Makes `device` current on the calling thread (the driver thread of a GPU endpoint).

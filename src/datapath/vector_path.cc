@@ -27,32 +27,6 @@
 namespace tcpxp::datapath {
 namespace {
 
-// Equal slots handed out oldest first (a FIFO of free slots, as StagingPool).
-class SlotRing {
- public:
-  void reset(size_t slots) {
-    free_.resize(slots);
-    for (size_t i = 0; i < slots; ++i) free_[i] = static_cast<int>(i);
-    head_ = 0;
-    count_ = slots;
-  }
-  int acquire() {
-    if (count_ == 0) return -1;
-    int s = free_[head_];
-    head_ = (head_ + 1) % free_.size();
-    --count_;
-    return s;
-  }
-  void release(int slot) {
-    free_[(head_ + count_) % free_.size()] = slot;
-    ++count_;
-  }
-
- private:
-  std::vector<int> free_;
-  size_t head_ = 0, count_ = 0;
-};
-
 // Calls fn(span_ptr, piece_offset, bytes) for each stretch of the piece's spans, in order.
 template <typename Fn>
 void forEachStretch(const Piece& p, Fn&& fn) {
