@@ -1,5 +1,8 @@
 #include "datapath/gpu_stream.h"
 
+#include <algorithm>
+#include <chrono>
+
 #include "common/cpu_relax.h"
 #include "common/log.h"
 
@@ -30,6 +33,7 @@ Status GpuStream::create(int device, int events, std::unique_ptr<GpuStream>* out
       cudaCheck(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate"));
   s->stream_ = stream;
   s->events_.resize(static_cast<size_t>(events));
+  s->seq_.assign(static_cast<size_t>(events), 0);
   for (int i = events - 1; i >= 0; --i) {
     cudaEvent_t ev = nullptr;
     TCPXP_RETURN_IF_ERROR(
@@ -65,7 +69,7 @@ Status GpuStream::copyAndWait(void* dst, const void* src, size_t bytes) {
   bool done = false;
   Status st;
   while (st.isOk() && !done) {
-    st = query(ev, &done);
+    st = queryNow(ev, &done);  // a small transfer waits on it: no gap between queries
     if (!done) cpuRelax();
   }
   release(ev);
@@ -91,16 +95,39 @@ int GpuStream::record() {
     return -1;
   }
   free_.pop_back();
+  seq_[ev] = ++recorded_;
   return ev;
 }
 
 Status GpuStream::query(int event, bool* done) {
+  const uint64_t seq = seq_[event];
+  if (seq <= done_upto_) {
+    *done = true;
+    return Status::ok();
+  }
+  const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch())
+                          .count();
+  if (seq >= miss_seq_ && miss_seq_ != 0 && now - miss_ns_ < kQueryGapNs) {
+    *done = false;
+    return Status::ok();
+  }
+  TCPXP_RETURN_IF_ERROR(queryNow(event, done));
+  if (!*done) {
+    miss_seq_ = seq;
+    miss_ns_ = now;
+  }
+  return Status::ok();
+}
+
+Status GpuStream::queryNow(int event, bool* done) {
   cudaError_t err = cudaEventQuery(static_cast<cudaEvent_t>(events_[event]));
   if (err == cudaErrorNotReady) {
     *done = false;
     return Status::ok();
   }
   *done = true;
+  if (err == cudaSuccess) done_upto_ = std::max(done_upto_, seq_[event]);
   return cudaCheck(err, "GPU copy or gather");
 }
 

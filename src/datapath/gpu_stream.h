@@ -3,6 +3,7 @@
 // create() returns kNotSupported.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <vector>
 
@@ -30,15 +31,26 @@ class GpuStream {
   // An event after everything enqueued so far, or -1 when all events are in use.
   int record();
   // *done once the work before `event` finished; an error means the GPU work failed.
+  // Events complete in the order they were recorded, so one that follows an event found done
+  // needs no CUDA call, and one at or after an event found not done within the last
+  // kQueryGapNs is not done yet either: the driver polls every turn, and each cudaEventQuery
+  // costs ~0.7 us (71 of them per 512 KiB UNPACK request, issue 23).
   Status query(int event, bool* done);
   void release(int event);
+  static constexpr int64_t kQueryGapNs = 4000;
 
  private:
   GpuStream() = default;
+  Status queryNow(int event, bool* done);
   int device_ = -1;
   void* stream_ = nullptr;
   std::vector<void*> events_;
+  std::vector<uint64_t> seq_;  // per event: its place in recording order (from 1)
   std::vector<int> free_;
+  uint64_t recorded_ = 0;   // events recorded so far
+  uint64_t done_upto_ = 0;  // every event up to this one has completed
+  uint64_t miss_seq_ = 0;   // the last event a CUDA query found not done...
+  int64_t miss_ns_ = 0;     // ...and when
 };
 
 // Pinned (page-locked) host memory. Copies between it and the GPU go straight to the copy

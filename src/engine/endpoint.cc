@@ -353,8 +353,8 @@ namespace {
 // Vectors of at most this many pieces whose bytes fit the inline limit stay inline frames.
 constexpr size_t kInlineVectorPieces = 16;
 
-size_t vectorRunEnd(std::span<const Segment> segs, const std::vector<RegRef>& regs, size_t begin,
-                    size_t* pieces) {
+size_t vectorRunEnd(std::span<const Segment> segs, std::span<Registration* const> regs,
+                    size_t begin, size_t* pieces) {
   size_t end = begin;
   uint64_t total = 0;
   *pieces = 0;
@@ -396,10 +396,13 @@ Status Endpoint::submit(Op op, ConnId conn, std::span<const Segment> segs, XferI
     if (c == nullptr || c->state() != Connection::State::kReady) {
       return Status(Code::kNotFound, "unknown or closed conn_id " + std::to_string(conn));
     }
-    std::vector<RegRef> regs(segs.size());
+    // Plain pointers (the registry keeps them alive on this thread): a vector's pieces mostly
+    // share a registration, and a reference count per piece cost more than the lookup.
+    std::vector<Registration*> regs(segs.size());
     std::vector<size_t> sizes(segs.size());
     for (size_t i = 0; i < segs.size(); ++i) {
-      regs[i] = driver_->registry().find(segs[i].mr);
+      regs[i] = i > 0 && segs[i].mr == segs[i - 1].mr ? regs[i - 1]
+                                                      : driver_->registry().find(segs[i].mr).get();
       if (regs[i] == nullptr)
         return Status(Code::kNotFound, "unknown mr_id " + std::to_string(segs[i].mr));
       sizes[i] = segs[i].size;
@@ -421,6 +424,7 @@ Status Endpoint::submit(Op op, ConnId conn, std::span<const Segment> segs, XferI
     // meaning does not depend on its size or UCCL_TCPX_VECTOR_BATCH).
     if ((op == Op::kWrite || op == Op::kRead) && segs.size() > 1) {
       std::vector<control::VecPiece> dst, scratch;
+      dst.reserve(segs.size());
       for (size_t k = 0; k < segs.size(); ++k) {
         if (segs[k].size == 0) continue;
         if (segs[k].size > UINT64_MAX - items[k].addr) {
@@ -468,9 +472,13 @@ Status Endpoint::submit(Op op, ConnId conn, std::span<const Segment> segs, XferI
         std::vector<RegRef> run_regs;
         std::vector<datapath::IoSpan> local;
         std::vector<control::VecPiece> remote;
+        local.reserve(end - i);
+        remote.reserve(end - i);
         for (size_t k = i; k < end; ++k) {
           if (segs[k].size == 0) continue;
-          if (run_regs.empty() || run_regs.back() != regs[k]) run_regs.push_back(regs[k]);
+          if (run_regs.empty() || run_regs.back().get() != regs[k]) {
+            run_regs.push_back(driver_->registry().find(segs[k].mr));
+          }
           local.push_back({static_cast<char*>(segs[k].ptr), static_cast<uint32_t>(segs[k].size)});
           remote.push_back({items[k].addr, static_cast<uint32_t>(segs[k].size), items[k].token});
         }
@@ -489,18 +497,20 @@ Status Endpoint::submit(Op op, ConnId conn, std::span<const Segment> segs, XferI
       char* p = static_cast<char*>(segs[i].ptr);
       switch (op) {
         case Op::kSend:
-          TCPXP_RETURN_IF_ERROR(c->send(slot, std::move(regs[i]), p, segs[i].size));
+          TCPXP_RETURN_IF_ERROR(
+              c->send(slot, driver_->registry().find(segs[i].mr), p, segs[i].size));
           break;
         case Op::kRecv:
-          TCPXP_RETURN_IF_ERROR(c->recv(slot, std::move(regs[i]), p, sizes[i]));
+          TCPXP_RETURN_IF_ERROR(c->recv(slot, driver_->registry().find(segs[i].mr), p, sizes[i]));
           break;
         case Op::kWrite:
-          TCPXP_RETURN_IF_ERROR(c->write(slot, std::move(regs[i]), p, segs[i].size, items[i].addr,
-                                         items[i].token, items[i].mr_id));
+          TCPXP_RETURN_IF_ERROR(c->write(slot, driver_->registry().find(segs[i].mr), p,
+                                         segs[i].size, items[i].addr, items[i].token,
+                                         items[i].mr_id));
           break;
         case Op::kRead:
-          TCPXP_RETURN_IF_ERROR(c->read(slot, std::move(regs[i]), p, segs[i].size, items[i].addr,
-                                        items[i].token, items[i].mr_id));
+          TCPXP_RETURN_IF_ERROR(c->read(slot, driver_->registry().find(segs[i].mr), p, segs[i].size,
+                                        items[i].addr, items[i].token, items[i].mr_id));
           break;
       }
     }

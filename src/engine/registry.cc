@@ -107,7 +107,8 @@ Status Registry::advertise(MrId mr, void* ptr, size_t size, ConnId conn,
 }
 
 Status Registry::authorize(control::AccessToken token, uint64_t addr, size_t size, ConnId conn,
-                           RegRef* out, char** local, std::string* why) const {
+                           RegRef* out, char** local, std::string* why,
+                           const Advertisement** ad_out) const {
   auto refuse = [&](std::string reason) {
     *why = std::move(reason);
     return Status(Code::kRefused, kAccessRefused);
@@ -127,6 +128,7 @@ Status Registry::authorize(control::AccessToken token, uint64_t addr, size_t siz
   if (reg == nullptr) return refuse("the advertised registration is gone");
   *out = std::move(reg);
   *local = reinterpret_cast<char*>(addr);
+  if (ad_out) *ad_out = &ad;
   return Status::ok();
 }
 

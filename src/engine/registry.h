@@ -70,8 +70,9 @@ class Registry {
   // under `token`. kRefused otherwise, always with kAccessRefused as the message (what the peer
   // is told: no hint whether the token, the connection or the range was wrong); *why says which
   // (for this side's log).
+  // *ad (if given) is the advertisement that allowed it, valid until the next change here.
   Status authorize(control::AccessToken token, uint64_t addr, size_t size, ConnId conn, RegRef* out,
-                   char** local, std::string* why) const;
+                   char** local, std::string* why, const Advertisement** ad = nullptr) const;
 
  private:
   MrId next_id_ = 1;

@@ -398,12 +398,25 @@ Status Connection::onVector(bool is_write, uint64_t id,
   std::vector<datapath::IoSpan> spans(pieces.size());
   std::vector<RegRef> regs;  // the distinct registrations, in piece order (kept alive)
   size_t total = 0;
+  // A vector's pieces mostly come under one advertisement: a piece with the previous piece's
+  // token needs only the range check (the token and connection were checked for that piece).
+  const Advertisement* last_ad = nullptr;
   for (size_t i = 0; i < pieces.size(); ++i) {
+    if (last_ad != nullptr && pieces[i].token == pieces[i - 1].token) {
+      auto base = reinterpret_cast<uintptr_t>(last_ad->addr);
+      uint64_t addr = pieces[i].addr;
+      if (addr >= base && addr - base <= last_ad->size &&
+          pieces[i].len <= last_ad->size - (addr - base)) {
+        spans[i] = {reinterpret_cast<char*>(addr), pieces[i].len};
+        total += pieces[i].len;
+        continue;  // same registration as the previous piece: regs.back()
+      }
+    }
     RegRef piece_reg;
     char* local = nullptr;
     std::string why;
     Status st = ctx_.registry.authorize(pieces[i].token, pieces[i].addr, pieces[i].len, id_,
-                                        &piece_reg, &local, &why);
+                                        &piece_reg, &local, &why, &last_ad);
     if (!st.isOk()) {
       // The same answer as any denied access (registry.h); the log names the piece.
       return refuse(st.code(), st.message(), "piece " + std::to_string(i) + ": " + why,
