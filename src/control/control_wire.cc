@@ -10,6 +10,8 @@
 namespace tcpxp::control {
 namespace {
 
+using wire::put32;
+using wire::put64;
 using wire::Reader;
 using wire::Writer;
 
@@ -666,11 +668,16 @@ void encodeVec(const T& msg, std::vector<uint8_t>* out) {
     w.u64(msg.xfer_id);
     w.u32(static_cast<uint32_t>(msg.pieces.size()));
     w.u32(0);
+    // The pieces in place: one resize, four stores each.
+    size_t at = out->size();
+    out->resize(at + kVecPieceBytes * msg.pieces.size());
+    uint8_t* q = out->data() + at;
     for (const VecPiece& p : msg.pieces) {
-      w.u64(p.addr);
-      w.u32(p.len);
-      w.u64(p.token.lo);
-      w.u64(p.token.hi);
+      put64(q, p.addr);
+      put32(q + 8, p.len);
+      put64(q + 12, p.token.lo);
+      put64(q + 20, p.token.hi);
+      q += kVecPieceBytes;
     }
   });
 }

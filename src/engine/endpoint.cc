@@ -423,8 +423,8 @@ Status Endpoint::submit(Op op, ConnId conn, std::span<const Segment> segs, XferI
     // land in any order; the rule holds for every vector, batched or not, so that a vector's
     // meaning does not depend on its size or UCCL_TCPX_VECTOR_BATCH).
     if ((op == Op::kWrite || op == Op::kRead) && segs.size() > 1) {
-      std::vector<control::VecPiece> dst, scratch;
-      dst.reserve(segs.size());
+      std::vector<control::VecPiece>& dst = overlap_dst_;
+      dst.clear();
       for (size_t k = 0; k < segs.size(); ++k) {
         if (segs[k].size == 0) continue;
         if (segs[k].size > UINT64_MAX - items[k].addr) {
@@ -439,7 +439,7 @@ Status Endpoint::submit(Op op, ConnId conn, std::span<const Segment> segs, XferI
                          {}});
         }
       }
-      if (control::piecesOverlap(dst, &scratch)) {
+      if (control::piecesOverlap(dst, &overlap_scratch_)) {
         return Status(Code::kInvalidArgument,
                       std::string("vector ") + (op == Op::kWrite ? "write" : "read") +
                           ": the destination pieces overlap (refused: they would land in any "

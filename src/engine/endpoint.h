@@ -141,6 +141,9 @@ class Endpoint {
   EndpointInfo info_;
   bool emulate_gpu_buffers_ = false;
   std::unique_ptr<Driver> driver_;
+  // The overlap check's lists, reused (driver thread): fresh lists of thousands of pieces cost
+  // a page fault per 4 KiB every vector.
+  std::vector<control::VecPiece> overlap_dst_, overlap_scratch_;
   std::unique_ptr<IpcConnections> ipc_;  // after driver_: goes first (uses its completions)
   std::unique_ptr<class MetricsServer> metrics_;  // UCCL_TCPX_METRICS_PORT; stops before driver_
 };
