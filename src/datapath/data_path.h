@@ -61,7 +61,8 @@ struct PostBuffer {
 
 // Time a path spent in CUDA calls, and staging copies of sends (logged per connection).
 struct PathCounters {
-  uint64_t cuda_ns = 0, cuda_calls = 0;
+  uint64_t cuda_ns = 0, cuda_calls = 0;     // copies and kernels started (with their events)
+  uint64_t poll_ns = 0, polls = 0;          // completion checks (GpuStream::query)
   uint64_t stage_ns = 0, staged_sends = 0;  // device->host copy started -> seen complete
 };
 
@@ -72,18 +73,28 @@ inline int64_t nowNs() {
 }
 
 // Adds the time of one CUDA call to a path's counters.
+// kPoll: a completion check, counted apart (the driver repeats them while work is in flight).
 class CudaCallTimer {
  public:
-  explicit CudaCallTimer(PathCounters& c) : c_(c), start_(nowNs()) {}
+  enum Kind { kStart, kPoll };
+  explicit CudaCallTimer(PathCounters& c, Kind kind = kStart)
+      : c_(c), kind_(kind), start_(nowNs()) {}
   ~CudaCallTimer() {
-    c_.cuda_ns += static_cast<uint64_t>(nowNs() - start_);
-    ++c_.cuda_calls;
+    auto ns = static_cast<uint64_t>(nowNs() - start_);
+    if (kind_ == kPoll) {
+      c_.poll_ns += ns;
+      ++c_.polls;
+    } else {
+      c_.cuda_ns += ns;
+      ++c_.cuda_calls;
+    }
   }
   CudaCallTimer(const CudaCallTimer&) = delete;
   CudaCallTimer& operator=(const CudaCallTimer&) = delete;
 
  private:
   PathCounters& c_;
+  Kind kind_;
   int64_t start_;
 };
 

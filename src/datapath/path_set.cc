@@ -61,6 +61,8 @@ PathCounters PathSet::counters() const {
     const PathCounters& c = p->counters();
     sum.cuda_ns += c.cuda_ns;
     sum.cuda_calls += c.cuda_calls;
+    sum.poll_ns += c.poll_ns;
+    sum.polls += c.polls;
     sum.stage_ns += c.stage_ns;
     sum.staged_sends += c.staged_sends;
   }

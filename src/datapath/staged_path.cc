@@ -80,7 +80,7 @@ class StagedPath final : public DataPath {
   }
 
   Status copied(Piece& p, bool* done) override {
-    CudaCallTimer timer(counters_);
+    CudaCallTimer timer(counters_, CudaCallTimer::kPoll);
     return send_stream_->query(p.event, done);
   }
 
@@ -110,7 +110,7 @@ class StagedPath final : public DataPath {
   }
 
   Status landed(Piece& p, bool* done) override {
-    CudaCallTimer timer(counters_);
+    CudaCallTimer timer(counters_, CudaCallTimer::kPoll);
     TCPXP_RETURN_IF_ERROR(recv_stream_->query(p.event, done));
     if (*done) {
       recv_stream_->release(p.event);

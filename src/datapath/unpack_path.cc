@@ -48,7 +48,7 @@ class UnpackPath final : public DataPath {
   Status landed(Piece& p, bool* done) override {
     *done = true;
     if (p.event < 0) return Status::ok();
-    CudaCallTimer timer(counters_);
+    CudaCallTimer timer(counters_, CudaCallTimer::kPoll);
     TCPXP_RETURN_IF_ERROR(stream_->query(p.event, done));
     if (*done) {
       stream_->release(p.event);

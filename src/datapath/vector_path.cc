@@ -137,7 +137,7 @@ class VectorPath final : public DataPath {
       *done = true;
       return Status::ok();
     }
-    CudaCallTimer timer(counters_);
+    CudaCallTimer timer(counters_, CudaCallTimer::kPoll);
     return send_stream_->query(p.event, done);
   }
 
@@ -187,7 +187,7 @@ class VectorPath final : public DataPath {
       *done = true;
       return Status::ok();
     }
-    CudaCallTimer timer(counters_);
+    CudaCallTimer timer(counters_, CudaCallTimer::kPoll);
     TCPXP_RETURN_IF_ERROR(recv_stream_->query(p.event, done));
     if (*done) {
       recv_stream_->release(p.event);

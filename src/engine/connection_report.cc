@@ -47,13 +47,14 @@ void Connection::logChannelTimes() const {
   }
   if (!paths_) return;
   datapath::PathCounters p = paths_->counters();
-  if (p.cuda_calls == 0) return;
+  if (p.cuda_calls == 0 && p.polls == 0) return;
   LOG_INFO(
-      "connection %llu data paths: %llu staged sends (copy %.1f us avg); %llu CUDA calls, "
-      "%.1f us avg",
+      "connection %llu data paths: %llu staged sends (copy %.1f us avg); %llu copies or "
+      "kernels started, %.1f us avg; %llu completion polls, %.2f us avg",
       static_cast<unsigned long long>(id_), static_cast<unsigned long long>(p.staged_sends),
       avg_us(p.stage_ns, p.staged_sends), static_cast<unsigned long long>(p.cuda_calls),
-      avg_us(p.cuda_ns, p.cuda_calls));
+      avg_us(p.cuda_ns, p.cuda_calls), static_cast<unsigned long long>(p.polls),
+      avg_us(p.poll_ns, p.polls));
 }
 
 void Connection::appendStats(std::vector<ChannelStats>* out) const {
