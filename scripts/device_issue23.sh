@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# Issue 23's runs on the one-GPU machine (1 x H200 or H100, 16 cores, no network, no pip), from the
+# repo root, one part per call (each fits the device tool's 10-minute limit):
+#
+#   scripts/device_issue23.sh measure   build; GPU tests of the new paths; the copy kernels'
+#                                       speed (gather_bw); the UNPACK emulation with the engine's
+#                                       cost per request (item 4); the Wakeups test (item 2); the
+#                                       gap to raw TCP with each thread's CPU (item 6); GPU
+#                                       vectors of 4, 8 and 32 KiB pieces and the KV shape (item 1)
+#   scripts/device_issue23.sh peers     the engine beside NIXL (UCX over TCP) and Mooncake TE on
+#                                       GPU 0 (item 5: bench_vs_peers.py --one-gpu); carry .deps/peers,
+#                                       .whl and .peerlibs (../shared/bench/peers/README.md)
+#
+# Results go to $OUT (default ./out), at most 8 files: summary.txt (every figure, in order),
+# build.log, ctest.log, unpack.log (full UNPACK logs) for `measure`; one_gpu.log, work.tgz and the
+# report for `peers`. Every step has a timeout and a failing step does not stop the next.
+# environment: OUT, BUILD_DIR (default build), TCPXP_GTEST_SOURCE_DIR (googletest sources when
+# the system has none; default ./.deps/googletest), TCPXP_SHARED (holding bench/tcp_bw.cc;
+# default ../shared, else ./.deps/shared), JOBS (build jobs, default 15).
+set -uo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT" || exit 1
+PART=${1:-}
+OUT=${OUT:-$ROOT/out}
+BUILD_DIR=${BUILD_DIR:-build}
+JOBS=${JOBS:-15}
+mkdir -p "$OUT"
+S=$OUT/summary.txt
+say() { echo "[$(date +%T)] $*" | tee -a "$S"; }
+export UCCL_SOCKET_IFNAME=lo NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
+: "${TCPXP_GTEST_SOURCE_DIR:=$ROOT/.deps/googletest}"
+export TCPXP_GTEST_SOURCE_DIR
+B=$BUILD_DIR/tcpx-p2p
+CPU="python3 scripts/thread_cpu.py --delay 1.5 --window 1.5 --"
+
+build() {
+  (cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+     -DPython_EXECUTABLE="$(command -v python3)" -DTCPXP_BUILD_TESTS=ON >/dev/null &&
+   ninja -k 0 -C "$BUILD_DIR" -j"$JOBS" "$@") >"$OUT/build.log" 2>&1
+  local rc=$?
+  say "build rc=$rc"
+  grep -E "error:|FAILED" "$OUT/build.log" | head -10 | tee -a "$S"
+  return $rc
+}
+
+measure() {
+  build tcpx-p2p gather_bw gpu_kernel_tests gpu_engine_tests engine_tests common_tests || true
+  local shared
+  for shared in "${TCPXP_SHARED:-}" ../shared .deps/shared; do
+    [[ -n $shared && -f $shared/bench/tcp_bw.cc ]] && break
+  done
+  g++ -O2 -pthread -o "$BUILD_DIR/tcp_bw" "$shared/bench/tcp_bw.cc" || say "tcp_bw: no build"
+  # GPU tests of this issue's paths, beside the kernel speed runs.
+  (cd "$BUILD_DIR" && timeout 240 ctest --output-on-failure --timeout 150 -j8 \
+     -R "gpu\.kernels|gpu\.unpack\.|GpuEndToEnd\.Vectors|common\.DeviceCopy" >"$OUT/ctest.log" 2>&1
+   echo "ctest rc=$?" >>"$OUT/ctest.log") &
+  local ct=$!
+  say "gather_bw, jittered fragments"; timeout 60 "$BUILD_DIR/bench/gather_bw" --jitter >>"$S" 2>&1
+  say "gather_bw, 4 KiB fragments"; timeout 60 "$BUILD_DIR/bench/gather_bw" >>"$S" 2>&1
+  wait $ct
+  grep -E "tests passed|\*\*\*Failed|\(Failed\)|ctest rc" "$OUT/ctest.log" | tail -n 25 >>"$S"
+  # Item 4: the emulation's GB/s, and the receiving driver's time per request (turns x avg /
+  # requests) with its CUDA starts and completion polls.
+  for chunk in 524288 default; do
+    local env=(UCCL_SOCKET_UNPACK=1 UCCL_TCPX_DEBUG=INFO)
+    [[ $chunk != default ]] && env+=("UCCL_TCPX_CHUNK_BYTES=$chunk")
+    say "UNPACK emulation, chunk $chunk, 8 in flight"
+    env "${env[@]}" timeout 120 $B bench --local --inflight 8 --mode write,read \
+      --sizes 1M,16M,256M --iters 30 --verify >/tmp/unpack_$chunk.log 2>&1
+    say "rc=$?"
+    grep -E "^(write|read) |driver:|data paths|channel 0:" /tmp/unpack_$chunk.log | head -30 >>"$S"
+    cat /tmp/unpack_$chunk.log >>"$OUT/unpack.log"
+  done
+  say "UNPACK, one process, 4 endpoint pairs"
+  UCCL_SOCKET_UNPACK=1 timeout 90 $B bench --local --gpus 0x4 --mode write,read --sizes 16M,64M \
+    --iters 20 --verify 2>&1 | grep -E "^(write|read)|all pairs|errors" | head -20 >>"$S"
+  # Item 2 on this machine.
+  for helpers in 1 0; do
+    say "Wakeups, UCCL_SOCKET_HELPERS=$helpers"
+    UCCL_TCPX_TIMEOUT_MS=10000 UCCL_SOCKET_HELPERS=$helpers timeout 120 \
+      "$BUILD_DIR/tests/engine_tests" --gtest_filter='Wakeups.*' 2>&1 |
+      grep -E "p50|OK \]|FAILED" | head -20 >>"$S"
+  done
+  # Item 6: raw TCP (cache-resident 512 KiB messages and 16 MiB ones), then the engine, each
+  # with its threads' CPU over 1.5 s of its run.
+  for st in 8 16; do
+    for msg in 524288 16777216; do
+      say "raw TCP, $st streams, $msg-byte messages"
+      $CPU "$BUILD_DIR/tcp_bw" $st 4 $msg 2>&1 | grep -E "GB/s|cpu:" | head -8 >>"$S"
+    done
+  done
+  local run=("$B" bench --local --inflight 8 --mode write --sizes 256M --iters 400)
+  say "engine, GPU memory, defaults (4 channels x 4 sockets)"
+  $CPU "${run[@]}" 2>&1 | grep -E "^write |cpu:" | head -16 >>"$S"
+  say "engine, host memory, defaults"
+  $CPU "${run[@]}" --host 2>&1 | grep -E "^write |cpu:" | head -16 >>"$S"
+  say "engine, GPU memory, 4 channels x 2 sockets (8 streams)"
+  UCCL_SOCKET_NSOCKS=2 $CPU "${run[@]}" 2>&1 | grep -E "^write |cpu:" | head -16 >>"$S"
+  say "engine, GPU memory, 2 channels x 8 sockets"
+  UCCL_TCPX_NUM_CHANNELS=2 UCCL_SOCKET_NSOCKS=8 $CPU "${run[@]}" 2>&1 |
+    grep -E "^write |cpu:" | head -16 >>"$S"
+  say "engine, write and read, 64 and 256 MiB, 8 in flight"
+  timeout 90 $B bench --local --inflight 8 --mode write,read --sizes 64M,256M --iters 40 2>&1 |
+    grep -E "^(write|read) " >>"$S"
+  # Item 1 on the GPU: pieces against one contiguous transfer, same connection, same run.
+  local vec=(--local --gpu 0 --server-gpu 0 --sizes 32M --iters 20 --verify --mode "write,read,writev,readv")
+  for pb in 4K 8K 32K; do
+    say "GPU vectors of $pb pieces"
+    timeout 90 $B bench "${vec[@]}" --piece-bytes $pb 2>&1 | grep -E "^(write|read)|p50" >>"$S"
+  done
+  say "KV shape, GPU"
+  timeout 90 $B bench --local --gpu 0 --server-gpu 0 --kv 32x16x16K --mode read,readv --inflight 4 \
+    --iters 50 --verify 2>&1 | grep -E "^read|p50" >>"$S"
+  say "done"
+}
+
+peers() {
+  say "bench_vs_peers --one-gpu"
+  python3 scripts/bench_vs_peers.py --one-gpu --out "$OUT/one_gpu" --keep-work --deadline 545 \
+    >"$OUT/one_gpu.log" 2>&1
+  say "rc=$?"
+  local work
+  work=$(grep -oE "logs kept in [^ ]+" "$OUT/one_gpu.log" | tail -1 | awk '{print $NF}')
+  if [[ -n $work && -d $work ]]; then
+    (cd "$work" && find . -maxdepth 3 -size -5M \( -name "*.log" -o -name "*.json" -o -name "*.md" \
+       -o -name "*.txt" \) | tar czf "$OUT/work.tgz" -T -)
+  fi
+  tail -n 40 "$OUT/one_gpu.log" >>"$S"
+}
+
+case $PART in
+  measure) measure ;;
+  peers) peers ;;
+  *) echo "usage: scripts/device_issue23.sh measure|peers   (see the comment at the top)" >&2; exit 2 ;;
+esac
