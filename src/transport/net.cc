@@ -5,6 +5,7 @@
 
 #include "common/log.h"
 #include "transport/abi/net_v7.h"
+#include "transport/abi/net_vectored.h"
 #include "transport/device_memory.h"
 #include "transport/plugin_loader.h"
 
@@ -52,6 +53,25 @@ Status checkSize(size_t size, const char* call) {
                                               " bytes: one request must stay under 4 MiB");
   }
   return Status::ok();
+}
+
+static_assert(Net::kMaxStretches == TCPXP_NET_MAX_STRETCHES);
+
+// The stretches in the extension's layout; checks what the transport cannot see (count, sum).
+Status toAbiStretches(const NetStretch* in, size_t count, const char* call,
+                      tcpxpNetStretch_v1_t* out) {
+  if (count < 1 || count > Net::kMaxStretches) {
+    return Status(Code::kInvalidArgument, std::string(call) + " of " + std::to_string(count) +
+                                              " stretches: a vectored request takes 1 .. " +
+                                              std::to_string(Net::kMaxStretches));
+  }
+  size_t total = 0;
+  for (size_t i = 0; i < count; ++i) {
+    TCPXP_RETURN_IF_ERROR(checkSize(in[i].size, call));
+    total += in[i].size;
+    out[i] = {in[i].data, in[i].size, in[i].mhandle};
+  }
+  return checkSize(total, call);
 }
 
 }  // namespace
@@ -141,6 +161,28 @@ Status Net::irecv(void* recv_comm, void* data, size_t size, void* mhandle, void*
   void* mhandles[1] = {mhandle};
   return check(plugin_->table().irecv(recv_comm, 1, datas, sizes, tags, mhandles, request), "irecv",
                name());
+}
+
+bool Net::hasVectored() const { return plugin_->vectored() != nullptr; }
+
+Status Net::isendv(void* send_comm, const NetStretch* stretches, size_t count,
+                   void** request) const {
+  *request = nullptr;
+  if (!hasVectored()) return Status(Code::kNotSupported, name() + ": no vectored requests");
+  tcpxpNetStretch_v1_t abi[kMaxStretches];
+  TCPXP_RETURN_IF_ERROR(toAbiStretches(stretches, count, "isendv", abi));
+  return check(plugin_->vectored()->isendv(send_comm, abi, static_cast<int>(count), request),
+               "isendv", name());
+}
+
+Status Net::irecvv(void* recv_comm, const NetStretch* stretches, size_t count,
+                   void** request) const {
+  *request = nullptr;
+  if (!hasVectored()) return Status(Code::kNotSupported, name() + ": no vectored requests");
+  tcpxpNetStretch_v1_t abi[kMaxStretches];
+  TCPXP_RETURN_IF_ERROR(toAbiStretches(stretches, count, "irecvv", abi));
+  return check(plugin_->vectored()->irecvv(recv_comm, abi, static_cast<int>(count), request),
+               "irecvv", name());
 }
 
 Status Net::test(void* request, bool* done) const {

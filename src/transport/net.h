@@ -38,11 +38,20 @@ struct UnpackHandle {
   bool on_device = false;  // false: host memory (the built-in emulation without a GPU)
 };
 
+// One stretch of a vectored request: `size` bytes at `data`, inside the registration `mhandle`.
+struct NetStretch {
+  void* data = nullptr;
+  size_t size = 0;
+  void* mhandle = nullptr;
+};
+
 class Net {
  public:
   // Largest request the TCPX rules allow (one request stays under 4 MiB).
   static constexpr size_t kMaxRequestBytes = (size_t{4} << 20) - 1;
   static constexpr int kMaxOutstanding = 16;
+  // Most stretches of one vectored request.
+  static constexpr size_t kMaxStretches = 1024;
 
   explicit Net(NetPlugin* plugin) : plugin_(plugin) {}
   const std::string& name() const;
@@ -61,6 +70,15 @@ class Net {
   // *request stays null when the transport cannot take it yet (retry later).
   Status isend(void* send_comm, void* data, size_t size, void* mhandle, void** request) const;
   Status irecv(void* recv_comm, void* data, size_t size, void* mhandle, void** request) const;
+  // Whether isendv/irecvv exist: the built-in socket transport of this process, unless
+  // UCCL_SOCKET_IOV=0; never TCPX or any table loaded from a library (not part of ncclNet v7).
+  bool hasVectored() const;
+  // One request over 1..kMaxStretches stretches of host memory (registered as kHost), moved
+  // straight from or into them. Every rule of isend/irecv holds for it as a whole: the sum
+  // under 4 MiB, 16 outstanding, FIFO tests, irecvConsumed; it pairs with any request of the
+  // same size at the peer. The list is copied. kNotSupported without hasVectored().
+  Status isendv(void* send_comm, const NetStretch* stretches, size_t count, void** request) const;
+  Status irecvv(void* recv_comm, const NetStretch* stretches, size_t count, void** request) const;
   // Only on the oldest incomplete request of its comm.
   Status test(void* request, bool* done) const;
   bool needsConsume() const;

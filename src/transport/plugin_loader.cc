@@ -79,8 +79,13 @@ Status initOnce(const ncclNet_v7_t* table, const std::string& origin, NetPlugin*
   if (it == registry().end()) {
     TCPXP_RETURN_IF_ERROR(NetPlugin::validate(*table, origin));
     InitRecord record;
-    record.plugin = std::make_unique<NetPlugin>(table, origin);
     ncclResult_t rc = table->init(&tcpxpPluginLogger);
+    // By address: the built-in table in a loaded library (libnccl-net-tcpxp.so) is another copy,
+    // reached through the v7 ABI alone.
+    const tcpxpNetVectored_v1_t* vectored = rc == ncclSuccess && table == socket::socketNetTable()
+                                                ? socket::socketVectoredOps()
+                                                : nullptr;
+    record.plugin = std::make_unique<NetPlugin>(table, origin, vectored);
     if (rc != ncclSuccess) {
       record.init_status =
           Status(Code::kPluginError, "init() of net plugin '" + record.plugin->name() + "' (" +

@@ -9,6 +9,7 @@
 
 #include "common/status.h"
 #include "transport/abi/net_v7.h"
+#include "transport/abi/net_vectored.h"
 
 namespace tcpxp::transport {
 
@@ -31,12 +32,20 @@ class NetPlugin {
   const ncclNet_v7_t& table() const { return *table_; }
   const std::string& name() const { return name_; }
   const std::string& origin() const { return origin_; }
+  // tcpx-p2p's vectored requests (abi/net_vectored.h), or null: only the built-in table of this
+  // binary offers them (while UCCL_SOCKET_IOV is on), never a table loaded from a library.
+  const tcpxpNetVectored_v1_t* vectored() const { return vectored_; }
 
-  NetPlugin(const ncclNet_v7_t* table, std::string origin)
-      : table_(table), name_(table->name ? table->name : "?"), origin_(std::move(origin)) {}
+  NetPlugin(const ncclNet_v7_t* table, std::string origin,
+            const tcpxpNetVectored_v1_t* vectored = nullptr)
+      : table_(table),
+        vectored_(vectored),
+        name_(table->name ? table->name : "?"),
+        origin_(std::move(origin)) {}
 
  private:
   const ncclNet_v7_t* table_;
+  const tcpxpNetVectored_v1_t* vectored_;
   std::string name_;
   std::string origin_;
 };

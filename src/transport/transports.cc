@@ -78,6 +78,7 @@ BuiltinSettings builtinSettings(bool with_interfaces) {
   s.nsocks = sc.nsocks;
   s.unpack = sc.unpack;
   s.caller_io = sc.callerIo();
+  s.iov = sc.iov;
   s.io_reason = sc.unpack                ? "UNPACK emulation always uses helpers"
                 : sc.helper_threads >= 0 ? "UCCL_SOCKET_HELPERS"
                 : sc.callerIo()          ? "auto: fewer than 8 hardware threads"

@@ -93,6 +93,7 @@ struct BuiltinSettings {
   int nsocks = 0;      // data sockets per comm
   bool unpack = false;
   bool caller_io = false;                    // socket I/O in the driver's own isend/test calls
+  bool iov = true;                           // vectored requests offered (UCCL_SOCKET_IOV)
   std::string io_reason;                     // why that I/O mode
   std::vector<BuiltinInterface> interfaces;  // its devices, in device order
 };

@@ -10,6 +10,8 @@
 //   test() after done=1 reports done=0 forever (as TCPX does), with a warning
 //   irecvConsumed exactly once per completed receive, in FIFO order, n == 1          -> 3
 //   irecv n == 1                                                                     -> 3
+// Vectored requests (isendv/irecvv, abi/net_vectored.h: not TCPX's) obey the same rules as a
+// whole; a request's memory is a StretchList either way (one stretch for isend/irecv).
 // Guard rails where TCPX's behaviour is undefined or fatal (a driver bug then fails with a code
 // here instead of crashing on GCP; tests/transport/builtin_guard_rails_test.cc):
 //   a second accept on a listen comm (TCPX: use after free, then a double-free abort) -> 3
@@ -39,6 +41,7 @@
 #include "transport/device_memory.h"
 #include "transport/socket/socket_config.h"
 #include "transport/socket/socket_wire.h"
+#include "transport/socket/stretch_list.h"
 
 namespace tcpxp::transport::socket {
 
@@ -83,13 +86,14 @@ struct SendRequest {
   SendComm* comm = nullptr;
   uint64_t seq = 0;
   std::atomic<int> chunks_left{0};
+  StretchList memory;  // what its pieces send
 };
 
 struct RecvRequest {
   RequestKind kind = RequestKind::kRecv;
   RecvComm* comm = nullptr;
   uint64_t seq = 0;
-  char* data = nullptr;
+  StretchList memory;  // where its pieces land (unless to_bounce)
   int64_t capacity = 0;
   bool to_bounce = false;  // UNPACK mode and a CUDA registration: data lands in bounce pages
   bool planned = false;    // guarded by the comm mutex
@@ -135,14 +139,15 @@ class SendComm {
   SendComm(std::vector<Fd> data, Fd ctrl, std::string peer, int pin_node = -1);
   ~SendComm();
   ncclResult_t isend(void* data, int size, void* mhandle, void** request);
+  ncclResult_t isendv(const tcpxpNetStretch_v1_t* stretches, int n, void** request);
   ncclResult_t test(SendRequest* req, int* done);
   // Closes whether or not requests are outstanding; the receiver learns how many completed.
   void close();
 
  private:
+  // A piece: header.len bytes of req->memory from header.offset on.
   struct Task {
     SendRequest* req;
-    const char* data;
     ChunkHeader header;
     bool from_device;
   };
@@ -162,7 +167,12 @@ class SendComm {
     std::atomic<uint32_t> finished{0};  // pieces written; published - finished = queued
     bool stop = false;
     void* staging = nullptr;  // pinned bounce for device sources (UNPACK mode)
+    StretchList staged;       // `staging` as a piece's memory
   };
+  // Posts a request of `size` bytes whose memory the caller's `fill` writes into the slot
+  // (argument checks done): the outstanding limit, the split over sockets, the queues.
+  template <typename Fill>
+  ncclResult_t post(int64_t size, bool from_device, void** request, Fill&& fill);
   void run(Worker* w);
   // Caller-I/O mode: writes queued pieces without blocking until each socket is full or empty.
   void pumpSockets();
@@ -192,6 +202,7 @@ class RecvComm {
   ~RecvComm();
   ncclResult_t start(ncclNetDeviceHandle_v7_t** dev_handle);
   ncclResult_t irecv(int n, void** data, int* sizes, void** mhandles, void** request);
+  ncclResult_t irecvv(const tcpxpNetStretch_v1_t* stretches, int n, void** request);
   ncclResult_t test(RecvRequest* req, int* done);
   ncclResult_t consumed(int n, void* request);
   void close();
@@ -225,6 +236,10 @@ class RecvComm {
     bool ended = false;
   };
   static constexpr uint64_t kNotParked = UINT64_MAX;
+  // Posts a receive of `capacity` bytes whose memory the caller's `fill` writes into the slot
+  // (argument checks done): the outstanding limit, publishing, waking parked helpers.
+  template <typename Fill>
+  ncclResult_t post(int64_t capacity, bool to_bounce, void** request, Fill&& fill);
   void run(Worker* w);
   // At most one posted receive still waits for bytes (a transfer at a time): the only case where
   // helpers spin before sleeping, since a wakeup is then on the transfer's critical path.

@@ -49,13 +49,19 @@ constexpr KnobDoc kHelpers{
     "1 = a helper thread per data socket does the I/O; 0 = isend/test do it in the caller's "
     "thread without blocking; auto = 1 from 8 hardware threads up (UNPACK: always 1)",
     autoBoolKnob()};
+constexpr KnobDoc kIov{"UCCL_SOCKET_IOV", "1",
+                       "1 = vectored requests: the host-memory pieces of a vector are written "
+                       "and read straight from and into the user's buffers (sendmsg/readv); 0 = "
+                       "the engine copies them through staging slots",
+                       boolKnob()};
 
 }  // namespace
 
 const std::vector<KnobDoc>& socketKnobs() {
   static const std::vector<KnobDoc> knobs = {
-      kIfname,       kNsocks,    kMinChunk,   kMaxChunk, kUnpack, kUnpackPoolPages,
-      kUnpackJitter, kUnpackGpu, kUnpackSeed, kBufBytes, kSpinUs, kHelpers,
+      kIfname,          kNsocks,       kMinChunk,  kMaxChunk,   kUnpack,
+      kUnpackPoolPages, kUnpackJitter, kUnpackGpu, kUnpackSeed, kBufBytes,
+      kSpinUs,          kHelpers,      kIov,
   };
   return knobs;
 }
@@ -84,6 +90,7 @@ SocketConfig SocketConfig::fromEnv() {
   c.sock_buf_bytes = static_cast<int>(envInt(kBufBytes, 0));
   c.spin_us = static_cast<int>(envInt(kSpinUs, c.spin_us));
   c.helper_threads = envAutoBool(kHelpers);
+  c.iov = envBool(kIov, c.iov);
   if (c.unpack && c.helper_threads == 0) {
     warnOnce(
         "UCCL_SOCKET_HELPERS=0 is ignored with UCCL_SOCKET_UNPACK=1: the emulated GPU "

@@ -39,6 +39,10 @@ struct SocketConfig {
   // polling driver fight for the cores and every hand-off is a futex wakeup. UNPACK emulation
   // always uses helpers.
   int helper_threads = -1;
+  // Offer vectored requests (abi/net_vectored.h): a vector's host pieces go to the sockets with
+  // sendmsg/readv straight over them. Off: the engine gathers them into staging slots and
+  // scatters them out, two more copies of every byte on the driver thread (BENCHMARKS.md 20).
+  bool iov = true;
 
   // Whether comms do their socket I/O in the caller's thread (helper_threads resolved).
   bool callerIo() const;

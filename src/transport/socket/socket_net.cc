@@ -182,6 +182,18 @@ ncclResult_t netIrecv(void* recv_comm, int n, void** data, int* sizes, int* /*ta
   return static_cast<RecvComm*>(recv_comm)->irecv(n, data, sizes, mhandles, request);
 }
 
+ncclResult_t netIsendv(void* send_comm, const tcpxpNetStretch_v1_t* stretches, int n,
+                       void** request) {
+  if (send_comm == nullptr || request == nullptr) return ncclInvalidArgument;
+  return static_cast<SendComm*>(send_comm)->isendv(stretches, n, request);
+}
+
+ncclResult_t netIrecvv(void* recv_comm, const tcpxpNetStretch_v1_t* stretches, int n,
+                       void** request) {
+  if (recv_comm == nullptr || request == nullptr) return ncclInvalidArgument;
+  return static_cast<RecvComm*>(recv_comm)->irecvv(stretches, n, request);
+}
+
 ncclResult_t netIflush(void*, int, void**, int*, void**, void** request) {
   // Host-memory receives need no flush; TCPX's own iflush must never be called either.
   if (request) *request = nullptr;
@@ -252,7 +264,17 @@ const ncclNet_v7_t kSocketNet = {
     .irecvConsumed = netIrecvConsumed,
 };
 
+const tcpxpNetVectored_v1_t kSocketVectored = {
+    .isendv = netIsendv,
+    .irecvv = netIrecvv,
+};
+
 }  // namespace
+
+const tcpxpNetVectored_v1_t* socketVectoredOps() {
+  if (!g_initialised.load(std::memory_order_acquire) || !g_state->config.iov) return nullptr;
+  return &kSocketVectored;
+}
 
 const SocketConfig& config() { return g_state->config; }
 const std::vector<NetDevice>& devices() { return g_state->devices; }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "transport/abi/net_v7.h"
+#include "transport/abi/net_vectored.h"
 
 namespace tcpxp::transport::socket {
 
@@ -10,5 +11,8 @@ namespace tcpxp::transport::socket {
 inline constexpr const char* kSocketNetName = "tcpx-p2p-socket";
 
 const ncclNet_v7_t* socketNetTable();
+// Its vectored requests (abi/net_vectored.h) once init() ran; null before, and with
+// UCCL_SOCKET_IOV=0 (then the engine stages vectors as it does over TCPX).
+const tcpxpNetVectored_v1_t* socketVectoredOps();
 
 }  // namespace tcpxp::transport::socket

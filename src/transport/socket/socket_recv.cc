@@ -32,7 +32,7 @@ Status recvError(int err) {
 Status readAll(int fd, iovec* iov, int count) {
   int first = 0;
   while (first < count) {
-    ssize_t n = ::readv(fd, iov + first, std::min(count - first, 1024));
+    ssize_t n = ::readv(fd, iov + first, std::min(count - first, kIovMax));
     if (n == 0)
       return Status(Code::kPeerClosed, "peer closed the socket in the middle of a message");
     if (n < 0) {
@@ -58,7 +58,8 @@ RecvComm::RecvComm(std::vector<Fd> data, Fd ctrl, std::string peer, int pin_node
     auto w = std::make_unique<Worker>();
     w->fd = std::move(fd);
     w->index = index++;
-    w->iov.resize(NCCL_NET_UNPACK_MAX_SLICE_PAGES + 2);
+    // A GPU receive's fragments (UNPACK), or every stretch of a vectored receive.
+    w->iov.resize(std::max(NCCL_NET_UNPACK_MAX_SLICE_PAGES + 2, TCPXP_NET_MAX_STRETCHES));
     workers_.push_back(std::move(w));
   }
 }
@@ -113,6 +114,24 @@ ncclResult_t RecvComm::irecv(int n, void** data, int* sizes, void** mhandles, vo
              data[0]);
     return ncclInvalidArgument;
   }
+  return post(sizes[0], unpack_ && reg->type == NCCL_PTR_CUDA, request, [&](StretchList& memory) {
+    memory.assign(static_cast<char*>(data[0]), static_cast<size_t>(sizes[0]));
+  });
+}
+
+ncclResult_t RecvComm::irecvv(const tcpxpNetStretch_v1_t* stretches, int n, void** request) {
+  *request = nullptr;
+  if (error_.failed()) return error_.code();
+  int64_t capacity = 0;
+  // CUDA registrations are refused there: a vectored receive never lands in bounce pages.
+  ncclResult_t rc = checkStretches("irecvv", stretches, n, &capacity);
+  if (rc != ncclSuccess) return rc;
+  return post(capacity, /*to_bounce=*/false, request,
+              [&](StretchList& memory) { memory.assign(stretches, n); });
+}
+
+template <typename Fill>
+ncclResult_t RecvComm::post(int64_t capacity, bool to_bounce, void** request, Fill&& fill) {
   uint64_t seq = posted_.load(std::memory_order_relaxed);
   bool waiting[kMaxDataSockets] = {};
   {
@@ -126,9 +145,10 @@ ncclResult_t RecvComm::irecv(int n, void** data, int* sizes, void** mhandles, vo
     }
     RecvRequest& req = slots_[seq % kMaxRequests];
     req.seq = seq;
-    req.data = static_cast<char*>(data[0]);
-    req.capacity = sizes[0];
-    req.to_bounce = unpack_ && reg->type == NCCL_PTR_CUDA;
+    // The slot's previous receive was consumed, so every piece of it landed: no helper reads it.
+    fill(req.memory);
+    req.capacity = capacity;
+    req.to_bounce = to_bounce;
     req.planned = false;
     req.planning = false;
     req.done_reported = false;
@@ -281,8 +301,10 @@ Status RecvComm::receiveChunk(Worker* w, const ChunkHeader& h) {
   }
   if (h.len > 0) {
     if (!req->to_bounce) {
-      iovec iov{req->data + h.offset, h.len};
-      TCPXP_RETURN_IF_ERROR(readAll(w->fd.get(), &iov, 1));
+      // Straight into the posted stretches; w->iov holds a whole request's (kIovMax <= its
+      // size), and readAll splits the readv calls at kIovMax.
+      int n = req->memory.slice(h.offset, h.len, w->iov.data(), static_cast<int>(w->iov.size()));
+      TCPXP_RETURN_IF_ERROR(readAll(w->fd.get(), w->iov.data(), n));
     } else {
       int slot = static_cast<int>(h.seq % kMaxRequests);
       int n = arena_->pieces(slot, h.offset, h.len, w->iov.data());
@@ -402,8 +424,13 @@ bool RecvComm::pumpSocket(Worker* w) {
     w->parked_on.store(kNotParked, std::memory_order_release);
   }
   while (p.payload_got < h.len) {
-    ssize_t n =
-        ::recv(fd, req->data + h.offset + p.payload_got, h.len - p.payload_got, MSG_DONTWAIT);
+    // Straight into the posted stretches, at most kIovMax at a time.
+    int count =
+        req->memory.slice(h.offset + p.payload_got, h.len - p.payload_got, w->iov.data(), kIovMax);
+    msghdr msg{};
+    msg.msg_iov = w->iov.data();
+    msg.msg_iovlen = static_cast<size_t>(count);
+    ssize_t n = ::recvmsg(fd, &msg, MSG_DONTWAIT);
     if (n == 0) {
       failSocket(w, Status(Code::kPeerClosed, "peer closed the socket in the middle of a message"));
       return false;

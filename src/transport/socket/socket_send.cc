@@ -30,23 +30,31 @@ Status sendError(int err) {
                 "send: " + errnoText(err));
 }
 
-// One sendmsg of a piece (header + payload), resuming after its first `sent` bytes.
-ssize_t sendPieceFrom(int fd, const uint8_t* header, const char* data, size_t len, size_t sent,
-                      int flags) {
-  iovec iov[2] = {{const_cast<uint8_t*>(header), kChunkHeaderBytes},
-                  {const_cast<char*>(data), len}};
-  int first = 0;
-  advanceIov(iov, 2, &first, sent);
+// One sendmsg of a piece: header, then `len` bytes of `memory` from `offset` on (straight from
+// the caller's stretches), resuming after its first `sent` bytes. Writes at most kIovMax
+// iovecs: a piece over more stretches goes out in several calls, as after a short write.
+ssize_t sendPieceFrom(int fd, const uint8_t* header, const StretchList& memory, size_t offset,
+                      size_t len, size_t sent, int flags) {
+  iovec iov[kIovMax];
+  int n = 0;
+  size_t from = 0;  // payload bytes already sent
+  if (sent < kChunkHeaderBytes) {
+    iov[n++] = {const_cast<uint8_t*>(header) + sent, kChunkHeaderBytes - sent};
+  } else {
+    from = sent - kChunkHeaderBytes;
+  }
+  n += memory.slice(offset + from, len - from, iov + n, kIovMax - n);
   msghdr msg{};
-  msg.msg_iov = iov + first;
-  msg.msg_iovlen = static_cast<size_t>(2 - first);
+  msg.msg_iov = iov;
+  msg.msg_iovlen = static_cast<size_t>(n);
   return ::sendmsg(fd, &msg, MSG_NOSIGNAL | flags);
 }
 
 // Writes all of header + payload; EINTR and short writes retried.
-Status writeChunk(int fd, const uint8_t* header, const char* data, size_t len) {
+Status writeChunk(int fd, const uint8_t* header, const StretchList& memory, size_t offset,
+                  size_t len) {
   for (size_t sent = 0; sent < kChunkHeaderBytes + len;) {
-    ssize_t n = sendPieceFrom(fd, header, data, len, sent, 0);
+    ssize_t n = sendPieceFrom(fd, header, memory, offset, len, sent, 0);
     if (n < 0) {
       if (errno == EINTR) continue;
       return sendError(errno);
@@ -94,6 +102,23 @@ ncclResult_t SendComm::isend(void* data, int size, void* mhandle, void** request
     LOG_WARN("isend of %d bytes at %p: not inside the registration given as mhandle", size, data);
     return ncclInvalidArgument;
   }
+  return post(size, reg->on_gpu, request, [&](StretchList& memory) {
+    memory.assign(static_cast<char*>(data), static_cast<size_t>(size));
+  });
+}
+
+ncclResult_t SendComm::isendv(const tcpxpNetStretch_v1_t* stretches, int n, void** request) {
+  *request = nullptr;
+  if (error_.failed()) return error_.code();
+  int64_t size = 0;
+  ncclResult_t rc = checkStretches("isendv", stretches, n, &size);
+  if (rc != ncclSuccess) return rc;
+  return post(size, /*from_device=*/false, request,
+              [&](StretchList& memory) { memory.assign(stretches, n); });
+}
+
+template <typename Fill>
+ncclResult_t SendComm::post(int64_t size, bool from_device, void** request, Fill&& fill) {
   if (next_seq_ - head_seq_ >= kMaxRequests) {
     LOG_WARN("isend: %d requests already outstanding on this comm (TCPX limit); test them first",
              kMaxRequests);
@@ -117,15 +142,15 @@ ncclResult_t SendComm::isend(void* data, int size, void* mhandle, void** request
   const size_t pieces = split.pieces, piece = split.piece_bytes;
   SendRequest& req = slots_[next_seq_ % kMaxRequests];
   req.seq = next_seq_;
+  // The slot's previous request completed (its pieces were all written): no helper reads it.
+  fill(req.memory);
   req.chunks_left.store(static_cast<int>(pieces), std::memory_order_relaxed);
   open_requests_.fetch_add(1, std::memory_order_relaxed);
-  bool from_device = reg->on_gpu;
   uint32_t used = 0;  // sockets that took a piece of this request
   for (size_t i = 0; i < pieces; ++i) {
     size_t offset = i * piece;
     Task task;
     task.req = &req;
-    task.data = static_cast<const char*>(data) + offset;
     task.header.seq = next_seq_;
     task.header.offset = static_cast<uint32_t>(offset);
     task.header.len = static_cast<uint32_t>(std::min(piece, static_cast<size_t>(size) - offset));
@@ -146,6 +171,7 @@ ncclResult_t SendComm::isend(void* data, int size, void* mhandle, void** request
     used |= 1u << least;
     Worker& w = *workers_[least];
     {
+      // The helper takes the task under this mutex: it then sees req.memory as filled above.
       std::lock_guard<std::mutex> lock(w.mu);
       w.ring[w.tail % kMaxRequests] = task;
       ++w.tail;
@@ -167,8 +193,8 @@ void SendComm::pumpSockets() {
     while (w.head != w.tail && !error_.failed()) {
       const Task& task = w.ring[w.head % kMaxRequests];
       if (w.caller_sent == 0) encodeChunkHeader(task.header, w.caller_header);
-      ssize_t n = sendPieceFrom(w.fd.get(), w.caller_header, task.data, task.header.len,
-                                w.caller_sent, MSG_DONTWAIT);
+      ssize_t n = sendPieceFrom(w.fd.get(), w.caller_header, task.req->memory, task.header.offset,
+                                task.header.len, w.caller_sent, MSG_DONTWAIT);
       if (n < 0) {
         if (errno == EINTR) continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK) failSend(sendError(errno));
@@ -225,15 +251,20 @@ void SendComm::run(Worker* w) {
       task = w->ring[w->head % kMaxRequests];
     }
     encodeChunkHeader(task.header, header);
-    const char* payload = task.data;
+    const StretchList* memory = &task.req->memory;
+    size_t offset = task.header.offset;
     Status st;
     if (task.from_device && task.header.len > 0) {
       // UNPACK emulation: TCPX sends straight from GPU memory; here it is staged through host.
       if (w->staging == nullptr) st = device::allocPinned(kMaxRequestBytes + 1, &w->staging);
-      if (st.isOk()) st = device::copyToHost(w->staging, task.data, task.header.len);
-      payload = static_cast<const char*>(w->staging);
+      if (st.isOk()) {
+        st = device::copyToHost(w->staging, memory->contiguous(offset), task.header.len);
+      }
+      w->staged.assign(static_cast<char*>(w->staging), task.header.len);
+      memory = &w->staged;
+      offset = 0;
     }
-    if (st.isOk()) st = writeChunk(w->fd.get(), header, payload, task.header.len);
+    if (st.isOk()) st = writeChunk(w->fd.get(), header, *memory, offset, task.header.len);
     if (!st.isOk()) {
       failSend(st);
       return;
