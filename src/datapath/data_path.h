@@ -5,7 +5,8 @@
 //                   CUDA stream per direction, in transfer order over all channels
 //   unpack_path.cc  TCPX's GPU receive: bytes land in bounce pages, a gather copies them out
 //   inline_path.cc  small transfers whose bytes travel inside a control frame
-//   vector_path.cc  one-sided vectors: pieces gathered into / scattered from host staging slots
+//   vector_path.cc  one-sided vectors: host pieces as vectored requests where the transport takes
+//                   them, else gathered into / scattered from host staging slots
 // A path owns its pools, streams and ordering; the engine's channels only call the steps below,
 // in this order, and never ask which path a piece takes:
 //   queued -> prepare (until ready) -> [sends: copied?] -> buffer -> (post) -> posted
@@ -18,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "common/status.h"
 #include "datapath/path_choice.h"
@@ -31,6 +33,7 @@ namespace tcpxp::datapath {
 struct IoSpan {
   char* ptr = nullptr;
   uint32_t len = 0;
+  transport::MemRegion* region = nullptr;  // the registration holding it (vectored requests)
 };
 
 // One piece of a transfer, as a path sees it: at most one transport request.
@@ -47,17 +50,25 @@ struct Piece {
   int event = -1;       // path state: GPU event of a copy or gather in flight
   int64_t copy_ns = 0;  // when a staging copy of a send started (tracing), 0 if none
   // Vector path: the piece is `len` bytes of the transfer's spans, from byte `span_skip` of
-  // spans[span_first] on (`user` is unused).
+  // spans[span_first] on, over `span_count` of them (`user` is unused).
   const IoSpan* spans = nullptr;
   uint32_t span_first = 0;
   uint32_t span_skip = 0;
+  uint32_t span_count = 0;
 };
 
-// What the transport is handed for a piece.
+// What the transport is handed for a piece: `data` in `region`, or, when `vectored`, the
+// piece's stretches of its spans as one vectored request (pieceStretches; no copy).
 struct PostBuffer {
   char* data = nullptr;
   transport::MemRegion* region = nullptr;
+  bool vectored = false;
 };
+
+// The stretches of a vector piece, each with its span's handle on `comm` (registered on first
+// use), for transport::Net::isendv/irecvv. Overwrites *out.
+Status pieceStretches(const Piece& p, const transport::Net& net, void* comm,
+                      std::vector<transport::NetStretch>* out);
 
 // Time a path spent in CUDA calls, and staging copies of sends (logged per connection).
 struct PathCounters {
@@ -146,12 +157,13 @@ class DataPath {
 
 // What paths are made from: one set per connection.
 struct PathParams {
-  int device = -1;           // CUDA device of the GPU buffers (-1: none)
-  size_t channels = 1;       // channels of the connection
-  size_t chunk_bytes = 0;    // largest piece
-  size_t staging_bytes = 0;  // pinned staging per connection (both directions together)
-  size_t events = 0;         // GPU events per stream: pieces that may be in flight at once
-  size_t inline_bytes = 0;   // largest inline transfer
+  int device = -1;                 // CUDA device of the GPU buffers (-1: none)
+  size_t channels = 1;             // channels of the connection
+  size_t chunk_bytes = 0;          // largest piece
+  size_t staging_bytes = 0;        // pinned staging per connection (both directions together)
+  size_t events = 0;               // GPU events per stream: pieces that may be in flight at once
+  size_t inline_bytes = 0;         // largest inline transfer
+  bool vectored_requests = false;  // the transport takes vectored requests (TransportCaps)
 };
 
 // Makers, one per file.

@@ -19,6 +19,12 @@ const char* pathKindName(PathKind kind) {
 }
 
 PathChoice choosePath(const BufferFacts& b, const TransportCaps& caps) {
+  if (b.vector && caps.vectored_requests && !b.gpu_memory) {
+    return {PathKind::kVector,
+            "pieces of a vector in host memory: each chunk is one vectored request over its "
+            "pieces, written and read straight from and into them (a chunk over more than 1024 "
+            "pieces goes through staging slots)"};
+  }
   if (b.vector) {
     return {PathKind::kVector,
             "pieces of a vector: gathered into (scattered from) staging slots of one chunk, so "

@@ -14,7 +14,7 @@ enum class PathKind : uint8_t {
   kStaged,  // GPU memory over a host-only transport: copies through pinned staging slots
   kUnpack,  // TCPX GPU receive: bytes land in bounce pages, a gather copies them out
   kInline,  // small transfers: the bytes travel inside one control frame
-  kVector,  // one-sided vectors: pieces gathered into / scattered from host staging slots
+  kVector,  // one-sided vectors: vectored requests, or pieces copied through staging slots
 };
 const char* pathKindName(PathKind kind);
 
@@ -22,6 +22,8 @@ const char* pathKindName(PathKind kind);
 struct TransportCaps {
   bool moves_gpu_memory = false;  // ptrSupport has CUDA
   bool unpack = false;            // GPU receives land in bounce pages (netDeviceType UNPACK)
+  // Host memory in many stretches moves as one request (transport::Net::hasVectored).
+  bool vectored_requests = false;
 };
 
 // One buffer as the decider sees it.

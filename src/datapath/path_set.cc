@@ -7,6 +7,7 @@ PathSet::~PathSet() = default;
 Status PathSet::make(PathKind kind, int device, std::unique_ptr<DataPath>* out) const {
   PathParams p = params_;
   if (device >= 0) p.device = device;
+  p.vectored_requests = caps_.vectored_requests;
   switch (kind) {
     case PathKind::kDirect:
       *out = makeDirectPath();

@@ -1,9 +1,15 @@
 // Vector: the pieces of a WriteVec/ReadVec move as one stream of their total, cut into chunks
-// like any transfer. A send gathers its chunk's share of the pieces into a staging slot before
-// the isend; a receive lands in a slot and is scattered into the pieces before it is consumed.
-// The transport thus sees chunk-sized requests whatever the piece size: posted one by one, 4096
-// pieces of 8 KiB cost 4096 requests (and as inline frames 4096 control frames), the reason
-// readv ran at 0.30 of one read of the same total (issue 23).
+// like any transfer. The transport thus sees chunk-sized requests whatever the piece size: posted
+// one by one, 4096 pieces of 8 KiB cost 4096 requests (and as inline frames 4096 control
+// frames), the reason readv ran at 0.30 of one read of the same total (issue 23).
+//
+// Host memory over a transport with vectored requests (the built-in socket transport): a chunk
+// is one request over its pieces' stretches, which the transport writes and reads straight from
+// and into them (sendmsg/readv): no copy, no slot. Staging them cost two memcpys of every byte
+// on the driver thread, as much CPU as the transfer itself on loopback (0.39-0.82 of contiguous,
+// BENCHMARKS.md section 20). Otherwise (TCPX, GPU memory, a chunk of over 1024 stretches), a
+// send gathers its chunk's share of the pieces into a staging slot before the isend; a receive
+// lands in a slot and is scattered into the pieces before it is consumed.
 //
 // Host memory is copied with memcpy on the driver thread (a 512 KiB chunk takes ~50 us, less
 // than the transport takes to move it). GPU memory is copied by one kernel per chunk (a copy
@@ -14,7 +20,8 @@
 //
 // Slots are taken in the order pieces were queued over all channels, in both directions, for
 // the reason staged_path.cc gives (otherwise a deadlock once the pool is smaller than all the
-// windows); a channel holds at most kCopyAhead gathered sends it has not posted.
+// windows); a channel holds at most kCopyAhead gathered sends it has not posted. Vectored pieces
+// hold nothing and take no turn. The slots are allocated on the first staged piece.
 #include <cstdlib>
 #include <cstring>
 #include <vector>
@@ -47,10 +54,25 @@ class VectorPath final : public DataPath {
     device_ = params.device;
     events_ = static_cast<int>(params.events);
     slot_bytes_ = params.chunk_bytes;
+    vectored_requests_ = params.vectored_requests;
     // Half the staging budget (UCCL_TCPX_STAGING_BYTES) each way, at least two per channel:
     // taken in queue order, any number of slots moves every piece (see above).
-    size_t slots = std::max(params.staging_bytes / 2 / slot_bytes_, 2 * params.channels);
-    size_t bytes = 2 * slots * slot_bytes_;
+    slots_ = std::max(params.staging_bytes / 2 / slot_bytes_, 2 * params.channels);
+    ahead_.assign(params.channels, 0);
+    return Status::ok();
+  }
+
+  // Whether the piece goes to the transport as one vectored request.
+  bool vectored(const Piece& p) const {
+    return vectored_requests_ && p.user_region->kind() == transport::MemKind::kHost &&
+           p.span_count <= transport::Net::kMaxStretches;
+  }
+
+  // The staging slots, made on the first staged piece (a host connection whose vectors all go
+  // as vectored requests holds none).
+  Status allocateSlots() {
+    if (base_ != nullptr) return Status::ok();
+    size_t bytes = 2 * slots_ * slot_bytes_;
     // Pinned memory for a GPU endpoint (copies go straight to the copy engine); plain pages for
     // a host endpoint, which must not create a CUDA context.
     if (device_ >= 0 && PinnedBuffer::create(bytes, &pinned_).isOk()) {
@@ -63,19 +85,18 @@ class VectorPath final : public DataPath {
       }
       base_ = plain_;
     }
-    slots_ = slots;
     // Each slot's copy list (GPU endpoints): written before its kernel, reused once the slot
     // is free again, so no list changes under a running kernel.
     if (pinned_ != nullptr &&
-        !PinnedBuffer::create(2 * slots * kItemsPerSlot * sizeof(CopyItem), &items_).isOk()) {
+        !PinnedBuffer::create(2 * slots_ * kItemsPerSlot * sizeof(CopyItem), &items_).isOk()) {
       items_.reset();
     }
-    send_free_.reset(slots);
-    recv_free_.reset(slots);
-    send_region_.reset(base_, slots * slot_bytes_, transport::MemKind::kHost);
-    recv_region_.reset(base_ + slots * slot_bytes_, slots * slot_bytes_, transport::MemKind::kHost);
-    ahead_.assign(params.channels, 0);
-    LOG_INFO("vector staging: %zu slots of %zu bytes each way", slots, slot_bytes_);
+    send_free_.reset(slots_);
+    recv_free_.reset(slots_);
+    send_region_.reset(base_, slots_ * slot_bytes_, transport::MemKind::kHost);
+    recv_region_.reset(base_ + slots_ * slot_bytes_, slots_ * slot_bytes_,
+                       transport::MemKind::kHost);
+    LOG_INFO("vector staging: %zu slots of %zu bytes each way", slots_, slot_bytes_);
     return Status::ok();
   }
 
@@ -87,11 +108,13 @@ class VectorPath final : public DataPath {
   }
 
   void queued(const Piece& p) override {
-    (p.receiving ? recv_turns_ : send_turns_).push(p.channel);
+    if (!vectored(p)) (p.receiving ? recv_turns_ : send_turns_).push(p.channel);
   }
 
   Status prepare(Piece& p, bool* ready) override {
-    *ready = false;
+    *ready = vectored(p);
+    if (*ready) return Status::ok();
+    TCPXP_RETURN_IF_ERROR(allocateSlots());
     if (p.receiving) {
       if (p.slot < 0) {
         if (recv_turns_.empty() || recv_turns_.front() != p.channel) return Status::ok();
@@ -142,11 +165,13 @@ class VectorPath final : public DataPath {
   }
 
   PostBuffer buffer(const Piece& p) const override {
+    if (vectored(p)) return {nullptr, nullptr, true};
     if (p.receiving) return {recvSlot(p.slot), &recv_region_};
     return {sendSlot(p.slot), &send_region_};
   }
 
   void posted(Piece& p) override {
+    if (vectored(p)) return;
     if (p.receiving) {
       recv_turns_.pop();
       return;
@@ -159,6 +184,7 @@ class VectorPath final : public DataPath {
   }
 
   Status startLanding(Piece& p) override {
+    if (vectored(p)) return Status::ok();  // the transport read into the pieces
     const char* slot = recvSlot(p.slot);
     if (!p.on_gpu) {
       forEachStretch(p, [&](char* dst, size_t at, size_t n) { std::memcpy(dst, slot + at, n); });
@@ -206,7 +232,7 @@ class VectorPath final : public DataPath {
     recv_region_.forget(net, comm);
   }
 
-  size_t stagingBytes() const override { return 2 * slots_ * slot_bytes_; }
+  size_t stagingBytes() const override { return base_ ? 2 * slots_ * slot_bytes_ : 0; }
 
  private:
   char* sendSlot(int i) const { return base_ + static_cast<size_t>(i) * slot_bytes_; }
@@ -244,6 +270,7 @@ class VectorPath final : public DataPath {
 
   int device_ = -1;
   int events_ = 0;
+  bool vectored_requests_ = false;
   size_t slot_bytes_ = 0, slots_ = 0;
   std::unique_ptr<PinnedBuffer> pinned_;
   std::unique_ptr<PinnedBuffer> items_;  // kItemsPerSlot copy items per slot, sends first
@@ -257,6 +284,25 @@ class VectorPath final : public DataPath {
 };
 
 }  // namespace
+
+Status pieceStretches(const Piece& p, const transport::Net& net, void* comm,
+                      std::vector<transport::NetStretch>* out) {
+  out->clear();
+  // Consecutive spans share a registration (usually all do): look its handle up once.
+  transport::MemRegion* region = nullptr;
+  void* mh = nullptr;
+  Status st = Status::ok();
+  forEachStretch(p, [&](const char* ptr, size_t, size_t len) {
+    const IoSpan& span = p.spans[p.span_first + out->size()];
+    if (st.isOk() && span.region != region) {
+      region = span.region;
+      st = region ? region->mhandle(net, comm, &mh)
+                  : Status(Code::kInternal, "a vector's span has no registration");
+    }
+    out->push_back({const_cast<char*>(ptr), len, mh});
+  });
+  return st;
+}
 
 Status makeVectorPath(const PathParams& params, std::unique_ptr<DataPath>* out) {
   auto path = std::make_unique<VectorPath>();

@@ -32,6 +32,20 @@ void Channel::traceFinished(char dir, const ChunkOp& op, int64_t finished_ns) {
   trace.push_back({dir, op.piece.len, xfer, {op.at_ns[0], op.at_ns[1], op.at_ns[2], finished_ns}});
 }
 
+Status Channel::postRequest(const transport::Net& net, ChunkOp& op, bool receiving) {
+  void* comm = receiving ? recv_comm : send_comm;
+  datapath::PostBuffer buf = op.path->buffer(op.piece);
+  if (buf.vectored) {
+    TCPXP_RETURN_IF_ERROR(datapath::pieceStretches(op.piece, net, comm, &stretches_));
+    return receiving ? net.irecvv(comm, stretches_.data(), stretches_.size(), &op.request)
+                     : net.isendv(comm, stretches_.data(), stretches_.size(), &op.request);
+  }
+  void* mh = nullptr;
+  TCPXP_RETURN_IF_ERROR(buf.region->mhandle(net, comm, &mh));
+  return receiving ? net.irecv(comm, buf.data, op.piece.len, mh, &op.request)
+                   : net.isend(comm, buf.data, op.piece.len, mh, &op.request);
+}
+
 Status Channel::postSends(const transport::Net& net, bool* did_work) {
   // Pieces become ready to post in queue order, up to kCopyAhead beyond the window (a staged
   // piece is ready once its device->host copy started; its path decides when that may be).
@@ -50,10 +64,7 @@ Status Channel::postSends(const transport::Net& net, bool* did_work) {
     bool copied = false;
     TCPXP_RETURN_IF_ERROR(op.path->copied(op.piece, &copied));
     if (!copied) break;
-    datapath::PostBuffer buf = op.path->buffer(op.piece);
-    void* mh = nullptr;
-    TCPXP_RETURN_IF_ERROR(buf.region->mhandle(net, send_comm, &mh));
-    TCPXP_RETURN_IF_ERROR(net.isend(send_comm, buf.data, op.piece.len, mh, &op.request));
+    TCPXP_RETURN_IF_ERROR(postRequest(net, op, /*receiving=*/false));
     if (op.request == nullptr) break;  // the transport is not ready: retry next round
     op.path->posted(op.piece);
     op.at_ns[1] = op.piece.copy_ns;
@@ -73,10 +84,7 @@ Status Channel::postRecvs(const transport::Net& net, bool* did_work) {
     bool ready = false;
     TCPXP_RETURN_IF_ERROR(op.path->prepare(op.piece, &ready));
     if (!ready) break;
-    datapath::PostBuffer buf = op.path->buffer(op.piece);
-    void* mh = nullptr;
-    TCPXP_RETURN_IF_ERROR(buf.region->mhandle(net, recv_comm, &mh));
-    TCPXP_RETURN_IF_ERROR(net.irecv(recv_comm, buf.data, op.piece.len, mh, &op.request));
+    TCPXP_RETURN_IF_ERROR(postRequest(net, op, /*receiving=*/true));
     if (op.request == nullptr) break;  // retried next round; the path keeps what it holds
     op.path->posted(op.piece);
     op.piece.unpack_slot = static_cast<int>(recv_posted_++ % datapath::kUnpackSlots);

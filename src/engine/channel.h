@@ -82,6 +82,8 @@ class Channel {
   Status testSends(const transport::Net& net, std::vector<Transfer*>* finished, bool* did_work);
   Status testRecvs(const transport::Net& net, std::vector<Transfer*>* finished, bool* did_work);
   void traceFinished(char dir, const ChunkOp& op, int64_t finished_ns);
+  // isend/irecv of what the piece's path hands over (one buffer or its vectored stretches).
+  Status postRequest(const transport::Net& net, ChunkOp& op, bool receiving);
 
   Ring<ChunkOp> send_queue_, send_inflight_;
   Ring<ChunkOp> recv_queue_, recv_inflight_;
@@ -89,6 +91,8 @@ class Channel {
   size_t recv_tested_ = 0;      // leading recv_inflight_ entries reported done
   uint64_t recv_posted_ = 0;    // irecvs posted on recv_comm (their k % 16 is the unpack slot)
   int64_t busy_since_ns_ = -1;  // when requests were first posted, -1 while none are
+  std::vector<transport::NetStretch> stretches_;  // a vectored request's list (the transport
+                                                  // copies it)
 };
 
 }  // namespace tcpxp::engine

@@ -164,7 +164,8 @@ Status Connection::onFrame(control::FrameType type, const uint8_t* p, size_t n) 
       params.events = channels_.size() * (transport::Net::kMaxOutstanding + datapath::kCopyAhead);
       params.inline_bytes = static_cast<size_t>(ctx_.config.inline_bytes);
       paths_ = std::make_unique<datapath::PathSet>(
-          params, datapath::TransportCaps{ctx_.props.supports_cuda, ctx_.props.unpack});
+          params, datapath::TransportCaps{ctx_.props.supports_cuda, ctx_.props.unpack,
+                                          ctx_.net.hasVectored()});
       setState(State::kEstablishing);
       return Status::ok();
     }

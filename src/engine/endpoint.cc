@@ -479,7 +479,8 @@ Status Endpoint::submit(Op op, ConnId conn, std::span<const Segment> segs, XferI
           if (run_regs.empty() || run_regs.back().get() != regs[k]) {
             run_regs.push_back(driver_->registry().find(segs[k].mr));
           }
-          local.push_back({static_cast<char*>(segs[k].ptr), static_cast<uint32_t>(segs[k].size)});
+          local.push_back({static_cast<char*>(segs[k].ptr), static_cast<uint32_t>(segs[k].size),
+                           &regs[k]->net});
           remote.push_back({items[k].addr, static_cast<uint32_t>(segs[k].size), items[k].token});
         }
         int parts = static_cast<int>(end - i);

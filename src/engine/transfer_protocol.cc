@@ -178,7 +178,7 @@ Status Connection::postPieces(Transfer* x, bool receiving, size_t first) {
       op.piece.spans = x->spans.data();
       op.piece.span_first = span;
       op.piece.span_skip = static_cast<uint32_t>(skip);
-      for (size_t left = len; left > 0;) {
+      for (size_t left = len; left > 0; ++op.piece.span_count) {
         size_t take = std::min<size_t>(x->spans[span].len - skip, left);
         left -= take;
         skip += take;
@@ -407,7 +407,7 @@ Status Connection::onVector(bool is_write, uint64_t id,
       uint64_t addr = pieces[i].addr;
       if (addr >= base && addr - base <= last_ad->size &&
           pieces[i].len <= last_ad->size - (addr - base)) {
-        spans[i] = {reinterpret_cast<char*>(addr), pieces[i].len};
+        spans[i] = {reinterpret_cast<char*>(addr), pieces[i].len, &regs.back()->net};
         total += pieces[i].len;
         continue;  // same registration as the previous piece: regs.back()
       }
@@ -434,7 +434,7 @@ Status Connection::onVector(bool is_write, uint64_t id,
       }
       regs.push_back(std::move(piece_reg));
     }
-    spans[i] = {local, pieces[i].len};
+    spans[i] = {local, pieces[i].len, &regs.back()->net};
     total += pieces[i].len;
   }
   Transfer* x = table_.addTheirs(

@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <memory>
+#include <tuple>
 
 #include "engine/endpoint.h"
 
@@ -156,6 +157,20 @@ TEST(DecidePaths, PerMemoryKindAndDirection) {
   // Small transfers go inline whatever the memory (the decider the engine asks per transfer).
   datapath::BufferFacts small{true, true, 100, true};
   EXPECT_EQ(datapath::choosePath(small, tcpx).kind, datapath::PathKind::kInline);
+}
+
+TEST(DecidePaths, VectorsSayWhetherTheyGoAsVectoredRequests) {
+  datapath::TransportCaps builtin{false, false, true}, tcpx{true, true, false};
+  datapath::BufferFacts host{.size = 1 << 20, .vector = true};
+  datapath::BufferFacts gpu{.gpu_memory = true, .size = 1 << 20, .vector = true};
+  for (const auto& [b, caps, vectored] :
+       {std::tuple{host, builtin, true}, std::tuple{gpu, builtin, false},
+        std::tuple{host, tcpx, false}}) {
+    datapath::PathChoice c = datapath::choosePath(b, caps);
+    EXPECT_EQ(c.kind, datapath::PathKind::kVector);
+    EXPECT_EQ(c.reason.find("vectored request") != std::string::npos, vectored) << c.reason;
+    EXPECT_EQ(c.reason.rfind("pieces of a vector: gathered", 0) == 0, !vectored) << c.reason;
+  }
 }
 
 TEST(DecideTransport, CapsPreviewMatchesTheTransports) {

@@ -9,6 +9,7 @@
 #include "control/fifo_item.h"
 #include "engine/endpoint.h"
 #include "engine_test_util.h"
+#include "transport/transports.h"
 
 namespace tcpxp::engine {
 namespace {
@@ -166,6 +167,51 @@ TEST_F(Vectors, SmallPiecesTravelAsFewChunkSizedRequests) {
   size_t chunk = p_.a->info().chunk_bytes;
   EXPECT_LE(requests, 2 * (2048 * 8192 / chunk + 1)) << "pieces were not batched";
   EXPECT_GE(requests, 2u);
+}
+
+// Staging memory the connections of both endpoints hold.
+size_t stagingHeld(Endpoint& a, Endpoint& b) {
+  size_t n = 0;
+  for (Endpoint* ep : {&a, &b}) {
+    EndpointStats st;
+    EXPECT_TRUE(ep->stats(&st).isOk());
+    for (const ConnectionStats& c : st.connections) n += c.staging_bytes;
+  }
+  return n;
+}
+
+TEST_F(Vectors, HostPiecesGoAsVectoredRequestsWithoutStaging) {
+  // Over the built-in transport with UCCL_SOCKET_IOV on (the default), a host vector's chunks are
+  // vectored requests straight over the pieces: no staging slot is ever allocated. Without it
+  // (or with buffers taking the GPU paths), the pieces go through the slots.
+  Layout l = scattered(std::vector<size_t>(1000, 8192 + 3), 1, 5, true);
+  for (bool write : {true, false}) {
+    Status st = run(write, l, true);
+    ASSERT_TRUE(st.isOk()) << st.toString();
+    expectDone(write, l);
+  }
+  bool vectored = transport::builtinSettings(false).iov && !p_.a->info().emulated_gpu_buffers;
+  if (vectored) {
+    EXPECT_EQ(stagingHeld(*p_.a, *p_.b), 0u) << "host pieces went through staging slots";
+  } else {
+    EXPECT_GT(stagingHeld(*p_.a, *p_.b), 0u);
+  }
+}
+
+TEST_F(Vectors, ChunksOfOver1024PiecesAreStagedBesideVectoredOnes) {
+  // A chunk over more than 1024 pieces cannot be one vectored request: it is staged, while the
+  // chunks of large pieces around it go vectored, in one vector and several in flight.
+  std::vector<size_t> sizes(1500, 3);
+  for (int i = 0; i < 6; ++i) sizes.push_back(300001);
+  sizes.insert(sizes.end(), 1300, 1);
+  for (int i = 0; i < 3; ++i) sizes.push_back(700000 + i);
+  for (bool write : {true, false}) {
+    SCOPED_TRACE(write ? "write" : "read");
+    Layout l = scattered(sizes, 7, 2, write);
+    Status st = run(write, l, true);
+    ASSERT_TRUE(st.isOk()) << st.toString();
+    expectDone(write, l);
+  }
 }
 
 TEST_F(Vectors, EmptyPiecesAreSkipped) {

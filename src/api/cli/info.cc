@@ -136,6 +136,10 @@ void printTransport(const MachineChoices& m, bool do_dlopen) {
                 sc.caller_io ? "in the driver's own isend/test calls, no helper threads"
                              : "a helper thread per data socket",
                 sc.io_reason.c_str());
+    std::printf("  vectors               %s\n",
+                sc.iov ? "host pieces as vectored requests, straight from and into the buffers "
+                         "(UCCL_SOCKET_IOV=1)"
+                       : "host pieces copied through staging slots (UCCL_SOCKET_IOV=0)");
   }
   std::printf("  channels              %d per connection\n", m.config.num_channels);
   std::printf("  chunk                 %s (%s)\n", formatBytes(m.chunk.bytes).c_str(),
