@@ -6,7 +6,7 @@
 #                                       speed (gather_bw); the UNPACK emulation with the engine's
 #                                       cost per request (item 4); the Wakeups test (item 2); the
 #                                       gap to raw TCP with each thread's CPU (item 6); GPU
-#                                       vectors of 4, 8 and 32 KiB pieces and the KV shape (item 1)
+#                                       and host vectors of 4, 8 and 32 KiB pieces, the KV shape (item 1)
 #   scripts/device_issue23.sh peers     the engine beside NIXL (UCX over TCP) and Mooncake TE on
 #                                       GPU 0 (item 5: bench_vs_peers.py --one-gpu); carry .deps/peers,
 #                                       .whl and .peerlibs (../shared/bench/peers/README.md)
@@ -107,6 +107,11 @@ measure() {
   for pb in 4K 8K 32K; do
     say "GPU vectors of $pb pieces"
     timeout 90 $B bench "${vec[@]}" --piece-bytes $pb 2>&1 | grep -E "^(write|read)|p50" >>"$S"
+  done
+  for pb in 4K 8K 32K; do
+    say "host vectors of $pb pieces (vectored requests)"
+    timeout 90 $B bench --local --host --sizes 32M --iters 20 --verify --mode "write,read,writev,readv" \
+      --piece-bytes $pb 2>&1 | grep -E "^(write|read)|p50" >>"$S"
   done
   say "KV shape, GPU"
   timeout 90 $B bench --local --gpu 0 --server-gpu 0 --kv 32x16x16K --mode read,readv --inflight 4 \
