@@ -479,9 +479,24 @@ Status Endpoint::submit(Op op, ConnId conn, std::span<const Segment> segs, XferI
           if (run_regs.empty() || run_regs.back().get() != regs[k]) {
             run_regs.push_back(driver_->registry().find(segs[k].mr));
           }
-          local.push_back({static_cast<char*>(segs[k].ptr), static_cast<uint32_t>(segs[k].size),
-                           &regs[k]->net});
-          remote.push_back({items[k].addr, static_cast<uint32_t>(segs[k].size), items[k].token});
+          char* ptr = static_cast<char*>(segs[k].ptr);
+          auto size = static_cast<uint32_t>(segs[k].size);
+          // A piece that continues the previous one on both sides, in the same registration and
+          // under the same advertisement, extends it: KV blocks allocated in a row are adjacent
+          // on both ends, and one piece costs one frame entry, one check and one stretch instead
+          // of many. (Adjacent ranges under one advertisement: the union is checked as well as
+          // each part would be.)
+          if (!local.empty() && local.back().ptr + local.back().len == ptr &&
+              local.back().region == &regs[k]->net &&
+              remote.back().addr + remote.back().len == items[k].addr &&
+              remote.back().token == items[k].token &&
+              uint64_t{local.back().len} + size <= UINT32_MAX) {
+            local.back().len += size;
+            remote.back().len += size;
+            continue;
+          }
+          local.push_back({ptr, size, &regs[k]->net});
+          remote.push_back({items[k].addr, size, items[k].token});
         }
         int parts = static_cast<int>(end - i);
         if (op == Op::kWrite) {

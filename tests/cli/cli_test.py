@@ -282,7 +282,20 @@ def check_bench_vectors(tool):
     expect(rc == 0 and "KV cache read (--kv 4x8x4K)" in out
            and re.search(r"^readv +128 KiB +[0-9.]+ +[0-9.]+\n +32 pieces of 4 KiB", out, re.M),
            "bench --kv 4x8x4K: one readv row of 32 pieces, verified", out, err)
+    # --adjacent: the pieces back to back on both sides (the engine sends them as one piece).
+    with tempfile.TemporaryDirectory() as tmp:
+        rc, out, err = run(tool, "bench", "--local", "--host", "--mode", "writev,readv", "--sizes",
+                           "1M", "--pieces", "64", "--adjacent", "--iters", "3", "--verify",
+                           "--json", "adj.json", cwd=tmp)
+        expect(rc == 0 and len(re.findall(r"^ +64 adjacent pieces of 16 KiB;", out, re.M)) == 2
+               and "every received byte verified" in out,
+               "bench --adjacent: writev and readv rows of 64 adjacent pieces, verified", out, err)
+        with open(os.path.join(tmp, "adj.json")) as f:
+            rows = json.load(f)["results"]
+        expect(len(rows) == 2 and all(r.get("adjacent") is True for r in rows),
+               "the JSON's --adjacent rows say adjacent", json.dumps(rows, indent=1))
     for bad, says in ((["--sizes", "1000", "--mode", "readv", "--pieces", "3"], "equal pieces"),
+                      (["--mode", "write", "--adjacent"], "--adjacent places the pieces"),
                       (["--kv", "4x8"], "LAYERSxBLOCKSxBYTES"),
                       (["--kv", "4x8x4K", "--sizes", "1M"], "--kv sets the size"),
                       (["--pieces", "4", "--piece-bytes", "4K"], "not both")):

@@ -299,6 +299,95 @@ TEST(HostilePeer, EveryPieceOfAVectorIsChecked) {
   EXPECT_EQ(h.type, control::FrameType::kCts) << "a good vector was refused";
 }
 
+// What a vector's initiator puts on the wire: pieces adjacent on both sides under one
+// advertisement travel as one piece; a gap on either side, another advertisement (token) or
+// another registration keeps them apart. The scripted peer reads the WriteVec and ReadVec frames.
+TEST(HostilePeer, AdjacentPiecesOfAVectorTravelAsOne) {
+  auto ep = makeEndpoint();
+  ScriptedPeer peer;
+  ConnId conn = acceptScripted(*ep, peer);
+  ASSERT_NE(conn, 0u);
+  // Two registrations over one buffer's halves: adjacent memory, different registrations.
+  std::vector<uint8_t> mine(1 << 20);
+  uint8_t* p = mine.data();
+  const uint32_t half = 512 << 10;
+  MrId mra = 0, mrb = 0;
+  ASSERT_TRUE(ep->reg(p, half, &mra).isOk());
+  ASSERT_TRUE(ep->reg(p + half, half, &mrb).isOk());
+  const uint64_t remote = 0x7f0000100000;
+  const uint32_t kb4 = 4096;
+  const control::AccessToken t1{11, 12}, t2{21, 22};
+  auto seg = [&](MrId m, uint8_t* local, uint64_t at, uint32_t len, control::AccessToken tok) {
+    control::FifoItem item;
+    item.addr = at;
+    item.size = len;
+    item.mr_id = 7;
+    item.token = tok;
+    Segment s{m, local, len, {}};
+    control::encodeFifoItem(item, s.fifo.data());
+    return s;
+  };
+  std::vector<Segment> segs;
+  // 64 blocks of 4 KiB in a row on both sides: one piece of 256 KiB.
+  for (uint32_t i = 0; i < 64; ++i)
+    segs.push_back(seg(mra, p + i * kb4, remote + i * kb4, kb4, t1));
+  // A gap on the local side, then one on the remote side: a piece each.
+  segs.push_back(seg(mra, p + 65 * kb4, remote + 64 * kb4, kb4, t1));
+  segs.push_back(seg(mra, p + 66 * kb4, remote + 66 * kb4, kb4, t1));
+  // Adjacent on both sides under another advertisement (token): a piece of its own.
+  segs.push_back(seg(mra, p + 67 * kb4, remote + 67 * kb4, kb4, t2));
+  // The last block of one registration and the first of the next, adjacent on both sides under
+  // one advertisement: apart.
+  segs.push_back(seg(mra, p + half - kb4, remote + 68 * kb4, kb4, t2));
+  segs.push_back(seg(mrb, p + half, remote + 69 * kb4, kb4, t2));
+  // An empty piece between two adjacent ones does not separate them.
+  segs.push_back(seg(mrb, p + half + kb4, remote + 70 * kb4, 0, t2));
+  segs.push_back(seg(mrb, p + half + kb4, remote + 70 * kb4, 100, t2));
+  using P = control::VecPiece;
+  const std::vector<P> want = {{remote, 64 * kb4, t1},       {remote + 64 * kb4, kb4, t1},
+                               {remote + 66 * kb4, kb4, t1}, {remote + 67 * kb4, kb4, t2},
+                               {remote + 68 * kb4, kb4, t2}, {remote + 69 * kb4, kb4 + 100, t2}};
+  for (bool write : {true, false}) {
+    SCOPED_TRACE(write ? "writev" : "readv");
+    XferId x = 0;
+    ASSERT_TRUE((write ? ep->writeAsync(conn, segs, &x) : ep->readAsync(conn, segs, &x)).isOk());
+    control::FrameHeader h;
+    std::vector<uint8_t> payload;
+    ASSERT_TRUE(nextAnswer(peer, &h, &payload).isOk());
+    std::vector<P> got;
+    uint64_t id = 0;
+    if (write) {
+      ASSERT_EQ(h.type, control::FrameType::kWriteVec);
+      control::WriteVec m;
+      ASSERT_TRUE(control::decode(payload.data(), payload.size(), &m).isOk());
+      got = m.pieces;
+      id = m.xfer_id;
+    } else {
+      ASSERT_EQ(h.type, control::FrameType::kReadVec);
+      control::ReadVec m;
+      ASSERT_TRUE(control::decode(payload.data(), payload.size(), &m).isOk());
+      got = m.pieces;
+      id = m.xfer_id;
+    }
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < want.size(); ++i) {
+      EXPECT_EQ(got[i].addr, want[i].addr) << "piece " << i;
+      EXPECT_EQ(got[i].len, want[i].len) << "piece " << i;
+      EXPECT_TRUE(got[i].token == want[i].token) << "piece " << i;
+    }
+    // Refused: the transfer ends with the peer's answer, nothing moved.
+    ASSERT_TRUE(peer.send(control::Nack{id,
+                                        write ? control::Initiator::kDataSender
+                                              : control::Initiator::kDataReceiver,
+                                        Code::kRefused, kAccessRefused})
+                    .isOk());
+    Status st = ep->wait(x);
+    EXPECT_EQ(st.code(), Code::kRefused) << st.toString();
+  }
+  EXPECT_TRUE(ep->dereg(mra).isOk());
+  EXPECT_TRUE(ep->dereg(mrb).isOk());
+}
+
 // A piece list that does not parse (a count that disagrees with the payload, an empty piece)
 // is a protocol error: the connection ends, nothing is answered or written.
 TEST(HostilePeer, MalformedVectorFramesEndTheConnection) {

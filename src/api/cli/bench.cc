@@ -46,7 +46,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr uint32_t kBenchMagic = 0x48434e42;  // "BNCH"
-constexpr uint32_t kBenchVersion = 3;
+constexpr uint32_t kBenchVersion = 4;         // 4: BenchPlan::adjacent
 constexpr size_t kMaxSizes = 64;
 constexpr uint64_t kMaxSize = uint64_t{4} << 30;
 constexpr uint64_t kLatencyBytes = 8;
@@ -90,11 +90,7 @@ const std::vector<uint64_t> kUcclSizes = {256,       1 << 10, 4 << 10,  16 << 10
 
 const Command kBench = {
     .name = "bench",
-    .usage =
-        "bench --local | --server | --client IP:PORT [--mode all] [--sizes LIST] [--iters 10] "
-        "[--warmup 1]\n"
-        "                      [--inflight 1] [--gpu N | --host | --gpus LIST] [--verify] "
-        "[--latency] [--json FILE]",
+    .usage = "bench --local | --server | --client IP:PORT [--mode all] [--sizes LIST] [flags]",
     .summary =
         "Measures the engine between a server and a client: per mode and size, --warmup untimed "
         "then --iters\n"
@@ -110,6 +106,8 @@ const Command kBench = {
             {"--latency", nullptr, "add the latency mode (--latency-iters N round trips, 1000)"},
             {"--pieces", "N", "writev/readv: N scattered pieces per transfer (default 1024)"},
             {"--piece-bytes", "B", "writev/readv: pieces of B bytes instead (size / B pieces)"},
+            {"--adjacent", nullptr,
+             "writev/readv, --kv: pieces back to back on both sides, not scattered"},
             {"--kv", "LxBxBYTES", "KV cache: readv of L layers x B blocks of BYTES (decode reads)"},
             {"--sizes", "LIST", "e.g. 256,4K,1M,10MB (default UCCL's sweep 256 .. 100MB; max 4G)"},
             {"--iters", "N", "timed transfers per size, 1..1000000 (default 10)"},
@@ -146,7 +144,8 @@ struct BenchOptions {
   uint32_t iters = 10, warmup = 1, inflight = 1, latency_iters = 1000;
   uint32_t pieces = kDefaultPieces;  // writev/readv: pieces per transfer, unless piece_bytes
   uint64_t piece_bytes = 0;
-  std::string kv;  // --kv as given, for the header
+  bool adjacent = false;  // --adjacent
+  std::string kv;         // --kv as given, for the header
   bool host = false, server_host = false, client_host = false;
   int gpu = -2, server_gpu = -2;
   bool per_pair = false;               // --gpus given
@@ -169,7 +168,7 @@ struct BenchPlan {
   uint32_t pairs = 1;  // endpoints the client drives
   uint32_t pair = 0;   // this connection's index among them
   uint32_t verify = 0;
-  uint32_t reserved = 0;
+  uint32_t adjacent = 0;  // vector modes: pieces back to back instead of scattered
   uint64_t sizes[kMaxSizes] = {};
   uint32_t pieces = 0;       // vector modes: pieces per transfer, unless piece_bytes
   uint32_t piece_bytes = 0;  // vector modes: size / piece_bytes pieces
@@ -243,15 +242,20 @@ std::string vectorProblem(const BenchPlan& p, uint64_t size) {
 }
 // Scattered placement of piece i of n, b bytes each: on the client at 2ib, on the server at
 // 2(n-1-i)b + b (a gap after every piece on both sides; the server's in reverse order).
-uint64_t clientOffset(uint32_t, uint64_t b, uint32_t i) { return 2 * b * i; }
-uint64_t serverOffset(uint32_t n, uint64_t b, uint32_t i) { return 2 * b * (n - 1 - i) + b; }
+// Adjacent (--adjacent): at ib on both sides.
+uint64_t clientOffset(const BenchPlan& p, uint32_t, uint64_t b, uint32_t i) {
+  return p.adjacent ? b * i : 2 * b * i;
+}
+uint64_t serverOffset(const BenchPlan& p, uint32_t n, uint64_t b, uint32_t i) {
+  return p.adjacent ? b * i : 2 * b * (n - 1 - i) + b;
+}
 // Where each piece's bytes come from and go to (bench_pattern.h: checkMoved).
 std::vector<MovedPiece> vectorMoves(const BenchPlan& p, uint64_t size, bool to_server) {
   uint32_t n = piecesOf(p, size);
   uint64_t b = size / n;
   std::vector<MovedPiece> moves(n);
   for (uint32_t i = 0; i < n; ++i) {
-    uint64_t c = clientOffset(n, b, i), s = serverOffset(n, b, i);
+    uint64_t c = clientOffset(p, n, b, i), s = serverOffset(p, n, b, i);
     moves[i] = to_server ? MovedPiece{c, s, b} : MovedPiece{s, c, b};
   }
   return moves;
@@ -437,7 +441,7 @@ Status servePair(const BenchOptions& o, uint32_t index, const std::vector<uint16
   TCPXP_RETURN_IF_ERROR(p.msg->recvPod(&plan, "receiving the client's plan"));
   if (plan.magic != kBenchMagic || plan.version != kBenchVersion || plan.nsizes > kMaxSizes ||
       plan.inflight == 0 || plan.inflight > 64 || bufferBytes(plan) > kMaxSize || plan.pairs == 0 ||
-      plan.pairs > kMaxEndpoints || plan.pair >= plan.pairs) {
+      plan.pairs > kMaxEndpoints || plan.pair >= plan.pairs || plan.adjacent > 1) {
     return Status(Code::kProtocolError,
                   "the client's plan is invalid or from another tcpx-p2p version");
   }
@@ -603,10 +607,10 @@ Status vectorSegments(const BenchPlan& plan, uint64_t size, const ClientPair& p,
   out->resize(n);
   for (uint32_t i = 0; i < n; ++i) {
     control::FifoItem item = ad;
-    item.addr = ad.addr + serverOffset(n, b, i);
+    item.addr = ad.addr + serverOffset(plan, n, b, i);
     item.size = b;
     engine::Segment& seg = (*out)[i];
-    seg = engine::Segment{p.mr, p.buf.data() + clientOffset(n, b, i), b, {}};
+    seg = engine::Segment{p.mr, p.buf.data() + clientOffset(plan, n, b, i), b, {}};
     control::encodeFifoItem(item, seg.fifo.data());
   }
   return Status::ok();
@@ -820,6 +824,7 @@ Status drive(const BenchOptions& o, const std::vector<int>& gpus) {
   plan.verify = o.verify ? 1 : 0;
   plan.pieces = o.pieces;
   plan.piece_bytes = static_cast<uint32_t>(o.piece_bytes);
+  plan.adjacent = o.adjacent ? 1 : 0;
   const size_t n = gpus.size();
   std::vector<std::unique_ptr<ClientPair>> pairs;
   for (size_t i = 0; i < n; ++i) {
@@ -921,6 +926,7 @@ Status drive(const BenchOptions& o, const std::vector<int>& gpus) {
     std::vector<double> requests_us;
     if (vectorMode(s.mode)) {
       all.pieces = piecesOf(plan, s.size);
+      all.adjacent = plan.adjacent != 0;
       for (size_t i = 0; i < n; ++i) {
         const std::vector<double>& mine = measured[i][k].request_us;
         requests_us.insert(requests_us.end(), mine.begin(), mine.end());
@@ -1100,6 +1106,7 @@ int runBench(int argc, char** argv) {
   o.piece_bytes = args.bytes("--piece-bytes", 0, 1, UINT32_MAX);
   if (args.has("--pieces") && args.has("--piece-bytes"))
     args.fail("give --pieces or --piece-bytes, not both");
+  o.adjacent = args.has("--adjacent");
   if (args.has("--kv")) parseKv(args, &o);
   if (o.modes & (kWriteV | kReadV)) {
     BenchPlan probe;
@@ -1109,6 +1116,8 @@ int runBench(int argc, char** argv) {
       std::string why = vectorProblem(probe, size);
       if (!why.empty()) args.fail("--sizes with writev/readv: " + why);
     }
+  } else if (o.adjacent) {
+    args.fail("--adjacent places the pieces of writev/readv (--mode) or --kv: none asked");
   }
   o.host = args.has("--host");
   o.server_host = args.has("--server-host");
@@ -1192,6 +1201,7 @@ int runBench(int argc, char** argv) {
     } else {
       client.insert(client.end(), {"--pieces", std::to_string(o.pieces)});
     }
+    if (o.adjacent) client.push_back("--adjacent");
     if (!o.json.empty()) client.insert(client.end(), {"--json", o.json});
     if (o.stats) client.push_back("--stats");
     if (!o.stats_json.empty()) client.insert(client.end(), {"--stats-json", o.stats_json});

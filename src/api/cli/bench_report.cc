@@ -127,8 +127,9 @@ void printBenchRow(const BenchResult& r, const std::string& pair_label) {
     std::printf("%-9s %10s %10.3f %16.2f\n", r.mode.c_str(), formatBytes(r.size).c_str(), r.gbps,
                 r.avg_latency_us);
     if (r.pieces) {
-      std::printf("          %u pieces of %s; per transfer p50 %.2f us, p99 %.2f us\n", r.pieces,
-                  formatBytes(r.size / r.pieces).c_str(), r.p50_us, r.p99_us);
+      std::printf("          %u %spieces of %s; per transfer p50 %.2f us, p99 %.2f us\n", r.pieces,
+                  r.adjacent ? "adjacent " : "", formatBytes(r.size / r.pieces).c_str(), r.p50_us,
+                  r.p99_us);
     }
   } else {
     std::printf("%-9s %10s %-16s %10.3f %16.2f\n", r.mode.c_str(), formatBytes(r.size).c_str(),
@@ -220,7 +221,8 @@ bool writeBenchJson(const BenchReport& r, const std::string& path, std::string* 
            ", \"inflight\": " + std::to_string(x.inflight) +
            ", \"seconds\": " + jsonNumber(x.seconds) + ", \"gbps\": " + jsonNumber(x.gbps) +
            ", \"avg_latency_us\": " + jsonNumber(x.avg_latency_us) +
-           (x.pieces ? ", \"pieces\": " + std::to_string(x.pieces) + ", \"p50_us\": " +
+           (x.pieces ? ", \"pieces\": " + std::to_string(x.pieces) +
+                           (x.adjacent ? ", \"adjacent\": true" : "") + ", \"p50_us\": " +
                            jsonNumber(x.p50_us) + ", \"p99_us\": " + jsonNumber(x.p99_us)
                      : std::string()) +
            "}";

@@ -24,6 +24,7 @@ struct BenchResult {
   double gbps = 0;                // size * iters * pairs / seconds / 1e9
   double avg_latency_us = 0;      // mean of submit -> completion over the timed transfers
   uint32_t pieces = 0;            // writev/readv: pieces per transfer (0: a contiguous mode)
+  bool adjacent = false;          // writev/readv: pieces back to back (--adjacent)
   double p50_us = 0, p99_us = 0;  // writev/readv: submit -> completion of the timed transfers
 };
 
