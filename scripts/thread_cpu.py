@@ -25,13 +25,7 @@ import sys
 import threading
 import time
 
-
-def machine_ticks():
-    """(busy, total) clock ticks of the whole machine since boot."""
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:]]
-    idle = v[3] + (v[4] if len(v) > 4 else 0)
-    return sum(v) - idle, sum(v)
+from bench_vs_peers_cpu import machine_ticks  # (busy, total) ticks of /proc/stat
 
 
 def thread_ticks(prefixes):

@@ -477,7 +477,7 @@ Status Endpoint::submit(Op op, ConnId conn, std::span<const Segment> segs, XferI
         for (size_t k = i; k < end; ++k) {
           if (segs[k].size == 0) continue;
           if (run_regs.empty() || run_regs.back().get() != regs[k]) {
-            run_regs.push_back(driver_->registry().find(segs[k].mr));
+            run_regs.push_back(regs[k]->ref());
           }
           char* ptr = static_cast<char*>(segs[k].ptr);
           auto size = static_cast<uint32_t>(segs[k].size);
@@ -513,20 +513,18 @@ Status Endpoint::submit(Op op, ConnId conn, std::span<const Segment> segs, XferI
       char* p = static_cast<char*>(segs[i].ptr);
       switch (op) {
         case Op::kSend:
-          TCPXP_RETURN_IF_ERROR(
-              c->send(slot, driver_->registry().find(segs[i].mr), p, segs[i].size));
+          TCPXP_RETURN_IF_ERROR(c->send(slot, regs[i]->ref(), p, segs[i].size));
           break;
         case Op::kRecv:
-          TCPXP_RETURN_IF_ERROR(c->recv(slot, driver_->registry().find(segs[i].mr), p, sizes[i]));
+          TCPXP_RETURN_IF_ERROR(c->recv(slot, regs[i]->ref(), p, sizes[i]));
           break;
         case Op::kWrite:
-          TCPXP_RETURN_IF_ERROR(c->write(slot, driver_->registry().find(segs[i].mr), p,
-                                         segs[i].size, items[i].addr, items[i].token,
-                                         items[i].mr_id));
+          TCPXP_RETURN_IF_ERROR(c->write(slot, regs[i]->ref(), p, segs[i].size, items[i].addr,
+                                         items[i].token, items[i].mr_id));
           break;
         case Op::kRead:
-          TCPXP_RETURN_IF_ERROR(c->read(slot, driver_->registry().find(segs[i].mr), p, segs[i].size,
-                                        items[i].addr, items[i].token, items[i].mr_id));
+          TCPXP_RETURN_IF_ERROR(c->read(slot, regs[i]->ref(), p, segs[i].size, items[i].addr,
+                                        items[i].token, items[i].mr_id));
           break;
       }
     }

@@ -62,6 +62,13 @@ Status IpcConnections::connect(const std::string& remote_bdf,
     return Status(Code::kProtocolError, "connect_local: the acceptor of " + bdf +
                                             " says it is on GPU '" + peer.bdf + "'");
   }
+  TCPXP_RETURN_IF_ERROR(addConn(peer, out));
+  LOG_INFO("connect_local: conn %lu to pid %u on GPU %s", static_cast<unsigned long>(*out),
+           peer.pid, bdf.empty() ? "(host)" : bdf.c_str());
+  return Status::ok();
+}
+
+Status IpcConnections::addConn(const LocalPeer& peer, ConnId* out) {
   ConnId id = 0;
   TCPXP_RETURN_IF_ERROR(new_id_(&id));
   std::lock_guard lock(mu_);
@@ -69,8 +76,6 @@ Status IpcConnections::connect(const std::string& remote_bdf,
   c.peer = peer;
   c.local = true;
   *out = id;
-  LOG_INFO("connect_local: conn %lu to pid %u on GPU %s", static_cast<unsigned long>(id), peer.pid,
-           bdf.empty() ? "(host)" : bdf.c_str());
   return Status::ok();
 }
 
@@ -80,16 +85,10 @@ Status IpcConnections::accept(const std::function<bool()>& interrupted, int64_t 
   int64_t hello_ms = std::min<int64_t>(config_.timeout_ms, kHelloDeadlineMs);
   TCPXP_RETURN_IF_ERROR(acceptLocal(rendezvousName(config_.scope, config_.bdf), self(), timeout_ms,
                                     hello_ms, interrupted, &peer));
-  ConnId id = 0;
-  TCPXP_RETURN_IF_ERROR(new_id_(&id));
-  std::lock_guard lock(mu_);
-  Conn& c = conns_[id];
-  c.peer = peer;
-  c.local = true;
+  TCPXP_RETURN_IF_ERROR(addConn(peer, out));
   *remote_bdf = peer.bdf;
-  *out = id;
-  LOG_INFO("accept_local: conn %lu from pid %u on GPU %s", static_cast<unsigned long>(id), peer.pid,
-           peer.bdf.empty() ? "(host)" : peer.bdf.c_str());
+  LOG_INFO("accept_local: conn %lu from pid %u on GPU %s", static_cast<unsigned long>(*out),
+           peer.pid, peer.bdf.empty() ? "(host)" : peer.bdf.c_str());
   return Status::ok();
 }
 

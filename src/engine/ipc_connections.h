@@ -63,6 +63,8 @@ class IpcConnections {
   static std::string describe(int gpu);
 
  private:
+  // A new local connection to `peer`: its id, registered here.
+  Status addConn(const LocalPeer& peer, ConnId* out);
   struct Conn {
     LocalPeer peer;
     bool local = false;  // made by connect_local / accept_local

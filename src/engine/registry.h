@@ -19,8 +19,10 @@
 namespace tcpxp::engine {
 
 // A user registration. Transfers hold it through RegRef (transfer.h): the registry's map holds
-// one reference, every transfer using it one more.
-struct Registration {
+// one reference, every transfer using it one more (ref() from a plain pointer the registry
+// handed out, without looking it up again).
+struct Registration : std::enable_shared_from_this<Registration> {
+  RegRef ref() { return shared_from_this(); }
   MrId id = 0;
   char* base = nullptr;
   size_t size = 0;
