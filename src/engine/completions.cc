@@ -48,11 +48,12 @@ Status Completions::wait(uint64_t id, int64_t timeout_ms, const std::function<bo
   auto deadline = steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   auto next_check = steady_clock::now();
   // Most transfers finish within tens of microseconds of the wait: poll briefly before sleeping
-  // on the condition variable (a futex wakeup costs about as much as the transfer).
+  // on the condition variable (a futex wakeup costs about as much as the transfer), yielding
+  // the CPU between looks where cores are few (busyPollPause).
   // The spin watches a counter of finish() calls, not the slot: taking mu_ in a tight loop
   // delayed the driver's finish() of this very transfer.
   auto spin_until = steady_clock::now() + std::chrono::microseconds(50);
-  for (bool done = !spinningPays(); !done && steady_clock::now() < spin_until;) {
+  for (bool done = false; !done && steady_clock::now() < spin_until;) {
     uint64_t seen = finishes_.load(std::memory_order_acquire);
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -61,7 +62,7 @@ Status Completions::wait(uint64_t id, int64_t timeout_ms, const std::function<bo
     }
     while (!done && finishes_.load(std::memory_order_acquire) == seen &&
            steady_clock::now() < spin_until) {
-      cpuRelax();
+      busyPollPause();
     }
   }
   std::unique_lock<std::mutex> lock(mu_);
