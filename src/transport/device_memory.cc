@@ -45,11 +45,21 @@ void freePinned(void* ptr) {
 Status devicePointerOf(void* pinned_host, void** out) {
   return cudaStatus(cudaHostGetDevicePointer(out, pinned_host, 0), "cudaHostGetDevicePointer");
 }
+// Synchronous copies on the calling thread's own stream, not cudaMemcpy's legacy default
+// stream: that one waits for, and holds up, the work of every other blocking stream in the
+// process (the UNPACK emulation's send helpers, one such copy per chunk, would serialize with
+// each other and with every receive helper's landing in a single-process run).
 Status copyToDevice(void* dst, const void* src, size_t bytes) {
-  return cudaStatus(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice), "cudaMemcpy H2D");
+  TCPXP_RETURN_IF_ERROR(
+      cudaStatus(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, cudaStreamPerThread),
+                 "cudaMemcpyAsync H2D"));
+  return syncThreadStream();
 }
 Status copyToHost(void* dst, const void* src, size_t bytes) {
-  return cudaStatus(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost), "cudaMemcpy D2H");
+  TCPXP_RETURN_IF_ERROR(
+      cudaStatus(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, cudaStreamPerThread),
+                 "cudaMemcpyAsync D2H"));
+  return syncThreadStream();
 }
 Status copyToDeviceAsync(void* dst, const void* src, size_t bytes) {
   return cudaStatus(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, cudaStreamPerThread),
