@@ -37,6 +37,21 @@ export TCPXP_GTEST_SOURCE_DIR
 B=$BUILD_DIR/tcpx-p2p
 CPU="python3 scripts/thread_cpu.py --delay 1.5 --window 1.5 --"
 
+# show PATTERN CMD...: CMD's lines matching PATTERN into the summary; on failure its exit status
+# and last lines too (a filtered failure would show nothing).
+show() {
+  local pattern=$1 log=/tmp/device_issue23_step.log
+  shift
+  "$@" >"$log" 2>&1
+  local rc=$?
+  grep -E "$pattern" "$log" | head -40 >>"$S"
+  if ((rc != 0)); then
+    echo "rc=$rc; last lines:" >>"$S"
+    tail -n 4 "$log" >>"$S"
+  fi
+  return 0
+}
+
 build() {
   (cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release \
      -DPython_EXECUTABLE="$(command -v python3)" -DTCPXP_BUILD_TESTS=ON >/dev/null &&
@@ -72,8 +87,8 @@ measure_gpu() {
     cat /tmp/unpack_$chunk.log >>"$OUT/unpack.log"
   done
   say "UNPACK, one process, 4 endpoint pairs"
-  UCCL_SOCKET_UNPACK=1 timeout 90 $B bench --local --gpus 0x4 --mode write,read --sizes 16M,64M \
-    --iters 20 --verify 2>&1 | grep -E "^(write|read)|all pairs|errors" | head -20 >>"$S"
+  show "^(write|read)|all pairs|errors" env UCCL_SOCKET_UNPACK=1 timeout 90 $B bench --local \
+    --gpus 0x4 --mode write,read --sizes 16M,64M --iters 20 --verify
   # Item 2 on this machine.
   for helpers in 1 0; do
     say "Wakeups, UCCL_SOCKET_HELPERS=$helpers"
@@ -118,16 +133,16 @@ measure_tcp() {
   local vec=(--local --gpu 0 --server-gpu 0 --sizes 32M --iters 20 --verify --mode "write,read,writev,readv")
   for pb in 4K 8K 32K; do
     say "GPU vectors of $pb pieces"
-    timeout 90 $B bench "${vec[@]}" --piece-bytes $pb 2>&1 | grep -E "^(write|read)|p50" >>"$S"
+    show "^(write|read)|p50" timeout 90 $B bench "${vec[@]}" --piece-bytes $pb
   done
   for pb in 4K 8K 32K; do
     say "host vectors of $pb pieces (vectored requests)"
-    timeout 90 $B bench --local --host --sizes 32M --iters 20 --verify --mode "write,read,writev,readv" \
-      --piece-bytes $pb 2>&1 | grep -E "^(write|read)|p50" >>"$S"
+    show "^(write|read)|p50" timeout 90 $B bench --local --host --sizes 32M --iters 20 --verify \
+      --mode "write,read,writev,readv" --piece-bytes $pb
   done
   say "KV shape, GPU"
-  timeout 90 $B bench --local --gpu 0 --server-gpu 0 --kv 32x16x16K --mode read,readv --inflight 4 \
-    --iters 50 --verify 2>&1 | grep -E "^read|p50" >>"$S"
+  show "^read|p50" timeout 90 $B bench --local --gpu 0 --server-gpu 0 --kv 32x16x16K \
+    --mode read,readv --inflight 4 --iters 50 --verify
   say "done"
 }
 
