@@ -9,7 +9,7 @@
 #                                       and host vectors of 4, 8 and 32 KiB pieces, the KV shape (item 1)
 #   scripts/device_issue23.sh measure1  | measure2: the same in two calls (1: build, GPU tests,
 #                                       gather_bw, UNPACK, Wakeups; 2: raw TCP and the engine with
-#                                       CPU per thread, vectors, KV), for a 10-minute limit that
+#                                       CPU per thread, 8-byte latency, vectors, KV), for a 10-minute limit that
 #                                       `measure` would pass; a warm machine keeps 1's build for 2
 #   scripts/device_issue23.sh peers     the engine beside NIXL (UCX over TCP) and Mooncake TE on
 #                                       GPU 0 (item 5: bench_vs_peers.py --one-gpu); carry .deps/peers,
@@ -102,7 +102,7 @@ measure_gpu() {
 # Part 2: the gap to raw TCP with each thread's CPU, vectors and the KV shape (a warm machine
 # keeps part 1's build: ninja has nothing left to do).
 measure_tcp() {
-  build tcpx-p2p || true
+  build tcpx-p2p latency_floor || true
   local shared
   for shared in "${TCPXP_SHARED:-}" ../shared .deps/shared; do
     [[ -n $shared && -f $shared/bench/tcp_bw.cc ]] && break
@@ -129,6 +129,12 @@ measure_tcp() {
   say "engine, write and read, 64 and 256 MiB, 8 in flight"
   timeout 90 $B bench --local --inflight 8 --mode write,read --sizes 64M,256M --iters 40 2>&1 |
     grep -E "^(write|read) " >>"$S"
+  # Small transfers: the 8-byte round trip (GPU and host memory) beside its floor (a raw TCP
+  # ping-pong, the GPU copy waits); section 15 saw 25 us on the 2 x H200 machine.
+  say "latency: engine 8-byte write + wait (GPU, host), then latency_floor"
+  show "^latency" timeout 60 $B bench --local --mode latency --sizes 8 --latency-iters 5000
+  show "^latency" timeout 60 $B bench --local --host --mode latency --sizes 8 --latency-iters 5000
+  show "." timeout 60 "$BUILD_DIR/bench/latency_floor" --iters 20000
   # Item 1 on the GPU: pieces against one contiguous transfer, same connection, same run.
   local vec=(--local --gpu 0 --server-gpu 0 --sizes 32M --iters 20 --verify --mode "write,read,writev,readv")
   for pb in 4K 8K 32K; do
