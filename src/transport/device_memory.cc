@@ -45,25 +45,19 @@ void freePinned(void* ptr) {
 Status devicePointerOf(void* pinned_host, void** out) {
   return cudaStatus(cudaHostGetDevicePointer(out, pinned_host, 0), "cudaHostGetDevicePointer");
 }
-// Synchronous copies on the calling thread's own stream, not cudaMemcpy's legacy default
-// stream: that one waits for, and holds up, the work of every other blocking stream in the
-// process (the UNPACK emulation's send helpers, one such copy per chunk, would serialize with
-// each other and with every receive helper's landing in a single-process run).
 Status copyToDevice(void* dst, const void* src, size_t bytes) {
-  TCPXP_RETURN_IF_ERROR(
-      cudaStatus(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, cudaStreamPerThread),
-                 "cudaMemcpyAsync H2D"));
-  return syncThreadStream();
+  return cudaStatus(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice), "cudaMemcpy H2D");
 }
 Status copyToHost(void* dst, const void* src, size_t bytes) {
-  TCPXP_RETURN_IF_ERROR(
-      cudaStatus(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, cudaStreamPerThread),
-                 "cudaMemcpyAsync D2H"));
-  return syncThreadStream();
+  return cudaStatus(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost), "cudaMemcpy D2H");
 }
 Status copyToDeviceAsync(void* dst, const void* src, size_t bytes) {
   return cudaStatus(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, cudaStreamPerThread),
                     "cudaMemcpyAsync H2D");
+}
+Status copyToHostAsync(void* dst, const void* src, size_t bytes) {
+  return cudaStatus(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, cudaStreamPerThread),
+                    "cudaMemcpyAsync D2H");
 }
 Status syncThreadStream() {
   return cudaStatus(cudaStreamSynchronize(cudaStreamPerThread), "cudaStreamSynchronize");
@@ -113,6 +107,7 @@ Status devicePointerOf(void*, void**) { return noCuda(); }
 Status copyToDevice(void*, const void*, size_t) { return noCuda(); }
 Status copyToHost(void*, const void*, size_t) { return noCuda(); }
 Status copyToDeviceAsync(void*, const void*, size_t) { return noCuda(); }
+Status copyToHostAsync(void*, const void*, size_t) { return noCuda(); }
 Status syncThreadStream() { return noCuda(); }
 Status scatterToDeviceAsync(char*, const char*, const ScatterPiece*, int) { return noCuda(); }
 bool isDevicePointer(const void*) { return false; }

@@ -19,11 +19,15 @@ void freeDevice(void* ptr);
 Status allocPinned(size_t bytes, void** out);
 void freePinned(void* ptr);
 Status devicePointerOf(void* pinned_host, void** out);
-// Synchronous copies (the calling helper thread is the only one waiting on them).
+// Synchronous copies (cudaMemcpy, the legacy default stream: ordered after the work of every
+// blocking stream in the process, so they see what a plugin wrote from any of its streams): for
+// one-time reads and writes of handles, not per chunk.
 Status copyToDevice(void* dst, const void* src, size_t bytes);
 Status copyToHost(void* dst, const void* src, size_t bytes);
-// Asynchronous host->device copy on this thread's own stream; wait with syncThreadStream().
+// Asynchronous copies on this thread's own stream; wait with syncThreadStream(). Per chunk: a
+// legacy-stream copy would serialize every helper thread's copies and landings in the process.
 Status copyToDeviceAsync(void* dst, const void* src, size_t bytes);
+Status copyToHostAsync(void* dst, const void* src, size_t bytes);
 Status syncThreadStream();
 // One piece of a scatter: `len` bytes from src + src_off to dst_base + dst_off.
 struct ScatterPiece {

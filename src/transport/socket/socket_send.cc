@@ -258,7 +258,8 @@ void SendComm::run(Worker* w) {
       // UNPACK emulation: TCPX sends straight from GPU memory; here it is staged through host.
       if (w->staging == nullptr) st = device::allocPinned(kMaxRequestBytes + 1, &w->staging);
       if (st.isOk()) {
-        st = device::copyToHost(w->staging, memory->contiguous(offset), task.header.len);
+        st = device::copyToHostAsync(w->staging, memory->contiguous(offset), task.header.len);
+        if (st.isOk()) st = device::syncThreadStream();
       }
       w->staged.assign(static_cast<char*>(w->staging), task.header.len);
       memory = &w->staged;
