@@ -152,6 +152,69 @@ measure_tcp() {
   say "done"
 }
 
+# perf from .perf/ (carried: the perf binary and its libraries; the image has none), if there.
+PERF=()
+[[ -x $ROOT/.perf/perf ]] && PERF=(env "LD_LIBRARY_PATH=$ROOT/.perf/lib" "$ROOT/.perf/perf")
+
+# profile NAME CMD...: runs CMD; 1.5 s in, samples every CPU for 2 s (cpu-clock, call graphs);
+# the hottest symbols and the threads' shares go to $OUT/perf_NAME.txt.
+profile() {
+  local name=$1
+  shift
+  "$@" >/tmp/profile_$name.log 2>&1 &
+  local pid=$!
+  if ((${#PERF[@]})); then
+    sleep 1.5
+    "${PERF[@]}" record -q -e cpu-clock -F 499 -a -g -o /tmp/$name.data -- sleep 2 >/dev/null 2>&1
+  fi
+  wait $pid
+  say "$name: rc=$?"
+  grep -E "GB/s|^(write|read) |helpers," /tmp/profile_$name.log | head -20 >>"$S"
+  ((${#PERF[@]})) || return 0
+  {
+    echo "== $name: threads"
+    "${PERF[@]}" report -i /tmp/$name.data --no-children --sort comm --stdio 2>/dev/null |
+      grep -E "^ +[0-9]" | head -20
+    echo "== $name: symbols"
+    "${PERF[@]}" report -i /tmp/$name.data --no-children --sort dso,sym --stdio -g none \
+      2>/dev/null | grep -E "^ +[0-9]" | head -45
+    echo "== $name: callers of the copies and of the scheduler"
+    "${PERF[@]}" report -i /tmp/$name.data --children --sort sym --stdio -g caller,0.5,callee \
+      --percent-limit 4 2>/dev/null | grep -vE "^$|^#" | head -120
+  } >"$OUT/perf_$name.txt"
+}
+
+# Item 6's diagnosis: where the engine's time goes next to raw TCP on the same 16 streams.
+diagnose6() {
+  build tcpx-p2p || true
+  local shared
+  for shared in "${TCPXP_SHARED:-}" ../shared .deps/shared; do
+    [[ -n $shared && -f $shared/bench/tcp_bw.cc ]] && break
+  done
+  g++ -O2 -pthread -o "$BUILD_DIR/tcp_bw" "$shared/bench/tcp_bw.cc" || say "tcp_bw: no build"
+  say "perf: ${PERF[*]:-none}"
+  profile raw16 "$BUILD_DIR/tcp_bw" 16 4 16777216
+  local run=("$B" bench --local --inflight 8 --mode write --sizes 256M --iters 300)
+  profile engine_gpu env UCCL_TCPX_DEBUG=INFO "${run[@]}"
+  profile engine_host env UCCL_TCPX_DEBUG=INFO "${run[@]}" --host
+  say "trace: GPU write 256 MiB, 8 in flight"
+  rm -rf /tmp/trace && mkdir -p /tmp/trace
+  UCCL_TCPX_TRACE=/tmp/trace/t timeout 60 $B bench --local --inflight 8 --mode write \
+    --sizes 256M --iters 40 2>&1 | grep -E "^write " >>"$S"
+  local snd rcv
+  snd=$(grep -l ",s," /tmp/trace/t.*.csv | head -1)
+  rcv=$(grep -l ",r," /tmp/trace/t.*.csv | head -1)
+  python3 scripts/trace_report.py "$snd" "$rcv" >"$OUT/trace_report.txt" 2>&1
+  sed -n '/^windows/,/^$/p' "$OUT/trace_report.txt" >>"$S"
+  for gpu in 1 0; do
+    say "UNPACK emulation, UCCL_SOCKET_UNPACK_GPU=$gpu, write 64 MiB, 8 in flight"
+    show "^(write|read) |helpers,|driver:" env UCCL_SOCKET_UNPACK=1 UCCL_SOCKET_UNPACK_GPU=$gpu \
+      UCCL_TCPX_DEBUG=INFO timeout 90 $B bench --local --inflight 8 --mode write --sizes 64M \
+      --iters 60 --verify
+  done
+  say "done"
+}
+
 peers() {
   say "bench_vs_peers --one-gpu"
   python3 scripts/bench_vs_peers.py --one-gpu --out "$OUT/one_gpu" --keep-work --deadline 545 \
@@ -170,6 +233,7 @@ case $PART in
   measure) measure_gpu; measure_tcp ;;
   measure1) measure_gpu ;;
   measure2) measure_tcp ;;
+  diagnose6) diagnose6 ;;
   peers) peers ;;
   *) echo "usage: scripts/device_issue23.sh measure|measure1|measure2|peers   (see the top)" >&2
      exit 2 ;;

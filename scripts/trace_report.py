@@ -28,6 +28,44 @@ def load(path):
     return rows
 
 
+def occupancy(intervals):
+    """Time-weighted mean number of open intervals, and the share of the span with 16 open
+    (a comm's whole TCPX window), over the span from the first start to the last end."""
+    events = sorted([(b, 1) for b, _ in intervals] + [(e, -1) for _, e in intervals])
+    if not events:
+        return 0.0, 0.0
+    span = events[-1][0] - events[0][0]
+    if span <= 0:
+        return 0.0, 0.0
+    area = full = 0
+    depth, last = 0, events[0][0]
+    for t, d in events:
+        area += depth * (t - last)
+        if depth >= WINDOW:
+            full += t - last
+        depth += d
+        last = t
+    return area / span, full / span
+
+
+WINDOW = 16  # requests a comm may have posted (a receive counts until consumed)
+
+
+def print_windows(snd, rcv):
+    """Per channel: how full each comm's window of 16 posted requests was. A receive window
+    that is often full while its sender's is not means the receiver posts (consumes) too
+    slowly; both rarely full means the drivers do not feed the comms."""
+    print("\nwindows (posted -> done; receive: posted -> consumed), time-weighted:")
+    print("channel | send mean | send full | recv mean | recv full | recv waiting for bytes")
+    for ch in sorted({c for c, _ in snd} | {c for c, _ in rcv}):
+        sends = snd.get((ch, "s"), [])
+        recvs = rcv.get((ch, "r"), [])
+        sm, sf = occupancy([(s[3], s[4]) for s in sends])
+        rm, rf = occupancy([(r[2], r[4]) for r in recvs])
+        wm, _ = occupancy([(r[2], r[3]) for r in recvs])
+        print(f"{ch} | {sm:.1f} | {100 * sf:.0f}% | {rm:.1f} | {100 * rf:.0f}% | {wm:.1f}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("sender")
@@ -76,6 +114,7 @@ def main():
         print(f"{i} | {len(g)} | {size / 2**20:.1f} | {us(end - start):.0f} | "
               f"{size / (end - start):.2f} | {us(cw):.0f} | {us(cp):.0f} | {us(ps):.0f} | "
               f"{us(net):.0f} | {us(land):.0f} | {us(lead):.0f}")
+    print_windows(snd, rcv)
     pick = a.detail if a.detail >= 0 else sorted(stats)[len(stats) // 2][1]
     g = groups[pick]
     start = min(s[1] for _, s, _ in g)

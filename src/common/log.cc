@@ -74,7 +74,7 @@ void logLineV(LogLevel level, const char* file, int line, const char* fmt, va_li
   if (used >= sizeof(buf) - 1) used = sizeof(buf) - 2;
   buf[used++] = '\n';
   buf[used] = '\0';
-  if (LogObserver observer = g_observer.load(); observer && level <= LogLevel::kWarn) {
+  if (LogObserver observer = g_observer.load(); observer != nullptr) {
     observer(level, buf);
   }
   ssize_t ignored = ::write(STDERR_FILENO, buf, used);

@@ -21,7 +21,7 @@ inline bool logEnabled(LogLevel level) {
   return static_cast<int>(level) <= static_cast<int>(logLevel());
 }
 
-// Observer for tests: called with every line that is emitted at WARN or above.
+// Observer for tests: called with every line that is emitted (at or above logLevel()).
 using LogObserver = void (*)(LogLevel level, const char* line);
 void setLogObserver(LogObserver observer);
 

@@ -130,6 +130,38 @@ class ListenComm {
   int dev_ = 0;
 };
 
+// Where one helper thread's time went, logged per comm at close (UCCL_TCPX_DEBUG=INFO): the
+// first thing to read when the sockets move less than raw TCP would. Written by its helper only,
+// read after the join.
+struct HelperTimes {
+  uint64_t pieces = 0, bytes = 0;
+  int64_t wait_ns = 0;  // send: no piece queued; recv: no header yet (the peer has sent nothing)
+  int64_t park_ns = 0;  // recv: a header read, its receive not posted yet (or no UNPACK pages)
+  int64_t io_ns = 0;    // in sendmsg / readv of headers' payloads
+  int64_t gpu_ns = 0;   // UNPACK emulation: staging copies, landing and scatter
+  int64_t life_ns = 0;  // the thread's run, start to end
+  // getrusage(RUSAGE_THREAD) at its end: CPU time, context switches (involuntary: preempted).
+  int64_t user_ns = 0, sys_ns = 0;
+  long voluntary = 0, involuntary = 0;
+};
+
+// Times the calling helper thread from construction to destruction into `times`.
+class HelperClock {
+ public:
+  explicit HelperClock(HelperTimes* times);
+  ~HelperClock();
+  // Adds the time since the last lap (or construction) to `*bucket`.
+  void lap(int64_t* bucket);
+
+ private:
+  HelperTimes* times_;
+  int64_t start_ns_, last_ns_;
+};
+
+// One INFO line per comm: totals over its helpers and the busiest/idlest socket.
+void logHelperTimes(const char* what, const std::string& peer,
+                    const std::vector<const HelperTimes*>& helpers);
+
 // connect() state kept between retries, found again through a token in the handle.
 ncclResult_t connectStep(int dev, void* handle, SendComm** out);
 
@@ -168,6 +200,7 @@ class SendComm {
     bool stop = false;
     void* staging = nullptr;  // pinned bounce for device sources (UNPACK mode)
     StretchList staged;       // `staging` as a piece's memory
+    HelperTimes times;
   };
   // Posts a request of `size` bytes whose memory the caller's `fill` writes into the slot
   // (argument checks done): the outstanding limit, the split over sockets, the queues.
@@ -234,6 +267,7 @@ class RecvComm {
       size_t payload_got = 0;
     } piece;
     bool ended = false;
+    HelperTimes times;
   };
   static constexpr uint64_t kNotParked = UINT64_MAX;
   // Posts a receive of `capacity` bytes whose memory the caller's `fill` writes into the slot
@@ -249,7 +283,7 @@ class RecvComm {
   }
   // Decodes a piece's header and checks that message numbers increase on its socket.
   Status acceptHeader(Worker* w, const uint8_t* bytes, ChunkHeader* h);
-  Status receiveChunk(Worker* w, const ChunkHeader& h);
+  Status receiveChunk(Worker* w, const ChunkHeader& h, HelperClock* clock);
   // Caller-I/O mode: reads every socket without blocking until each is empty, ended, or holds a
   // piece whose receive is not posted yet.
   void pumpSockets();

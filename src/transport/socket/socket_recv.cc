@@ -186,12 +186,14 @@ void RecvComm::run(Worker* w) {
   nameCurrentThread("tcpxp-recv");
   if (pin_node_ >= 0) pinCurrentThreadToNode(pin_node_);
   uint8_t bytes[kChunkHeaderBytes];
+  HelperClock clock(&w->times);
   for (;;) {
     // Spin only while at most one receive is outstanding (a transfer at a time, where a wakeup
     // is on the critical path); with a deeper pipeline the data keeps coming and the spin only
     // takes CPU from the kernel's TCP work (runs 58-61).
     if (fewOpen()) spinUntilReadable(w->fd.get(), std::chrono::microseconds(config().spin_us));
     Status st = recvAll(w->fd.get(), bytes, sizeof(bytes));
+    clock.lap(&w->times.wait_ns);
     if (!st.isOk()) {
       {
         std::lock_guard<std::mutex> lock(mu_);
@@ -205,7 +207,7 @@ void RecvComm::run(Worker* w) {
     }
     ChunkHeader h;
     st = acceptHeader(w, bytes, &h);
-    if (st.isOk()) st = receiveChunk(w, h);
+    if (st.isOk()) st = receiveChunk(w, h, &clock);
     if (!st.isOk()) {
       {
         std::lock_guard<std::mutex> lock(mu_);
@@ -249,7 +251,7 @@ Status RecvComm::checkPiece(const ChunkHeader& h, RecvRequest* req) {
   return Status::ok();
 }
 
-Status RecvComm::receiveChunk(Worker* w, const ChunkHeader& h) {
+Status RecvComm::receiveChunk(Worker* w, const ChunkHeader& h, HelperClock* clock) {
   RecvRequest* req = &slots_[h.seq % kMaxRequests];
   // The receive is usually posted within microseconds (the driver reposts as it consumes):
   // spin briefly on posted_ before parking on cv_, whose wakeup costs more. Not in a deep
@@ -299,12 +301,14 @@ Status RecvComm::receiveChunk(Worker* w, const ChunkHeader& h) {
       }
     }
   }
+  clock->lap(&w->times.park_ns);
   if (h.len > 0) {
     if (!req->to_bounce) {
       // Straight into the posted stretches; w->iov holds a whole request's (kIovMax <= its
       // size), and readAll splits the readv calls at kIovMax.
       int n = req->memory.slice(h.offset, h.len, w->iov.data(), static_cast<int>(w->iov.size()));
       TCPXP_RETURN_IF_ERROR(readAll(w->fd.get(), w->iov.data(), n));
+      clock->lap(&w->times.io_ns);
     } else {
       int slot = static_cast<int>(h.seq % kMaxRequests);
       int n = arena_->pieces(slot, h.offset, h.len, w->iov.data());
@@ -313,12 +317,14 @@ Status RecvComm::receiveChunk(Worker* w, const ChunkHeader& h) {
           w->iov[i].iov_base = arena_->bounceAt(reinterpret_cast<uintptr_t>(w->iov[i].iov_base));
         }
         TCPXP_RETURN_IF_ERROR(readAll(w->fd.get(), w->iov.data(), n));
+        clock->lap(&w->times.io_ns);
       } else {
         // devmem-TCP lands bytes in GPU pages directly; emulated by landing the chunk in
         // pinned memory, one copy to the GPU and one scatter kernel into the pages.
         TCPXP_RETURN_IF_ERROR(allocLanding(w));
         iovec land{w->staging, h.len};
         TCPXP_RETURN_IF_ERROR(readAll(w->fd.get(), &land, 1));
+        clock->lap(&w->times.io_ns);
         uint32_t src_off = 0;
         for (int i = 0; i < n; ++i) {
           const auto len = static_cast<uint32_t>(w->iov[i].iov_len);
@@ -329,9 +335,12 @@ Status RecvComm::receiveChunk(Worker* w, const ChunkHeader& h) {
         TCPXP_RETURN_IF_ERROR(device::scatterToDeviceAsync(
             arena_->bounceAt(0), static_cast<const char*>(w->landing), w->scatter, n));
         TCPXP_RETURN_IF_ERROR(device::syncThreadStream());
+        clock->lap(&w->times.gpu_ns);
       }
     }
   }
+  ++w->times.pieces;
+  w->times.bytes += h.len;
   return pieceLanded(h, req);
 }
 
@@ -557,14 +566,19 @@ void RecvComm::close() {
   cv_.notify_all();
   for (auto& w : workers_) w->posted_cv.notify_all();
   for (auto& w : workers_) ::shutdown(w->fd.get(), SHUT_RDWR);
+  std::vector<const HelperTimes*> times;
   for (auto& w : workers_) {
-    if (w->thread.joinable()) w->thread.join();
+    if (w->thread.joinable()) {
+      w->thread.join();
+      times.push_back(&w->times);
+    }
     device::freePinned(w->staging);
     device::freeDevice(w->landing);
     device::freePinned(w->scatter);
     w->staging = w->landing = nullptr;
     w->scatter = nullptr;
   }
+  logHelperTimes("recv comm from", peer_, times);
 }
 
 Status RecvComm::allocLanding(Worker* w) {

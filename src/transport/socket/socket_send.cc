@@ -230,6 +230,7 @@ void SendComm::run(Worker* w) {
   nameCurrentThread("tcpxp-send");
   if (pin_node_ >= 0) pinCurrentThreadToNode(pin_node_);
   uint8_t header[kChunkHeaderBytes];
+  HelperClock clock(&w->times);
   for (;;) {
     Task task;
     {
@@ -250,6 +251,7 @@ void SendComm::run(Worker* w) {
       if (w->stop) return;
       task = w->ring[w->head % kMaxRequests];
     }
+    clock.lap(&w->times.wait_ns);
     encodeChunkHeader(task.header, header);
     const StretchList* memory = &task.req->memory;
     size_t offset = task.header.offset;
@@ -264,12 +266,16 @@ void SendComm::run(Worker* w) {
       w->staged.assign(static_cast<char*>(w->staging), task.header.len);
       memory = &w->staged;
       offset = 0;
+      clock.lap(&w->times.gpu_ns);
     }
     if (st.isOk()) st = writeChunk(w->fd.get(), header, *memory, offset, task.header.len);
     if (!st.isOk()) {
       failSend(st);
       return;
     }
+    clock.lap(&w->times.io_ns);
+    ++w->times.pieces;
+    w->times.bytes += task.header.len;
     finishPiece(w, task);
   }
 }
@@ -329,11 +335,16 @@ void SendComm::close() {
     // Wakes a helper blocked in send(); data already queued in the kernel is still delivered.
     if (busy) ::shutdown(w->fd.get(), SHUT_RDWR);
   }
+  std::vector<const HelperTimes*> times;
   for (auto& w : workers_) {
-    if (w->thread.joinable()) w->thread.join();
+    if (w->thread.joinable()) {
+      w->thread.join();
+      times.push_back(&w->times);
+    }
     device::freePinned(w->staging);
     w->staging = nullptr;
   }
+  logHelperTimes("send comm to", peer_, times);
 }
 
 }  // namespace tcpxp::transport::socket
