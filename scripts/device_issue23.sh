@@ -67,7 +67,7 @@ measure_gpu() {
   build tcpx-p2p gather_bw gpu_kernel_tests gpu_engine_tests engine_tests common_tests || true
   # GPU tests of this issue's paths, beside the kernel speed runs.
   (cd "$BUILD_DIR" && timeout 240 ctest --output-on-failure --timeout 150 -j8 \
-     -R "gpu\.kernels|gpu\.unpack\.|GpuEndToEnd\.Vectors|common\.DeviceCopy" >"$OUT/ctest.log" 2>&1
+     -R "gpu\.kernels|gpu\.unpack\.|gpu\.unpack_pinned\.|GpuEndToEnd\.Vectors|common\.DeviceCopy" >"$OUT/ctest.log" 2>&1
    echo "ctest rc=$?" >>"$OUT/ctest.log") &
   local ct=$!
   say "gather_bw, jittered fragments"; timeout 60 "$BUILD_DIR/bench/gather_bw" --jitter >>"$S" 2>&1
@@ -186,7 +186,7 @@ profile() {
 
 # Item 6's diagnosis: where the engine's time goes next to raw TCP on the same 16 streams.
 diagnose6() {
-  build tcpx-p2p || true
+  build tcpx-p2p gpu_engine_tests || true
   local shared
   for shared in "${TCPXP_SHARED:-}" ../shared .deps/shared; do
     [[ -n $shared && -f $shared/bench/tcp_bw.cc ]] && break
@@ -206,12 +206,16 @@ diagnose6() {
   rcv=$(grep -l ",r," /tmp/trace/t.*.csv | head -1)
   python3 scripts/trace_report.py "$snd" "$rcv" >"$OUT/trace_report.txt" 2>&1
   sed -n '/^windows/,/^$/p' "$OUT/trace_report.txt" >>"$S"
-  for gpu in 1 0; do
+  for gpu in ${UNPACK_GPU_MODES:-1 0}; do
     say "UNPACK emulation, UCCL_SOCKET_UNPACK_GPU=$gpu, write 64 MiB, 8 in flight"
     show "^(write|read) |helpers,|driver:" env UCCL_SOCKET_UNPACK=1 UCCL_SOCKET_UNPACK_GPU=$gpu \
       UCCL_TCPX_DEBUG=INFO timeout 90 $B bench --local --inflight 8 --mode write --sizes 64M \
       --iters 60 --verify
   done
+  say "GPU tests of UNPACK, bounce pages in GPU memory and in pinned host memory"
+  (cd "$BUILD_DIR" && timeout 240 ctest --output-on-failure --timeout 150 -j8 \
+     -R "gpu\.unpack\.|gpu\.unpack_pinned\." >"$OUT/ctest.log" 2>&1; echo "ctest rc=$?" >>"$OUT/ctest.log")
+  grep -E "tests passed|\*\*\*Failed|\(Failed\)|ctest rc" "$OUT/ctest.log" | tail -n 25 >>"$S"
   say "done"
 }
 

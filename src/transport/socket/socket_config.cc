@@ -32,8 +32,11 @@ constexpr KnobDoc kUnpackPoolPages{"UCCL_SOCKET_UNPACK_POOL_PAGES", "8192",
                                    integerKnob(2048, 1 << 20)};
 constexpr KnobDoc kUnpackJitter{"UCCL_SOCKET_UNPACK_JITTER", "1",
                                 "UNPACK fragments of varying length and alignment", boolKnob()};
-constexpr KnobDoc kUnpackGpu{"UCCL_SOCKET_UNPACK_GPU", "1",
-                             "UNPACK bounce buffer in GPU memory when a GPU is usable", boolKnob()};
+constexpr KnobDoc kUnpackGpu{
+    "UCCL_SOCKET_UNPACK_GPU", "1",
+    "UNPACK bounce buffer in GPU memory when a GPU is usable (0: pinned host memory the "
+    "GPU gathers from, no CUDA call per received piece)",
+    boolKnob()};
 constexpr KnobDoc kUnpackSeed{"UCCL_SOCKET_UNPACK_SEED", "0x7c9e3a1d",
                               "seed of page shuffling and fragment lengths",
                               integerKnob(0, INT64_MAX)};

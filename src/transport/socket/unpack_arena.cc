@@ -18,20 +18,31 @@ Status UnpackArena::create(const SocketConfig& config, uint64_t seed,
   arena->jitter_ = config.unpack_jitter;
   arena->rng_.seed(seed);
   size_t bounce_bytes = static_cast<size_t>(arena->total_pages_) * kPage;
-  arena->on_gpu_ = config.unpack_gpu && device::gpuUsable();
+  const bool gpu = device::gpuUsable();
+  arena->on_gpu_ = config.unpack_gpu && gpu;
+  arena->pinned_ = !config.unpack_gpu && gpu;
   unpackNetDeviceHandle handle{};
-  if (arena->on_gpu_) {
+  if (gpu) {
+    // The handle lives in device memory, as TCPX's does: the engine gathers on the GPU, reading
+    // the bounce pages from GPU memory, or from pinned host memory over PCIe.
     void* bounce = nullptr;
+    void* bounce_dev = nullptr;
     void* meta = nullptr;
     void* meta_dev = nullptr;
-    TCPXP_RETURN_IF_ERROR(device::allocDevice(bounce_bytes, &bounce));
+    if (arena->on_gpu_) {
+      TCPXP_RETURN_IF_ERROR(device::allocDevice(bounce_bytes, &bounce));
+      bounce_dev = bounce;
+    } else {
+      TCPXP_RETURN_IF_ERROR(device::allocPinned(bounce_bytes, &bounce));
+      TCPXP_RETURN_IF_ERROR(device::devicePointerOf(bounce, &bounce_dev));
+    }
     arena->bounce_ = static_cast<char*>(bounce);
     TCPXP_RETURN_IF_ERROR(device::allocPinned(sizeof(netUnpackMeta), &meta));
     arena->meta_ = static_cast<netUnpackMeta*>(meta);
     TCPXP_RETURN_IF_ERROR(device::devicePointerOf(meta, &meta_dev));
     TCPXP_RETURN_IF_ERROR(
         device::allocDevice(sizeof(unpackNetDeviceHandle), &arena->device_handle_));
-    handle = {static_cast<netUnpackMeta*>(meta_dev), bounce, 0};
+    handle = {static_cast<netUnpackMeta*>(meta_dev), bounce_dev, 0};
     TCPXP_RETURN_IF_ERROR(device::copyToDevice(arena->device_handle_, &handle, sizeof(handle)));
   } else {
     // Anonymous mapping: pages cost memory only once a receive touches them.
@@ -56,15 +67,21 @@ Status UnpackArena::create(const SocketConfig& config, uint64_t seed,
   for (int i = 0; i < arena->total_pages_; ++i) arena->free_pages_[i] = static_cast<uint32_t>(i);
   for (auto& pages : arena->slot_pages_) pages.reserve(NCCL_NET_UNPACK_MAX_SLICE_PAGES);
   LOG_DEBUG("UNPACK arena: %d pages of 4 KiB in %s memory", arena->total_pages_,
-            arena->on_gpu_ ? "GPU" : "host");
+            arena->on_gpu_   ? "GPU"
+            : arena->pinned_ ? "pinned host"
+                             : "host");
   *out = std::move(arena);
   return Status::ok();
 }
 
 UnpackArena::~UnpackArena() {
   size_t bounce_bytes = static_cast<size_t>(total_pages_) * kPage;
-  if (on_gpu_) {
-    device::freeDevice(bounce_);
+  if (on_gpu_ || pinned_) {
+    if (on_gpu_) {
+      device::freeDevice(bounce_);
+    } else {
+      device::freePinned(bounce_);
+    }
     device::freePinned(meta_);
     device::freeDevice(device_handle_);
   } else {

@@ -26,7 +26,10 @@ class UnpackArena {
   static constexpr int kSlots = NCCL_NET_DEVICE_UNPACK_MAX_QUEUE_DEPTH;
   static constexpr uint32_t kPage = NCCL_NET_UNPACK_PAGE_SIZE;
 
-  // Bounce buffer in GPU memory when config.unpack_gpu and a GPU is usable, else host memory.
+  // Where the bounce buffer lives: GPU memory when a GPU is usable and config.unpack_gpu; with
+  // a GPU and !unpack_gpu, pinned host memory that the GPU gathers from over PCIe (helpers then
+  // read straight into the pages, with no CUDA call per piece); without a GPU, host memory
+  // gathered by the CPU.
   static Status create(const SocketConfig& config, uint64_t seed,
                        std::unique_ptr<UnpackArena>* out);
   ~UnpackArena();
@@ -48,7 +51,7 @@ class UnpackArena {
   // Pieces of [offset, offset + len) of the slot's message, as (bounce offset, length) pairs in
   // message order; `out` must hold at least len / 2048 + 2 entries.
   int pieces(int slot, uint32_t offset, uint32_t len, iovec* out) const;
-  // Host address of bounce offset `off` (host mode) or device address (GPU mode).
+  // Host address of bounce offset `off` (host and pinned modes) or device address (GPU mode).
   char* bounceAt(uint64_t off) const { return bounce_ + off; }
 
   const netUnpackMeta* meta() const { return meta_; }
@@ -57,6 +60,7 @@ class UnpackArena {
   UnpackArena() = default;
 
   bool on_gpu_ = false;
+  bool pinned_ = false;  // pinned host memory, mapped for the GPU
   int total_pages_ = 0;
   char* bounce_ = nullptr;
   netUnpackMeta* meta_ = nullptr;  // host view (pinned and mapped in GPU mode)
