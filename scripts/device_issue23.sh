@@ -184,6 +184,32 @@ profile() {
   } >"$OUT/perf_$name.txt"
 }
 
+# Item 6: channels x sockets per comm (a comm's sockets share one FIFO window of 16 requests:
+# a socket that falls behind parks the others), alternated over 3 rounds; recv helpers' parked
+# share beside each figure. Then serialized small writes, where one socket per comm loses the
+# idle split of a request over sockets.
+ab6() {
+  local cfg rep
+  for rep in 1 2 3; do
+    for cfg in 4x4x1M 16x1x1M 8x2x1M 4x4x3M; do
+      IFS=x read -r ch ns chunk <<<"$cfg"
+      echo -n "$cfg: " >>"$S"
+      UCCL_TCPX_NUM_CHANNELS=$ch UCCL_SOCKET_NSOCKS=$ns UCCL_TCPX_CHUNK_BYTES=$chunk \
+        UCCL_TCPX_DEBUG=INFO timeout 40 $B bench --local --inflight 8 --mode write \
+        --sizes 256M --iters 120 2>&1 | grep -E "^write |recv comm from.*helpers" |
+        sed -E 's/.*(parked [0-9]+%).*/\1/' | tr -s ' ' | tr '\n' ' ' >>"$S"
+      echo >>"$S"
+    done
+  done
+  for cfg in 4x4x1M 16x1x1M 8x2x1M; do
+    IFS=x read -r ch ns chunk <<<"$cfg"
+    say "$cfg, serialized"
+    UCCL_TCPX_NUM_CHANNELS=$ch UCCL_SOCKET_NSOCKS=$ns UCCL_TCPX_CHUNK_BYTES=$chunk timeout 60 \
+      $B bench --local --mode write,read --sizes 256K,1M,4M --iters 200 2>&1 |
+      grep -E "^(write|read) " >>"$S"
+  done
+}
+
 # Item 6's diagnosis: where the engine's time goes next to raw TCP on the same 16 streams.
 diagnose6() {
   build tcpx-p2p gpu_engine_tests || true
@@ -196,7 +222,6 @@ diagnose6() {
   profile raw16 "$BUILD_DIR/tcp_bw" 16 4 16777216
   local run=("$B" bench --local --inflight 8 --mode write --sizes 256M --iters 300)
   profile engine_gpu env UCCL_TCPX_DEBUG=INFO "${run[@]}"
-  profile engine_host env UCCL_TCPX_DEBUG=INFO "${run[@]}" --host
   say "trace: GPU write 256 MiB, 8 in flight"
   rm -rf /tmp/trace && mkdir -p /tmp/trace
   UCCL_TCPX_TRACE=/tmp/trace/t timeout 60 $B bench --local --inflight 8 --mode write \
@@ -206,6 +231,7 @@ diagnose6() {
   rcv=$(grep -l ",r," /tmp/trace/t.*.csv | head -1)
   python3 scripts/trace_report.py "$snd" "$rcv" >"$OUT/trace_report.txt" 2>&1
   sed -n '/^windows/,/^$/p' "$OUT/trace_report.txt" >>"$S"
+  ab6
   for gpu in ${UNPACK_GPU_MODES:-1 0}; do
     say "UNPACK emulation, UCCL_SOCKET_UNPACK_GPU=$gpu, write 64 MiB, 8 in flight"
     show "^(write|read) |helpers,|driver:" env UCCL_SOCKET_UNPACK=1 UCCL_SOCKET_UNPACK_GPU=$gpu \
@@ -238,6 +264,7 @@ case $PART in
   measure1) measure_gpu ;;
   measure2) measure_tcp ;;
   diagnose6) diagnose6 ;;
+  ab6) ab6 ;;
   peers) peers ;;
   *) echo "usage: scripts/device_issue23.sh measure|measure1|measure2|peers   (see the top)" >&2
      exit 2 ;;
