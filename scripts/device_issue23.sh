@@ -232,6 +232,13 @@ diagnose6() {
   python3 scripts/trace_report.py "$snd" "$rcv" >"$OUT/trace_report.txt" 2>&1
   sed -n '/^windows/,/^$/p' "$OUT/trace_report.txt" >>"$S"
   ab6
+  say "trace: serialized GPU writes of 256 KiB (item 5's smallest size)"
+  rm -rf /tmp/trace && mkdir -p /tmp/trace
+  UCCL_TCPX_TRACE=/tmp/trace/t timeout 60 $B bench --local --mode write --sizes 256K \
+    --iters 300 2>&1 | grep -E "^write " >>"$S"
+  snd=$(grep -l ",s," /tmp/trace/t.*.csv | head -1)
+  rcv=$(grep -l ",r," /tmp/trace/t.*.csv | head -1)
+  python3 scripts/trace_report.py "$snd" "$rcv" >"$OUT/trace256k.txt" 2>&1
   for gpu in ${UNPACK_GPU_MODES:-1 0}; do
     say "UNPACK emulation, UCCL_SOCKET_UNPACK_GPU=$gpu, write 64 MiB, 8 in flight"
     show "^(write|read) |helpers,|driver:" env UCCL_SOCKET_UNPACK=1 UCCL_SOCKET_UNPACK_GPU=$gpu \
