@@ -191,7 +191,7 @@ profile() {
 ab6() {
   local cfg rep
   for rep in 1 2 3; do
-    for cfg in 4x4x1M 16x1x1M 8x2x1M 4x4x3M; do
+    for cfg in 4x4x1M 16x1x1M 8x1x1M 8x2x1M 4x4x3M; do
       IFS=x read -r ch ns chunk <<<"$cfg"
       echo -n "$cfg: " >>"$S"
       UCCL_TCPX_NUM_CHANNELS=$ch UCCL_SOCKET_NSOCKS=$ns UCCL_TCPX_CHUNK_BYTES=$chunk \
@@ -201,7 +201,7 @@ ab6() {
       echo >>"$S"
     done
   done
-  for cfg in 4x4x1M 16x1x1M 8x2x1M; do
+  for cfg in 4x4x1M 16x1x1M 8x1x1M 8x2x1M; do
     IFS=x read -r ch ns chunk <<<"$cfg"
     say "$cfg, serialized"
     UCCL_TCPX_NUM_CHANNELS=$ch UCCL_SOCKET_NSOCKS=$ns UCCL_TCPX_CHUNK_BYTES=$chunk timeout 60 \
