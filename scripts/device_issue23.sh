@@ -201,10 +201,12 @@ ab6() {
       echo >>"$S"
     done
   done
-  for cfg in 4x4x1M 16x1x1M 8x1x1M 8x2x1M; do
-    IFS=x read -r ch ns chunk <<<"$cfg"
+  # x4: transfers of fewer chunks than 4 spread over 4 channels (TCPXP_EXP_SPREAD, scratch).
+  for cfg in 4x4x1Mx0 16x1x1Mx0 8x1x1Mx0 8x2x1Mx0 4x4x1Mx4 16x1x1Mx4; do
+    IFS=x read -r ch ns chunk spread <<<"$cfg"
     say "$cfg, serialized"
-    UCCL_TCPX_NUM_CHANNELS=$ch UCCL_SOCKET_NSOCKS=$ns UCCL_TCPX_CHUNK_BYTES=$chunk timeout 60 \
+    TCPXP_EXP_SPREAD=$spread UCCL_TCPX_NUM_CHANNELS=$ch UCCL_SOCKET_NSOCKS=$ns \
+      UCCL_TCPX_CHUNK_BYTES=$chunk timeout 60 \
       $B bench --local --mode write,read --sizes 256K,1M,4M --iters 200 2>&1 |
       grep -E "^(write|read) " >>"$S"
   done
@@ -212,43 +214,57 @@ ab6() {
 
 # Item 6's diagnosis: where the engine's time goes next to raw TCP on the same 16 streams.
 diagnose6() {
+  # Most decisive first; a step starts only while time is left (DEADLINE seconds from the
+  # script's start, default 430: the call's limit less the machine's start and the transfers).
+  left() { ((SECONDS < ${DEADLINE:-430})) || { say "skipped (time): $*"; return 1; }; }
   build tcpx-p2p gpu_engine_tests || true
   local shared
   for shared in "${TCPXP_SHARED:-}" ../shared .deps/shared; do
     [[ -n $shared && -f $shared/bench/tcp_bw.cc ]] && break
   done
   g++ -O2 -pthread -o "$BUILD_DIR/tcp_bw" "$shared/bench/tcp_bw.cc" || say "tcp_bw: no build"
+  say "raw TCP, 16 streams, 16 MiB messages"
+  timeout 20 "$BUILD_DIR/tcp_bw" 16 3 16777216 >>"$S" 2>&1
+  left ab6 && ab6
   say "perf: ${PERF[*]:-none}"
-  profile raw16 "$BUILD_DIR/tcp_bw" 16 4 16777216
   local run=("$B" bench --local --inflight 8 --mode write --sizes 256M --iters 300)
-  profile engine_gpu env UCCL_TCPX_DEBUG=INFO "${run[@]}"
-  say "trace: GPU write 256 MiB, 8 in flight"
-  rm -rf /tmp/trace && mkdir -p /tmp/trace
-  UCCL_TCPX_TRACE=/tmp/trace/t timeout 60 $B bench --local --inflight 8 --mode write \
-    --sizes 256M --iters 40 2>&1 | grep -E "^write " >>"$S"
-  local snd rcv
-  snd=$(grep -l ",s," /tmp/trace/t.*.csv | head -1)
-  rcv=$(grep -l ",r," /tmp/trace/t.*.csv | head -1)
-  python3 scripts/trace_report.py "$snd" "$rcv" >"$OUT/trace_report.txt" 2>&1
-  sed -n '/^windows/,/^$/p' "$OUT/trace_report.txt" >>"$S"
-  ab6
-  say "trace: serialized GPU writes of 256 KiB (item 5's smallest size)"
-  rm -rf /tmp/trace && mkdir -p /tmp/trace
-  UCCL_TCPX_TRACE=/tmp/trace/t timeout 60 $B bench --local --mode write --sizes 256K \
-    --iters 300 2>&1 | grep -E "^write " >>"$S"
-  snd=$(grep -l ",s," /tmp/trace/t.*.csv | head -1)
-  rcv=$(grep -l ",r," /tmp/trace/t.*.csv | head -1)
-  python3 scripts/trace_report.py "$snd" "$rcv" >"$OUT/trace256k.txt" 2>&1
+  left engine profile && profile engine_gpu env UCCL_TCPX_DEBUG=INFO "${run[@]}"
+  local gpu
   for gpu in ${UNPACK_GPU_MODES:-1 0}; do
+    left "UNPACK $gpu" || continue
     say "UNPACK emulation, UCCL_SOCKET_UNPACK_GPU=$gpu, write 64 MiB, 8 in flight"
-    show "^(write|read) |helpers,|driver:" env UCCL_SOCKET_UNPACK=1 UCCL_SOCKET_UNPACK_GPU=$gpu \
-      UCCL_TCPX_DEBUG=INFO timeout 90 $B bench --local --inflight 8 --mode write --sizes 64M \
-      --iters 60 --verify
+    show "^(write|read) |helpers,|driver:|data paths" env UCCL_SOCKET_UNPACK=1 \
+      UCCL_SOCKET_UNPACK_GPU=$gpu UCCL_TCPX_DEBUG=INFO timeout 60 $B bench --local --inflight 8 \
+      --mode write --sizes 64M --iters 60 --verify
   done
-  say "GPU tests of UNPACK, bounce pages in GPU memory and in pinned host memory"
-  (cd "$BUILD_DIR" && timeout 240 ctest --output-on-failure --timeout 150 -j8 \
-     -R "gpu\.unpack\.|gpu\.unpack_pinned\." >"$OUT/ctest.log" 2>&1; echo "ctest rc=$?" >>"$OUT/ctest.log")
-  grep -E "tests passed|\*\*\*Failed|\(Failed\)|ctest rc" "$OUT/ctest.log" | tail -n 25 >>"$S"
+  if left "GPU tests"; then
+    say "GPU tests of UNPACK, bounce pages in GPU memory and in pinned host memory"
+    (cd "$BUILD_DIR" && timeout 150 ctest --output-on-failure --timeout 120 -j8 \
+       -R "gpu\.unpack\.|gpu\.unpack_pinned\." >"$OUT/ctest.log" 2>&1
+     echo "ctest rc=$?" >>"$OUT/ctest.log")
+    grep -E "tests passed|\*\*\*Failed|\(Failed\)|ctest rc" "$OUT/ctest.log" | tail -n 25 >>"$S"
+  fi
+  local snd rcv
+  if left "window trace"; then
+    say "trace: GPU write 256 MiB, 8 in flight"
+    rm -rf /tmp/trace && mkdir -p /tmp/trace
+    UCCL_TCPX_TRACE=/tmp/trace/t timeout 60 $B bench --local --inflight 8 --mode write \
+      --sizes 256M --iters 40 2>&1 | grep -E "^write " >>"$S"
+    snd=$(grep -l ",s," /tmp/trace/t.*.csv | head -1)
+    rcv=$(grep -l ",r," /tmp/trace/t.*.csv | head -1)
+    python3 scripts/trace_report.py "$snd" "$rcv" >"$OUT/trace_report.txt" 2>&1
+    sed -n '/^windows/,/^$/p' "$OUT/trace_report.txt" >>"$S"
+  fi
+  if left "256 KiB trace"; then
+    say "trace: serialized GPU writes of 256 KiB (item 5's smallest size)"
+    rm -rf /tmp/trace && mkdir -p /tmp/trace
+    UCCL_TCPX_TRACE=/tmp/trace/t timeout 60 $B bench --local --mode write --sizes 256K \
+      --iters 300 2>&1 | grep -E "^write " >>"$S"
+    snd=$(grep -l ",s," /tmp/trace/t.*.csv | head -1)
+    rcv=$(grep -l ",r," /tmp/trace/t.*.csv | head -1)
+    python3 scripts/trace_report.py "$snd" "$rcv" >"$OUT/trace256k.txt" 2>&1
+  fi
+  left "raw profile" && profile raw16 "$BUILD_DIR/tcp_bw" 16 4 16777216
   say "done"
 }
 
