@@ -202,7 +202,7 @@ ab6() {
     done
   done
   # x4: transfers of fewer chunks than 4 spread over 4 channels (TCPXP_EXP_SPREAD, scratch).
-  for cfg in 4x4x1Mx0 16x1x1Mx0 8x1x1Mx0 8x2x1Mx0 4x4x1Mx4 16x1x1Mx4; do
+  for cfg in 4x4x1Mx0 4x4x3Mx0 16x1x1Mx0 8x1x1Mx0 8x2x1Mx0 4x4x1Mx4 16x1x1Mx4; do
     IFS=x read -r ch ns chunk spread <<<"$cfg"
     say "$cfg, serialized"
     TCPXP_EXP_SPREAD=$spread UCCL_TCPX_NUM_CHANNELS=$ch UCCL_SOCKET_NSOCKS=$ns \
