@@ -212,6 +212,53 @@ ab6() {
   done
 }
 
+# Item 6, second step: a GPU receive is posted only with a free staging slot (half of
+# UCCL_TCPX_STAGING_BYTES: 32 x 1 MiB, 8 per channel, not the comm's 16), alternated over 3
+# rounds with host memory (no staging); then item 4: the UNPACK emulation at TCPX's 512 KiB
+# chunks, bounce pages in GPU memory and in pinned host memory.
+ab6b() {
+  build tcpx-p2p || true
+  local shared
+  for shared in "${TCPXP_SHARED:-}" ../shared .deps/shared; do
+    [[ -n $shared && -f $shared/bench/tcp_bw.cc ]] && break
+  done
+  g++ -O2 -pthread -o "$BUILD_DIR/tcp_bw" "$shared/bench/tcp_bw.cc" || say "tcp_bw: no build"
+  say "raw TCP, 16 streams, 16 MiB messages"
+  timeout 20 "$BUILD_DIR/tcp_bw" 16 3 16777216 >>"$S" 2>&1
+  local cfg rep
+  for rep in 1 2 3; do
+    # memory:staging:socket buffers (0: kernel autotuning; 1M: less queued in the kernel, so a
+    # slot's bytes spend less time between isend and readv)
+    for cfg in gpu:64M:0 gpu:128M:0 gpu:256M:0 gpu:64M:1M host:64M:0; do
+      IFS=: read -r mem staging buf <<<"$cfg"
+      echo -n "$cfg: " >>"$S"
+      local flags=()
+      [[ $mem == host ]] && flags=(--host)
+      UCCL_SOCKET_BUF_BYTES=$buf UCCL_TCPX_STAGING_BYTES=$staging UCCL_TCPX_DEBUG=INFO \
+        timeout 40 $B bench --local \
+        --inflight 8 --mode write --sizes 256M --iters 120 "${flags[@]}" 2>&1 |
+        grep -E "^write |recv comm from.*helpers" | sed -E 's/.*(parked [0-9]+%).*/\1/' |
+        tr -s ' ' | tr '\n' ' ' >>"$S"
+      echo >>"$S"
+    done
+  done
+  say "write and read, 64 and 256 MiB, 8 in flight, staging 64M / 256M"
+  for staging in 64M 256M; do
+    UCCL_TCPX_STAGING_BYTES=$staging timeout 60 $B bench --local --inflight 8 --mode write,read \
+      --sizes 64M,256M --iters 40 2>&1 | grep -E "^(write|read) " >>"$S"
+  done
+  say "raw TCP, 16 streams, 16 MiB messages"
+  timeout 20 "$BUILD_DIR/tcp_bw" 16 3 16777216 >>"$S" 2>&1
+  local gpu
+  for gpu in 1 0; do
+    say "UNPACK emulation, 512 KiB chunks, UCCL_SOCKET_UNPACK_GPU=$gpu, write 64 MiB, 8 in flight"
+    show "^(write|read) |helpers,|driver:|data paths|channel 0:" env UCCL_SOCKET_UNPACK=1 \
+      UCCL_SOCKET_UNPACK_GPU=$gpu UCCL_TCPX_CHUNK_BYTES=512K UCCL_TCPX_DEBUG=INFO timeout 60 \
+      $B bench --local --inflight 8 --mode write --sizes 64M --iters 60 --verify
+  done
+  say "done"
+}
+
 # Item 6's diagnosis: where the engine's time goes next to raw TCP on the same 16 streams.
 diagnose6() {
   # Most decisive first; a step starts only while time is left (DEADLINE seconds from the
@@ -288,6 +335,7 @@ case $PART in
   measure2) measure_tcp ;;
   diagnose6) diagnose6 ;;
   ab6) ab6 ;;
+  ab6b) ab6b ;;
   peers) peers ;;
   *) echo "usage: scripts/device_issue23.sh measure|measure1|measure2|peers   (see the top)" >&2
      exit 2 ;;
