@@ -226,7 +226,7 @@ ab6b() {
   say "raw TCP, 16 streams, 16 MiB messages"
   timeout 20 "$BUILD_DIR/tcp_bw" 16 3 16777216 >>"$S" 2>&1
   local cfg rep
-  for rep in 1 2 3; do
+  for rep in $(seq "${ROUNDS:-3}"); do
     # memory:staging:socket buffers (0: kernel autotuning; 1M: less queued in the kernel, so a
     # slot's bytes spend less time between isend and readv)
     for cfg in gpu:64M:0 gpu:128M:0 gpu:256M:0 gpu:64M:1M host:64M:0; do
@@ -243,7 +243,7 @@ ab6b() {
     done
   done
   say "write and read, 64 and 256 MiB, 8 in flight, staging 64M / 256M"
-  for staging in 64M 256M; do
+  for staging in ${WR_STAGING-64M 256M}; do
     UCCL_TCPX_STAGING_BYTES=$staging timeout 60 $B bench --local --inflight 8 --mode write,read \
       --sizes 64M,256M --iters 40 2>&1 | grep -E "^(write|read) " >>"$S"
   done
