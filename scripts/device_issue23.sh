@@ -201,12 +201,10 @@ ab6() {
       echo >>"$S"
     done
   done
-  # x4: transfers of fewer chunks than 4 spread over 4 channels (TCPXP_EXP_SPREAD, scratch).
-  for cfg in 4x4x1Mx0 4x4x3Mx0 16x1x1Mx0 8x1x1Mx0 8x2x1Mx0 4x4x1Mx4 16x1x1Mx4; do
-    IFS=x read -r ch ns chunk spread <<<"$cfg"
+  for cfg in 4x4x1M 4x4x3M 16x1x1M 8x1x1M 8x2x1M; do
+    IFS=x read -r ch ns chunk <<<"$cfg"
     say "$cfg, serialized"
-    TCPXP_EXP_SPREAD=$spread UCCL_TCPX_NUM_CHANNELS=$ch UCCL_SOCKET_NSOCKS=$ns \
-      UCCL_TCPX_CHUNK_BYTES=$chunk timeout 60 \
+    UCCL_TCPX_NUM_CHANNELS=$ch UCCL_SOCKET_NSOCKS=$ns UCCL_TCPX_CHUNK_BYTES=$chunk timeout 60 \
       $B bench --local --mode write,read --sizes 256K,1M,4M --iters 200 2>&1 |
       grep -E "^(write|read) " >>"$S"
   done
