@@ -84,11 +84,13 @@ Status Channel::postRecvs(const transport::Net& net, bool* did_work) {
     bool ready = false;
     TCPXP_RETURN_IF_ERROR(op.path->prepare(op.piece, &ready));
     if (!ready) break;
+    int64_t start = nowNs();
     TCPXP_RETURN_IF_ERROR(postRequest(net, op, /*receiving=*/true));
+    op.at_ns[1] = nowNs();
+    counters.recv_net_ns += static_cast<uint64_t>(op.at_ns[1] - start);
     if (op.request == nullptr) break;  // retried next round; the path keeps what it holds
     op.path->posted(op.piece);
     op.piece.unpack_slot = static_cast<int>(recv_posted_++ % datapath::kUnpackSlots);
-    op.at_ns[1] = nowNs();
     recv_inflight_.push(op);
     recv_queue_.pop();
     *did_work = true;
@@ -122,9 +124,15 @@ Status Channel::testRecvs(const transport::Net& net, std::vector<Transfer*>* fin
   while (recv_tested_ < recv_inflight_.size()) {
     ChunkOp& op = recv_inflight_.at(recv_tested_);
     bool done = false;
+    int64_t start = nowNs();
     TCPXP_RETURN_IF_ERROR(net.test(op.request, &done));
-    if (!done) break;
     int64_t now = nowNs();
+    if (!done) {
+      counters.recv_poll_ns += static_cast<uint64_t>(now - start);
+      ++counters.recv_polls;
+      break;
+    }
+    counters.recv_net_ns += static_cast<uint64_t>(now - start);
     counters.recv_ns += static_cast<uint64_t>(now - op.at_ns[1]);
     op.at_ns[2] = now;
     TCPXP_RETURN_IF_ERROR(op.path->startLanding(op.piece));
@@ -138,9 +146,11 @@ Status Channel::testRecvs(const transport::Net& net, std::vector<Transfer*>* fin
     bool done = false;
     TCPXP_RETURN_IF_ERROR(op.path->landed(op.piece, &done));
     if (!done) break;
+    int64_t start = nowNs();
     TCPXP_RETURN_IF_ERROR(net.irecvConsumed(recv_comm, op.request));
     op.path->release(op.piece);
     int64_t landed_ns = nowNs();
+    counters.recv_net_ns += static_cast<uint64_t>(landed_ns - start);
     counters.land_ns += static_cast<uint64_t>(landed_ns - op.at_ns[2]);
     traceFinished('r', op, landed_ns);
     counters.bytes_received += op.piece.len;

@@ -36,9 +36,14 @@ struct ChunkOp {
 //   send    isend posted -> test() done
 //   recv    irecv posted -> test() done (includes waiting for the sender)
 //   land    received -> in the user's buffer (host->device copy or gather) and consumed
+//   recv_net_ns  driver time in the transport calls that move a receive (irecv, the test that
+//                finds it done, irecvConsumed): with the data path's launch and completion
+//                check, what a received request costs the driver thread
+//   recv_poll_ns the tests that found a receive not done yet (recv_polls of them): waiting
 struct ChannelCounters {
   uint64_t bytes_sent = 0, bytes_received = 0, sends = 0, receives = 0, busy_ns = 0;
   uint64_t send_ns = 0, recv_ns = 0, land_ns = 0;
+  uint64_t recv_net_ns = 0, recv_poll_ns = 0, recv_polls = 0;
 };
 
 class Channel {

@@ -40,10 +40,14 @@ void Connection::logChannelTimes() const {
     if (c.sends == 0 && c.receives == 0) continue;
     LOG_INFO(
         "connection %llu channel %zu: %llu sends (isend->done %.1f us avg), %llu receives "
-        "(irecv->done %.1f us, landing %.1f us avg)",
+        "(irecv->done %.1f us, landing %.1f us avg; irecv + test + irecvConsumed %.2f us per "
+        "receive, and %.1f tests of %.2f us each that found it not done)",
         static_cast<unsigned long long>(id_), i, static_cast<unsigned long long>(c.sends),
         avg_us(c.send_ns, c.sends), static_cast<unsigned long long>(c.receives),
-        avg_us(c.recv_ns, c.receives), avg_us(c.land_ns, c.receives));
+        avg_us(c.recv_ns, c.receives), avg_us(c.land_ns, c.receives),
+        avg_us(c.recv_net_ns, c.receives),
+        c.receives ? static_cast<double>(c.recv_polls) / static_cast<double>(c.receives) : 0.0,
+        avg_us(c.recv_poll_ns, c.recv_polls));
   }
   if (!paths_) return;
   datapath::PathCounters p = paths_->counters();
