@@ -76,10 +76,14 @@ measure_gpu() {
   grep -E "tests passed|\*\*\*Failed|\(Failed\)|ctest rc" "$OUT/ctest.log" | tail -n 25 >>"$S"
   # Item 4: the emulation's GB/s, and the receiving driver's time per request (turns x avg /
   # requests) with its CUDA starts and completion polls.
-  for chunk in 524288 default; do
-    local env=(UCCL_SOCKET_UNPACK=1 UCCL_TCPX_DEBUG=INFO)
+  # Bounce pages in GPU memory (gpu1: the emulation's helpers copy each piece to the GPU) and in
+  # pinned host memory (gpu0: no CUDA call in the helpers, the engine's own cost alone).
+  local cfg
+  for cfg in 524288:1 default:1 524288:0; do
+    local chunk=${cfg%:*} gpu=${cfg#*:}
+    local env=(UCCL_SOCKET_UNPACK=1 UCCL_SOCKET_UNPACK_GPU=$gpu UCCL_TCPX_DEBUG=INFO)
     [[ $chunk != default ]] && env+=("UCCL_TCPX_CHUNK_BYTES=$chunk")
-    say "UNPACK emulation, chunk $chunk, 8 in flight"
+    say "UNPACK emulation, chunk $chunk, UCCL_SOCKET_UNPACK_GPU=$gpu, 8 in flight"
     env "${env[@]}" timeout 120 $B bench --local --inflight 8 --mode write,read \
       --sizes 1M,16M,256M --iters 30 --verify >/tmp/unpack_$chunk.log 2>&1
     say "rc=$?"
