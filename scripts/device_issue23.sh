@@ -62,6 +62,34 @@ build() {
   return $rc
 }
 
+# tcp_bw (raw loopback TCP) from ../shared/bench, or TCPXP_SHARED, or the carried copy.
+build_tcp_bw() {
+  local shared
+  for shared in "${TCPXP_SHARED:-}" ../shared .deps/shared; do
+    [[ -n $shared && -f $shared/bench/tcp_bw.cc ]] && break
+  done
+  g++ -O2 -pthread -o "$BUILD_DIR/tcp_bw" "$shared/bench/tcp_bw.cc" || say "tcp_bw: no build"
+}
+
+# Raw TCP at the engine's stream count (16) with cold 16 MiB messages: item 6's reference.
+raw_tcp16() {
+  say "raw TCP, 16 streams, 16 MiB messages"
+  timeout 20 "$BUILD_DIR/tcp_bw" 16 3 16777216 >>"$S" 2>&1
+}
+
+# traced FILE BENCH_ARGS...: one `bench --local` run under UCCL_TCPX_TRACE, its result lines
+# into the summary, trace_report.py of its sender and receiver files into $OUT/FILE.
+traced() {
+  local file=$1 snd rcv
+  shift
+  rm -rf /tmp/trace && mkdir -p /tmp/trace
+  UCCL_TCPX_TRACE=/tmp/trace/t timeout 60 $B bench --local "$@" 2>&1 |
+    grep -E "^(write|read) " >>"$S"
+  snd=$(grep -l ",s," /tmp/trace/t.*.csv | head -1)
+  rcv=$(grep -l ",r," /tmp/trace/t.*.csv | head -1)
+  python3 scripts/trace_report.py "$snd" "$rcv" >"$OUT/$file" 2>&1
+}
+
 # Part 1: the GPU paths (tests, copy kernels, UNPACK emulation) and the Wakeups test.
 measure_gpu() {
   build tcpx-p2p gather_bw gpu_kernel_tests gpu_engine_tests engine_tests common_tests || true
@@ -107,11 +135,7 @@ measure_gpu() {
 # keeps part 1's build: ninja has nothing left to do).
 measure_tcp() {
   build tcpx-p2p latency_floor || true
-  local shared
-  for shared in "${TCPXP_SHARED:-}" ../shared .deps/shared; do
-    [[ -n $shared && -f $shared/bench/tcp_bw.cc ]] && break
-  done
-  g++ -O2 -pthread -o "$BUILD_DIR/tcp_bw" "$shared/bench/tcp_bw.cc" || say "tcp_bw: no build"
+  build_tcp_bw
   # Item 6: raw TCP (cache-resident 512 KiB messages and 16 MiB ones), then the engine, each
   # with its threads' CPU over 1.5 s of its run.
   for st in 8 16; do
@@ -220,13 +244,8 @@ ab6() {
 # chunks, bounce pages in GPU memory and in pinned host memory.
 ab6b() {
   build tcpx-p2p || true
-  local shared
-  for shared in "${TCPXP_SHARED:-}" ../shared .deps/shared; do
-    [[ -n $shared && -f $shared/bench/tcp_bw.cc ]] && break
-  done
-  g++ -O2 -pthread -o "$BUILD_DIR/tcp_bw" "$shared/bench/tcp_bw.cc" || say "tcp_bw: no build"
-  say "raw TCP, 16 streams, 16 MiB messages"
-  timeout 20 "$BUILD_DIR/tcp_bw" 16 3 16777216 >>"$S" 2>&1
+  build_tcp_bw
+  raw_tcp16
   local cfg rep
   for rep in $(seq "${ROUNDS:-3}"); do
     # memory:staging:socket buffers (0: kernel autotuning; 1M: less queued in the kernel, so a
@@ -249,8 +268,7 @@ ab6b() {
     UCCL_TCPX_STAGING_BYTES=$staging timeout 60 $B bench --local --inflight 8 --mode write,read \
       --sizes 64M,256M --iters 40 2>&1 | grep -E "^(write|read) " >>"$S"
   done
-  say "raw TCP, 16 streams, 16 MiB messages"
-  timeout 20 "$BUILD_DIR/tcp_bw" 16 3 16777216 >>"$S" 2>&1
+  raw_tcp16
   local gpu
   for gpu in 1 0; do
     say "UNPACK emulation, 512 KiB chunks, UCCL_SOCKET_UNPACK_GPU=$gpu, write 64 MiB, 8 in flight"
@@ -267,13 +285,8 @@ diagnose6() {
   # script's start, default 430: the call's limit less the machine's start and the transfers).
   left() { ((SECONDS < ${DEADLINE:-430})) || { say "skipped (time): $*"; return 1; }; }
   build tcpx-p2p gpu_engine_tests || true
-  local shared
-  for shared in "${TCPXP_SHARED:-}" ../shared .deps/shared; do
-    [[ -n $shared && -f $shared/bench/tcp_bw.cc ]] && break
-  done
-  g++ -O2 -pthread -o "$BUILD_DIR/tcp_bw" "$shared/bench/tcp_bw.cc" || say "tcp_bw: no build"
-  say "raw TCP, 16 streams, 16 MiB messages"
-  timeout 20 "$BUILD_DIR/tcp_bw" 16 3 16777216 >>"$S" 2>&1
+  build_tcp_bw
+  raw_tcp16
   left ab6 && ab6
   say "perf: ${PERF[*]:-none}"
   local run=("$B" bench --local --inflight 8 --mode write --sizes 256M --iters 300)
@@ -293,25 +306,14 @@ diagnose6() {
      echo "ctest rc=$?" >>"$OUT/ctest.log")
     grep -E "tests passed|\*\*\*Failed|\(Failed\)|ctest rc" "$OUT/ctest.log" | tail -n 25 >>"$S"
   fi
-  local snd rcv
   if left "window trace"; then
     say "trace: GPU write 256 MiB, 8 in flight"
-    rm -rf /tmp/trace && mkdir -p /tmp/trace
-    UCCL_TCPX_TRACE=/tmp/trace/t timeout 60 $B bench --local --inflight 8 --mode write \
-      --sizes 256M --iters 40 2>&1 | grep -E "^write " >>"$S"
-    snd=$(grep -l ",s," /tmp/trace/t.*.csv | head -1)
-    rcv=$(grep -l ",r," /tmp/trace/t.*.csv | head -1)
-    python3 scripts/trace_report.py "$snd" "$rcv" >"$OUT/trace_report.txt" 2>&1
+    traced trace_report.txt --inflight 8 --mode write --sizes 256M --iters 40
     sed -n '/^windows/,/^$/p' "$OUT/trace_report.txt" >>"$S"
   fi
   if left "256 KiB trace"; then
     say "trace: serialized GPU writes of 256 KiB (item 5's smallest size)"
-    rm -rf /tmp/trace && mkdir -p /tmp/trace
-    UCCL_TCPX_TRACE=/tmp/trace/t timeout 60 $B bench --local --mode write --sizes 256K \
-      --iters 300 2>&1 | grep -E "^write " >>"$S"
-    snd=$(grep -l ",s," /tmp/trace/t.*.csv | head -1)
-    rcv=$(grep -l ",r," /tmp/trace/t.*.csv | head -1)
-    python3 scripts/trace_report.py "$snd" "$rcv" >"$OUT/trace256k.txt" 2>&1
+    traced trace256k.txt --mode write --sizes 256K --iters 300
   fi
   left "raw profile" && profile raw16 "$BUILD_DIR/tcp_bw" 16 4 16777216
   say "done"
