@@ -243,32 +243,37 @@ ab6() {
 # rounds with host memory (no staging); then item 4: the UNPACK emulation at TCPX's 512 KiB
 # chunks, bounce pages in GPU memory and in pinned host memory.
 ab6b() {
-  build tcpx-p2p || true
+  build tcpx-p2p gpu_engine_tests || true
   build_tcp_bw
   raw_tcp16
   local cfg rep
   for rep in $(seq "${ROUNDS:-3}"); do
-    # memory:staging:socket buffers (0: kernel autotuning; 1M: less queued in the kernel, so a
-    # slot's bytes spend less time between isend and readv)
-    for cfg in gpu:64M:0 gpu:128M:0 gpu:256M:0 gpu:64M:1M host:64M:0; do
-      IFS=: read -r mem staging buf <<<"$cfg"
+    # memory:staging:reserve: the pool is shared by both directions, each keeping `reserve`
+    # slots (default: 2 per channel); reserve 32 of 64 slots is the old fixed half each way.
+    for cfg in gpu:64M:32 gpu:64M: gpu:128M: gpu:256M: host:64M:; do
+      IFS=: read -r mem staging reserve <<<"$cfg"
       echo -n "$cfg: " >>"$S"
       local flags=()
       [[ $mem == host ]] && flags=(--host)
-      UCCL_SOCKET_BUF_BYTES=$buf UCCL_TCPX_STAGING_BYTES=$staging UCCL_TCPX_DEBUG=INFO \
-        timeout 40 $B bench --local \
+      env ${reserve:+TCPXP_EXP_STAGING_RESERVE=$reserve} UCCL_TCPX_STAGING_BYTES=$staging \
+        UCCL_TCPX_DEBUG=INFO timeout 40 $B bench --local \
         --inflight 8 --mode write --sizes 256M --iters 120 "${flags[@]}" 2>&1 |
         grep -E "^write |recv comm from.*helpers" | sed -E 's/.*(parked [0-9]+%).*/\1/' |
         tr -s ' ' | tr '\n' ' ' >>"$S"
       echo >>"$S"
     done
   done
-  say "write and read, 64 and 256 MiB, 8 in flight, staging 64M / 256M"
-  for staging in ${WR_STAGING-64M 256M}; do
-    UCCL_TCPX_STAGING_BYTES=$staging timeout 60 $B bench --local --inflight 8 --mode write,read \
-      --sizes 64M,256M --iters 40 2>&1 | grep -E "^(write|read) " >>"$S"
+  say "write and read, 64 and 256 MiB, 8 in flight, staging reserve 32 (old split) / default"
+  for reserve in 32 ""; do
+    env ${reserve:+TCPXP_EXP_STAGING_RESERVE=$reserve} timeout 60 $B bench --local --inflight 8 \
+      --mode write,read --sizes 64M,256M --iters 40 2>&1 | grep -E "^(write|read) " >>"$S"
   done
   raw_tcp16
+  say "GPU tests: the staging pool shared both ways (default and 4 slots for 8 channels)"
+  (cd "$BUILD_DIR" && timeout 200 ctest --output-on-failure --timeout 150 -j4 \
+     -R "gpu\.(staged|small_pool|callerio)\." >"$OUT/ctest.log" 2>&1
+   echo "ctest rc=$?" >>"$OUT/ctest.log")
+  grep -E "tests passed|\*\*\*Failed|\(Failed\)|Timeout|ctest rc" "$OUT/ctest.log" | tail -n 25 >>"$S"
   local gpu
   for gpu in 1 0; do
     say "UNPACK emulation, 512 KiB chunks, UCCL_SOCKET_UNPACK_GPU=$gpu, write 64 MiB, 8 in flight"

@@ -148,13 +148,13 @@ PinnedBuffer::~PinnedBuffer() {
   if (data_) cudaFreeHost(data_);
 }
 
-Status StagingPool::create(size_t slot_bytes, size_t total_bytes,
+Status StagingPool::create(size_t slot_bytes, size_t total_bytes, size_t reserve,
                            std::unique_ptr<StagingPool>* out) {
   std::unique_ptr<StagingPool> p(new StagingPool());
   p->slot_bytes_ = slot_bytes;
-  p->slots_ = std::max<size_t>(1, total_bytes / slot_bytes);
+  p->slots_ = std::max<size_t>(2, total_bytes / slot_bytes);
   TCPXP_RETURN_IF_ERROR(PinnedBuffer::create(p->slots_ * slot_bytes, &p->memory_));
-  p->free_.reset(p->slots_);
+  p->free_.reset(p->slots_, std::max<size_t>(1, reserve));
   *out = std::move(p);
   return Status::ok();
 }
@@ -180,7 +180,9 @@ Status GpuStream::query(int, bool* done) {
 void GpuStream::release(int) {}
 Status PinnedBuffer::create(size_t, std::unique_ptr<PinnedBuffer>*) { return noCuda(); }
 PinnedBuffer::~PinnedBuffer() = default;
-Status StagingPool::create(size_t, size_t, std::unique_ptr<StagingPool>*) { return noCuda(); }
+Status StagingPool::create(size_t, size_t, size_t, std::unique_ptr<StagingPool>*) {
+  return noCuda();
+}
 #endif
 
 }  // namespace tcpxp::datapath

@@ -91,21 +91,61 @@ class SlotRing {
     free_[(head_ + count_) % free_.size()] = slot;
     ++count_;
   }
+  size_t available() const { return count_; }
 
  private:
   std::vector<int> free_;
   size_t head_ = 0, count_ = 0;
 };
 
+// The slots of one pool shared by sends and receives. Either direction may take any free slot
+// while the other can still get `reserve` slots: a one-way stream (KV cache flows prefill ->
+// decode) gets nearly the whole pool, where a fixed half each way left half of it idle and the
+// channels' windows half empty (BENCHMARKS.md section 26: ~8 of 16 posted). The reserve keeps
+// what separate pools gave: sends cannot hold every slot while the receives that would let the
+// peer's sends finish wait for one, on either peer.
+class TwoWaySlots {
+ public:
+  enum Direction { kSend = 0, kRecv = 1 };
+  // `reserve` is capped at half the slots.
+  void reset(size_t slots, size_t reserve) {
+    ring_.reset(slots);
+    reserve_ = reserve < slots / 2 ? reserve : slots / 2;
+    held_[0] = held_[1] = 0;
+  }
+  int acquire(Direction d) {
+    size_t other = held_[1 - d];
+    size_t owed = other < reserve_ ? reserve_ - other : 0;
+    if (ring_.available() <= owed) return -1;
+    ++held_[d];
+    return ring_.acquire();
+  }
+  void release(Direction d, int slot) {
+    ring_.release(slot);
+    --held_[d];
+  }
+  size_t held(Direction d) const { return held_[d]; }
+  size_t reserve() const { return reserve_; }
+
+ private:
+  SlotRing ring_;
+  size_t reserve_ = 0;
+  size_t held_[2] = {0, 0};
+};
+
 // Pinned host memory cut into equal slots (staging of GPU data over a host-only transport).
 // Free slots are handed out oldest first (FIFO), not most recently freed first: a slot the CPU
 // just read or wrote (socket send or receive) still has its lines in the CPU caches, and DMA
 // into or out of it right away was measured slower (64 MiB GPU writes 17.2 -> 22.1 GB/s, run 38).
+// Sends and receives share the slots (TwoWaySlots); the pool has at least two.
 class StagingPool {
  public:
-  static Status create(size_t slot_bytes, size_t total_bytes, std::unique_ptr<StagingPool>* out);
-  int acquire() { return free_.acquire(); }  // -1 when all slots are in use
-  void release(int slot) { free_.release(slot); }
+  using Direction = TwoWaySlots::Direction;
+  static Status create(size_t slot_bytes, size_t total_bytes, size_t reserve,
+                       std::unique_ptr<StagingPool>* out);
+  int acquire(Direction d) { return free_.acquire(d); }  // -1 when none may be taken
+  void release(Direction d, int slot) { free_.release(d, slot); }
+  size_t reserve() const { return free_.reserve(); }
   char* slot(int i) const { return base() + static_cast<size_t>(i) * slot_bytes_; }
   char* base() const { return memory_->data(); }
   size_t bytes() const { return slot_bytes_ * slots_; }
@@ -116,7 +156,7 @@ class StagingPool {
   std::unique_ptr<PinnedBuffer> memory_;
   size_t slot_bytes_ = 0;
   size_t slots_ = 0;
-  SlotRing free_;
+  TwoWaySlots free_;
 };
 
 // Makes `device` current on the calling thread (the driver thread of a GPU endpoint).

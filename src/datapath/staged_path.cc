@@ -1,8 +1,9 @@
 // Staged: GPU memory over a host-only transport. Sends copy device -> pinned before the isend,
 // receives land in pinned slots and copy pinned -> device after the transport reports them.
 //
-// Sends and receives stage through separate pools: with one shared pool, both peers could fill
-// it with sends waiting for receives that have no slot left.
+// Sends and receives share one pool, each direction keeping a reserve of slots the other cannot
+// take (TwoWaySlots): with no reserve, both peers could fill it with sends waiting for receives
+// that have no slot left; with a fixed half each way, a one-way stream left half the pool idle.
 //
 // One CUDA stream per direction for the whole connection, not one per channel: the copy engine
 // runs one copy at a time anyway, and with a stream per channel it served the channels' queued
@@ -13,6 +14,7 @@
 // then the oldest unfinished piece always gets a slot on both sides. Taken in channel order
 // instead, a channel's window could hold every slot while the sender's slots wait on the other
 // channels: a deadlock once the pool is smaller than all the windows (16 MiB of staging, run 36).
+#include <cstdlib>
 #include <vector>
 
 #include "common/log.h"
@@ -31,14 +33,17 @@ class StagedPath final : public DataPath {
     int events = static_cast<int>(params.events);
     TCPXP_RETURN_IF_ERROR(GpuStream::create(params.device, events, &send_stream_));
     TCPXP_RETURN_IF_ERROR(GpuStream::create(params.device, events, &recv_stream_));
-    size_t half = params.staging_bytes / 2;
-    TCPXP_RETURN_IF_ERROR(StagingPool::create(params.chunk_bytes, half, &send_pool_));
-    TCPXP_RETURN_IF_ERROR(StagingPool::create(params.chunk_bytes, half, &recv_pool_));
-    send_region_.reset(send_pool_->base(), send_pool_->bytes(), transport::MemKind::kHost);
-    recv_region_.reset(recv_pool_->base(), recv_pool_->bytes(), transport::MemKind::kHost);
+    // Two slots per channel each way keep every channel moving in both directions at once.
+    size_t reserve = 2 * static_cast<size_t>(params.channels);
+    if (const char* r = getenv("TCPXP_EXP_STAGING_RESERVE")) reserve = strtoul(r, nullptr, 0);
+    TCPXP_RETURN_IF_ERROR(
+        StagingPool::create(params.chunk_bytes, params.staging_bytes, reserve, &pool_));
+    region_.reset(pool_->base(), pool_->bytes(), transport::MemKind::kHost);
     ahead_.assign(params.channels, 0);
-    LOG_INFO("staging: %zu + %zu bytes of pinned memory (%zu slots of %zu bytes each way)",
-             send_pool_->bytes(), recv_pool_->bytes(), send_pool_->slots(), params.chunk_bytes);
+    LOG_INFO(
+        "staging: %zu bytes of pinned memory, %zu slots of %zu bytes for both directions, "
+        "%zu kept for each",
+        pool_->bytes(), pool_->slots(), params.chunk_bytes, pool_->reserve());
     return Status::ok();
   }
 
@@ -57,7 +62,7 @@ class StagedPath final : public DataPath {
     if (p.receiving) {
       if (p.slot < 0) {
         if (recv_turns_.empty() || recv_turns_.front() != p.channel) return Status::ok();
-        p.slot = recv_pool_->acquire();
+        p.slot = pool_->acquire(TwoWaySlots::kRecv);
       }
       *ready = p.slot >= 0;
       return Status::ok();
@@ -66,10 +71,10 @@ class StagedPath final : public DataPath {
     // connection's copy order, with at most kCopyAhead pieces of a channel copied, not posted.
     if (ahead_[p.channel] >= kCopyAhead) return Status::ok();
     if (send_turns_.empty() || send_turns_.front() != p.channel) return Status::ok();
-    if (p.slot < 0) p.slot = send_pool_->acquire();
+    if (p.slot < 0) p.slot = pool_->acquire(TwoWaySlots::kSend);
     if (p.slot < 0) return Status::ok();
     CudaCallTimer timer(counters_);
-    TCPXP_RETURN_IF_ERROR(send_stream_->copy(send_pool_->slot(p.slot), p.user, p.len));
+    TCPXP_RETURN_IF_ERROR(send_stream_->copy(pool_->slot(p.slot), p.user, p.len));
     p.event = send_stream_->record();
     if (p.event < 0) return Status::ok();  // retried next round; the copy is simply enqueued again
     send_turns_.pop();
@@ -84,10 +89,7 @@ class StagedPath final : public DataPath {
     return send_stream_->query(p.event, done);
   }
 
-  PostBuffer buffer(const Piece& p) const override {
-    if (p.receiving) return {recv_pool_->slot(p.slot), &recv_region_};
-    return {send_pool_->slot(p.slot), &send_region_};
-  }
+  PostBuffer buffer(const Piece& p) const override { return {pool_->slot(p.slot), &region_}; }
 
   void posted(Piece& p) override {
     if (p.receiving) {
@@ -103,7 +105,7 @@ class StagedPath final : public DataPath {
 
   Status startLanding(Piece& p) override {
     CudaCallTimer timer(counters_);
-    TCPXP_RETURN_IF_ERROR(recv_stream_->copy(p.user, recv_pool_->slot(p.slot), p.len));
+    TCPXP_RETURN_IF_ERROR(recv_stream_->copy(p.user, pool_->slot(p.slot), p.len));
     p.event = recv_stream_->record();
     if (p.event < 0) return Status(Code::kResourceExhausted, "no free CUDA event on a recv stream");
     return Status::ok();
@@ -120,20 +122,17 @@ class StagedPath final : public DataPath {
   }
 
   void release(Piece& p) override {
-    if (p.slot >= 0) (p.receiving ? recv_pool_ : send_pool_)->release(p.slot);
+    if (p.slot >= 0) pool_->release(p.receiving ? TwoWaySlots::kRecv : TwoWaySlots::kSend, p.slot);
     p.slot = -1;
   }
 
-  void forgetComm(const transport::Net& net, void* comm) override {
-    send_region_.forget(net, comm);
-    recv_region_.forget(net, comm);
-  }
+  void forgetComm(const transport::Net& net, void* comm) override { region_.forget(net, comm); }
 
-  size_t stagingBytes() const override { return send_pool_->bytes() + recv_pool_->bytes(); }
+  size_t stagingBytes() const override { return pool_->bytes(); }
 
  private:
-  std::unique_ptr<StagingPool> send_pool_, recv_pool_;
-  mutable transport::MemRegion send_region_, recv_region_;
+  std::unique_ptr<StagingPool> pool_;  // shared by sends and receives
+  mutable transport::MemRegion region_;
   std::unique_ptr<GpuStream> send_stream_;  // staging copies of sends
   std::unique_ptr<GpuStream> recv_stream_;  // staging copies of receives
   Ring<uint32_t> send_turns_, recv_turns_;  // channels of the queued pieces, in queue order

@@ -1,9 +1,13 @@
-// Pure pieces of the engine core: the connection's state table and the data-path decider.
+// Pure pieces of the engine core: the connection's state table, the data-path decider and the
+// staging pool's sharing of slots between directions.
 #include <gtest/gtest.h>
 
+#include <random>
 #include <set>
 #include <string>
+#include <vector>
 
+#include "datapath/gpu_stream.h"
 #include "datapath/path_choice.h"
 #include "engine/connection.h"
 
@@ -84,6 +88,105 @@ TEST(ChoosePath, NamesAreTheDocumentedOnes) {
   EXPECT_STREQ(datapath::pathKindName(PathKind::kStaged), "staged");
   EXPECT_STREQ(datapath::pathKindName(PathKind::kUnpack), "unpack");
   EXPECT_STREQ(datapath::pathKindName(PathKind::kInline), "inline");
+}
+
+using datapath::TwoWaySlots;
+
+TEST(TwoWaySlots, OneDirectionTakesAllButTheOthersReserve) {
+  TwoWaySlots slots;
+  slots.reset(8, 2);
+  std::set<int> taken;
+  for (int i = 0; i < 6; ++i) {
+    int s = slots.acquire(TwoWaySlots::kSend);
+    ASSERT_GE(s, 0) << i;
+    EXPECT_TRUE(taken.insert(s).second) << "slot " << s << " handed out twice";
+  }
+  EXPECT_EQ(slots.acquire(TwoWaySlots::kSend), -1);  // the last two are the receives' reserve
+  EXPECT_GE(slots.acquire(TwoWaySlots::kRecv), 0);
+  EXPECT_GE(slots.acquire(TwoWaySlots::kRecv), 0);
+  EXPECT_EQ(slots.acquire(TwoWaySlots::kRecv), -1);  // pool empty
+  EXPECT_EQ(slots.held(TwoWaySlots::kSend), 6u);
+  EXPECT_EQ(slots.held(TwoWaySlots::kRecv), 2u);
+}
+
+TEST(TwoWaySlots, ReserveShrinksAsTheOtherDirectionHoldsSlots) {
+  TwoWaySlots slots;
+  slots.reset(8, 3);
+  int r = slots.acquire(TwoWaySlots::kRecv);
+  ASSERT_GE(r, 0);
+  // Receives hold 1 of their 3: sends may take all but 2 of the 7 free.
+  for (int i = 0; i < 5; ++i) ASSERT_GE(slots.acquire(TwoWaySlots::kSend), 0) << i;
+  EXPECT_EQ(slots.acquire(TwoWaySlots::kSend), -1);
+  // Receives may grow past their reserve into what is free.
+  EXPECT_GE(slots.acquire(TwoWaySlots::kRecv), 0);
+  EXPECT_GE(slots.acquire(TwoWaySlots::kRecv), 0);
+  EXPECT_EQ(slots.acquire(TwoWaySlots::kRecv), -1);
+  // With receives holding 3, sends get the next slot released by a receive.
+  slots.release(TwoWaySlots::kRecv, r);
+  EXPECT_EQ(slots.acquire(TwoWaySlots::kSend), -1);  // receives hold 2 of 3: one owed
+  EXPECT_GE(slots.acquire(TwoWaySlots::kRecv), 0);
+}
+
+TEST(TwoWaySlots, HalfTheSlotsAsReserveSplitsThePool) {
+  TwoWaySlots slots;
+  slots.reset(6, 100);  // capped at half
+  EXPECT_EQ(slots.reserve(), 3u);
+  for (int i = 0; i < 3; ++i) ASSERT_GE(slots.acquire(TwoWaySlots::kSend), 0);
+  EXPECT_EQ(slots.acquire(TwoWaySlots::kSend), -1);
+  for (int i = 0; i < 3; ++i) ASSERT_GE(slots.acquire(TwoWaySlots::kRecv), 0);
+  EXPECT_EQ(slots.acquire(TwoWaySlots::kRecv), -1);
+}
+
+TEST(TwoWaySlots, FreedSlotsComeBackOldestFirst) {
+  TwoWaySlots slots;
+  slots.reset(4, 1);
+  int a = slots.acquire(TwoWaySlots::kSend);
+  int b = slots.acquire(TwoWaySlots::kSend);
+  int c = slots.acquire(TwoWaySlots::kSend);
+  slots.release(TwoWaySlots::kSend, b);
+  slots.release(TwoWaySlots::kSend, a);
+  // Slot 3 was never used; then b and a in the order they were freed.
+  EXPECT_EQ(slots.acquire(TwoWaySlots::kRecv), 3);
+  EXPECT_EQ(slots.acquire(TwoWaySlots::kRecv), b);
+  EXPECT_EQ(slots.acquire(TwoWaySlots::kRecv), a);
+  EXPECT_NE(c, -1);
+}
+
+// Random traffic: a slot is never handed out twice, and an acquire fails exactly when taking it
+// would leave the other direction short of its reserve.
+TEST(TwoWaySlots, RandomTrafficKeepsEveryRule) {
+  std::mt19937 rng(7);
+  for (size_t n : {2u, 3u, 8u, 64u}) {
+    for (size_t reserve : {size_t{1}, n / 4, n / 2}) {
+      TwoWaySlots slots;
+      slots.reset(n, reserve);
+      const size_t kept = std::min(reserve, n / 2);
+      std::vector<int> held[2];
+      std::set<int> out;
+      for (int step = 0; step < 5000; ++step) {
+        auto d = static_cast<TwoWaySlots::Direction>(rng() & 1);
+        if ((rng() % 3) != 0) {
+          size_t other = held[1 - d].size();
+          size_t owed = other < kept ? kept - other : 0;
+          bool may = n - out.size() > owed;
+          int s = slots.acquire(d);
+          ASSERT_EQ(s >= 0, may) << "n " << n << " reserve " << reserve << " step " << step;
+          if (s < 0) continue;
+          ASSERT_LT(static_cast<size_t>(s), n);
+          ASSERT_TRUE(out.insert(s).second) << "slot " << s << " handed out twice";
+          held[d].push_back(s);
+        } else if (!held[d].empty()) {
+          size_t i = rng() % held[d].size();
+          int s = held[d][i];
+          held[d].erase(held[d].begin() + static_cast<std::ptrdiff_t>(i));
+          out.erase(s);
+          slots.release(d, s);
+        }
+        ASSERT_EQ(slots.held(TwoWaySlots::kSend), held[0].size());
+        ASSERT_EQ(slots.held(TwoWaySlots::kRecv), held[1].size());
+      }
+    }
+  }
 }
 
 }  // namespace

@@ -188,6 +188,65 @@ TEST_F(GpuEndToEnd, ReadFromPeerGpu) {
 
 // Vectors (WriteVec/ReadVec) of GPU memory: the pieces gathered into and scattered from host
 // staging slots with a copy per piece stretch on the path's streams (datapath/vector_path.cc).
+// Both peers write to each other at once, 8 transfers in flight each way, larger than the staging
+// pool: sends and receives share one pool of slots, and each direction keeps a reserve the other
+// cannot take. Without it, both peers' sends could hold every slot while the receives that would
+// let the other side's sends finish wait for one (a hang; the test's timeout would catch it).
+TEST_F(GpuEndToEnd, WritesBothWaysAtOnceShareTheStaging) {
+  constexpr size_t kSize = (size_t{12} << 20) + 4097;
+  constexpr int kInFlight = 8;
+  constexpr int kRounds = 3;
+  const size_t cap = kSize * kInFlight;
+  struct Side {
+    Endpoint* ep;
+    ConnId conn;
+    int gpu;
+    char* src;
+    char* dst;
+    MrId src_mr, dst_mr;
+    std::vector<uint8_t> pattern;
+  };
+  Side sides[2] = {{a_.get(), ab_, src_gpu_, nullptr, nullptr, 0, 0, {}},
+                   {b_.get(), ba_, dst_gpu_, nullptr, nullptr, 0, 0, {}}};
+  std::mt19937_64 rng(23);
+  for (Side& s : sides) {
+    s.src = static_cast<char*>(gpuAlloc(s.gpu, cap));
+    s.dst = static_cast<char*>(gpuAlloc(s.gpu, cap));
+    s.pattern.resize(cap);
+    for (auto& b : s.pattern) b = static_cast<uint8_t>(rng());
+    CUDA_OK(cudaMemcpy(s.src, s.pattern.data(), cap, cudaMemcpyHostToDevice));
+    ASSERT_TRUE(s.ep->reg(s.src, cap, &s.src_mr).isOk());
+    ASSERT_TRUE(s.ep->reg(s.dst, cap, &s.dst_mr).isOk());
+  }
+  for (int round = 0; round < kRounds; ++round) {
+    for (Side& s : sides) CUDA_OK(cudaMemset(s.dst, 0xA5, cap));
+    CUDA_OK(cudaDeviceSynchronize());
+    std::vector<std::pair<Endpoint*, XferId>> started;
+    for (int i = 0; i < kInFlight; ++i) {
+      for (int from = 0; from < 2; ++from) {
+        Side& w = sides[from];
+        Side& r = sides[1 - from];
+        FifoBlob fifo{};
+        ASSERT_TRUE(r.ep->advertise(r.conn, r.dst_mr, r.dst + i * kSize, kSize, &fifo).isOk());
+        Segment seg{w.src_mr, w.src + i * kSize, kSize, fifo};
+        XferId x = 0;
+        ASSERT_TRUE(w.ep->writeAsync(w.conn, {&seg, 1}, &x).isOk());
+        started.emplace_back(w.ep, x);
+      }
+    }
+    for (auto [ep, x] : started) {
+      Status st = ep->wait(x);
+      ASSERT_TRUE(st.isOk()) << "round " << round << ": " << st.toString();
+    }
+    for (int to = 0; to < 2; ++to) {
+      std::vector<uint8_t> seen(cap);
+      CUDA_OK(cudaMemcpy(seen.data(), sides[to].dst, cap, cudaMemcpyDeviceToHost));
+      ASSERT_TRUE(seen == sides[1 - to].pattern)
+          << "round " << round << ": the bytes written to side " << to << " differ";
+    }
+  }
+}
+
 // Odd sizes at odd offsets, scattered on both sides (the remote side in reverse order), written
 // then read back; GPU on both sides, and a host buffer on the served side.
 // Pieces of 1..20000 bytes at odd offsets: the vector path's copy-list kernel, both ways.
