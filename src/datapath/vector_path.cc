@@ -20,8 +20,9 @@
 //
 // Slots are taken in the order pieces were queued over all channels, in both directions, for
 // the reason staged_path.cc gives (otherwise a deadlock once the pool is smaller than all the
-// windows); a channel holds at most kCopyAhead gathered sends it has not posted. Vectored pieces
-// hold nothing and take no turn. The slots are allocated on the first staged piece.
+// windows), from one pool shared by both directions as there (TwoWaySlots: each keeps 2 slots
+// per channel); a channel holds at most kCopyAhead gathered sends it has not posted. Vectored
+// pieces hold nothing and take no turn. The slots are allocated on the first staged piece.
 #include <cstdlib>
 #include <cstring>
 #include <vector>
@@ -55,9 +56,10 @@ class VectorPath final : public DataPath {
     events_ = static_cast<int>(params.events);
     slot_bytes_ = params.chunk_bytes;
     vectored_requests_ = params.vectored_requests;
-    // Half the staging budget (UCCL_TCPX_STAGING_BYTES) each way, at least two per channel:
-    // taken in queue order, any number of slots moves every piece (see above).
-    slots_ = std::max(params.staging_bytes / 2 / slot_bytes_, 2 * params.channels);
+    // The staging budget (UCCL_TCPX_STAGING_BYTES) for both directions, at least two slots
+    // per channel each way: taken in queue order, any number of slots moves every piece.
+    reserve_ = 2 * params.channels;
+    slots_ = std::max(params.staging_bytes / slot_bytes_, 2 * reserve_);
     ahead_.assign(params.channels, 0);
     return Status::ok();
   }
@@ -72,7 +74,7 @@ class VectorPath final : public DataPath {
   // as vectored requests holds none).
   Status allocateSlots() {
     if (base_ != nullptr) return Status::ok();
-    size_t bytes = 2 * slots_ * slot_bytes_;
+    size_t bytes = slots_ * slot_bytes_;
     // Pinned memory for a GPU endpoint (copies go straight to the copy engine); plain pages for
     // a host endpoint, which must not create a CUDA context.
     if (device_ >= 0 && PinnedBuffer::create(bytes, &pinned_).isOk()) {
@@ -88,15 +90,13 @@ class VectorPath final : public DataPath {
     // Each slot's copy list (GPU endpoints): written before its kernel, reused once the slot
     // is free again, so no list changes under a running kernel.
     if (pinned_ != nullptr &&
-        !PinnedBuffer::create(2 * slots_ * kItemsPerSlot * sizeof(CopyItem), &items_).isOk()) {
+        !PinnedBuffer::create(slots_ * kItemsPerSlot * sizeof(CopyItem), &items_).isOk()) {
       items_.reset();
     }
-    send_free_.reset(slots_);
-    recv_free_.reset(slots_);
-    send_region_.reset(base_, slots_ * slot_bytes_, transport::MemKind::kHost);
-    recv_region_.reset(base_ + slots_ * slot_bytes_, slots_ * slot_bytes_,
-                       transport::MemKind::kHost);
-    LOG_INFO("vector staging: %zu slots of %zu bytes each way", slots_, slot_bytes_);
+    free_.reset(slots_, reserve_);
+    region_.reset(base_, slots_ * slot_bytes_, transport::MemKind::kHost);
+    LOG_INFO("vector staging: %zu slots of %zu bytes for both directions, %zu kept for each",
+             slots_, slot_bytes_, free_.reserve());
     return Status::ok();
   }
 
@@ -118,20 +118,20 @@ class VectorPath final : public DataPath {
     if (p.receiving) {
       if (p.slot < 0) {
         if (recv_turns_.empty() || recv_turns_.front() != p.channel) return Status::ok();
-        p.slot = recv_free_.acquire();
+        p.slot = free_.acquire(TwoWaySlots::kRecv);
       }
       *ready = p.slot >= 0;
       return Status::ok();
     }
     if (ahead_[p.channel] >= kCopyAhead) return Status::ok();
     if (send_turns_.empty() || send_turns_.front() != p.channel) return Status::ok();
-    if (p.slot < 0) p.slot = send_free_.acquire();
+    if (p.slot < 0) p.slot = free_.acquire(TwoWaySlots::kSend);
     if (p.slot < 0) return Status::ok();
-    char* slot = sendSlot(p.slot);
+    char* slot = slotAt(p.slot);
     if (p.on_gpu) {
       TCPXP_RETURN_IF_ERROR(gpuStream(&send_stream_));
       CudaCallTimer timer(counters_);
-      CopyItem* list = itemsOf(p.slot, /*receiving=*/false);
+      CopyItem* list = itemsOf(p.slot);
       int n = list ? fillItems(p, list, slot, /*to_slot=*/true) : -1;
       if (n >= 0) {
         TCPXP_RETURN_IF_ERROR(send_stream_->copyList(list, n));
@@ -166,8 +166,7 @@ class VectorPath final : public DataPath {
 
   PostBuffer buffer(const Piece& p) const override {
     if (vectored(p)) return {nullptr, nullptr, true};
-    if (p.receiving) return {recvSlot(p.slot), &recv_region_};
-    return {sendSlot(p.slot), &send_region_};
+    return {slotAt(p.slot), &region_};
   }
 
   void posted(Piece& p) override {
@@ -185,14 +184,14 @@ class VectorPath final : public DataPath {
 
   Status startLanding(Piece& p) override {
     if (vectored(p)) return Status::ok();  // the transport read into the pieces
-    const char* slot = recvSlot(p.slot);
+    const char* slot = slotAt(p.slot);
     if (!p.on_gpu) {
       forEachStretch(p, [&](char* dst, size_t at, size_t n) { std::memcpy(dst, slot + at, n); });
       return Status::ok();
     }
     TCPXP_RETURN_IF_ERROR(gpuStream(&recv_stream_));
     CudaCallTimer timer(counters_);
-    CopyItem* list = itemsOf(p.slot, /*receiving=*/true);
+    CopyItem* list = itemsOf(p.slot);
     int n = list ? fillItems(p, list, const_cast<char*>(slot), /*to_slot=*/false) : -1;
     if (n >= 0) {
       TCPXP_RETURN_IF_ERROR(recv_stream_->copyList(list, n));
@@ -223,25 +222,20 @@ class VectorPath final : public DataPath {
   }
 
   void release(Piece& p) override {
-    if (p.slot >= 0) (p.receiving ? recv_free_ : send_free_).release(p.slot);
+    if (p.slot >= 0) free_.release(p.receiving ? TwoWaySlots::kRecv : TwoWaySlots::kSend, p.slot);
     p.slot = -1;
   }
 
-  void forgetComm(const transport::Net& net, void* comm) override {
-    send_region_.forget(net, comm);
-    recv_region_.forget(net, comm);
-  }
+  void forgetComm(const transport::Net& net, void* comm) override { region_.forget(net, comm); }
 
-  size_t stagingBytes() const override { return base_ ? 2 * slots_ * slot_bytes_ : 0; }
+  size_t stagingBytes() const override { return base_ ? slots_ * slot_bytes_ : 0; }
 
  private:
-  char* sendSlot(int i) const { return base_ + static_cast<size_t>(i) * slot_bytes_; }
-  char* recvSlot(int i) const { return base_ + (slots_ + static_cast<size_t>(i)) * slot_bytes_; }
+  char* slotAt(int i) const { return base_ + static_cast<size_t>(i) * slot_bytes_; }
   static constexpr int kItemsPerSlot = 1024;
-  CopyItem* itemsOf(int slot, bool receiving) const {
+  CopyItem* itemsOf(int slot) const {
     if (!items_) return nullptr;
-    size_t index = (receiving ? slots_ : 0) + static_cast<size_t>(slot);
-    return reinterpret_cast<CopyItem*>(items_->data()) + index * kItemsPerSlot;
+    return reinterpret_cast<CopyItem*>(items_->data()) + static_cast<size_t>(slot) * kItemsPerSlot;
   }
   // The copy list between the piece's stretches and its slot, stretches cut at
   // kCopyItemMaxBytes; -1 when it needs more than kItemsPerSlot items.
@@ -271,13 +265,13 @@ class VectorPath final : public DataPath {
   int device_ = -1;
   int events_ = 0;
   bool vectored_requests_ = false;
-  size_t slot_bytes_ = 0, slots_ = 0;
+  size_t slot_bytes_ = 0, slots_ = 0, reserve_ = 0;
   std::unique_ptr<PinnedBuffer> pinned_;
-  std::unique_ptr<PinnedBuffer> items_;  // kItemsPerSlot copy items per slot, sends first
+  std::unique_ptr<PinnedBuffer> items_;  // kItemsPerSlot copy items per slot
   char* plain_ = nullptr;
-  char* base_ = nullptr;  // send slots, then receive slots
-  SlotRing send_free_, recv_free_;
-  mutable transport::MemRegion send_region_, recv_region_;
+  char* base_ = nullptr;
+  TwoWaySlots free_;  // shared by sends and receives
+  mutable transport::MemRegion region_;
   std::unique_ptr<GpuStream> send_stream_, recv_stream_;
   Ring<uint32_t> send_turns_, recv_turns_;  // channels of the queued pieces, in queue order
   std::vector<size_t> ahead_;               // per channel: sends gathered, not yet posted
