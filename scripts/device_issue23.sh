@@ -281,6 +281,10 @@ ab6b() {
       UCCL_SOCKET_UNPACK_GPU=$gpu UCCL_TCPX_CHUNK_BYTES=512K UCCL_TCPX_DEBUG=INFO timeout 60 \
       $B bench --local --inflight 8 --mode write --sizes 64M --iters 60 --verify
   done
+  say "trace: UNPACK, pinned bounce pages, 512 KiB chunks, write 64 MiB, 8 in flight"
+  UCCL_SOCKET_UNPACK=1 UCCL_SOCKET_UNPACK_GPU=0 UCCL_TCPX_CHUNK_BYTES=512K \
+    traced unpack_trace.txt --inflight 8 --mode write --sizes 64M --iters 30
+  sed -n '/^windows/,/^$/p' "$OUT/unpack_trace.txt" >>"$S"
   say "done"
 }
 
