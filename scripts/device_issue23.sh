@@ -14,6 +14,9 @@
 #   scripts/device_issue23.sh peers     the engine beside NIXL (UCX over TCP) and Mooncake TE on
 #                                       GPU 0 (item 5: bench_vs_peers.py --one-gpu); carry .deps/peers,
 #                                       .whl and .peerlibs (../shared/bench/peers/README.md)
+#   scripts/device_issue23.sh diagnose6 | ab6 | ab6b: item 6 (raw TCP beside the engine under perf,
+#                                       layouts, staging pool sizes; see each function)
+#   scripts/device_issue23.sh unpack4   item 4: the UNPACK emulation by chunk and channel count
 #
 # Results go to $OUT (default ./out), at most 8 files: summary.txt (every figure, in order),
 # build.log, ctest.log, unpack.log (full UNPACK logs) for `measure`; one_gpu.log, work.tgz and the
@@ -248,25 +251,19 @@ ab6b() {
   raw_tcp16
   local cfg rep
   for rep in $(seq "${ROUNDS:-3}"); do
-    # memory:staging:reserve: the pool is shared by both directions, each keeping `reserve`
-    # slots (default: 2 per channel); reserve 32 of 64 slots is the old fixed half each way.
-    for cfg in gpu:64M:32 gpu:64M: gpu:128M: gpu:256M: host:64M:; do
-      IFS=: read -r mem staging reserve <<<"$cfg"
+    # memory:staging (the pool both directions share; a one-way stream gets all but the other
+    # direction's reserve of 2 slots per channel)
+    for cfg in gpu:16M gpu:32M gpu:64M gpu:128M gpu:256M host:64M; do
+      IFS=: read -r mem staging <<<"$cfg"
       echo -n "$cfg: " >>"$S"
       local flags=()
       [[ $mem == host ]] && flags=(--host)
-      env ${reserve:+TCPXP_EXP_STAGING_RESERVE=$reserve} UCCL_TCPX_STAGING_BYTES=$staging \
-        UCCL_TCPX_DEBUG=INFO timeout 40 $B bench --local \
+      UCCL_TCPX_STAGING_BYTES=$staging UCCL_TCPX_DEBUG=INFO timeout 40 $B bench --local \
         --inflight 8 --mode write --sizes 256M --iters 120 "${flags[@]}" 2>&1 |
         grep -E "^write |recv comm from.*helpers" | sed -E 's/.*(parked [0-9]+%).*/\1/' |
         tr -s ' ' | tr '\n' ' ' >>"$S"
       echo >>"$S"
     done
-  done
-  say "write and read, 64 and 256 MiB, 8 in flight, staging reserve 32 (old split) / default"
-  for reserve in 32 ""; do
-    env ${reserve:+TCPXP_EXP_STAGING_RESERVE=$reserve} timeout 60 $B bench --local --inflight 8 \
-      --mode write,read --sizes 64M,256M --iters 40 2>&1 | grep -E "^(write|read) " >>"$S"
   done
   raw_tcp16
   say "GPU tests: the staging pool shared both ways (default and 4 slots for 8 channels)"
@@ -274,17 +271,26 @@ ab6b() {
      -R "gpu\.(staged|small_pool|callerio)\." >"$OUT/ctest.log" 2>&1
    echo "ctest rc=$?" >>"$OUT/ctest.log")
   grep -E "tests passed|\*\*\*Failed|\(Failed\)|Timeout|ctest rc" "$OUT/ctest.log" | tail -n 25 >>"$S"
-  local gpu
-  for gpu in 1 0; do
-    say "UNPACK emulation, 512 KiB chunks, UCCL_SOCKET_UNPACK_GPU=$gpu, write 64 MiB, 8 in flight"
-    show "^(write|read) |helpers,|driver:|data paths|channel 0:" env UCCL_SOCKET_UNPACK=1 \
-      UCCL_SOCKET_UNPACK_GPU=$gpu UCCL_TCPX_CHUNK_BYTES=512K UCCL_TCPX_DEBUG=INFO timeout 60 \
-      $B bench --local --inflight 8 --mode write --sizes 64M --iters 60 --verify
+  say "done"
+}
+
+# Item 4: the UNPACK emulation by chunk and channel count (a comm's window is 16 receives, so
+# 4 channels of 512 KiB hold 32 MiB in flight), bounce pages in GPU memory (1) and in pinned
+# host memory (0); the receiver's per-request lines (transport calls, gather launches, polls).
+unpack4() {
+  build tcpx-p2p || true
+  local chunk ch gpu
+  for chunk in ${CHUNKS:-512K 1M}; do
+    for ch in ${CHANNELS:-4 8 16}; do
+      for gpu in 1 0; do
+        say "UNPACK, chunk $chunk, $ch channels, UCCL_SOCKET_UNPACK_GPU=$gpu, write 64 MiB, 8 in flight"
+        show "^write |data paths|channel 0: 0 sends|driver:" env UCCL_SOCKET_UNPACK=1 \
+          UCCL_SOCKET_UNPACK_GPU=$gpu UCCL_TCPX_CHUNK_BYTES=$chunk UCCL_TCPX_NUM_CHANNELS=$ch \
+          UCCL_TCPX_DEBUG=INFO timeout 60 $B bench --local --inflight 8 --mode write --sizes 64M \
+          --iters 60 --verify
+      done
+    done
   done
-  say "trace: UNPACK, pinned bounce pages, 512 KiB chunks, write 64 MiB, 8 in flight"
-  UCCL_SOCKET_UNPACK=1 UCCL_SOCKET_UNPACK_GPU=0 UCCL_TCPX_CHUNK_BYTES=512K \
-    traced unpack_trace.txt --inflight 8 --mode write --sizes 64M --iters 30
-  sed -n '/^windows/,/^$/p' "$OUT/unpack_trace.txt" >>"$S"
   say "done"
 }
 
@@ -349,7 +355,8 @@ case $PART in
   diagnose6) diagnose6 ;;
   ab6) ab6 ;;
   ab6b) ab6b ;;
+  unpack4) unpack4 ;;
   peers) peers ;;
-  *) echo "usage: scripts/device_issue23.sh measure|measure1|measure2|peers   (see the top)" >&2
+  *) echo "usage: scripts/device_issue23.sh measure|measure1|measure2|peers|diagnose6|ab6|ab6b|unpack4   (see the top)" >&2
      exit 2 ;;
 esac

@@ -14,7 +14,6 @@
 // then the oldest unfinished piece always gets a slot on both sides. Taken in channel order
 // instead, a channel's window could hold every slot while the sender's slots wait on the other
 // channels: a deadlock once the pool is smaller than all the windows (16 MiB of staging, run 36).
-#include <cstdlib>
 #include <vector>
 
 #include "common/log.h"
@@ -34,8 +33,7 @@ class StagedPath final : public DataPath {
     TCPXP_RETURN_IF_ERROR(GpuStream::create(params.device, events, &send_stream_));
     TCPXP_RETURN_IF_ERROR(GpuStream::create(params.device, events, &recv_stream_));
     // Two slots per channel each way keep every channel moving in both directions at once.
-    size_t reserve = 2 * static_cast<size_t>(params.channels);
-    if (const char* r = getenv("TCPXP_EXP_STAGING_RESERVE")) reserve = strtoul(r, nullptr, 0);
+    const size_t reserve = 2 * static_cast<size_t>(params.channels);
     TCPXP_RETURN_IF_ERROR(
         StagingPool::create(params.chunk_bytes, params.staging_bytes, reserve, &pool_));
     region_.reset(pool_->base(), pool_->bytes(), transport::MemKind::kHost);
