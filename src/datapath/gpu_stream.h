@@ -100,10 +100,11 @@ class SlotRing {
 
 // The slots of one pool shared by sends and receives. Either direction may take any free slot
 // while the other can still get `reserve` slots: a one-way stream (KV cache flows prefill ->
-// decode) gets nearly the whole pool, where a fixed half each way left half of it idle and the
-// channels' windows half empty (BENCHMARKS.md section 26: ~8 of 16 posted). The reserve keeps
-// what separate pools gave: sends cannot hold every slot while the receives that would let the
-// peer's sends finish wait for one, on either peer.
+// decode) can use nearly the whole pool, where a fixed half each way kept half of the pinned
+// memory idle. (It moved no faster on the 1 x H100 machine: the socket path was the limit
+// there, BENCHMARKS.md section 27.) The reserve keeps what separate pools gave: sends cannot
+// hold every slot while the receives that would let the peer's sends finish wait for one, on
+// either peer.
 class TwoWaySlots {
  public:
   enum Direction { kSend = 0, kRecv = 1 };
