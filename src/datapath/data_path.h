@@ -15,12 +15,12 @@
 // choosePath (path_choice.cc) and one in makePath (path_set.cc).
 #pragma once
 
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/status.h"
 #include "datapath/path_choice.h"
 #include "datapath/unpack_abi.h"
@@ -76,12 +76,6 @@ struct PathCounters {
   uint64_t poll_ns = 0, polls = 0;          // completion checks (GpuStream::query)
   uint64_t stage_ns = 0, staged_sends = 0;  // device->host copy started -> seen complete
 };
-
-inline int64_t nowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 // Adds the time of one CUDA call to a path's counters.
 // kPoll: a completion check, counted apart (the driver repeats them while work is in flight).

@@ -1,8 +1,8 @@
 #include "datapath/gpu_stream.h"
 
 #include <algorithm>
-#include <chrono>
 
+#include "common/clock.h"
 #include "common/cpu_relax.h"
 #include "common/log.h"
 
@@ -105,9 +105,7 @@ Status GpuStream::query(int event, bool* done) {
     *done = true;
     return Status::ok();
   }
-  const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                          std::chrono::steady_clock::now().time_since_epoch())
-                          .count();
+  const int64_t now = nowNs();
   if (seq >= miss_seq_ && miss_seq_ != 0 && now - miss_ns_ < kQueryGapNs) {
     *done = false;
     return Status::ok();

@@ -4,7 +4,6 @@
 
 namespace tcpxp::engine {
 namespace {
-using datapath::nowNs;
 constexpr size_t kMaxTraceRecords = size_t{1} << 20;  // per channel (48 MiB)
 }  // namespace
 

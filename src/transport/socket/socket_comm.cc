@@ -1,10 +1,10 @@
 #include "transport/socket/socket_comm.h"
 
 #include <sys/resource.h>
-#include <time.h>
 
 #include <algorithm>
 
+#include "common/clock.h"
 #include "common/log.h"
 
 namespace tcpxp::transport::socket {
@@ -26,21 +26,15 @@ void CommError::fail(ncclResult_t code, const std::string& message, const char* 
 
 namespace {
 
-int64_t monotonicNs() {
-  timespec ts;
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
-}
-
 int64_t timevalNs(const timeval& tv) { return int64_t{tv.tv_sec} * 1000000000 + tv.tv_usec * 1000; }
 
 }  // namespace
 
 HelperClock::HelperClock(HelperTimes* times)
-    : times_(times), start_ns_(monotonicNs()), last_ns_(start_ns_) {}
+    : times_(times), start_ns_(nowNs()), last_ns_(start_ns_) {}
 
 HelperClock::~HelperClock() {
-  times_->life_ns = monotonicNs() - start_ns_;
+  times_->life_ns = nowNs() - start_ns_;
   rusage ru{};
   if (::getrusage(RUSAGE_THREAD, &ru) == 0) {
     times_->user_ns = timevalNs(ru.ru_utime);
@@ -51,7 +45,7 @@ HelperClock::~HelperClock() {
 }
 
 void HelperClock::lap(int64_t* bucket) {
-  int64_t now = monotonicNs();
+  int64_t now = nowNs();
   *bucket += now - last_ns_;
   last_ns_ = now;
 }
