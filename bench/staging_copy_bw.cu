@@ -5,7 +5,12 @@
 // GB/s counts bytes copied once (decimal).
 //
 //   staging_copy_bw [--gpu 0] [--bytes 67108864] [--iters 10] [--dir d2h|h2d] [--piece B]
-//                   [--cpu-reader] [--cpu-writer] [--serial] [--kernel]
+//                   [--cpu-reader] [--cpu-writer] [--serial] [--kernel] [--both]
+//
+// --both: device->host and host->device at once on the one GPU, each from its own thread with
+// its own buffers and 4 streams, in 1 MiB pieces (or --piece): what a GPU0 -> GPU0 transfer
+// over TCP asks of one GPU (the sender's staging copies out, the receiver's in). Each
+// direction's GB/s, then their sum.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -182,6 +187,39 @@ double piecewise(char* dst, const char* src, size_t bytes, size_t piece,
   return static_cast<double>(bytes) * iters / elapsed / 1e9;
 }
 
+// --both: each direction in its own thread at once, `iters` passes over `bytes`; prints each
+// direction's rate over the time both ran.
+void bothDirections(int gpu, size_t bytes, size_t piece, int iters) {
+  double gbps[2] = {};
+  auto one = [&](int dir) {
+    CK(cudaSetDevice(gpu));
+    char *dev = nullptr, *host = nullptr;
+    CK(cudaMalloc(&dev, bytes));
+    CK(cudaHostAlloc(reinterpret_cast<void**>(&host), bytes, cudaHostAllocPortable));
+    CK(cudaMemset(dev, 1, bytes));
+    std::memset(host, 2, bytes);
+    std::vector<cudaStream_t> streams(4);
+    for (auto& st : streams) CK(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
+    std::vector<cudaEvent_t> events(64);
+    for (auto& e : events) CK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+    char* dst = dir == 0 ? host : dev;
+    const char* src = dir == 0 ? dev : host;
+    piecewise(dst, src, bytes, piece, streams, events, 1);  // warm-up
+    gbps[dir] = piecewise(dst, src, bytes, piece, streams, events, iters);
+    for (auto& e : events) cudaEventDestroy(e);
+    for (auto& st : streams) cudaStreamDestroy(st);
+    cudaFreeHost(host);
+    cudaFree(dev);
+  };
+  std::thread d2h(one, 0), h2d(one, 1);
+  d2h.join();
+  h2d.join();
+  std::printf(
+      "both at once, %zu-byte pieces, 4 streams each: D2H %.2f GB/s, H2D %.2f GB/s, "
+      "sum %.2f GB/s\n",
+      piece, gbps[0], gbps[1], gbps[0] + gbps[1]);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -189,7 +227,7 @@ int main(int argc, char** argv) {
   size_t bytes = 64 << 20, only_piece = 0;
   std::string only_dir;
   bool cpu_reader = false, cpu_writer = false, serial = false, kernel = false, flush = false,
-       demote = false, dirty_first = false;
+       demote = false, dirty_first = false, both = false;
   size_t only_streams = 1;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -213,6 +251,8 @@ int main(int argc, char** argv) {
       flush = true;
     } else if (a == "--demote") {
       demote = true;
+    } else if (a == "--both") {
+      both = true;
     } else if (a == "--dirty-first") {
       dirty_first = true;
     } else if (a == "--streams" && i + 1 < argc) {
@@ -223,9 +263,13 @@ int main(int argc, char** argv) {
       std::printf(
           "usage: staging_copy_bw [--gpu N] [--bytes B] [--iters N] [--dir d2h|h2d] "
           "[--piece B] [--cpu-reader] [--cpu-writer] [--serial] [--kernel] [--flush] "
-          "[--demote] [--dirty-first] [--streams N]\n");
+          "[--demote] [--dirty-first] [--streams N] [--both]\n");
       return a == "-h" || a == "--help" ? 0 : 2;
     }
+  }
+  if (both) {
+    bothDirections(gpu, bytes, only_piece ? only_piece : size_t{1} << 20, iters);
+    return 0;
   }
   CK(cudaSetDevice(gpu));
   char *dev = nullptr, *host = nullptr;

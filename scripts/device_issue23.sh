@@ -17,6 +17,9 @@
 #   scripts/device_issue23.sh diagnose6 | ab6 | ab6b: item 6 (raw TCP beside the engine under perf,
 #                                       layouts, staging pool sizes; see each function)
 #   scripts/device_issue23.sh unpack4   item 4: the UNPACK emulation by chunk and channel count
+#   scripts/device_issue23.sh sizes6    item 6 by transfer size (16, 64, 256 MiB), GPU and host
+#   scripts/device_issue23.sh bound6    item 6: both copy directions at once on the one GPU (the
+#                                       bound of GPU0 -> GPU0) beside the engine; host memory
 #
 # Results go to $OUT (default ./out), at most 8 files: summary.txt (every figure, in order),
 # build.log, ctest.log, unpack.log (full UNPACK logs) for `measure`; one_gpu.log, work.tgz and the
@@ -294,6 +297,57 @@ unpack4() {
   say "done"
 }
 
+# Item 6 by size: the bench's one buffer per side is as large as its transfers (8 in flight
+# share it), so 16 / 64 / 256 MiB transfers walk 16 / 64 / 256 MiB of memory per side; raw TCP
+# with 16 MiB messages walks 256 MiB. GPU and host memory, write and read, ROUNDS rounds.
+sizes6() {
+  build tcpx-p2p || true
+  build_tcp_bw
+  local cfg rep
+  for rep in $(seq "${ROUNDS:-3}"); do
+    raw_tcp16
+    for cfg in ${CONFIGS:-gpu:16M:4000 gpu:64M:1000 gpu:256M:250 host:64M:1000 host:256M:250}; do
+      IFS=: read -r mem size iters <<<"$cfg"
+      local flags=()
+      [[ $mem == host ]] && flags=(--host)
+      echo "$mem:" >>"$S"
+      timeout 60 $B bench --local --inflight 8 --mode write,read --sizes "$size" \
+        --iters "$iters" "${flags[@]}" 2>&1 | grep -E "^(write|read) " >>"$S"
+    done
+  done
+  say "done"
+}
+
+# Item 6's bound on one GPU: GPU0 -> GPU0 over TCP copies every byte out of the GPU (the
+# sender's staging) and back in (the receiver's) at the same time, so the engine can move at
+# most what both copy directions move at once. The copies alone and at once, then the engine
+# beside them; raw TCP by message size and the engine in host memory by transfers in flight.
+bound6() {
+  build tcpx-p2p staging_copy_bw || true
+  build_tcp_bw
+  local rep n
+  for rep in 1 2; do
+    "$BUILD_DIR/bench/staging_copy_bw" --both --bytes 268435456 --iters 20 >>"$S" 2>&1
+  done
+  for dir in d2h h2d; do
+    "$BUILD_DIR/bench/staging_copy_bw" --bytes 268435456 --iters 20 --piece 1048576 \
+      --streams 4 --dir $dir 2>&1 | tail -1 >>"$S"
+  done
+  say "engine, GPU memory, write, 8 in flight"
+  timeout 60 $B bench --local --inflight 8 --mode write --sizes 64M,256M --iters 400 2>&1 |
+    grep -E "^write " >>"$S"
+  for msg in 16777216 134217728; do
+    say "raw TCP, 16 streams, $msg-byte messages"
+    timeout 20 "$BUILD_DIR/tcp_bw" 16 3 $msg >>"$S" 2>&1
+  done
+  for n in 1 2 4 8; do
+    say "engine, host memory, write 256 MiB, $n in flight"
+    timeout 60 $B bench --local --host --inflight $n --mode write --sizes 256M --iters 200 2>&1 |
+      grep -E "^write " >>"$S"
+  done
+  say "done"
+}
+
 # Item 6's diagnosis: where the engine's time goes next to raw TCP on the same 16 streams.
 diagnose6() {
   # Most decisive first; a step starts only while time is left (DEADLINE seconds from the
@@ -356,7 +410,9 @@ case $PART in
   ab6) ab6 ;;
   ab6b) ab6b ;;
   unpack4) unpack4 ;;
+  sizes6) sizes6 ;;
+  bound6) bound6 ;;
   peers) peers ;;
-  *) echo "usage: scripts/device_issue23.sh measure|measure1|measure2|peers|diagnose6|ab6|ab6b|unpack4   (see the top)" >&2
+  *) echo "usage: scripts/device_issue23.sh measure|measure1|measure2|peers|diagnose6|ab6|ab6b|unpack4|sizes6|bound6   (see the top)" >&2
      exit 2 ;;
 esac

@@ -65,9 +65,13 @@ TEST(HelperTimes, TheLineSumsEveryHelperOfTheComm) {
   b.io_ns = 200;
   b.park_ns = 300;
   b.involuntary = 7;
+  // Of the 1000 ns waited: 100 with none of the comm's requests open, 400 with 1-7, 500 with 16.
+  a.wait_by_open_ns[0] = 100;
+  a.wait_by_open_ns[1] = 400;
+  b.wait_by_open_ns[3] = 500;
   InfoLog log;
   logHelperTimes("recv comm from", "peer:1", {&a, &b});
-  ASSERT_EQ(log.lines().size(), 1u);
+  ASSERT_EQ(log.lines().size(), 2u);
   const std::string& line = log.lines()[0];
   EXPECT_NE(line.find("recv comm from peer:1: 2 helpers, 5 pieces, 3.0 MB"), std::string::npos)
       << line;
@@ -75,6 +79,21 @@ TEST(HelperTimes, TheLineSumsEveryHelperOfTheComm) {
             std::string::npos)
       << line;
   EXPECT_NE(line.find("7 involuntary"), std::string::npos) << line;
+  const std::string& open = log.lines()[1];
+  EXPECT_NE(open.find("recv comm from peer:1: waiting for work with 0 / 1-7 / 8-15 / 16 requests "
+                      "open: 5% / 20% / 0% / 25%"),
+            std::string::npos)
+      << open;
+}
+
+TEST(HelperTimes, OpenRequestsFallIntoFourBuckets) {
+  EXPECT_EQ(HelperTimes::openBucket(0), 0);
+  EXPECT_EQ(HelperTimes::openBucket(-1), 0);  // a racy read of two counters
+  EXPECT_EQ(HelperTimes::openBucket(1), 1);
+  EXPECT_EQ(HelperTimes::openBucket(7), 1);
+  EXPECT_EQ(HelperTimes::openBucket(8), 2);
+  EXPECT_EQ(HelperTimes::openBucket(15), 2);
+  EXPECT_EQ(HelperTimes::openBucket(16), 3);
 }
 
 TEST(HelperTimes, NothingIsLoggedForACommThatMovedNothing) {

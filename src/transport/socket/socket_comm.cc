@@ -62,6 +62,7 @@ void logHelperTimes(const char* what, const std::string& peer,
     sum.park_ns += t->park_ns;
     sum.io_ns += t->io_ns;
     sum.gpu_ns += t->gpu_ns;
+    for (int b = 0; b < 4; ++b) sum.wait_by_open_ns[b] += t->wait_by_open_ns[b];
     sum.life_ns += t->life_ns;
     sum.user_ns += t->user_ns;
     sum.sys_ns += t->sys_ns;
@@ -81,6 +82,11 @@ void logHelperTimes(const char* what, const std::string& peer,
       static_cast<double>(sum.bytes) / 1e6, pct(sum.wait_ns), pct(sum.park_ns), pct(sum.io_ns),
       100 * io_min, 100 * io_max, pct(sum.gpu_ns), static_cast<double>(sum.user_ns) / 1e9,
       static_cast<double>(sum.sys_ns) / 1e9, sum.voluntary, sum.involuntary);
+  LOG_INFO(
+      "%s %s: waiting for work with 0 / 1-7 / 8-15 / 16 requests open: %.0f%% / %.0f%% / "
+      "%.0f%% / %.0f%%",
+      what, peer.c_str(), pct(sum.wait_by_open_ns[0]), pct(sum.wait_by_open_ns[1]),
+      pct(sum.wait_by_open_ns[2]), pct(sum.wait_by_open_ns[3]));
 }
 
 }  // namespace tcpxp::transport::socket

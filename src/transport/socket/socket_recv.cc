@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "common/clock.h"
 #include "common/cpu_affinity.h"
 #include "common/cpu_relax.h"
 #include "common/log.h"
@@ -192,7 +193,11 @@ void RecvComm::run(Worker* w) {
     // is on the critical path); with a deeper pipeline the data keeps coming and the spin only
     // takes CPU from the kernel's TCP work (runs 58-61).
     if (fewOpen()) spinUntilReadable(w->fd.get(), std::chrono::microseconds(config().spin_us));
+    const int open_bucket = HelperTimes::openBucket(static_cast<int64_t>(
+        posted_.load(std::memory_order_relaxed) - completed_.load(std::memory_order_relaxed)));
+    const int64_t idle_since = nowNs();
     Status st = recvAll(w->fd.get(), bytes, sizeof(bytes));
+    w->times.wait_by_open_ns[open_bucket] += nowNs() - idle_since;
     clock.lap(&w->times.wait_ns);
     if (!st.isOk()) {
       {

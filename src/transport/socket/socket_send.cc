@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "common/clock.h"
 #include "common/cpu_affinity.h"
 #include "common/cpu_relax.h"
 #include "common/log.h"
@@ -233,6 +234,14 @@ void SendComm::run(Worker* w) {
   HelperClock clock(&w->times);
   for (;;) {
     Task task;
+    // Nothing queued: how many requests the comm has open says whether it is idle or its
+    // work sits on the other sockets.
+    int64_t idle_since = 0;
+    int open_bucket = 0;
+    if (w->published.load(std::memory_order_acquire) == w->head) {
+      idle_since = nowNs();
+      open_bucket = HelperTimes::openBucket(open_requests_.load(std::memory_order_relaxed));
+    }
     {
       // With at most one request open on the comm (a transfer at a time), spin up to
       // UCCL_SOCKET_SPIN_US for the next one before sleeping (w->head is ours alone): its
@@ -251,6 +260,7 @@ void SendComm::run(Worker* w) {
       if (w->stop) return;
       task = w->ring[w->head % kMaxRequests];
     }
+    if (idle_since != 0) w->times.wait_by_open_ns[open_bucket] += nowNs() - idle_since;
     clock.lap(&w->times.wait_ns);
     encodeChunkHeader(task.header, header);
     const StretchList* memory = &task.req->memory;
