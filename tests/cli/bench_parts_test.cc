@@ -1,10 +1,12 @@
-// The pure pieces of `tcpx-p2p bench`: the --gpus list syntax and the --verify pattern check.
+// The pure pieces of `tcpx-p2p bench`: the --gpus list syntax, the --verify pattern check and the
+// server's check of a plan from the network.
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
 #include "api/cli/bench_pattern.h"
+#include "api/cli/bench_plan.h"
 #include "api/cli/buffer.h"
 #include "api/cli/gpu_list.h"
 
@@ -124,6 +126,98 @@ TEST(BenchPattern, EveryByteIsChecked) {
   EXPECT_EQ(mismatch, "");
   EXPECT_FALSE(checkPattern(buf, kSize + 1, 7, &mismatch).isOk());
   EXPECT_FALSE(fillPattern(buf, kSize + 1, 7).isOk());
+}
+
+BenchPlan writePlan() {
+  BenchPlan p;
+  p.modes = kWrite | kRead;
+  p.nsizes = 2;
+  p.sizes[0] = 64 << 10;
+  p.sizes[1] = 16 << 20;
+  p.iters = 10;
+  p.warmup = 1;
+  p.inflight = 8;
+  return p;
+}
+
+TEST(BenchPlan, AClientsPlanWithinItsBoundsRuns) {
+  BenchPlan p = writePlan();
+  EXPECT_EQ(planProblem(p), "");
+  EXPECT_EQ(bufferBytes(p), uint64_t{16} << 20);
+  p.spread = 1;
+  EXPECT_EQ(planProblem(p), "");
+  EXPECT_EQ(bufferBytes(p), uint64_t{128} << 20) << "a 16 MiB region per transfer in flight";
+  p.modes = kWriteV;
+  p.spread = 0;
+  p.pieces = 64;
+  EXPECT_EQ(planProblem(p), "");
+  EXPECT_EQ(bufferBytes(p), uint64_t{32} << 20) << "vector modes: twice the size";
+}
+
+TEST(BenchPlan, MadeUpFieldsAreRefusedBeforeTheBufferIsSized) {
+  auto refused = [](BenchPlan p) {
+    std::string why = planProblem(p);
+    EXPECT_NE(why, "");
+    return why;
+  };
+  // A size that would wrap bufferBytes() around (x 2 for vectors, x 64 for --spread) to a small
+  // buffer that the transfers' offsets would then run past.
+  BenchPlan p = writePlan();
+  p.modes = kWriteV;
+  p.pieces = 1;
+  p.sizes[1] = uint64_t{1} << 63;
+  EXPECT_NE(refused(p).find("over 4 GiB"), std::string::npos);
+  p = writePlan();
+  p.spread = 1;
+  p.inflight = 64;
+  p.sizes[0] = (uint64_t{1} << 58) + 1;
+  EXPECT_NE(refused(p).find("over 4 GiB"), std::string::npos);
+  // Each size fits but the --spread buffer does not.
+  p = writePlan();
+  p.spread = 1;
+  p.sizes[1] = uint64_t{1} << 30;
+  EXPECT_EQ(refused(p), "a buffer over 4 GiB");
+  p = writePlan();
+  p.version = kBenchVersion - 1;
+  EXPECT_NE(refused(p).find("this binary speaks"), std::string::npos);
+  p = writePlan();
+  p.nsizes = kMaxSizes + 1;
+  refused(p);
+  p = writePlan();
+  p.inflight = 0;
+  refused(p);
+  p.inflight = kMaxInflight + 1;
+  refused(p);
+  p = writePlan();
+  p.pair = p.pairs;
+  refused(p);
+  p = writePlan();
+  p.spread = 2;
+  refused(p);
+  p = writePlan();
+  p.modes = kReadV;
+  p.pieces = 4;
+  p.spread = 1;
+  EXPECT_EQ(refused(p), "--spread with writev/readv");
+  p = writePlan();
+  p.modes = 64;
+  EXPECT_EQ(refused(p), "unknown modes");
+  p = writePlan();
+  p.modes = kReadV;
+  p.pieces = 3;  // 64 KiB is not 3 equal pieces
+  EXPECT_NE(refused(p).find("equal pieces"), std::string::npos);
+}
+
+TEST(BenchPlan, SpreadRegionsCoverTheTransfersThatRan) {
+  BenchPlan p = writePlan();
+  StepSpec write{kWrite, 1 << 20}, latency{kLatency, kLatencyBytes};
+  EXPECT_EQ(stepRegions(p, write), 1u);
+  p.spread = 1;
+  EXPECT_EQ(stepRegions(p, write), 8u) << "11 transfers over 8 regions";
+  p.iters = 2;
+  p.warmup = 0;
+  EXPECT_EQ(stepRegions(p, write), 2u) << "2 transfers touch 2 regions; --verify checks those";
+  EXPECT_EQ(stepRegions(p, latency), 1u);
 }
 
 }  // namespace

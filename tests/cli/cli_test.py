@@ -294,8 +294,22 @@ def check_bench_vectors(tool):
             rows = json.load(f)["results"]
         expect(len(rows) == 2 and all(r.get("adjacent") is True for r in rows),
                "the JSON's --adjacent rows say adjacent", json.dumps(rows, indent=1))
+    # --spread: transfer i on region i % inflight of both buffers; --verify then checks every
+    # region (the 4 regions each hold the pattern only if both sides rotated alike), odd size too.
+    with tempfile.TemporaryDirectory() as tmp:
+        rc, out, err = run(tool, "bench", "--local", "--host", "--mode", "sendrecv,write,read",
+                           "--sizes", "64K,1000003", "--inflight", "4", "--spread", "--iters",
+                           "5", "--verify", "--json", "spread.json", cwd=tmp)
+        expect(rc == 0 and "4 in flight, each on its own region of the buffers (--spread)" in out
+               and "every received byte verified" in out
+               and len(re.findall(r"^(sendrecv|write|read) ", out, re.M)) == 6,
+               "bench --spread: 6 rows, every region verified", out, err)
+        with open(os.path.join(tmp, "spread.json")) as f:
+            expect(json.load(f).get("spread") is True, "the JSON says spread")
     for bad, says in ((["--sizes", "1000", "--mode", "readv", "--pieces", "3"], "equal pieces"),
                       (["--mode", "write", "--adjacent"], "--adjacent places the pieces"),
+                      (["--mode", "writev", "--sizes", "1M", "--spread"], "--spread is for"),
+                      (["--sizes", "2G", "--inflight", "4", "--spread"], "over 4 GiB"),
                       (["--kv", "4x8"], "LAYERSxBLOCKSxBYTES"),
                       (["--kv", "4x8x4K", "--sizes", "1M"], "--kv sets the size"),
                       (["--pieces", "4", "--piece-bytes", "4K"], "not both")):

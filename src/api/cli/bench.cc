@@ -31,6 +31,7 @@
 
 #include "api/cli/args.h"
 #include "api/cli/bench_pattern.h"
+#include "api/cli/bench_plan.h"
 #include "api/cli/bench_report.h"
 #include "api/cli/buffer.h"
 #include "api/cli/commands.h"
@@ -45,27 +46,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr uint32_t kBenchMagic = 0x48434e42;  // "BNCH"
-constexpr uint32_t kBenchVersion = 4;         // 4: BenchPlan::adjacent
-constexpr size_t kMaxSizes = 64;
-constexpr uint64_t kMaxSize = uint64_t{4} << 30;
-constexpr uint64_t kLatencyBytes = 8;
-constexpr uint32_t kLatencyWarmup = 10;
 // A size running longer than this gets a progress line on stderr, then one per period.
 constexpr double kProgressPeriodS = 2;
-
-enum ModeBit : uint32_t {
-  kSendRecv = 1,
-  kWrite = 2,
-  kRead = 4,
-  kLatency = 8,
-  kWriteV = 16,  // one write of --pieces scattered pieces per transfer
-  kReadV = 32,
-};
-constexpr ModeBit kModeOrder[] = {kSendRecv, kWrite, kRead, kWriteV, kReadV, kLatency};
-constexpr uint32_t kDefaultPieces = 1024;
-constexpr uint32_t kMaxPieces = 1 << 20;
-bool vectorMode(uint32_t m) { return m == kWriteV || m == kReadV; }
 
 const char* modeName(uint32_t m) {
   switch (m) {
@@ -112,7 +94,13 @@ const Command kBench = {
             {"--sizes", "LIST", "e.g. 256,4K,1M,10MB (default UCCL's sweep 256 .. 100MB; max 4G)"},
             {"--iters", "N", "timed transfers per size, 1..1000000 (default 10)"},
             {"--warmup", "N", "untimed transfers per size first, 0..1000000 (default 1)"},
-            {"--inflight", "K", "transfers in flight, 1..64 (default 1: UCCL's serialized loop)"},
+            {"--inflight", "K",
+             "transfers in flight, 1..64 (default 1); --spread: each on its own buffer region"},
+            // Listed under --inflight (--help stays within 40 lines).
+            {"--spread", nullptr,
+             "sendrecv/write/read: transfer i on region i % K of a K x size buffer (own memory "
+             "per request)",
+             true},
             {"--latency-iters", "N", "round trips of the latency mode (default 1000)", true},
             {"--gpu", "N", "GPU memory on GPU N (default: GPU memory when a GPU is present)"},
             {"--server-gpu", "N", "--local: the server's GPU"},
@@ -145,6 +133,7 @@ struct BenchOptions {
   uint32_t pieces = kDefaultPieces;  // writev/readv: pieces per transfer, unless piece_bytes
   uint64_t piece_bytes = 0;
   bool adjacent = false;  // --adjacent
+  bool spread = false;    // --spread
   std::string kv;         // --kv as given, for the header
   bool host = false, server_host = false, client_host = false;
   int gpu = -2, server_gpu = -2;
@@ -157,21 +146,6 @@ struct BenchOptions {
   double timeout = 60, accept_timeout = 600;
   double progress_s = kProgressPeriodS;
   int meta_fd = -1;
-};
-
-struct BenchPlan {
-  uint32_t magic = kBenchMagic;
-  uint32_t version = kBenchVersion;
-  uint32_t modes = 0;
-  uint32_t nsizes = 0;
-  uint32_t iters = 0, warmup = 0, inflight = 0, latency_iters = 0;
-  uint32_t pairs = 1;  // endpoints the client drives
-  uint32_t pair = 0;   // this connection's index among them
-  uint32_t verify = 0;
-  uint32_t adjacent = 0;  // vector modes: pieces back to back instead of scattered
-  uint64_t sizes[kMaxSizes] = {};
-  uint32_t pieces = 0;       // vector modes: pieces per transfer, unless piece_bytes
-  uint32_t piece_bytes = 0;  // vector modes: size / piece_bytes pieces
 };
 
 struct ServerHello {
@@ -194,72 +168,6 @@ struct Step {
   uint64_t size = 0;
   char error[240] = {};
 };
-
-// One (mode, size) of the plan, in the order both sides run them.
-struct StepSpec {
-  ModeBit mode;
-  uint64_t size;
-};
-
-std::vector<StepSpec> planSteps(const BenchPlan& p) {
-  std::vector<StepSpec> steps;
-  for (ModeBit mode : kModeOrder) {
-    if (!(p.modes & mode)) continue;
-    if (mode == kLatency) {
-      steps.push_back({mode, kLatencyBytes});
-      continue;
-    }
-    for (uint32_t i = 0; i < p.nsizes; ++i) steps.push_back({mode, p.sizes[i]});
-  }
-  return steps;
-}
-
-uint32_t stepTransfers(const BenchPlan& p, const StepSpec& s) {
-  return s.mode == kLatency ? p.latency_iters + kLatencyWarmup : p.warmup + p.iters;
-}
-
-bool hasVectorModes(const BenchPlan& p) { return (p.modes & (kWriteV | kReadV)) != 0; }
-
-// Vector modes: a buffer of twice the size, the pieces scattered with a gap after each.
-uint64_t bufferBytes(const BenchPlan& p) {
-  uint64_t n = kLatencyBytes;
-  for (uint32_t i = 0; i < p.nsizes; ++i) n = std::max(n, p.sizes[i]);
-  return hasVectorModes(p) ? 2 * n : n;
-}
-
-// The pieces of a vector mode's transfer of `size` bytes (equal, `size` divisible: checked).
-uint32_t piecesOf(const BenchPlan& p, uint64_t size) {
-  return p.piece_bytes ? static_cast<uint32_t>(size / p.piece_bytes) : p.pieces;
-}
-// What is wrong with the vector plan of `size`, or "".
-std::string vectorProblem(const BenchPlan& p, uint64_t size) {
-  uint64_t n = p.piece_bytes ? size / p.piece_bytes : p.pieces;
-  if (n == 0 || n > kMaxPieces || size % n != 0) {
-    return formatBytes(size) + " is not " + std::to_string(n) + " (1.." +
-           std::to_string(kMaxPieces) + ") equal pieces";
-  }
-  return "";
-}
-// Scattered placement of piece i of n, b bytes each: on the client at 2ib, on the server at
-// 2(n-1-i)b + b (a gap after every piece on both sides; the server's in reverse order).
-// Adjacent (--adjacent): at ib on both sides.
-uint64_t clientOffset(const BenchPlan& p, uint32_t, uint64_t b, uint32_t i) {
-  return p.adjacent ? b * i : 2 * b * i;
-}
-uint64_t serverOffset(const BenchPlan& p, uint32_t n, uint64_t b, uint32_t i) {
-  return p.adjacent ? b * i : 2 * b * (n - 1 - i) + b;
-}
-// Where each piece's bytes come from and go to (bench_pattern.h: checkMoved).
-std::vector<MovedPiece> vectorMoves(const BenchPlan& p, uint64_t size, bool to_server) {
-  uint32_t n = piecesOf(p, size);
-  uint64_t b = size / n;
-  std::vector<MovedPiece> moves(n);
-  for (uint32_t i = 0; i < n; ++i) {
-    uint64_t c = clientOffset(p, n, b, i), s = serverOffset(p, n, b, i);
-    moves[i] = to_server ? MovedPiece{c, s, b} : MovedPiece{s, c, b};
-  }
-  return moves;
-}
 
 double since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
@@ -411,9 +319,10 @@ struct ServerPair {
 };
 
 // Before step `k`: the buffer the client reads holds the pattern; one it writes into, the sentinel.
-Status prepareServerBuffer(ServerPair& p, const StepSpec& s, uint32_t index, uint32_t k) {
+Status prepareServerBuffer(ServerPair& p, const BenchPlan& plan, const StepSpec& s, uint32_t index,
+                           uint32_t k) {
   if (s.mode == kLatency) return Status::ok();
-  uint64_t n = vectorMode(s.mode) ? 2 * s.size : s.size;
+  uint64_t n = vectorMode(s.mode) ? 2 * s.size : s.size * stepRegions(plan, s);
   if (s.mode == kRead || s.mode == kReadV) return fillPattern(p.buf, n, patternSeed(index, k));
   return fillSentinel(p.buf, n);
 }
@@ -439,16 +348,8 @@ Status servePair(const BenchOptions& o, uint32_t index, const std::vector<uint16
   p.msg->stopWhen(stop);
   BenchPlan plan;
   TCPXP_RETURN_IF_ERROR(p.msg->recvPod(&plan, "receiving the client's plan"));
-  if (plan.magic != kBenchMagic || plan.version != kBenchVersion || plan.nsizes > kMaxSizes ||
-      plan.inflight == 0 || plan.inflight > 64 || bufferBytes(plan) > kMaxSize || plan.pairs == 0 ||
-      plan.pairs > kMaxEndpoints || plan.pair >= plan.pairs || plan.adjacent > 1) {
-    return Status(Code::kProtocolError,
-                  "the client's plan is invalid or from another tcpx-p2p version");
-  }
-  for (uint32_t i = 0; hasVectorModes(plan) && i < plan.nsizes; ++i) {
-    std::string why = vectorProblem(plan, plan.sizes[i]);
-    if (!why.empty()) return Status(Code::kProtocolError, "the client's plan: " + why);
-  }
+  std::string why = planProblem(plan);
+  if (!why.empty()) return Status(Code::kProtocolError, "the client's plan: " + why);
   ServerHello hello;
   hello.pairs = static_cast<uint32_t>(ports.size());
   hello.gpu = p.gpu;
@@ -475,7 +376,7 @@ Status servePair(const BenchOptions& o, uint32_t index, const std::vector<uint16
   std::memcpy(hello.fifo, fifo.data(), fifo.size());
   std::vector<StepSpec> steps = planSteps(plan);
   if (plan.verify && !steps.empty())
-    TCPXP_RETURN_IF_ERROR(prepareServerBuffer(p, steps[0], index, 0));
+    TCPXP_RETURN_IF_ERROR(prepareServerBuffer(p, plan, steps[0], index, 0));
   TCPXP_RETURN_IF_ERROR(p.msg->sendPod(hello, "sending the advertisement"));
   if (o.meta_fd < 0) {
     std::string from = peer_gpu < 0 ? "host memory" : "GPU " + std::to_string(peer_gpu);
@@ -493,7 +394,11 @@ Status servePair(const BenchOptions& o, uint32_t index, const std::vector<uint16
     std::string what = std::string(modeName(s.mode)) + " " + formatBytes(s.size);
     if (s.mode == kSendRecv) {
       engine::Segment seg{mr, p.buf.data(), s.size};
-      auto post = [&](XferId* id) { return p.ep->recvAsync(conn, {&seg, 1}, id); };
+      uint64_t posted = 0;  // --spread: receive i lands in region i % inflight, as send i left
+      auto post = [&](XferId* id) {
+        if (plan.spread) seg.ptr = p.buf.data() + (posted++ % plan.inflight) * s.size;
+        return p.ep->recvAsync(conn, {&seg, 1}, id);
+      };
       TCPXP_RETURN_IF_ERROR(runWindow(*p.ep, transfers, plan.inflight, o.timeout,
                                       "sendrecv receive", post, nullptr, nullptr, stop));
     }
@@ -510,7 +415,8 @@ Status servePair(const BenchOptions& o, uint32_t index, const std::vector<uint16
     ack.size = s.size;
     std::string mismatch;
     if (plan.verify && (s.mode == kWrite || s.mode == kSendRecv)) {
-      TCPXP_RETURN_IF_ERROR(checkPattern(p.buf, s.size, patternSeed(index, k), &mismatch));
+      TCPXP_RETURN_IF_ERROR(
+          checkPattern(p.buf, s.size * stepRegions(plan, s), patternSeed(index, k), &mismatch));
     }
     if (plan.verify && s.mode == kWriteV) {
       TCPXP_RETURN_IF_ERROR(
@@ -520,7 +426,7 @@ Status servePair(const BenchOptions& o, uint32_t index, const std::vector<uint16
       ack.ok = 0;
       std::snprintf(ack.error, sizeof(ack.error), "%s", mismatch.c_str());
     } else if (plan.verify && k + 1 < steps.size()) {
-      TCPXP_RETURN_IF_ERROR(prepareServerBuffer(p, steps[k + 1], index, k + 1));
+      TCPXP_RETURN_IF_ERROR(prepareServerBuffer(p, plan, steps[k + 1], index, k + 1));
     }
     TCPXP_RETURN_IF_ERROR(p.msg->sendPod(ack, "answering the " + what + " run"));
     if (!mismatch.empty())
@@ -625,7 +531,7 @@ Status runClientPair(const BenchOptions& o, const BenchPlan& plan,
     PairStep& r = (*out)[k];
     uint32_t seed = patternSeed(index, k);
     if (o.verify && s.mode != kLatency) {
-      uint64_t n = vectorMode(s.mode) ? 2 * s.size : s.size;
+      uint64_t n = vectorMode(s.mode) ? 2 * s.size : s.size * stepRegions(plan, s);
       TCPXP_RETURN_IF_ERROR(s.mode == kRead || s.mode == kReadV ? fillSentinel(p.buf, n)
                                                                 : fillPattern(p.buf, n, seed));
     }
@@ -648,7 +554,21 @@ Status runClientPair(const BenchOptions& o, const BenchPlan& plan,
     } else {
       std::vector<engine::Segment> pieces;
       if (vectorMode(s.mode)) TCPXP_RETURN_IF_ERROR(vectorSegments(plan, s.size, p, &pieces));
+      // --spread: transfer i (warm-up ones first) at region i % inflight on both sides.
+      control::FifoItem ad;
+      if (plan.spread) {
+        TCPXP_RETURN_IF_ERROR(control::decodeFifoItem(p.hello.fifo, sizeof(p.hello.fifo), &ad));
+      }
+      uint64_t submitted = 0;
       auto submit = [&](XferId* id) {
+        if (plan.spread) {
+          const uint64_t off = (submitted++ % plan.inflight) * s.size;
+          control::FifoItem item = ad;
+          item.addr = ad.addr + off;
+          item.size = s.size;
+          seg = engine::Segment{p.mr, p.buf.data() + off, s.size, {}};
+          control::encodeFifoItem(item, seg.fifo.data());
+        }
         std::span<const engine::Segment> one(&seg, 1);
         if (s.mode == kWriteV) return p.ep->writeAsync(p.conn, pieces, id);
         if (s.mode == kReadV) return p.ep->readAsync(p.conn, pieces, id);
@@ -666,7 +586,7 @@ Status runClientPair(const BenchOptions& o, const BenchPlan& plan,
       if (o.verify && (s.mode == kRead || s.mode == kReadV)) {
         std::string mismatch;
         TCPXP_RETURN_IF_ERROR(
-            s.mode == kRead ? checkPattern(p.buf, s.size, seed, &mismatch)
+            s.mode == kRead ? checkPattern(p.buf, s.size * stepRegions(plan, s), seed, &mismatch)
                             : checkMoved(p.buf, vectorMoves(plan, s.size, false), seed, &mismatch));
         if (!mismatch.empty())
           return Status(Code::kProtocolError, what + ": the data read is wrong: " + mismatch);
@@ -825,6 +745,7 @@ Status drive(const BenchOptions& o, const std::vector<int>& gpus) {
   plan.pieces = o.pieces;
   plan.piece_bytes = static_cast<uint32_t>(o.piece_bytes);
   plan.adjacent = o.adjacent ? 1 : 0;
+  plan.spread = o.spread ? 1 : 0;
   const size_t n = gpus.size();
   std::vector<std::unique_ptr<ClientPair>> pairs;
   for (size_t i = 0; i < n; ++i) {
@@ -853,6 +774,7 @@ Status drive(const BenchOptions& o, const std::vector<int>& gpus) {
   report.iters = o.iters;
   report.warmup = o.warmup;
   report.inflight = o.inflight;
+  report.spread = o.spread;
   report.per_pair = o.per_pair;
   report.verified = o.verify;
   report.kv = o.kv;
@@ -1119,6 +1041,20 @@ int runBench(int argc, char** argv) {
   } else if (o.adjacent) {
     args.fail("--adjacent places the pieces of writev/readv (--mode) or --kv: none asked");
   }
+  o.spread = args.has("--spread");
+  if (o.spread && (o.modes & (kWriteV | kReadV))) {
+    args.fail(
+        "--spread is for sendrecv, write and read; writev/readv and --kv place their pieces "
+        "themselves");
+  }
+  if (o.spread) {
+    uint64_t largest = *std::max_element(o.sizes.begin(), o.sizes.end());
+    if (largest > kMaxSize / o.inflight) {
+      args.fail("--spread needs a buffer of --inflight x the largest size: " +
+                std::to_string(o.inflight) + " x " + formatBytes(largest) + " is over " +
+                formatBytes(kMaxSize));
+    }
+  }
   o.host = args.has("--host");
   o.server_host = args.has("--server-host");
   o.client_host = args.has("--client-host");
@@ -1202,6 +1138,7 @@ int runBench(int argc, char** argv) {
       client.insert(client.end(), {"--pieces", std::to_string(o.pieces)});
     }
     if (o.adjacent) client.push_back("--adjacent");
+    if (o.spread) client.push_back("--spread");
     if (!o.json.empty()) client.insert(client.end(), {"--json", o.json});
     if (o.stats) client.push_back("--stats");
     if (!o.stats_json.empty()) client.insert(client.end(), {"--stats-json", o.stats_json});

@@ -105,8 +105,9 @@ void printBenchHeader(const BenchReport& r) {
                 r.kv.c_str());
   }
   std::printf(
-      "  %u timed transfers per size after %u warm-up, %u in flight%s; GB/s = bytes/s/1e9\n",
-      r.iters, r.warmup, r.inflight, r.per_pair ? " per pair" : "");
+      "  %u timed transfers per size after %u warm-up, %u in flight%s%s; GB/s = bytes/s/1e9\n",
+      r.iters, r.warmup, r.inflight, r.per_pair ? " per pair" : "",
+      r.spread ? ", each on its own region of the buffers (--spread)" : "");
   std::fflush(stdout);
 }
 
@@ -212,7 +213,8 @@ bool writeBenchJson(const BenchReport& r, const std::string& path, std::string* 
   j += "  \"client_data_path\": " + jsonString(r.client_path) + ",\n";
   j += "  \"server_address\": " + jsonString(r.server_address) + ",\n";
   j += "  \"iters\": " + std::to_string(r.iters) + ", \"warmup\": " + std::to_string(r.warmup) +
-       ", \"inflight\": " + std::to_string(r.inflight) + ",\n";
+       ", \"inflight\": " + std::to_string(r.inflight) + (r.spread ? ", \"spread\": true" : "") +
+       ",\n";
   auto result = [](const BenchResult& x, bool with_pair, bool with_pairs) {
     return "{\"mode\": " + jsonString(x.mode) + ", \"size\": " + std::to_string(x.size) +
            (with_pair ? ", \"pair\": " + std::to_string(x.pair) : "") +

@@ -54,6 +54,7 @@ struct BenchReport {
   std::string client_path;  // dataPathSummary() of the client's buffer
   std::string server_address;
   uint32_t iters = 0, warmup = 0, inflight = 0;
+  bool spread = false;  // --spread: each transfer in flight on its own region of the buffers
   std::vector<BenchResult> results;
   bool has_latency = false;
   LatencyResult latency;  // several pairs: over every pair's samples
