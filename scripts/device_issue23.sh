@@ -20,6 +20,8 @@
 #   scripts/device_issue23.sh sizes6    item 6 by transfer size (16, 64, 256 MiB), GPU and host
 #   scripts/device_issue23.sh bound6    item 6: both copy directions at once on the one GPU (the
 #                                       bound of GPU0 -> GPU0) beside the engine; host memory
+#   scripts/device_issue23.sh spread6   item 6: the memory walked (bench --spread) beside raw TCP
+#                                       by message size
 #
 # Results go to $OUT (default ./out), at most 8 files: summary.txt (every figure, in order),
 # build.log, ctest.log, unpack.log (full UNPACK logs) for `measure`; one_gpu.log, work.tgz and the
@@ -348,6 +350,32 @@ bound6() {
   say "done"
 }
 
+# Item 6, the memory walked: raw TCP by message size (16 streams: 16 x MSG per side) beside the
+# engine with one shared buffer and with `bench --spread` (each of the 8 transfers in flight on
+# its own region: 8 x size per side), host and GPU memory, ROUNDS rounds (BENCHMARKS.md 28).
+spread6() {
+  build tcpx-p2p || true
+  build_tcp_bw
+  local rep cfg msg
+  for rep in $(seq "${ROUNDS:-2}"); do
+    for msg in 1048576 4194304 16777216; do
+      echo -n "raw TCP, 16 x $msg: " >>"$S"
+      timeout 20 "$BUILD_DIR/tcp_bw" 16 3 $msg >>"$S" 2>&1
+    done
+    for cfg in ${CONFIGS:-host:16M:4000: host:16M:4000:--spread host:64M:1000: \
+                 host:64M:1000:--spread host:256M:250: gpu:64M:1000: gpu:64M:1000:--spread}; do
+      IFS=: read -r mem size iters flag <<<"$cfg"
+      local flags=()
+      [[ $mem == host ]] && flags+=(--host)
+      [[ -n $flag ]] && flags+=("$flag")
+      echo -n "$mem ${flag:-shared}: " >>"$S"
+      timeout 60 $B bench --local --inflight 8 --mode write --sizes "$size" --iters "$iters" \
+        "${flags[@]}" 2>&1 | grep -E "^write " >>"$S"
+    done
+  done
+  say "done"
+}
+
 # Item 6's diagnosis: where the engine's time goes next to raw TCP on the same 16 streams.
 diagnose6() {
   # Most decisive first; a step starts only while time is left (DEADLINE seconds from the
@@ -412,7 +440,8 @@ case $PART in
   unpack4) unpack4 ;;
   sizes6) sizes6 ;;
   bound6) bound6 ;;
+  spread6) spread6 ;;
   peers) peers ;;
-  *) echo "usage: scripts/device_issue23.sh measure|measure1|measure2|peers|diagnose6|ab6|ab6b|unpack4|sizes6|bound6   (see the top)" >&2
+  *) echo "usage: scripts/device_issue23.sh measure|measure1|measure2|peers|diagnose6|ab6|ab6b|unpack4|sizes6|bound6|spread6   (see the top)" >&2
      exit 2 ;;
 esac
