@@ -42,7 +42,7 @@ TEST(HelperTimes, LapsAddUpToNoMoreThanTheThreadsLife) {
     for (int i = 0; i < 200000; ++i) spin = spin + 1;
     clock.lap(&t.wait_ns);
     for (int i = 0; i < 200000; ++i) spin = spin + 1;
-    clock.lap(&t.io_ns);
+    EXPECT_EQ(clock.lap(&t.io_ns), t.io_ns) << "a lap returns what it added";
   }
   EXPECT_GT(t.wait_ns, 0);
   EXPECT_GT(t.io_ns, 0);

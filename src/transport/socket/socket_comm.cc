@@ -44,10 +44,12 @@ HelperClock::~HelperClock() {
   }
 }
 
-void HelperClock::lap(int64_t* bucket) {
+int64_t HelperClock::lap(int64_t* bucket) {
   int64_t now = nowNs();
-  *bucket += now - last_ns_;
+  int64_t elapsed = now - last_ns_;
+  *bucket += elapsed;
   last_ns_ = now;
+  return elapsed;
 }
 
 void logHelperTimes(const char* what, const std::string& peer,

@@ -139,10 +139,10 @@ struct HelperTimes {
   int64_t park_ns = 0;  // recv: a header read, its receive not posted yet (or no UNPACK pages)
   int64_t io_ns = 0;    // in sendmsg / readv of headers' payloads
   int64_t gpu_ns = 0;   // UNPACK emulation: staging copies, landing and scatter
-  // wait_ns split by how many of the comm's requests were open when the wait began (send:
-  // isends with pieces not all written; recv: posted receives not complete), in buckets of
-  // 0, 1-7, 8-15 and 16. A helper waiting while most of the window is open waits because
-  // the comm's work sits on its other sockets.
+  // Waiting time by how many of the comm's requests were open when the wait began, in buckets
+  // of 0, 1-7, 8-15 and 16 (send: isends with pieces not all written, for waits that began with
+  // nothing queued; recv: posted receives not complete, all of wait_ns). A helper waiting while
+  // most of the window is open waits because the comm's work sits on its other sockets.
   int64_t wait_by_open_ns[4] = {};
   static int openBucket(int64_t open) { return open <= 0 ? 0 : open < 8 ? 1 : open < 16 ? 2 : 3; }
   int64_t life_ns = 0;  // the thread's run, start to end
@@ -156,8 +156,8 @@ class HelperClock {
  public:
   explicit HelperClock(HelperTimes* times);
   ~HelperClock();
-  // Adds the time since the last lap (or construction) to `*bucket`.
-  void lap(int64_t* bucket);
+  // Adds the time since the last lap (or construction) to `*bucket`, and returns it.
+  int64_t lap(int64_t* bucket);
 
  private:
   HelperTimes* times_;

@@ -11,7 +11,6 @@
 #include <chrono>
 #include <cstring>
 
-#include "common/clock.h"
 #include "common/cpu_affinity.h"
 #include "common/cpu_relax.h"
 #include "common/log.h"
@@ -192,14 +191,12 @@ void RecvComm::run(Worker* w) {
     // How many posted receives wait for bytes while this socket has none (HelperTimes).
     const int open_bucket = HelperTimes::openBucket(static_cast<int64_t>(
         posted_.load(std::memory_order_relaxed) - completed_.load(std::memory_order_relaxed)));
-    const int64_t idle_since = nowNs();
     // Spin only while at most one receive is outstanding (a transfer at a time, where a wakeup
     // is on the critical path); with a deeper pipeline the data keeps coming and the spin only
     // takes CPU from the kernel's TCP work (runs 58-61).
     if (fewOpen()) spinUntilReadable(w->fd.get(), std::chrono::microseconds(config().spin_us));
     Status st = recvAll(w->fd.get(), bytes, sizeof(bytes));
-    w->times.wait_by_open_ns[open_bucket] += nowNs() - idle_since;
-    clock.lap(&w->times.wait_ns);
+    w->times.wait_by_open_ns[open_bucket] += clock.lap(&w->times.wait_ns);
     if (!st.isOk()) {
       {
         std::lock_guard<std::mutex> lock(mu_);

@@ -14,7 +14,6 @@
 #include <chrono>
 #include <cstring>
 
-#include "common/clock.h"
 #include "common/cpu_affinity.h"
 #include "common/cpu_relax.h"
 #include "common/log.h"
@@ -235,13 +234,11 @@ void SendComm::run(Worker* w) {
   for (;;) {
     Task task;
     // Nothing queued: how many requests the comm has open says whether it is idle or its
-    // work sits on the other sockets.
-    int64_t idle_since = 0;
-    int open_bucket = 0;
-    if (w->published.load(std::memory_order_acquire) == w->head) {
-      idle_since = nowNs();
-      open_bucket = HelperTimes::openBucket(open_requests_.load(std::memory_order_relaxed));
-    }
+    // work sits on the other sockets (-1: a task is queued, no wait to count).
+    const int open_bucket =
+        w->published.load(std::memory_order_acquire) == w->head
+            ? HelperTimes::openBucket(open_requests_.load(std::memory_order_relaxed))
+            : -1;
     {
       // With at most one request open on the comm (a transfer at a time), spin up to
       // UCCL_SOCKET_SPIN_US for the next one before sleeping (w->head is ours alone): its
@@ -260,8 +257,8 @@ void SendComm::run(Worker* w) {
       if (w->stop) return;
       task = w->ring[w->head % kMaxRequests];
     }
-    if (idle_since != 0) w->times.wait_by_open_ns[open_bucket] += nowNs() - idle_since;
-    clock.lap(&w->times.wait_ns);
+    const int64_t waited = clock.lap(&w->times.wait_ns);
+    if (open_bucket >= 0) w->times.wait_by_open_ns[open_bucket] += waited;
     encodeChunkHeader(task.header, header);
     const StretchList* memory = &task.req->memory;
     size_t offset = task.header.offset;
