@@ -7,6 +7,11 @@ namespace tcpxp::datapath {
 namespace {
 
 constexpr int kWarpsPerBlock = 8;
+// Blocks per scatter list: 32 x 8 warps take a 512 KiB request's ~170 jittered fragments in
+// one pass. One launch per 512 KiB list moved 59.8 GB/s on an H100 against 40.2 with 16 blocks
+// (jittered fragments in GPU memory; 16.1 against 12.7 from pinned host memory); with whole
+// 4 KiB pages 16 and 32 did the same (BENCHMARKS.md section 29).
+constexpr int kGatherBlocks = 32;
 
 // One warp per fragment (<= 4096 bytes), at any alignment (common/device_copy.cuh).
 __device__ void copyFragment(const char* src, char* dst, uint32_t len, int lane) {
@@ -58,16 +63,14 @@ int launchCopyList(const CopyItem* items, int n, void* stream) {
 
 int launchGather(const UnpackFragment* frags, const uint64_t* count, const char* bounce, char* dst,
                  void* stream) {
-  // 16 blocks x 8 warps covers a 512 KiB request (128 fragments) in one pass and a 4 MiB one
-  // (up to 2048) in 16; more blocks only add launch cost.
-  gatherKernel<<<16, kWarpsPerBlock * 32, 0, static_cast<cudaStream_t>(stream)>>>(frags, count,
-                                                                                  bounce, dst);
+  gatherKernel<<<kGatherBlocks, kWarpsPerBlock * 32, 0, static_cast<cudaStream_t>(stream)>>>(
+      frags, count, bounce, dst);
   return static_cast<int>(cudaGetLastError());
 }
 
 int launchGatherBatch(const UnpackFragment* frags, const uint64_t* counts, const char* bounce,
                       char* const* dsts, int n, void* stream) {
-  dim3 grid(16, static_cast<unsigned>(n));
+  dim3 grid(kGatherBlocks, static_cast<unsigned>(n));
   gatherBatchKernel<<<grid, kWarpsPerBlock * 32, 0, static_cast<cudaStream_t>(stream)>>>(
       frags, counts, bounce, dsts);
   return static_cast<int>(cudaGetLastError());

@@ -315,6 +315,7 @@ class RecvComm {
 
   std::mutex mu_;
   std::condition_variable cv_;  // unpack plan order, free pages, stop
+  int plan_waiters_ = 0;        // helpers waiting in cv_ (under mu_)
   std::atomic<uint64_t> posted_{0};
   std::atomic<uint64_t> completed_{0};  // messages whose bytes all arrived
   uint64_t plan_seq_ = 0;               // next seq to plan (UNPACK), guarded by mu_

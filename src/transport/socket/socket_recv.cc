@@ -288,19 +288,25 @@ Status RecvComm::receiveChunk(Worker* w, const ChunkHeader& h, HelperClock* cloc
       // earlier one waits: with a pool of >= one full request, the oldest can always proceed.
       // Pieces of one message arrive on several sockets: one helper plans and waits for pages,
       // the others wait until it is done (planning twice would take the pages twice).
-      cv_.wait(lock,
-               [&] { return stop_ || req->planned || (plan_seq_ == h.seq && !req->planning); });
+      // plan_waiters_ counts the helpers in cv_, so that nobody signals an empty cv_ (the
+      // driver's irecvConsumed would pay for the futex call on every receive).
+      auto wait = [&](auto ready) {
+        ++plan_waiters_;
+        cv_.wait(lock, ready);
+        --plan_waiters_;
+      };
+      wait([&] { return stop_ || req->planned || (plan_seq_ == h.seq && !req->planning); });
       if (stop_) return Status(Code::kPeerClosed, "comm closed");
       if (!req->planned) {
         req->planning = true;
         int slot = static_cast<int>(h.seq % kMaxRequests);
         arena_->plan(slot, req->to_bounce ? h.total : 0);
-        cv_.wait(lock, [&] { return stop_ || arena_->allocatePages(slot); });
+        wait([&] { return stop_ || arena_->allocatePages(slot); });
         if (stop_) return Status(Code::kPeerClosed, "comm closed");
         req->planned = true;
         req->planning = false;
         ++plan_seq_;
-        cv_.notify_all();
+        if (plan_waiters_ > 0) cv_.notify_all();
       }
     }
   }
@@ -545,18 +551,23 @@ ncclResult_t RecvComm::consumed(int n, void* request) {
     return ncclInternalError;
   }
   auto* req = static_cast<RecvRequest*>(request);
-  std::lock_guard<std::mutex> lock(mu_);
-  if (req == nullptr || req->comm != this || req->seq != consume_seq_ || !req->done_reported) {
-    LOG_WARN(
-        "irecvConsumed on receive #%llu: expected #%llu, after test() reported it done "
-        "(TCPX: once per completed receive, in FIFO order)",
-        req ? static_cast<unsigned long long>(req->seq) : 0ull,
-        static_cast<unsigned long long>(consume_seq_));
-    return ncclInternalError;
+  bool wake = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (req == nullptr || req->comm != this || req->seq != consume_seq_ || !req->done_reported) {
+      LOG_WARN(
+          "irecvConsumed on receive #%llu: expected #%llu, after test() reported it done "
+          "(TCPX: once per completed receive, in FIFO order)",
+          req ? static_cast<unsigned long long>(req->seq) : 0ull,
+          static_cast<unsigned long long>(consume_seq_));
+      return ncclInternalError;
+    }
+    if (unpack_ && req->planned) arena_->release(static_cast<int>(req->seq % kMaxRequests));
+    ++consume_seq_;
+    // Pages freed: a helper may wait for them. Nothing else waits for a consumption.
+    wake = unpack_ && plan_waiters_ > 0;
   }
-  if (unpack_ && req->planned) arena_->release(static_cast<int>(req->seq % kMaxRequests));
-  ++consume_seq_;
-  if (unpack_) cv_.notify_all();  // pages freed; nothing else waits for a consumption
+  if (wake) cv_.notify_all();
   return ncclSuccess;
 }
 
