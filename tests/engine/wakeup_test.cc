@@ -23,14 +23,21 @@ using testing::pattern;
 
 struct RoundTimes {
   double p50_ms, p99_ms, max_ms;
+  size_t rounds, slow;  // slow: rounds over 3 x p50 (one delayed round, or a pattern)
+  double warmup_ms;     // the first round, not in the figures above (first use of the buffers)
 };
 
+// `ms`: the warm-up round, then the timed ones.
 RoundTimes summarize(std::vector<double> ms) {
+  const double warmup = ms.front();
+  ms.erase(ms.begin());
   std::sort(ms.begin(), ms.end());
   auto at = [&](double q) {
     return ms[std::min(ms.size() - 1, static_cast<size_t>(q * ms.size()))];
   };
-  return {at(0.5), at(0.99), ms.back()};
+  const double p50 = at(0.5);
+  const auto slow = static_cast<size_t>(ms.end() - std::upper_bound(ms.begin(), ms.end(), 3 * p50));
+  return {p50, at(0.99), ms.back(), ms.size(), slow, warmup};
 }
 
 // Moves `pieces` scattered pieces of `piece` bytes per round (a vector write or read), `rounds`
@@ -124,8 +131,10 @@ void expectNoStall(const char* what, const std::function<RoundTimes()>& run, boo
   auto slowest = [&] { return by_p99 ? t.p99_ms : t.max_ms; };
   for (int attempt = 0; attempt < 3; ++attempt) {
     t = run();
-    std::printf("%s: p50 %.2f ms, p99 %.2f ms, max %.2f ms (p99/p50 %.2f)\n", what, t.p50_ms,
-                t.p99_ms, t.max_ms, t.p99_ms / t.p50_ms);
+    std::printf(
+        "%s: p50 %.2f ms, p99 %.2f ms, max %.2f ms (p99/p50 %.2f); %zu of %zu rounds over "
+        "3 x p50; warm-up round %.2f ms\n",
+        what, t.p50_ms, t.p99_ms, t.max_ms, t.p99_ms / t.p50_ms, t.slow, t.rounds, t.warmup_ms);
     if (slowest() < 3 * t.p50_ms + 25) break;
   }
   // Under the sanitizers the rounds are too slow for a 50 ms stall to stand out: report only.
