@@ -260,6 +260,7 @@ class Work:
                 "channels": c, "sockets": s, "streams": c * s, "rc": run["rc"],
                 "header_channels_sockets": channels_sockets(j.get("transport")),
                 "write_gbps": {r["size"]: r["gbps"] for r in rows},
+                "table_window": j.get("table_window"),
                 "cpu": cpu.cpu_cost(load(f[:-4] + ".mon.json"), rows, j.get("table_window"),
                                     j.get("warmup", 1), self.idle_cores)})
         self.sweep.sort(key=lambda r: (r["channels"], r["sockets"]))

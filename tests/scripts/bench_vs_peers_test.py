@@ -436,8 +436,13 @@ def test_end_to_end_host_memory(tmp_path):
     assert js["engine"]["streams"] and js["engine"]["latency"]["iters"] == 50
     assert goal_results(js["goals"])["G6"] != "SKIP"
     assert [(r["channels"], r["sockets"]) for r in js["sweep"]["rows"]] == [(1, 1), (1, 2)]
-    for r in js["sweep"]["rows"] + js["engine"]["runs"]:
-        assert r["cpu"] and r["cpu"]["window_s"] > 0, r  # the bench JSON's table_window was found
+    rows = js["sweep"]["rows"] + js["engine"]["runs"]
+    for r in rows:
+        assert (r.get("table_window") or r["json"]["table_window"])["end_s"] > 0, r
+        # A window the output samples cannot resolve has no figure (cpu_cost's own test): on a
+        # loaded machine a short run's table can reach the monitor in one read.
+        assert r["cpu"] is None or r["cpu"]["window_s"] > 0, r
+    assert any(r["cpu"] for r in rows), "no run's CPU cost came through"
     assert not js["errors"] and "runs that failed: none" in md
     assert "no result" not in md
 
