@@ -22,6 +22,8 @@
 #                                       bound of GPU0 -> GPU0) beside the engine; host memory
 #   scripts/device_issue23.sh spread6   item 6: the memory walked (bench --spread) beside raw TCP
 #                                       by message size
+#   scripts/device_issue23.sh vectors1  item 1: GPU and host vectors against contiguous, ROUNDS
+#                                       rounds (default 3), and the KV shape
 #
 # Results go to $OUT (default ./out), at most 8 files: summary.txt (every figure, in order),
 # build.log, ctest.log, unpack.log (full UNPACK logs) for `measure`; one_gpu.log, work.tgz and the
@@ -126,6 +128,10 @@ measure_gpu() {
     grep -E "^(write|read) |driver:|data paths|channel 0:" /tmp/unpack_$chunk.log | head -30 >>"$S"
     cat /tmp/unpack_$chunk.log >>"$OUT/unpack.log"
   done
+  # The default path (no emulation) in the same call: what this lease's GPU copies allow.
+  say "default path (no UNPACK), 8 in flight"
+  show "^(write|read) " timeout 90 $B bench --local --inflight 8 --mode write,read \
+    --sizes 1M,16M,256M --iters 30 --verify
   say "UNPACK, one process, 4 endpoint pairs"
   show "^(write|read)|all pairs|errors" env UCCL_SOCKET_UNPACK=1 timeout 90 $B bench --local \
     --gpus 0x4 --mode write,read --sizes 16M,64M --iters 20 --verify
@@ -416,6 +422,29 @@ diagnose6() {
   say "done"
 }
 
+# Item 1 on this machine, ROUNDS rounds (single runs move by +-20% here): GPU and host vectors
+# of 4, 8 and 32 KiB pieces against one contiguous transfer of the same 32 MiB, same
+# connection, same run; then the KV shape.
+vectors1() {
+  build tcpx-p2p || true
+  local rep pb mem
+  for rep in $(seq "${ROUNDS:-3}"); do
+    for mem in gpu host; do
+      local flags=(--gpu 0 --server-gpu 0)
+      [[ $mem == host ]] && flags=(--host)
+      for pb in 4K 8K 32K; do
+        echo "round $rep, $mem, $pb pieces:" >>"$S"
+        timeout 90 $B bench --local "${flags[@]}" --sizes 32M --iters 20 --verify \
+          --mode write,read,writev,readv --piece-bytes $pb 2>&1 | grep -E "^(write|read)" >>"$S"
+      done
+    done
+    echo "round $rep, KV shape, GPU:" >>"$S"
+    timeout 90 $B bench --local --gpu 0 --server-gpu 0 --kv 32x16x16K --mode read,readv \
+      --inflight 4 --iters 50 --verify 2>&1 | grep -E "^read" >>"$S"
+  done
+  say "done"
+}
+
 peers() {
   say "bench_vs_peers --one-gpu"
   python3 scripts/bench_vs_peers.py --one-gpu --out "$OUT/one_gpu" --keep-work --deadline 545 \
@@ -441,7 +470,8 @@ case $PART in
   sizes6) sizes6 ;;
   bound6) bound6 ;;
   spread6) spread6 ;;
+  vectors1) vectors1 ;;
   peers) peers ;;
-  *) echo "usage: scripts/device_issue23.sh measure|measure1|measure2|peers|diagnose6|ab6|ab6b|unpack4|sizes6|bound6|spread6   (see the top)" >&2
+  *) echo "usage: scripts/device_issue23.sh measure|measure1|measure2|vectors1|peers|diagnose6|ab6|ab6b|unpack4|sizes6|bound6|spread6   (see the top)" >&2
      exit 2 ;;
 esac

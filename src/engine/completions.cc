@@ -49,7 +49,7 @@ Status Completions::wait(uint64_t id, int64_t timeout_ms, const std::function<bo
   auto next_check = steady_clock::now();
   // Most transfers finish within tens of microseconds of the wait: poll briefly before sleeping
   // on the condition variable (a futex wakeup costs about as much as the transfer), yielding
-  // the CPU between looks where cores are few (busyPollPause).
+  // the CPU between looks (busyPollPause).
   // The spin watches a counter of finish() calls, not the slot: taking mu_ in a tight loop
   // delayed the driver's finish() of this very transfer.
   auto spin_until = steady_clock::now() + std::chrono::microseconds(50);
