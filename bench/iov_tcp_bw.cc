@@ -6,7 +6,6 @@
 // 0.8 is the kernel's per-iovec cost, which no engine over sockets avoids without copying.
 //
 //   iov_tcp_bw [--pieces 4K,8K,32K] [--total 32M] [--call-bytes 1M] [--iters 20] [--verify]
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -22,7 +21,14 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "common/net_util.h"
+#include "common/quantity.h"
+#include "loopback.h"
+
+using tcpxp::Units;
 
 namespace {
 
@@ -45,47 +51,59 @@ void usage() {
       "Prints one row per layout: GB/s (decimal) and the ratio to contiguous.\n");
 }
 
-// "4K", "1M", "32768": bytes, or 0 when malformed.
-size_t parseBytes(const std::string& s) {
-  char* end = nullptr;
-  errno = 0;
-  unsigned long long v = std::strtoull(s.c_str(), &end, 10);
-  if (errno != 0 || end == s.c_str()) return 0;
-  std::string unit(end);
-  size_t mult = unit.empty() ? 1 : unit == "K" ? 1 << 10 : unit == "M" ? 1 << 20 : 0;
-  if (mult == 0 || v == 0 || v > (1ULL << 30) / mult) return 0;
-  return static_cast<size_t>(v) * mult;
-}
-
+// Reads the flags into `o`; false (with the reason on stderr) for an unknown flag or a bad value.
+// Sizes and counts go through the project's one parser (common/quantity.h).
 bool parse(int argc, char** argv, Options* o) {
+  auto number = [](const char* flag, std::string_view text, int64_t lo, int64_t hi, Units units,
+                   int64_t* out) {
+    tcpxp::Parsed r = tcpxp::parseNumber(text, lo, hi, units);
+    if (!r.ok())
+      std::fprintf(stderr, "iov_tcp_bw: %s %.*s: %s\n", flag, static_cast<int>(text.size()),
+                   text.data(), r.message.c_str());
+    *out = r.value;
+    return r.ok();
+  };
+  constexpr int64_t kMaxBytes = int64_t{1} << 30;
   for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
+    std::string_view a = argv[i];
+    if (a == "--verify") {
+      o->verify = true;
+      continue;
+    }
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "iov_tcp_bw: unknown flag or missing value: %s\n", argv[i]);
+      return false;
+    }
+    std::string_view v = argv[++i];
+    int64_t n = 0;
     if (a == "--pieces") {
       o->pieces.clear();
-      std::string list = value();
-      for (size_t at = 0; at <= list.size();) {
-        size_t comma = std::min(list.find(',', at), list.size());
-        size_t b = parseBytes(list.substr(at, comma - at));
-        if (b == 0) return false;
-        o->pieces.push_back(b);
+      for (size_t at = 0; at <= v.size();) {
+        size_t comma = std::min(v.find(',', at), v.size());
+        if (!number("--pieces", v.substr(at, comma - at), 1, kMaxBytes, Units::kBytes, &n)) {
+          return false;
+        }
+        o->pieces.push_back(static_cast<size_t>(n));
         at = comma + 1;
       }
-    } else if (a == "--total") {
-      o->total = parseBytes(value());
-    } else if (a == "--call-bytes") {
-      o->call = parseBytes(value());
+    } else if (a == "--total" || a == "--call-bytes") {
+      if (!number(argv[i - 1], v, 1, kMaxBytes, Units::kBytes, &n)) return false;
+      (a == "--total" ? o->total : o->call) = static_cast<size_t>(n);
     } else if (a == "--iters") {
-      o->iters = std::atoi(value().c_str());
-    } else if (a == "--verify") {
-      o->verify = true;
+      if (!number("--iters", v, 1, 1000000, Units::kNone, &n)) return false;
+      o->iters = static_cast<int>(n);
     } else {
+      std::fprintf(stderr, "iov_tcp_bw: unknown flag: %s\n", argv[i - 1]);
       return false;
     }
   }
-  if (o->total == 0 || o->call == 0 || o->total % o->call != 0 || o->iters < 1) return false;
-  for (size_t p : o->pieces) {
-    if (o->call % p != 0) return false;
+  bool pieces_fit = true;
+  for (size_t p : o->pieces) pieces_fit = pieces_fit && o->call % p == 0;
+  if (o->total % o->call != 0 || !pieces_fit) {
+    std::fprintf(stderr,
+                 "iov_tcp_bw: each piece size must divide --call-bytes, which must divide "
+                 "--total\n");
+    return false;
   }
   return true;
 }
@@ -112,21 +130,15 @@ bool transfer(int fd, char* buf, const Options& o, size_t piece, bool sending) {
   std::vector<iovec> v;
   for (size_t off = 0; off < o.total; off += o.call) {
     layout(buf, o, piece, off, o.call, !sending, &v);
-    size_t idx = 0;
-    while (idx < v.size()) {
+    const int count = static_cast<int>(v.size());
+    for (int first = 0; first < count;) {
       msghdr m{};
-      m.msg_iov = v.data() + idx;
-      m.msg_iovlen = std::min<size_t>(v.size() - idx, 1024);
+      m.msg_iov = v.data() + first;
+      m.msg_iovlen = static_cast<size_t>(std::min(count - first, 1024));
       ssize_t r = sending ? ::sendmsg(fd, &m, MSG_NOSIGNAL) : ::recvmsg(fd, &m, MSG_WAITALL);
       if (r < 0 && errno == EINTR) continue;
       if (r <= 0) return false;
-      for (auto left = static_cast<size_t>(r); left > 0;) {
-        size_t take = std::min(left, v[idx].iov_len);
-        v[idx].iov_base = static_cast<char*>(v[idx].iov_base) + take;
-        v[idx].iov_len -= take;
-        left -= take;
-        if (v[idx].iov_len == 0) ++idx;
-      }
+      tcpxp::advanceIov(v.data(), count, &first, static_cast<size_t>(r));
     }
   }
   return true;
@@ -163,22 +175,15 @@ int main(int argc, char** argv) {
     }
   }
   if (!parse(argc, argv, &o)) {
-    std::fprintf(stderr,
-                 "iov_tcp_bw: bad flags or values (pieces must divide --call-bytes, "
-                 "which must divide --total)\n");
     usage();
     return 2;
   }
   std::vector<size_t> rows = {0};
   rows.insert(rows.end(), o.pieces.begin(), o.pieces.end());
 
-  int lfd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  if (lfd < 0 || ::bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      ::listen(lfd, 1) != 0 || ::getsockname(lfd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+  int lfd = listenLoopback(&addr);
+  if (lfd < 0) {
     std::fprintf(stderr, "iov_tcp_bw: loopback listen failed: %s\n", std::strerror(errno));
     return 1;
   }

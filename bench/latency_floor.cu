@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "cuda_check.h"
+#include "loopback.h"
 
 namespace {
 
@@ -49,13 +50,9 @@ bool readExactly(int fd, char* buf, size_t n, bool busy) {
 
 // 8-byte round trips over loopback TCP (TCP_NODELAY) with a forked echo process.
 int tcpPingPong(int iters, bool busy) {
-  int lfd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  if (lfd < 0 || ::bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      ::listen(lfd, 1) != 0 || ::getsockname(lfd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+  int lfd = listenLoopback(&addr);
+  if (lfd < 0) {
     std::fprintf(stderr, "latency_floor: loopback listen failed: %s\n", std::strerror(errno));
     return 1;
   }
