@@ -1,10 +1,13 @@
-// The floor under an 8-byte GPU write's round trip (BENCHMARKS.md section 11): an 8-byte TCP
-// ping-pong over loopback between two processes (blocking and busy-polling recv), and an 8-byte
-// copy between GPU memory and pinned host memory waited for three ways (stream sync, event
-// polling, a one-thread kernel that raises a flag in mapped host memory). Medians and p99 of
-// --iters repetitions after 100 untimed ones.
+// The floor under a serialized GPU write (BENCHMARKS.md sections 11 and 31): for each size N of
+// --bytes, N bytes over loopback TCP answered by 8 bytes from a second process (blocking and
+// busy-polling recv), and N bytes copied between GPU memory and pinned host memory, waited for by
+// stream sync or event polling (at 8 bytes also by a one-thread kernel that raises a flag in
+// mapped host memory). Medians and p99 of --iters repetitions after 100 untimed ones. For N over
+// 8 bytes it adds the parts of a staged write over the built-in transport, one after the other
+// (an 8-byte round trip for Write/Cts, the device -> host copy, N bytes + the 8-byte Done, the
+// host -> device copy): what the engine's serialized write of N bytes costs without pipelining.
 //
-//   latency_floor [--iters 20000] [--gpu 0]
+//   latency_floor [--iters 20000] [--gpu 0] [--bytes 8,256K,1M]
 #include <arpa/inet.h>
 #include <cuda_runtime.h>
 #include <netinet/in.h>
@@ -21,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "common/quantity.h"
 #include "cuda_check.h"
 #include "loopback.h"
 
@@ -29,10 +33,36 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr int kWarmup = 100;
 
-void report(const char* what, std::vector<double> us) {
+// Prints the median and p99 of `us`; returns the median.
+double report(const std::string& what, std::vector<double> us) {
   std::sort(us.begin(), us.end());
-  std::printf("%-52s median %7.2f us   p99 %7.2f us\n", what, us[us.size() / 2],
+  std::printf("%-60s median %8.2f us   p99 %8.2f us\n", what.c_str(), us[us.size() / 2],
               us[us.size() * 99 / 100]);
+  return us[us.size() / 2];
+}
+
+// "8 B", "256 KiB", "1 MiB" for the labels.
+std::string sizeLabel(size_t bytes) {
+  std::string s = tcpxp::formatSize(static_cast<int64_t>(bytes));
+  if (s.back() == 'K' || s.back() == 'M' || s.back() == 'G') {
+    char unit = s.back();
+    s.pop_back();
+    return s + " " + unit + "iB";
+  }
+  return s + " B";
+}
+
+bool sendExactly(int fd, const char* buf, size_t n) {
+  size_t sent = 0;
+  while (sent < n) {
+    ssize_t r = ::send(fd, buf + sent, n - sent, MSG_NOSIGNAL);
+    if (r > 0) {
+      sent += static_cast<size_t>(r);
+    } else if (r == 0 || errno != EINTR) {
+      return false;
+    }
+  }
+  return true;
 }
 
 bool readExactly(int fd, char* buf, size_t n, bool busy) {
@@ -48,8 +78,9 @@ bool readExactly(int fd, char* buf, size_t n, bool busy) {
   return true;
 }
 
-// 8-byte round trips over loopback TCP (TCP_NODELAY) with a forked echo process.
-int tcpPingPong(int iters, bool busy) {
+// `bytes` over loopback TCP (TCP_NODELAY) answered by 8 bytes from a forked process, `iters`
+// times; the median in *median_us.
+int tcpPingPong(int iters, bool busy, size_t bytes, double* median_us) {
   sockaddr_in addr{};
   int lfd = listenLoopback(&addr);
   if (lfd < 0) {
@@ -57,14 +88,15 @@ int tcpPingPong(int iters, bool busy) {
     return 1;
   }
   const int one = 1;
-  char msg[8] = {};
+  char reply[8] = {};
+  std::vector<char> msg(bytes);
   pid_t pid = ::fork();
   if (pid == 0) {
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) _exit(1);
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    while (readExactly(fd, msg, sizeof(msg), busy)) {
-      if (::send(fd, msg, sizeof(msg), MSG_NOSIGNAL) != sizeof(msg)) break;
+    while (readExactly(fd, msg.data(), msg.size(), busy)) {
+      if (::send(fd, reply, sizeof(reply), MSG_NOSIGNAL) != sizeof(reply)) break;
     }
     _exit(0);
   }
@@ -78,8 +110,7 @@ int tcpPingPong(int iters, bool busy) {
   std::vector<double> us;
   for (int i = 0; i < kWarmup + iters; ++i) {
     auto t0 = Clock::now();
-    if (::send(fd, msg, sizeof(msg), MSG_NOSIGNAL) != sizeof(msg) ||
-        !readExactly(fd, msg, sizeof(msg), busy)) {
+    if (!sendExactly(fd, msg.data(), msg.size()) || !readExactly(fd, reply, sizeof(reply), busy)) {
       std::fprintf(stderr, "latency_floor: the echo process went away\n");
       return 1;
     }
@@ -88,7 +119,9 @@ int tcpPingPong(int iters, bool busy) {
   }
   ::close(fd);
   ::waitpid(pid, nullptr, 0);
-  report(busy ? "TCP 8 B ping-pong, busy-polling recv" : "TCP 8 B ping-pong, blocking recv", us);
+  *median_us = report(
+      "TCP " + sizeLabel(bytes) + " + 8 B reply, " + (busy ? "busy-polling recv" : "blocking recv"),
+      us);
   return 0;
 }
 
@@ -101,43 +134,48 @@ __global__ void copyAndFlag(const unsigned long long* src, unsigned long long* d
 
 enum class Wait { kStreamSync, kEventPoll, kKernelFlag };
 
-int copyLatency(int gpu, int iters) {
-  int count = 0;
-  if (cudaGetDeviceCount(&count) != cudaSuccess || count <= gpu) {
-    std::printf("no GPU %d: copy latencies skipped\n", gpu);
-    return 0;
-  }
+// Medians of one size's copies (us), for the sum of a staged write's parts.
+struct CopyMedians {
+  double d2h = 0, h2d = 0;  // waited for by event polling, as the engine's driver does
+};
+
+// `bytes` copied between GPU memory and pinned host memory, `iters` times each way and wait.
+int copyLatency(int gpu, int iters, size_t bytes, CopyMedians* medians) {
   CK(cudaSetDevice(gpu));
-  unsigned long long* dev = nullptr;
+  // The host buffer holds the data, then the kernel's flag on its own 64-byte line.
+  const size_t flag_at = (bytes + 63) / 64 * 64;
+  char* dev = nullptr;
   void* host = nullptr;
   void* host_dev = nullptr;
-  CK(cudaMalloc(&dev, 4096));
-  CK(cudaHostAlloc(&host, 4096, cudaHostAllocMapped | cudaHostAllocPortable));
+  CK(cudaMalloc(&dev, bytes));
+  CK(cudaHostAlloc(&host, flag_at + 64, cudaHostAllocMapped | cudaHostAllocPortable));
   CK(cudaHostGetDevicePointer(&host_dev, host, 0));
   cudaStream_t stream;
   cudaEvent_t event;
   CK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
   CK(cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
-  auto* host_word = static_cast<unsigned long long*>(host);
-  auto* host_word_dev = static_cast<unsigned long long*>(host_dev);
-  volatile unsigned* flag = reinterpret_cast<volatile unsigned*>(static_cast<char*>(host) + 64);
-  auto* flag_dev = reinterpret_cast<unsigned*>(static_cast<char*>(host_dev) + 64);
+  volatile unsigned* flag =
+      reinterpret_cast<volatile unsigned*>(static_cast<char*>(host) + flag_at);
+  auto* flag_dev = reinterpret_cast<unsigned*>(static_cast<char*>(host_dev) + flag_at);
   *flag = 0;
   unsigned seq = 0;
   for (bool d2h : {true, false}) {
     for (Wait wait : {Wait::kStreamSync, Wait::kEventPoll, Wait::kKernelFlag}) {
+      if (wait == Wait::kKernelFlag && bytes != 8) continue;  // a one-thread copy of one word
       std::vector<double> us;
       for (int i = 0; i < kWarmup + iters; ++i) {
         auto t0 = Clock::now();
         if (wait == Wait::kKernelFlag) {
           ++seq;
-          copyAndFlag<<<1, 1, 0, stream>>>(d2h ? dev : host_word_dev, d2h ? host_word_dev : dev,
+          auto* word_dev = reinterpret_cast<unsigned long long*>(dev);
+          auto* word_host = static_cast<unsigned long long*>(host_dev);
+          copyAndFlag<<<1, 1, 0, stream>>>(d2h ? word_dev : word_host, d2h ? word_host : word_dev,
                                            flag_dev, seq);
           while (*flag != seq) {
           }
         } else {
-          CK(cudaMemcpyAsync(d2h ? static_cast<void*>(host_word) : dev,
-                             d2h ? static_cast<void*>(dev) : host_word, 8,
+          CK(cudaMemcpyAsync(d2h ? host : static_cast<void*>(dev),
+                             d2h ? static_cast<void*>(dev) : host, bytes,
                              d2h ? cudaMemcpyDeviceToHost : cudaMemcpyHostToDevice, stream));
           if (wait == Wait::kStreamSync) {
             CK(cudaStreamSynchronize(stream));
@@ -154,12 +192,13 @@ int copyLatency(int gpu, int iters) {
         }
       }
       CK(cudaStreamSynchronize(stream));
-      std::string what = std::string(d2h ? "GPU -> pinned host" : "pinned host -> GPU") +
-                         ", 8 B, " +
+      std::string what = std::string(d2h ? "GPU -> pinned host" : "pinned host -> GPU") + ", " +
+                         sizeLabel(bytes) + ", " +
                          (wait == Wait::kStreamSync  ? "memcpy + stream sync"
                           : wait == Wait::kEventPoll ? "memcpy + event polling"
                                                      : "kernel + host flag");
-      report(what.c_str(), us);
+      double median = report(what, us);
+      if (wait == Wait::kEventPoll) (d2h ? medians->d2h : medians->h2d) = median;
     }
   }
   CK(cudaEventDestroy(event));
@@ -169,30 +208,77 @@ int copyLatency(int gpu, int iters) {
   return 0;
 }
 
+void usage() {
+  std::printf(
+      "usage: latency_floor [--iters N] [--gpu G] [--bytes LIST]\n\n"
+      "The floor under a serialized GPU write, for each size in --bytes (default 8; e.g.\n"
+      "8,256K,1M,4M): that many bytes over loopback TCP answered by 8 bytes (blocking and\n"
+      "busy-polling recv), and copied GPU <-> pinned host memory, waited for by stream sync or\n"
+      "event polling (at 8 bytes also by a kernel raising a flag in mapped host memory). Over 8\n"
+      "bytes, the sum of a staged write's parts one after the other (8-byte round trip, device ->\n"
+      "host copy, the bytes and an 8-byte reply, host -> device copy; busy-polling and event\n"
+      "medians). Median and p99 of N repetitions (default 20000) after 100 untimed ones.\n");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  int iters = 20000, gpu = 0;
+  int64_t iters = 20000, gpu = 0;
+  std::vector<size_t> sizes;
   for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--iters" && i + 1 < argc) {
-      iters = std::atoi(argv[++i]);
-    } else if (a == "--gpu" && i + 1 < argc) {
-      gpu = std::atoi(argv[++i]);
-    } else {
-      std::printf(
-          "usage: latency_floor [--iters N] [--gpu G]\n\n"
-          "The floor under an 8-byte GPU write's round trip: 8-byte TCP ping-pong over loopback\n"
-          "(blocking and busy-polling recv), and 8-byte GPU <-> pinned-host copies waited for by\n"
-          "stream sync, event polling, or a kernel raising a flag in mapped host memory.\n"
-          "Median and p99 of N repetitions (default 20000) after 100 untimed ones.\n");
-      return a == "--help" || a == "-h" ? 0 : 2;
+    std::string_view a = argv[i];
+    if (a == "--help" || a == "-h") {
+      usage();
+      return 0;
+    }
+    if ((a != "--iters" && a != "--gpu" && a != "--bytes") || i + 1 >= argc) {
+      std::fprintf(stderr, "latency_floor: unknown flag or missing value: %s\n", argv[i]);
+      usage();
+      return 2;
+    }
+    std::string_view v = argv[++i];
+    // Each comma-separated item of --bytes, or the one value of --iters / --gpu.
+    for (size_t at = 0; at <= v.size();) {
+      size_t comma = a == "--bytes" ? std::min(v.find(',', at), v.size()) : v.size();
+      std::string_view item = v.substr(at, comma - at);
+      tcpxp::Parsed r = a == "--bytes"
+                            ? tcpxp::parseNumber(item, 8, int64_t{1} << 30, tcpxp::Units::kBytes)
+                        : a == "--iters" ? tcpxp::parseNumber(item, 1, 10000000)
+                                         : tcpxp::parseNumber(item, 0, 1023);
+      if (!r.ok()) {
+        std::fprintf(stderr, "latency_floor: %s %.*s: %s\n", argv[i - 1],
+                     static_cast<int>(item.size()), item.data(), r.message.c_str());
+        return 2;
+      }
+      if (a == "--bytes") {
+        sizes.push_back(static_cast<size_t>(r.value));
+      } else {
+        (a == "--iters" ? iters : gpu) = r.value;
+      }
+      at = comma + 1;
     }
   }
-  if (iters < 1) {
-    std::fprintf(stderr, "latency_floor: --iters must be at least 1\n");
-    return 2;
+  if (sizes.empty()) sizes.push_back(8);
+  int count = 0;
+  const bool have_gpu = cudaGetDeviceCount(&count) == cudaSuccess && count > gpu;
+  if (!have_gpu) std::printf("no GPU %lld: copy latencies skipped\n", static_cast<long long>(gpu));
+  double round_trip = 0;  // 8 bytes each way, busy-polling: what Write/Cts cost at the least
+  if (tcpPingPong(static_cast<int>(iters), true, 8, &round_trip) != 0) return 1;
+  for (size_t bytes : sizes) {
+    double blocking = 0, busy = 0;
+    if (tcpPingPong(static_cast<int>(iters), false, bytes, &blocking) != 0 ||
+        (bytes != 8 && tcpPingPong(static_cast<int>(iters), true, bytes, &busy) != 0)) {
+      return 1;
+    }
+    if (bytes == 8) busy = round_trip;
+    if (!have_gpu) continue;
+    CopyMedians copies;
+    if (copyLatency(static_cast<int>(gpu), static_cast<int>(iters), bytes, &copies) != 0) return 1;
+    if (bytes == 8) continue;
+    const double sum = round_trip + copies.d2h + busy + copies.h2d;
+    std::printf("%-60s %8.2f us = %.2f GB/s\n",
+                ("staged GPU write of " + sizeLabel(bytes) + ", parts in series").c_str(), sum,
+                static_cast<double>(bytes) / sum / 1e3);
   }
-  if (tcpPingPong(iters, false) != 0 || tcpPingPong(iters, true) != 0) return 1;
-  return copyLatency(gpu, iters);
+  return 0;
 }

@@ -24,6 +24,10 @@
 #                                       by message size
 #   scripts/device_issue23.sh vectors1  item 1: GPU and host vectors against contiguous, ROUNDS
 #                                       rounds (default 3), and the KV shape
+#   scripts/device_issue23.sh small5    item 5's small sizes: latency_floor by size (the parts
+#                                       of a serialized staged write), the engine's serialized
+#                                       and 8-in-flight 256 KiB - 4 MiB by chunk size, inline
+#                                       against the channels at 16-64 KiB, traces of 256 KiB
 #
 # Results go to $OUT (default ./out), at most 8 files: summary.txt (every figure, in order),
 # build.log, ctest.log, unpack.log (full UNPACK logs) for `measure`; one_gpu.log, work.tgz and the
@@ -445,6 +449,37 @@ vectors1() {
   say "done"
 }
 
+small5() {
+  build tcpx-p2p latency_floor || true
+  say "latency_floor by size"
+  timeout 120 "$BUILD_DIR/bench/latency_floor" --iters 2000 --bytes 8,64K,256K,1M,4M >>"$S" 2>&1
+  local rep chunk gpu=(--gpu 0 --server-gpu 0)
+  for rep in $(seq "${ROUNDS:-2}"); do
+    for chunk in default 64K 128K 256K; do
+      local env=()
+      [[ $chunk != default ]] && env=(UCCL_TCPX_CHUNK_BYTES=$chunk)
+      echo "round $rep, GPU, chunk $chunk, serialized / 8 in flight:" >>"$S"
+      env "${env[@]}" timeout 90 $B bench --local "${gpu[@]}" --mode write,read \
+        --sizes 256K,1M,4M --iters 300 --warmup 30 --verify 2>&1 | grep -E "^(write|read) " >>"$S"
+      env "${env[@]}" timeout 90 $B bench --local "${gpu[@]}" --mode write,read \
+        --sizes 256K,1M --inflight 8 --iters 300 --warmup 30 2>&1 | grep -E "^(write|read) " >>"$S"
+    done
+    echo "round $rep, host memory, serialized:" >>"$S"
+    timeout 90 $B bench --local --host --mode write,read --sizes 256K,1M,4M --iters 300 \
+      --warmup 30 2>&1 | grep -E "^(write|read) " >>"$S"
+    echo "round $rep, GPU, 16-64 KiB through the channels (UCCL_TCPX_INLINE_BYTES=0), inline:" >>"$S"
+    UCCL_TCPX_INLINE_BYTES=0 timeout 60 $B bench --local "${gpu[@]}" --mode write,read \
+      --sizes 16K,64K --iters 500 --warmup 30 2>&1 | grep -E "^(write|read) " >>"$S"
+    timeout 60 $B bench --local "${gpu[@]}" --mode write,read --sizes 16K,64K --iters 500 \
+      --warmup 30 2>&1 | grep -E "^(write|read) " >>"$S"
+  done
+  say "traced: GPU write 256 KiB, default chunk, then 64 KiB chunks"
+  traced trace_256k.txt "${gpu[@]}" --mode write --sizes 256K --iters 300 --warmup 30
+  UCCL_TCPX_CHUNK_BYTES=64K traced trace_256k_64k.txt "${gpu[@]}" --mode write --sizes 256K \
+    --iters 300 --warmup 30
+  say "done"
+}
+
 peers() {
   say "bench_vs_peers --one-gpu"
   python3 scripts/bench_vs_peers.py --one-gpu --out "$OUT/one_gpu" --keep-work --deadline 545 \
@@ -471,7 +506,8 @@ case $PART in
   bound6) bound6 ;;
   spread6) spread6 ;;
   vectors1) vectors1 ;;
+  small5) small5 ;;
   peers) peers ;;
-  *) echo "usage: scripts/device_issue23.sh measure|measure1|measure2|vectors1|peers|diagnose6|ab6|ab6b|unpack4|sizes6|bound6|spread6   (see the top)" >&2
+  *) echo "usage: scripts/device_issue23.sh measure|measure1|measure2|vectors1|small5|peers|diagnose6|ab6|ab6b|unpack4|sizes6|bound6|spread6   (see the top)" >&2
      exit 2 ;;
 esac
