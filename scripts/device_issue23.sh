@@ -28,6 +28,10 @@
 #                                       of a serialized staged write), the engine's serialized
 #                                       and 8-in-flight 256 KiB - 4 MiB by chunk size, inline
 #                                       against the channels at 16-64 KiB, traces of 256 KiB
+#   scripts/device_issue23.sh gpudirect5  UCCL_SOCKET_GPU_DIRECT: its GPU tests (and the staged
+#                                       and UNPACK ones), then the engine's GPU transfers with it
+#                                       (UCCL_SOCKET_GPU_DIRECT_MAX: GDMAX, default 0) against the staged
+#                                       path, ROUNDS (2) alternated
 #
 # Results go to $OUT (default ./out), at most 8 files: summary.txt (every figure, in order),
 # build.log, ctest.log, unpack.log (full UNPACK logs) for `measure`; one_gpu.log, work.tgz and the
@@ -480,6 +484,28 @@ small5() {
   say "done"
 }
 
+gpudirect5() {
+  build tcpx-p2p gpu_engine_tests engine_tests builtin_guard_rails_tests conformance_tests || true
+  say "GPU tests: gpu.gpudirect, gpu.staged, gpu.unpack; the GPU direct and UNPACK groups"
+  local tests="gpu\.(gpudirect|gpudirect_mixed|staged|unpack)\.|^(gpudirect|unpack|guardrails\.(gpudirect|unpack))\."
+  (cd "$BUILD_DIR" && timeout 400 ctest -j4 -R "$tests" --output-on-failure) >"$OUT/ctest.log" 2>&1
+  grep -E "tests passed|tests failed|Failed|\*\*\*|Timeout" "$OUT/ctest.log" | head -20 >>"$S"
+  local rep mode gpu=(--gpu 0 --server-gpu 0)
+  for rep in $(seq "${ROUNDS:-2}"); do
+    for mode in staged gpudirect; do
+      local env=()
+      [[ $mode == gpudirect ]] && env=(UCCL_SOCKET_GPU_DIRECT=1 UCCL_SOCKET_GPU_DIRECT_MAX=${GDMAX:-0})
+      echo "round $rep, $mode, serialized (verified), then 8 in flight:" >>"$S"
+      env "${env[@]}" timeout 90 $B bench --local "${gpu[@]}" --mode write,read \
+        --sizes 256K,1M,4M,16M --iters 200 --warmup 20 --verify 2>&1 |
+        grep -E "^(write|read) |data path" >>"$S"
+      env "${env[@]}" timeout 90 $B bench --local "${gpu[@]}" --mode write,read --inflight 8 \
+        --sizes 256K,1M,64M,256M --iters 40 --warmup 5 2>&1 | grep -E "^(write|read) " >>"$S"
+    done
+  done
+  say "done"
+}
+
 peers() {
   say "bench_vs_peers --one-gpu"
   python3 scripts/bench_vs_peers.py --one-gpu --out "$OUT/one_gpu" --keep-work --deadline 545 \
@@ -507,7 +533,8 @@ case $PART in
   spread6) spread6 ;;
   vectors1) vectors1 ;;
   small5) small5 ;;
+  gpudirect5) gpudirect5 ;;
   peers) peers ;;
-  *) echo "usage: scripts/device_issue23.sh measure|measure1|measure2|vectors1|small5|peers|diagnose6|ab6|ab6b|unpack4|sizes6|bound6|spread6   (see the top)" >&2
+  *) echo "usage: scripts/device_issue23.sh measure|measure1|measure2|vectors1|small5|gpudirect5|peers|diagnose6|ab6|ab6b|unpack4|sizes6|bound6|spread6   (see the top)" >&2
      exit 2 ;;
 esac

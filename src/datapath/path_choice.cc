@@ -41,8 +41,13 @@ PathChoice choosePath(const BufferFacts& b, const TransportCaps& caps) {
             "GPU receive on an UNPACK transport (TCPX): bytes land in bounce pages, a gather "
             "kernel copies them, irecvConsumed after it"};
   }
-  if (caps.moves_gpu_memory) {
+  if (caps.moves_gpu_memory && b.size <= caps.gpu_direct_max_bytes) {
     return {PathKind::kDirect, "GPU memory on a transport that moves GPU memory itself"};
+  }
+  if (caps.moves_gpu_memory) {
+    return {PathKind::kStaged,
+            "GPU memory over UCCL_SOCKET_GPU_DIRECT_MAX: copied through pinned staging slots, "
+            "whose pipeline moves large transfers faster than the transport's own copies"};
   }
   return {PathKind::kStaged,
           "GPU memory over a host-only transport: copied through pinned staging slots, "

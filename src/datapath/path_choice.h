@@ -24,6 +24,9 @@ struct TransportCaps {
   bool unpack = false;            // GPU receives land in bounce pages (netDeviceType UNPACK)
   // Host memory in many stretches moves as one request (transport::Net::hasVectored).
   bool vectored_requests = false;
+  // GPU transfers over this size take the staged path although the transport moves GPU memory
+  // (transport::NetProperties::gpu_direct_max_bytes).
+  size_t gpu_direct_max_bytes = SIZE_MAX;
 };
 
 // One buffer as the decider sees it.

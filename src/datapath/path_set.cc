@@ -36,9 +36,12 @@ Status PathSet::forBuffer(const BufferFacts& buffer, int device, DataPath** out,
 
 Status PathSet::prepareGpuPaths() {
   DataPath* ignored = nullptr;
+  // Small and large transfers may take different paths (UCCL_SOCKET_GPU_DIRECT_MAX).
   for (bool receiving : {false, true}) {
-    TCPXP_RETURN_IF_ERROR(
-        forBuffer({.gpu_memory = true, .receiving = receiving}, params_.device, &ignored));
+    for (size_t size : {size_t{0}, SIZE_MAX}) {
+      TCPXP_RETURN_IF_ERROR(forBuffer({.gpu_memory = true, .receiving = receiving, .size = size},
+                                      params_.device, &ignored));
+    }
   }
   return Status::ok();
 }

@@ -165,7 +165,7 @@ Status Connection::onFrame(control::FrameType type, const uint8_t* p, size_t n) 
       params.inline_bytes = static_cast<size_t>(ctx_.config.inline_bytes);
       paths_ = std::make_unique<datapath::PathSet>(
           params, datapath::TransportCaps{ctx_.props.supports_cuda, ctx_.props.unpack,
-                                          ctx_.net.hasVectored()});
+                                          ctx_.net.hasVectored(), ctx_.props.gpu_direct_max_bytes});
       setState(State::kEstablishing);
       return Status::ok();
     }

@@ -180,6 +180,7 @@ Status Endpoint::create(int gpu_index, transport::NetPlugin* transport,
   }
   ep->info_.placement = placement;
   ep->info_.transport_moves_gpu_memory = props.supports_cuda;
+  ep->info_.gpu_direct_max_bytes = props.gpu_direct_max_bytes;
   ep->info_.unpack = props.unpack;
   ep->info_.num_channels = config.num_channels;
   ep->info_.chunk_bytes = chunk.bytes;
@@ -198,9 +199,10 @@ Status Endpoint::create(int gpu_index, transport::NetPlugin* transport,
       config.bootstrap_port_base > 0 ? config.bootstrap_port_base + std::max(gpu_index, 0) : 0;
   Fd bootstrap;
   TCPXP_RETURN_IF_ERROR(listenBootstrap(port, &bootstrap, &ep->info_.port));
-  // UNPACK tests without a GPU: host buffers registered as CUDA take the unpack receive path
-  // (the built-in emulation accepts that when no GPU is usable; gathers then run on the CPU).
-  ep->emulate_gpu_buffers_ = props.unpack && gpuCount() == 0 && config.emulate_gpu_buffers;
+  // Tests without a GPU: host buffers registered as CUDA take the GPU paths of a transport that
+  // moves GPU memory (the built-in one accepts that when no GPU is usable: UNPACK gathers then
+  // run on the CPU; GPU direct moves them as host memory).
+  ep->emulate_gpu_buffers_ = props.supports_cuda && gpuCount() == 0 && config.emulate_gpu_buffers;
   ep->info_.emulated_gpu_buffers = ep->emulate_gpu_buffers_;
   ep->driver_ =
       std::make_unique<Driver>(config, net, devs, ndev, gpu_index, props, std::move(bootstrap));

@@ -40,7 +40,9 @@ struct EndpointInfo {
   int metrics_port = 0;                     // Prometheus endpoint, 0 if none
   std::string dev_name;                     // its interface name
   bool transport_moves_gpu_memory = false;  // ptrSupport has CUDA
-  std::vector<int> devs;                    // devices of the channels, round robin
+  // GPU transfers larger than this are staged by the engine (UCCL_SOCKET_GPU_DIRECT_MAX).
+  size_t gpu_direct_max_bytes = SIZE_MAX;
+  std::vector<int> devs;  // devices of the channels, round robin
   std::vector<std::string> dev_names;
   std::string placement;              // why these devices (decideDevices)
   bool unpack = false;                // GPU receives land in bounce pages (TCPX, or the emulation)

@@ -58,7 +58,8 @@ constexpr KnobDoc kVectorBatch{
     boolKnob()};
 constexpr KnobDoc kEmulateGpuBuffers{
     "UCCL_TCPX_EMULATE_GPU_BUFFERS", "0",
-    "tests: with the UNPACK emulation and no GPU, host buffers take the GPU receive path",
+    "tests: with no GPU and a built-in transport that takes GPU memory (UCCL_SOCKET_UNPACK=1 or "
+    "UCCL_SOCKET_GPU_DIRECT=1), host buffers take the GPU paths",
     boolKnob()};
 constexpr KnobDoc kIpcScope{
     "UCCL_TCPX_IPC_SCOPE", "unset (one scope per user)",

@@ -51,7 +51,7 @@ struct EngineConfig {
   int64_t staging_bytes = 64 << 20;  // pinned staging memory per connection (GPU over host-only)
   int metrics_port = 0;              // Prometheus text endpoint on port + GPU index; 0 = off
   std::string trace_prefix;          // per-piece stage times to PREFIX.<pid>.<conn>.csv; "" = off
-  bool emulate_gpu_buffers = false;  // tests: UNPACK emulation without a GPU (endpoint.cc)
+  bool emulate_gpu_buffers = false;  // tests: GPU paths without a GPU (endpoint.cc)
   bool vector_batch = true;          // one-sided vectors as WriteVec/ReadVec (connection.h)
   std::string ipc_scope;             // connect_local/accept_local meet only within one scope
   // A value the engine does not fall back from (an unknown UCCL_P2P_TRANSPORT), as

@@ -71,6 +71,16 @@ bool isDevicePointer(const void* ptr) {
   }
   return attr.type == cudaMemoryTypeDevice || attr.type == cudaMemoryTypeManaged;
 }
+int deviceOf(const void* ptr) {
+  if (!gpuUsable()) return -1;
+  cudaPointerAttributes attr{};
+  if (cudaPointerGetAttributes(&attr, ptr) != cudaSuccess) {
+    cudaGetLastError();
+    return -1;
+  }
+  return attr.type == cudaMemoryTypeDevice || attr.type == cudaMemoryTypeManaged ? attr.device : -1;
+}
+Status useDevice(int device) { return cudaStatus(cudaSetDevice(device), "cudaSetDevice"); }
 bool allocationRange(const void* ptr, uintptr_t* base, size_t* size) {
   // Through the runtime's driver entry point: linking libcuda would make the library unloadable
   // on machines without a GPU driver.
@@ -111,6 +121,8 @@ Status copyToHostAsync(void*, const void*, size_t) { return noCuda(); }
 Status syncThreadStream() { return noCuda(); }
 Status scatterToDeviceAsync(char*, const char*, const ScatterPiece*, int) { return noCuda(); }
 bool isDevicePointer(const void*) { return false; }
+int deviceOf(const void*) { return -1; }
+Status useDevice(int) { return noCuda(); }
 bool allocationRange(const void*, uintptr_t*, size_t*) { return false; }
 #endif
 

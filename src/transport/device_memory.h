@@ -41,6 +41,11 @@ struct ScatterPiece {
 Status scatterToDeviceAsync(char* dst_base, const char* src, const ScatterPiece* pieces, int n);
 // True if `ptr` is device (or managed) memory.
 bool isDevicePointer(const void* ptr);
+// The GPU whose memory `ptr` is (device or managed memory), else -1.
+int deviceOf(const void* ptr);
+// Makes `device` the calling thread's current GPU (cudaSetDevice): a helper thread's copies then
+// run on that GPU's per-thread stream, and no context is made on GPU 0 for another GPU's bytes.
+Status useDevice(int device);
 // The CUDA allocation holding `ptr` (cuMemGetAddressRange); false for other memory or without
 // a driver.
 bool allocationRange(const void* ptr, uintptr_t* base, size_t* size);

@@ -8,6 +8,7 @@
 #include "transport/abi/net_vectored.h"
 #include "transport/device_memory.h"
 #include "transport/plugin_loader.h"
+#include "transport/socket/socket_config.h"
 
 namespace tcpxp::transport {
 namespace {
@@ -96,6 +97,12 @@ Status Net::properties(int dev, NetProperties* out) const {
   props.supports_host = (p.ptrSupport & NCCL_PTR_HOST) != 0;
   props.supports_cuda = (p.ptrSupport & NCCL_PTR_CUDA) != 0;
   props.unpack = p.netDeviceType == NCCL_NET_DEVICE_UNPACK;
+  // Without a usable GPU (tests that stand host buffers in for GPU memory) nothing could be
+  // staged: the transport then takes every such transfer.
+  if (isBuiltinName(name()) && props.supports_cuda && !props.unpack && device::gpuUsable()) {
+    const int64_t max = socket::SocketConfig::fromEnv().gpu_direct_max_bytes;
+    props.gpu_direct_max_bytes = max > 0 ? static_cast<size_t>(max) : SIZE_MAX;
+  }
   props.speed_mbps = p.speed;
   props.max_recvs = p.maxRecvs;
   *out = props;

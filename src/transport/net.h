@@ -27,6 +27,9 @@ struct NetProperties {
   bool supports_host = false;
   bool supports_cuda = false;
   bool unpack = false;  // GPU receives land in bounce pages (TCPX devmem path)
+  // GPU transfers over this size are better staged by the engine (the built-in transport's GPU
+  // direct mode: UCCL_SOCKET_GPU_DIRECT_MAX); TCPX moves every GPU transfer itself.
+  size_t gpu_direct_max_bytes = SIZE_MAX;
   int speed_mbps = 0;
   int max_recvs = 1;
 };

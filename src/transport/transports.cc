@@ -1,6 +1,7 @@
 #include "transport/transports.h"
 
 #include "common/env.h"
+#include "common/quantity.h"
 #include "transport/plugin_loader.h"
 #include "transport/socket/socket_config.h"
 #include "transport/socket/socket_devices.h"
@@ -38,8 +39,18 @@ TransportCapsPreview capsPreview(TransportKind kind) {
   if (kind == TransportKind::kTcpx) {
     return {true, true, "TCPX reports ptrSupport HOST|CUDA and netDeviceType UNPACK"};
   }
-  if (socket::SocketConfig::fromEnv().unpack) {
+  const socket::SocketConfig config = socket::SocketConfig::fromEnv();
+  if (config.unpack) {
     return {true, true, "UCCL_SOCKET_UNPACK=1: the built-in transport emulates TCPX's GPU receive"};
+  }
+  if (config.gpu_direct) {
+    const int64_t max = config.gpu_direct_max_bytes;
+    return {true, false,
+            "UCCL_SOCKET_GPU_DIRECT=1: the built-in transport's helpers copy GPU memory beside "
+            "their reads and writes" +
+                (max > 0 ? " (transfers up to " + formatSize(max) +
+                               ", UCCL_SOCKET_GPU_DIRECT_MAX; larger ones are staged)"
+                         : std::string())};
   }
   return {false, false, "the built-in transport moves host memory only"};
 }

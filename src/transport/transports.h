@@ -62,7 +62,8 @@ struct TransportCapsPreview {
   bool unpack = false;            // GPU receives land in bounce pages
   std::string why;
 };
-// TCPX: HOST|CUDA and UNPACK (docs/TCPX.md). Built-in: host only, or both with UCCL_SOCKET_UNPACK.
+// TCPX: HOST|CUDA and UNPACK (docs/TCPX.md). Built-in: host only, or both with UCCL_SOCKET_UNPACK,
+// or HOST|CUDA without UNPACK with UCCL_SOCKET_GPU_DIRECT.
 TransportCapsPreview capsPreview(TransportKind kind);
 
 // The request size a transport moves best, with where that number comes from.

@@ -49,6 +49,8 @@ using datapath::TransportCaps;
 
 TEST(ChoosePath, EveryMemoryKindDirectionAndTransport) {
   const TransportCaps host_only{false, false}, tcpx{true, true}, gpu_capable{true, false};
+  // The built-in transport's GPU direct mode: GPU transfers up to 16 MiB, larger ones staged.
+  const TransportCaps gpu_direct_16m{true, false, true, size_t{16} << 20};
   struct Case {
     BufferFacts buffer;
     TransportCaps caps;
@@ -65,6 +67,23 @@ TEST(ChoosePath, EveryMemoryKindDirectionAndTransport) {
       {{.gpu_memory = true, .receiving = true, .size = 1 << 20}, tcpx, PathKind::kUnpack},
       // A transport that moves GPU memory without bounce pages.
       {{.gpu_memory = true, .receiving = true, .size = 1 << 20}, gpu_capable, PathKind::kDirect},
+      // ...up to its limit, both ways; over it, staged both ways.
+      {{.gpu_memory = true, .receiving = false, .size = 16 << 20},
+       gpu_direct_16m,
+       PathKind::kDirect},
+      {{.gpu_memory = true, .receiving = true, .size = 16 << 20},
+       gpu_direct_16m,
+       PathKind::kDirect},
+      {{.gpu_memory = true, .receiving = false, .size = (16 << 20) + 1},
+       gpu_direct_16m,
+       PathKind::kStaged},
+      {{.gpu_memory = true, .receiving = true, .size = (16 << 20) + 1},
+       gpu_direct_16m,
+       PathKind::kStaged},
+      // Host memory is the transport's at any size.
+      {{.gpu_memory = false, .receiving = true, .size = 1 << 30},
+       gpu_direct_16m,
+       PathKind::kDirect},
       // Small transfers allowed inline go inline, GPU or host.
       {{.gpu_memory = true, .receiving = true, .size = 8, .inline_allowed = true},
        tcpx,

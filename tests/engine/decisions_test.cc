@@ -178,9 +178,21 @@ TEST(DecideTransport, CapsPreviewMatchesTheTransports) {
   EXPECT_TRUE(t.moves_gpu_memory);
   EXPECT_TRUE(t.unpack);
   ::unsetenv("UCCL_SOCKET_UNPACK");
+  ::unsetenv("UCCL_SOCKET_GPU_DIRECT");
   transport::TransportCapsPreview b = transport::capsPreview(TransportKind::kBuiltin);
   EXPECT_FALSE(b.moves_gpu_memory);
   EXPECT_FALSE(b.unpack);
+  // GPU direct: GPU memory without bounce pages; UNPACK: both.
+  ::setenv("UCCL_SOCKET_GPU_DIRECT", "1", 1);
+  transport::TransportCapsPreview direct = transport::capsPreview(TransportKind::kBuiltin);
+  EXPECT_TRUE(direct.moves_gpu_memory);
+  EXPECT_FALSE(direct.unpack);
+  ::setenv("UCCL_SOCKET_UNPACK", "1", 1);
+  transport::TransportCapsPreview unpack = transport::capsPreview(TransportKind::kBuiltin);
+  EXPECT_TRUE(unpack.moves_gpu_memory);
+  EXPECT_TRUE(unpack.unpack);
+  ::unsetenv("UCCL_SOCKET_UNPACK");
+  ::unsetenv("UCCL_SOCKET_GPU_DIRECT");
 }
 
 // The endpoint acts on the same answers and carries them (bench prints them from here).

@@ -119,8 +119,11 @@ TEST_F(GpuEndToEnd, RandomSizesAndOffsetsVerified) {
 // The pinned staging is made while connecting, so the first transfer does not pay for it (and
 // does not stall the driver thread), and it stays within UCCL_TCPX_STAGING_BYTES.
 TEST_F(GpuEndToEnd, StagingIsHeldFromConnectAndBounded) {
-  const size_t expected =
-      a_->info().transport_moves_gpu_memory ? 0 : EngineConfig::fromEnv().staging_bytes;
+  // None where the transport takes every GPU transfer itself (TCPX, UNPACK, GPU direct without
+  // a limit); with GPU direct up to UCCL_SOCKET_GPU_DIRECT_MAX, the larger ones need it.
+  const EndpointInfo& info = a_->info();
+  const bool all_direct = info.transport_moves_gpu_memory && info.gpu_direct_max_bytes == SIZE_MAX;
+  const size_t expected = all_direct ? 0 : EngineConfig::fromEnv().staging_bytes;
   for (auto [ep, conn] : {std::pair{a_.get(), ab_}, std::pair{b_.get(), ba_}}) {
     EndpointStats st;
     ASSERT_TRUE(ep->stats(&st).isOk());

@@ -6,8 +6,10 @@
 // against the built-in library only, whatever TCPXP_CONFORMANCE_PLUGIN says.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <climits>
 #include <string>
+#include <vector>
 
 #include "conformance_harness.h"
 #include "transport/abi/net_v7.h"
@@ -100,6 +102,58 @@ TEST_F(BuiltinGuardRails, UnpackAcceptWithoutADeviceHandleFailsWith4) {
   EXPECT_EQ(net().accept(listen, &recv, nullptr), ncclInvalidArgument);
   EXPECT_EQ(recv, nullptr);
   EXPECT_EQ(net().closeListen(listen), ncclSuccess);
+}
+
+// GPU direct (UCCL_SOCKET_GPU_DIRECT=1, not a TCPX behaviour): sends from and receives into CUDA
+// registrations move the bytes themselves, at odd sizes and offsets, one request per piece
+// count (a request is split over the sockets, each helper copying its own piece). Without a GPU
+// the registrations are 4 KiB-aligned host memory and move as host memory.
+TEST_F(BuiltinGuardRails, GpuDirectMovesCudaRegistrationsAtBothEnds) {
+  if (unpack_ || (props_.ptrSupport & NCCL_PTR_CUDA) == 0) {
+    GTEST_SKIP() << "GPU direct only (UCCL_SOCKET_GPU_DIRECT=1)";
+  }
+  Pair p;
+  ASSERT_TRUE(connectPair(&p));
+  const size_t bytes = size_t{3} << 20;
+  {
+    CudaRegisteredBuffer src(p.send, bytes), dst(p.recv, bytes);
+    ASSERT_TRUE(src.ok());
+    ASSERT_TRUE(dst.ok());
+    std::vector<char> pattern(bytes);
+    fillPattern(pattern.data(), bytes, 29);
+    src.load(0, pattern.data(), bytes);
+    dst.fill(0);
+    struct Case {
+      int size;
+      size_t src_off, dst_off;
+    };
+    const Case cases[] = {{1, 7, 3},
+                          {4095, 1, 4097},
+                          {(64 << 10) + 3, 5, 11},
+                          {1 << 20, 0, 1 << 20},
+                          {static_cast<int>(bytes) - 9, 9, 0}};
+    for (const Case& c : cases) {
+      void* rreq = nullptr;
+      void* sreq = nullptr;
+      ASSERT_EQ(postRecv(p, dst.data() + c.dst_off, c.size, dst.mh(), &rreq), ncclSuccess);
+      ASSERT_EQ(postSend(p, src.data() + c.src_off, c.size, src.mh(), &sreq), ncclSuccess);
+      int sdone = 0, rdone = 0;
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+      while ((sdone == 0 || rdone == 0) && std::chrono::steady_clock::now() < deadline) {
+        if (sdone == 0) {
+          ASSERT_EQ(net().test(sreq, &sdone, nullptr), ncclSuccess);
+        }
+        if (rdone == 0) {
+          ASSERT_EQ(net().test(rreq, &rdone, nullptr), ncclSuccess);
+        }
+      }
+      ASSERT_TRUE(sdone != 0 && rdone != 0) << c.size << " B did not arrive within 20 s";
+      ASSERT_EQ(net().irecvConsumed(p.recv, 1, rreq), ncclSuccess);
+      EXPECT_TRUE(dst.holds(c.dst_off, pattern.data() + c.src_off, static_cast<size_t>(c.size)))
+          << c.size << " B from offset " << c.src_off << " to " << c.dst_off;
+    }
+  }
+  p.close();
 }
 
 // TCPX's iflush must never be called (docs/TCPX.md); the built-in refuses it.

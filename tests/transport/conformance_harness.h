@@ -166,6 +166,8 @@ class CudaRegisteredBuffer {
     std::vector<char> bytes(bytes_, value);
     write(0, bytes.data(), bytes_);
   }
+  // Copies n bytes from host memory `src` to offset `off`.
+  void load(size_t off, const void* src, size_t n) { write(off, src, n); }
   // [off, off + n) still holds `value` everywhere.
   AssertionResult untouched(size_t off, size_t n, char value) const {
     std::vector<char> got(n);
@@ -175,6 +177,15 @@ class CudaRegisteredBuffer {
     return AssertionFailure() << "the CUDA-registered receive buffer was written at offset "
                               << (off + static_cast<size_t>(it - got.begin()))
                               << " (UNPACK receives must land in bounce pages only)";
+  }
+  // [off, off + n) holds `expect` (a receive straight into the buffer: GPU direct).
+  AssertionResult holds(size_t off, const char* expect, size_t n) const {
+    std::vector<char> got(n);
+    readAny(got.data(), data_ + off, n);
+    int64_t bad = firstMismatch(got.data(), expect, n);
+    if (bad < 0) return AssertionSuccess();
+    return AssertionFailure() << "the CUDA-registered receive buffer differs from the sent bytes "
+                              << "at offset " << (off + static_cast<size_t>(bad));
   }
 
  private:
@@ -421,7 +432,7 @@ struct Msg {
   int size;
   size_t src_off;       // in the sender's source buffer
   size_t dst_off;       // in the receiver's destination buffer
-  bool device = false;  // UNPACK: receive into the CUDA-registered buffer
+  bool device = false;  // receive into the CUDA-registered buffer (UNPACK or GPU direct)
 };
 
 // One comm's part in a run: posts requests (at most `window` outstanding) and tests the head.
@@ -514,7 +525,10 @@ class RecvSide : public Side {
     const Msg& m = plan_[index];
     std::string what = "message #" + std::to_string(index) + " (" + std::to_string(m.size) +
                        " B, slot " + std::to_string(slot) + ")";
-    if (m.device) {
+    if (m.device && !unpack_) {
+      // GPU direct: the bytes land in the CUDA-registered buffer itself.
+      EXPECT_TRUE(dev_->holds(m.dst_off, expect_ + m.src_off, static_cast<size_t>(m.size))) << what;
+    } else if (m.device) {
       EXPECT_TRUE(dev_->untouched(m.dst_off, static_cast<size_t>(m.size), kUntouched)) << what;
       checkScatter(*view_, slot, expect_ + m.src_off, m.size, what);
     } else {

@@ -15,6 +15,24 @@ bool Registration::contains(const void* data, int64_t len) const {
   return p >= b && len >= 0 && p - b <= size && static_cast<uint64_t>(len) <= size - (p - b);
 }
 
+Status PinnedBuffer::reserve(size_t need) {
+  if (need <= bytes) return Status::ok();
+  constexpr size_t kStep = 256 << 10;
+  const size_t want =
+      std::min((need + kStep - 1) / kStep * kStep, static_cast<size_t>(kMaxRequestBytes) + 1);
+  if (need > want) return Status(Code::kInvalidArgument, "a piece larger than one request");
+  release();
+  TCPXP_RETURN_IF_ERROR(device::allocPinned(want, &data));
+  bytes = want;
+  return Status::ok();
+}
+
+void PinnedBuffer::release() {
+  device::freePinned(data);
+  data = nullptr;
+  bytes = 0;
+}
+
 void CommError::fail(ncclResult_t code, const std::string& message, const char* file, int line) {
   std::lock_guard<std::mutex> lock(mu_);
   if (failed_.load(std::memory_order_relaxed)) return;

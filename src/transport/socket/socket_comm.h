@@ -58,7 +58,18 @@ struct Registration {
   // GPU memory. False for NCCL_PTR_CUDA registrations of host memory, which UNPACK mode accepts
   // when no GPU is usable (so that CPU-only machines test the scatter path).
   bool on_gpu = false;
+  int cuda_device = -1;  // the GPU of on_gpu memory: where the helpers copy it
   bool contains(const void* data, int64_t size) const;
+};
+
+// A helper's pinned buffer for GPU pieces, grown to hold `need` bytes (in 256 KiB steps, never
+// past one request): sized by the pieces its socket carries (a quarter or half of a 1 MiB chunk),
+// not by the largest request, since every helper that moves GPU bytes holds one.
+struct PinnedBuffer {
+  void* data = nullptr;
+  size_t bytes = 0;
+  Status reserve(size_t need);
+  void release();
 };
 
 // First error of a comm wins; later calls on the comm return it.
@@ -86,7 +97,8 @@ struct SendRequest {
   SendComm* comm = nullptr;
   uint64_t seq = 0;
   std::atomic<int> chunks_left{0};
-  StretchList memory;  // what its pieces send
+  StretchList memory;    // what its pieces send
+  int cuda_device = -1;  // GPU memory (UNPACK or GPU direct): the GPU the helpers copy from
 };
 
 struct RecvRequest {
@@ -96,8 +108,11 @@ struct RecvRequest {
   StretchList memory;  // where its pieces land (unless to_bounce)
   int64_t capacity = 0;
   bool to_bounce = false;  // UNPACK mode and a CUDA registration: data lands in bounce pages
-  bool planned = false;    // guarded by the comm mutex
-  bool planning = false;   // a helper is drawing its pages (comm mutex); others wait for it
+  // GPU direct and GPU memory: each piece lands in its helper's pinned buffer, then one copy
+  // takes it to `memory` on this GPU.
+  int to_device = -1;
+  bool planned = false;   // guarded by the comm mutex
+  bool planning = false;  // a helper is drawing its pages (comm mutex); others wait for it
   std::atomic<int64_t> total{-1};
   std::atomic<int64_t> received{0};
   bool done_reported = false;
@@ -204,14 +219,16 @@ class SendComm {
     std::atomic<uint32_t> published{0};
     std::atomic<uint32_t> finished{0};  // pieces written; published - finished = queued
     bool stop = false;
-    void* staging = nullptr;  // pinned bounce for device sources (UNPACK mode)
-    StretchList staged;       // `staging` as a piece's memory
+    PinnedBuffer staging;  // bounce for device sources (UNPACK mode, GPU direct)
+    StretchList staged;    // `staging` as a piece's memory
+    int cuda_device = -1;  // this helper thread's current GPU (-1: not set yet)
     HelperTimes times;
   };
   // Posts a request of `size` bytes whose memory the caller's `fill` writes into the slot
   // (argument checks done): the outstanding limit, the split over sockets, the queues.
+  // `cuda_device`: the GPU of a device source, -1 for host memory.
   template <typename Fill>
-  ncclResult_t post(int64_t size, bool from_device, void** request, Fill&& fill);
+  ncclResult_t post(int64_t size, int cuda_device, void** request, Fill&& fill);
   void run(Worker* w);
   // Caller-I/O mode: writes queued pieces without blocking until each socket is full or empty.
   void pumpSockets();
@@ -256,9 +273,10 @@ class RecvComm {
     // When the bounce buffer is on the GPU: a chunk lands in `staging` (pinned), moves to
     // `landing` (device) in one copy, and one kernel scatters it into its bounce pages as
     // listed in `scatter` (pinned, mapped).
-    void* staging = nullptr;
+    PinnedBuffer staging;
     void* landing = nullptr;
     device::ScatterPiece* scatter = nullptr;
+    int cuda_device = -1;  // this helper thread's current GPU (GPU direct; -1: not set yet)
     std::vector<iovec> iov;
     // Message whose header this helper holds while it waits (receive not posted yet; UNPACK:
     // earlier messages not planned yet, or no free pages). kNotParked otherwise.
@@ -279,7 +297,7 @@ class RecvComm {
   // Posts a receive of `capacity` bytes whose memory the caller's `fill` writes into the slot
   // (argument checks done): the outstanding limit, publishing, waking parked helpers.
   template <typename Fill>
-  ncclResult_t post(int64_t capacity, bool to_bounce, void** request, Fill&& fill);
+  ncclResult_t post(int64_t capacity, bool to_bounce, int to_device, void** request, Fill&& fill);
   void run(Worker* w);
   // At most one posted receive still waits for bytes (a transfer at a time): the only case where
   // helpers spin before sleeping, since a wakeup is then on the transfer's critical path.
@@ -299,6 +317,8 @@ class RecvComm {
   Status pieceLanded(const ChunkHeader& h, RecvRequest* req);
   // The GPU-bounce landing buffers of one helper (UNPACK emulation with a GPU).
   static Status allocLanding(Worker* w);
+  // GPU direct: a piece into its helper's pinned buffer, then one copy to the GPU.
+  Status receiveToDevice(Worker* w, const ChunkHeader& h, RecvRequest* req, HelperClock* clock);
   // Records the first error of data socket w and stops reading it.
   void failSocket(Worker* w, const Status& st);
   // A piece's header against its posted receive: not completed already, same total, fits.

@@ -27,6 +27,19 @@ constexpr KnobDoc kMaxChunk{"UCCL_SOCKET_MAX_CHUNK", "512K",
 constexpr KnobDoc kUnpack{"UCCL_SOCKET_UNPACK", "0",
                           "1 = emulate the TCPX GPU receive path (bounce pages + loadMeta)",
                           boolKnob()};
+constexpr KnobDoc kGpuDirect{
+    "UCCL_SOCKET_GPU_DIRECT", "0",
+    "1 = the transport takes GPU memory itself: each helper thread copies its piece between the "
+    "GPU buffer and its own pinned buffer just before writing it or after reading it (no staging "
+    "by the engine; always helper threads; a pinned buffer of its largest piece, up to 4 MiB, "
+    "per helper that moves GPU bytes)",
+    boolKnob()};
+constexpr KnobDoc kGpuDirectMax{
+    "UCCL_SOCKET_GPU_DIRECT_MAX", "0 (no limit)",
+    "with UCCL_SOCKET_GPU_DIRECT=1: GPU transfers up to this size go to the transport as GPU "
+    "memory; larger ones through the engine's staging (e.g. 16M: faster for large transfers in "
+    "flight)",
+    bytesKnob(0, int64_t{1} << 40)};
 constexpr KnobDoc kUnpackPoolPages{"UCCL_SOCKET_UNPACK_POOL_PAGES", "8192",
                                    "4 KiB bounce pages per recv comm in UNPACK mode",
                                    integerKnob(2048, 1 << 20)};
@@ -50,7 +63,8 @@ constexpr KnobDoc kSpinUs{
 constexpr KnobDoc kHelpers{
     "UCCL_SOCKET_HELPERS", "auto",
     "1 = a helper thread per data socket does the I/O; 0 = isend/test do it in the caller's "
-    "thread without blocking; auto = 1 from 8 hardware threads up (UNPACK: always 1)",
+    "thread without blocking; auto = 1 from 8 hardware threads up (UNPACK, GPU direct: always "
+    "1)",
     autoBoolKnob()};
 constexpr KnobDoc kIov{"UCCL_SOCKET_IOV", "1",
                        "1 = vectored requests: the host-memory pieces of a vector are written "
@@ -62,9 +76,9 @@ constexpr KnobDoc kIov{"UCCL_SOCKET_IOV", "1",
 
 const std::vector<KnobDoc>& socketKnobs() {
   static const std::vector<KnobDoc> knobs = {
-      kIfname,          kNsocks,       kMinChunk,  kMaxChunk,   kUnpack,
-      kUnpackPoolPages, kUnpackJitter, kUnpackGpu, kUnpackSeed, kBufBytes,
-      kSpinUs,          kHelpers,      kIov,
+      kIfname,     kNsocks,       kMinChunk,        kMaxChunk,     kUnpack,
+      kGpuDirect,  kGpuDirectMax, kUnpackPoolPages, kUnpackJitter, kUnpackGpu,
+      kUnpackSeed, kBufBytes,     kSpinUs,          kHelpers,      kIov,
   };
   return knobs;
 }
@@ -86,6 +100,8 @@ SocketConfig SocketConfig::fromEnv() {
     c.max_chunk = c.min_chunk;
   }
   c.unpack = envBool(kUnpack, c.unpack);
+  c.gpu_direct = envBool(kGpuDirect, c.gpu_direct);
+  c.gpu_direct_max_bytes = envInt(kGpuDirectMax, c.gpu_direct_max_bytes);
   c.unpack_pool_pages = static_cast<int>(envInt(kUnpackPoolPages, c.unpack_pool_pages));
   c.unpack_jitter = envBool(kUnpackJitter, c.unpack_jitter);
   c.unpack_gpu = envBool(kUnpackGpu, c.unpack_gpu);
@@ -94,16 +110,17 @@ SocketConfig SocketConfig::fromEnv() {
   c.spin_us = static_cast<int>(envInt(kSpinUs, c.spin_us));
   c.helper_threads = envAutoBool(kHelpers);
   c.iov = envBool(kIov, c.iov);
-  if (c.unpack && c.helper_threads == 0) {
-    warnOnce(
-        "UCCL_SOCKET_HELPERS=0 is ignored with UCCL_SOCKET_UNPACK=1: the emulated GPU "
-        "receive path runs on helper threads");
+  if (c.movesGpuMemory() && c.helper_threads == 0) {
+    warnOnce(std::string("UCCL_SOCKET_HELPERS=0 is ignored with ") +
+             (c.unpack ? "UCCL_SOCKET_UNPACK=1: the emulated GPU receive path"
+                       : "UCCL_SOCKET_GPU_DIRECT=1: the GPU copies") +
+             " run on helper threads");
   }
   return c;
 }
 
 bool SocketConfig::callerIo() const {
-  if (unpack) return false;
+  if (movesGpuMemory()) return false;
   return helper_threads == 0 || (helper_threads == -1 && !spinningPays());
 }
 

@@ -24,7 +24,16 @@ struct SocketConfig {
   // 86-87); 2 MiB requests move faster as four pieces than two (runs 88-89).
   int64_t min_chunk = 256 << 10;
   int64_t max_chunk = 512 << 10;
-  bool unpack = false;                // emulate the TCPX GPU receive path (netDeviceType UNPACK)
+  bool unpack = false;  // emulate the TCPX GPU receive path (netDeviceType UNPACK)
+  // Move GPU memory in the helpers (ptrSupport HOST|CUDA without UNPACK): each piece is copied
+  // between the GPU buffer and the helper's pinned buffer right beside its socket I/O, so the
+  // engine does not stage GPU transfers (a driver turn per copy) and the copies of a request's
+  // pieces run on its sockets' helpers at once.
+  bool gpu_direct = false;
+  // GPU direct: the largest GPU transfer the engine hands over as such (0: no limit); larger
+  // ones it stages itself, whose pipeline of copies moved 64-256 MiB with 8 in flight faster
+  // (BENCHMARKS.md 31).
+  int64_t gpu_direct_max_bytes = 0;
   int unpack_pool_pages = 8192;       // 4 KiB bounce pages per recv comm (>= 2048)
   bool unpack_jitter = true;          // fragment lengths vary in (2048, 4096], ends misaligned
   bool unpack_gpu = true;             // bounce buffer in GPU memory when a GPU is usable
@@ -46,6 +55,8 @@ struct SocketConfig {
 
   // Whether comms do their socket I/O in the caller's thread (helper_threads resolved).
   bool callerIo() const;
+  // Whether CUDA registrations are accepted (UNPACK emulation or GPU direct).
+  bool movesGpuMemory() const { return unpack || gpu_direct; }
   static SocketConfig fromEnv();
 };
 

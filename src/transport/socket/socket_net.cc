@@ -52,7 +52,9 @@ ncclResult_t netInit(ncclDebugLogger_t /*logger: this transport logs through tcp
   for (size_t i = 0; i < state->devices.size(); ++i) {
     LOG_INFO("socket transport device %zu: %s %s, %d Mb/s%s", i, state->devices[i].name.c_str(),
              state->devices[i].addr.toString().c_str(), state->devices[i].speed_mbps,
-             state->config.unpack ? ", UNPACK emulation" : "");
+             state->config.unpack       ? ", UNPACK emulation"
+             : state->config.gpu_direct ? ", GPU memory moved by the helpers"
+                                        : "");
   }
   LOG_INFO("socket transport: %d data sockets per comm, I/O %s (UCCL_SOCKET_HELPERS)",
            state->config.nsocks,
@@ -79,7 +81,7 @@ ncclResult_t netGetProperties(int dev, ncclNetProperties_v7_t* props) {
   props->name = const_cast<char*>(d.name.c_str());
   props->pciPath = d.pci_path.empty() ? nullptr : const_cast<char*>(d.pci_path.c_str());
   props->guid = static_cast<uint64_t>(dev);
-  props->ptrSupport = NCCL_PTR_HOST | (g_state->config.unpack ? NCCL_PTR_CUDA : 0);
+  props->ptrSupport = NCCL_PTR_HOST | (g_state->config.movesGpuMemory() ? NCCL_PTR_CUDA : 0);
   props->speed = d.speed_mbps;
   props->port = 0;
   props->latency = 0;
@@ -126,11 +128,12 @@ ncclResult_t netRegMr(void* comm, void* data, int size, int type, void** mhandle
   }
   *mhandle = nullptr;
   bool on_gpu = false;
+  int cuda_device = -1;
   if (type == NCCL_PTR_CUDA) {
-    if (!g_state->config.unpack) {
+    if (!g_state->config.movesGpuMemory()) {
       LOG_WARN(
           "regMr: the socket transport moves host memory only (ptrSupport HOST); enable "
-          "UCCL_SOCKET_UNPACK=1 for the TCPX-style GPU path");
+          "UCCL_SOCKET_GPU_DIRECT=1, or UCCL_SOCKET_UNPACK=1 for the TCPX-style GPU path");
       return ncclInvalidArgument;
     }
     if (reinterpret_cast<uintptr_t>(data) % 4096 != 0) {
@@ -138,27 +141,29 @@ ncclResult_t netRegMr(void* comm, void* data, int size, int type, void** mhandle
       return ncclInvalidArgument;
     }
     if (device::gpuUsable()) {
-      if (!device::isDevicePointer(data)) {
+      cuda_device = device::deviceOf(data);
+      if (cuda_device < 0) {
         LOG_WARN("regMr(NCCL_PTR_CUDA) at %p: not GPU memory", data);
         return ncclInvalidArgument;
       }
       on_gpu = true;
     } else {
-      // No GPU: the emulation takes 4 KiB-aligned host memory as the "device" buffer (its bounce
-      // pages are in host memory too), so CPU-only machines still test the scatter path.
+      // No GPU: 4 KiB-aligned host memory stands for the "device" buffer (UNPACK: its bounce
+      // pages are in host memory too), so CPU-only machines still test these paths.
       static std::once_flag logged;
       std::call_once(logged, [] {
         LOG_INFO(
-            "regMr(NCCL_PTR_CUDA): no usable GPU; UNPACK emulation treats 4 KiB-aligned "
-            "host memory as device buffers (bounce pages in host memory)");
+            "regMr(NCCL_PTR_CUDA): no usable GPU; 4 KiB-aligned host memory stands for device "
+            "buffers (UNPACK: bounce pages in host memory; GPU direct: moved as host memory)");
       });
     }
   } else if (type != NCCL_PTR_HOST) {
     LOG_WARN("regMr: memory type %d is not supported (HOST=1%s)", type,
-             g_state->config.unpack ? ", CUDA=2" : "");
+             g_state->config.movesGpuMemory() ? ", CUDA=2" : "");
     return ncclInvalidArgument;
   }
-  *mhandle = new Registration{static_cast<char*>(data), static_cast<size_t>(size), type, on_gpu};
+  *mhandle = new Registration{static_cast<char*>(data), static_cast<size_t>(size), type, on_gpu,
+                              cuda_device};
   return ncclSuccess;
 }
 

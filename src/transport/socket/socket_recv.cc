@@ -114,9 +114,11 @@ ncclResult_t RecvComm::irecv(int n, void** data, int* sizes, void** mhandles, vo
              data[0]);
     return ncclInvalidArgument;
   }
-  return post(sizes[0], unpack_ && reg->type == NCCL_PTR_CUDA, request, [&](StretchList& memory) {
-    memory.assign(static_cast<char*>(data[0]), static_cast<size_t>(sizes[0]));
-  });
+  const bool cuda = reg->type == NCCL_PTR_CUDA;
+  return post(sizes[0], unpack_ && cuda, !unpack_ && reg->on_gpu ? reg->cuda_device : -1, request,
+              [&](StretchList& memory) {
+                memory.assign(static_cast<char*>(data[0]), static_cast<size_t>(sizes[0]));
+              });
 }
 
 ncclResult_t RecvComm::irecvv(const tcpxpNetStretch_v1_t* stretches, int n, void** request) {
@@ -126,12 +128,13 @@ ncclResult_t RecvComm::irecvv(const tcpxpNetStretch_v1_t* stretches, int n, void
   // CUDA registrations are refused there: a vectored receive never lands in bounce pages.
   ncclResult_t rc = checkStretches("irecvv", stretches, n, &capacity);
   if (rc != ncclSuccess) return rc;
-  return post(capacity, /*to_bounce=*/false, request,
+  return post(capacity, /*to_bounce=*/false, /*to_device=*/-1, request,
               [&](StretchList& memory) { memory.assign(stretches, n); });
 }
 
 template <typename Fill>
-ncclResult_t RecvComm::post(int64_t capacity, bool to_bounce, void** request, Fill&& fill) {
+ncclResult_t RecvComm::post(int64_t capacity, bool to_bounce, int to_device, void** request,
+                            Fill&& fill) {
   uint64_t seq = posted_.load(std::memory_order_relaxed);
   bool waiting[kMaxDataSockets] = {};
   {
@@ -149,6 +152,7 @@ ncclResult_t RecvComm::post(int64_t capacity, bool to_bounce, void** request, Fi
     fill(req.memory);
     req.capacity = capacity;
     req.to_bounce = to_bounce;
+    req.to_device = to_device;
     req.planned = false;
     req.planning = false;
     req.done_reported = false;
@@ -311,7 +315,9 @@ Status RecvComm::receiveChunk(Worker* w, const ChunkHeader& h, HelperClock* cloc
     }
   }
   clock->lap(&w->times.park_ns);
-  if (h.len > 0) {
+  if (h.len > 0 && req->to_device >= 0) {
+    TCPXP_RETURN_IF_ERROR(receiveToDevice(w, h, req, clock));
+  } else if (h.len > 0) {
     if (!req->to_bounce) {
       // Straight into the posted stretches; w->iov holds a whole request's (kIovMax <= its
       // size), and readAll splits the readv calls at kIovMax.
@@ -331,7 +337,7 @@ Status RecvComm::receiveChunk(Worker* w, const ChunkHeader& h, HelperClock* cloc
         // devmem-TCP lands bytes in GPU pages directly; emulated by landing the chunk in
         // pinned memory, one copy to the GPU and one scatter kernel into the pages.
         TCPXP_RETURN_IF_ERROR(allocLanding(w));
-        iovec land{w->staging, h.len};
+        iovec land{w->staging.data, h.len};
         TCPXP_RETURN_IF_ERROR(readAll(w->fd.get(), &land, 1));
         clock->lap(&w->times.io_ns);
         uint32_t src_off = 0;
@@ -340,7 +346,7 @@ Status RecvComm::receiveChunk(Worker* w, const ChunkHeader& h, HelperClock* cloc
           w->scatter[i] = {reinterpret_cast<uintptr_t>(w->iov[i].iov_base), src_off, len};
           src_off += len;
         }
-        TCPXP_RETURN_IF_ERROR(device::copyToDeviceAsync(w->landing, w->staging, h.len));
+        TCPXP_RETURN_IF_ERROR(device::copyToDeviceAsync(w->landing, w->staging.data, h.len));
         TCPXP_RETURN_IF_ERROR(device::scatterToDeviceAsync(
             arena_->bounceAt(0), static_cast<const char*>(w->landing), w->scatter, n));
         TCPXP_RETURN_IF_ERROR(device::syncThreadStream());
@@ -351,6 +357,25 @@ Status RecvComm::receiveChunk(Worker* w, const ChunkHeader& h, HelperClock* cloc
   ++w->times.pieces;
   w->times.bytes += h.len;
   return pieceLanded(h, req);
+}
+
+Status RecvComm::receiveToDevice(Worker* w, const ChunkHeader& h, RecvRequest* req,
+                                 HelperClock* clock) {
+  if (w->cuda_device != req->to_device) {
+    TCPXP_RETURN_IF_ERROR(device::useDevice(req->to_device));
+    w->cuda_device = req->to_device;
+  }
+  // Grown to the largest piece this helper has carried; freed by close().
+  TCPXP_RETURN_IF_ERROR(w->staging.reserve(h.len));
+  iovec land{w->staging.data, h.len};
+  TCPXP_RETURN_IF_ERROR(readAll(w->fd.get(), &land, 1));
+  clock->lap(&w->times.io_ns);
+  // The header (offset + len <= total) and checkPiece() (total <= capacity) keep it in bounds.
+  TCPXP_RETURN_IF_ERROR(
+      device::copyToDeviceAsync(req->memory.contiguous(h.offset), w->staging.data, h.len));
+  TCPXP_RETURN_IF_ERROR(device::syncThreadStream());
+  clock->lap(&w->times.gpu_ns);
+  return Status::ok();
 }
 
 Status RecvComm::pieceLanded(const ChunkHeader& h, RecvRequest* req) {
@@ -586,10 +611,10 @@ void RecvComm::close() {
       w->thread.join();
       times.push_back(&w->times);
     }
-    device::freePinned(w->staging);
+    w->staging.release();
     device::freeDevice(w->landing);
     device::freePinned(w->scatter);
-    w->staging = w->landing = nullptr;
+    w->landing = nullptr;
     w->scatter = nullptr;
   }
   logHelperTimes("recv comm from", peer_, times);
@@ -598,9 +623,7 @@ void RecvComm::close() {
 Status RecvComm::allocLanding(Worker* w) {
   if (w->scatter != nullptr) return Status::ok();
   // Made once per helper, on its first GPU-bounce chunk; freed by close().
-  if (w->staging == nullptr) {
-    TCPXP_RETURN_IF_ERROR(device::allocPinned(kMaxRequestBytes + 1, &w->staging));
-  }
+  TCPXP_RETURN_IF_ERROR(w->staging.reserve(static_cast<size_t>(kMaxRequestBytes) + 1));
   if (w->landing == nullptr) {
     TCPXP_RETURN_IF_ERROR(device::allocDevice(kMaxRequestBytes + 1, &w->landing));
   }

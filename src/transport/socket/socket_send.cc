@@ -102,7 +102,7 @@ ncclResult_t SendComm::isend(void* data, int size, void* mhandle, void** request
     LOG_WARN("isend of %d bytes at %p: not inside the registration given as mhandle", size, data);
     return ncclInvalidArgument;
   }
-  return post(size, reg->on_gpu, request, [&](StretchList& memory) {
+  return post(size, reg->on_gpu ? reg->cuda_device : -1, request, [&](StretchList& memory) {
     memory.assign(static_cast<char*>(data), static_cast<size_t>(size));
   });
 }
@@ -113,12 +113,12 @@ ncclResult_t SendComm::isendv(const tcpxpNetStretch_v1_t* stretches, int n, void
   int64_t size = 0;
   ncclResult_t rc = checkStretches("isendv", stretches, n, &size);
   if (rc != ncclSuccess) return rc;
-  return post(size, /*from_device=*/false, request,
+  return post(size, /*cuda_device=*/-1, request,
               [&](StretchList& memory) { memory.assign(stretches, n); });
 }
 
 template <typename Fill>
-ncclResult_t SendComm::post(int64_t size, bool from_device, void** request, Fill&& fill) {
+ncclResult_t SendComm::post(int64_t size, int cuda_device, void** request, Fill&& fill) {
   if (next_seq_ - head_seq_ >= kMaxRequests) {
     LOG_WARN("isend: %d requests already outstanding on this comm (TCPX limit); test them first",
              kMaxRequests);
@@ -144,6 +144,7 @@ ncclResult_t SendComm::post(int64_t size, bool from_device, void** request, Fill
   req.seq = next_seq_;
   // The slot's previous request completed (its pieces were all written): no helper reads it.
   fill(req.memory);
+  req.cuda_device = cuda_device;
   req.chunks_left.store(static_cast<int>(pieces), std::memory_order_relaxed);
   open_requests_.fetch_add(1, std::memory_order_relaxed);
   uint32_t used = 0;  // sockets that took a piece of this request
@@ -155,7 +156,7 @@ ncclResult_t SendComm::post(int64_t size, bool from_device, void** request, Fill
     task.header.offset = static_cast<uint32_t>(offset);
     task.header.len = static_cast<uint32_t>(std::min(piece, static_cast<size_t>(size) - offset));
     task.header.total = static_cast<uint32_t>(size);
-    task.from_device = from_device;
+    task.from_device = cuda_device >= 0;
     // Pieces of one request go to distinct sockets (the receiver wants increasing message
     // numbers per socket).
     size_t least = nsocks;
@@ -264,13 +265,18 @@ void SendComm::run(Worker* w) {
     size_t offset = task.header.offset;
     Status st;
     if (task.from_device && task.header.len > 0) {
-      // UNPACK emulation: TCPX sends straight from GPU memory; here it is staged through host.
-      if (w->staging == nullptr) st = device::allocPinned(kMaxRequestBytes + 1, &w->staging);
+      // GPU memory (UNPACK emulation: TCPX sends straight from it; GPU direct): staged through
+      // this helper's pinned buffer, copied on the memory's own GPU.
+      if (w->cuda_device != task.req->cuda_device) {
+        st = device::useDevice(task.req->cuda_device);
+        if (st.isOk()) w->cuda_device = task.req->cuda_device;
+      }
+      if (st.isOk()) st = w->staging.reserve(task.header.len);
       if (st.isOk()) {
-        st = device::copyToHostAsync(w->staging, memory->contiguous(offset), task.header.len);
+        st = device::copyToHostAsync(w->staging.data, memory->contiguous(offset), task.header.len);
         if (st.isOk()) st = device::syncThreadStream();
       }
-      w->staged.assign(static_cast<char*>(w->staging), task.header.len);
+      w->staged.assign(static_cast<char*>(w->staging.data), task.header.len);
       memory = &w->staged;
       offset = 0;
       clock.lap(&w->times.gpu_ns);
@@ -348,8 +354,7 @@ void SendComm::close() {
       w->thread.join();
       times.push_back(&w->times);
     }
-    device::freePinned(w->staging);
-    w->staging = nullptr;
+    w->staging.release();
   }
   logHelperTimes("send comm to", peer_, times);
 }
