@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "common/net_util.h"
 #include "common/quantity.h"
 #include "cuda_check.h"
 #include "loopback.h"
@@ -50,19 +51,6 @@ std::string sizeLabel(size_t bytes) {
     return s + " " + unit + "iB";
   }
   return s + " B";
-}
-
-bool sendExactly(int fd, const char* buf, size_t n) {
-  size_t sent = 0;
-  while (sent < n) {
-    ssize_t r = ::send(fd, buf + sent, n - sent, MSG_NOSIGNAL);
-    if (r > 0) {
-      sent += static_cast<size_t>(r);
-    } else if (r == 0 || errno != EINTR) {
-      return false;
-    }
-  }
-  return true;
 }
 
 bool readExactly(int fd, char* buf, size_t n, bool busy) {
@@ -110,7 +98,8 @@ int tcpPingPong(int iters, bool busy, size_t bytes, double* median_us) {
   std::vector<double> us;
   for (int i = 0; i < kWarmup + iters; ++i) {
     auto t0 = Clock::now();
-    if (!sendExactly(fd, msg.data(), msg.size()) || !readExactly(fd, reply, sizeof(reply), busy)) {
+    if (!tcpxp::sendAll(fd, msg.data(), msg.size()).isOk() ||
+        !readExactly(fd, reply, sizeof(reply), busy)) {
       std::fprintf(stderr, "latency_floor: the echo process went away\n");
       return 1;
     }

@@ -80,7 +80,14 @@ int deviceOf(const void* ptr) {
   }
   return attr.type == cudaMemoryTypeDevice || attr.type == cudaMemoryTypeManaged ? attr.device : -1;
 }
-Status useDevice(int device) { return cudaStatus(cudaSetDevice(device), "cudaSetDevice"); }
+Status useDevice(int device) {
+  // Called per GPU piece by the helpers: the runtime call only when the device changes.
+  thread_local int current = -1;
+  if (device == current) return Status::ok();
+  TCPXP_RETURN_IF_ERROR(cudaStatus(cudaSetDevice(device), "cudaSetDevice"));
+  current = device;
+  return Status::ok();
+}
 bool allocationRange(const void* ptr, uintptr_t* base, size_t* size) {
   // Through the runtime's driver entry point: linking libcuda would make the library unloadable
   // on machines without a GPU driver.

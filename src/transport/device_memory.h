@@ -43,8 +43,9 @@ Status scatterToDeviceAsync(char* dst_base, const char* src, const ScatterPiece*
 bool isDevicePointer(const void* ptr);
 // The GPU whose memory `ptr` is (device or managed memory), else -1.
 int deviceOf(const void* ptr);
-// Makes `device` the calling thread's current GPU (cudaSetDevice): a helper thread's copies then
-// run on that GPU's per-thread stream, and no context is made on GPU 0 for another GPU's bytes.
+// Makes `device` the calling thread's current GPU (cudaSetDevice, skipped when this function set
+// that device last on this thread): a helper thread's copies then run on that GPU's per-thread
+// stream, and no context is made on GPU 0 for another GPU's bytes.
 Status useDevice(int device);
 // The CUDA allocation holding `ptr` (cuMemGetAddressRange); false for other memory or without
 // a driver.

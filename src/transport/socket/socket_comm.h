@@ -202,7 +202,6 @@ class SendComm {
   struct Task {
     SendRequest* req;
     ChunkHeader header;
-    bool from_device;
   };
   struct Worker {
     Fd fd;
@@ -221,7 +220,6 @@ class SendComm {
     bool stop = false;
     PinnedBuffer staging;  // bounce for device sources (UNPACK mode, GPU direct)
     StretchList staged;    // `staging` as a piece's memory
-    int cuda_device = -1;  // this helper thread's current GPU (-1: not set yet)
     HelperTimes times;
   };
   // Posts a request of `size` bytes whose memory the caller's `fill` writes into the slot
@@ -276,7 +274,6 @@ class RecvComm {
     PinnedBuffer staging;
     void* landing = nullptr;
     device::ScatterPiece* scatter = nullptr;
-    int cuda_device = -1;  // this helper thread's current GPU (GPU direct; -1: not set yet)
     std::vector<iovec> iov;
     // Message whose header this helper holds while it waits (receive not posted yet; UNPACK:
     // earlier messages not planned yet, or no free pages). kNotParked otherwise.

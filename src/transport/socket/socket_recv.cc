@@ -361,10 +361,7 @@ Status RecvComm::receiveChunk(Worker* w, const ChunkHeader& h, HelperClock* cloc
 
 Status RecvComm::receiveToDevice(Worker* w, const ChunkHeader& h, RecvRequest* req,
                                  HelperClock* clock) {
-  if (w->cuda_device != req->to_device) {
-    TCPXP_RETURN_IF_ERROR(device::useDevice(req->to_device));
-    w->cuda_device = req->to_device;
-  }
+  TCPXP_RETURN_IF_ERROR(device::useDevice(req->to_device));
   // Grown to the largest piece this helper has carried; freed by close().
   TCPXP_RETURN_IF_ERROR(w->staging.reserve(h.len));
   iovec land{w->staging.data, h.len};

@@ -156,7 +156,6 @@ ncclResult_t SendComm::post(int64_t size, int cuda_device, void** request, Fill&
     task.header.offset = static_cast<uint32_t>(offset);
     task.header.len = static_cast<uint32_t>(std::min(piece, static_cast<size_t>(size) - offset));
     task.header.total = static_cast<uint32_t>(size);
-    task.from_device = cuda_device >= 0;
     // Pieces of one request go to distinct sockets (the receiver wants increasing message
     // numbers per socket).
     size_t least = nsocks;
@@ -264,13 +263,10 @@ void SendComm::run(Worker* w) {
     const StretchList* memory = &task.req->memory;
     size_t offset = task.header.offset;
     Status st;
-    if (task.from_device && task.header.len > 0) {
+    if (task.req->cuda_device >= 0 && task.header.len > 0) {
       // GPU memory (UNPACK emulation: TCPX sends straight from it; GPU direct): staged through
       // this helper's pinned buffer, copied on the memory's own GPU.
-      if (w->cuda_device != task.req->cuda_device) {
-        st = device::useDevice(task.req->cuda_device);
-        if (st.isOk()) w->cuda_device = task.req->cuda_device;
-      }
+      st = device::useDevice(task.req->cuda_device);
       if (st.isOk()) st = w->staging.reserve(task.header.len);
       if (st.isOk()) {
         st = device::copyToHostAsync(w->staging.data, memory->contiguous(offset), task.header.len);
