@@ -23,6 +23,8 @@
 //        0x40  Hello/HelloAck: odd variants (another engine version, transport name);
 //              Cts/Done/Nack: a raw initiator byte;
 //        0x80  the transfer id is 8 bytes, else 1 (small ids, the ones in use).
+//      Read and ReadVec end with a byte c: first_channel c below 0x80 (0 is the one channel,
+//      others do not exist), else kNoChannel.
 //      Sizes and offsets are a byte indexing kSizes (boundaries of chunks, inline, 4 GiB, ...).
 // After the records: a Read with id UINT64_MAX and a token nobody holds (answered by a Nack
 // if the connection is still up) and a Bye, then reading until the endpoint closes the socket:
@@ -153,6 +155,10 @@ void appendRecord(Input& in, ScriptedPeer& peer, std::vector<uint8_t>* out) {
   const bool odd = tag & 0x40;
   auto id = [&] { return (tag & 0x80) ? in.u64() : uint64_t{in.u8()}; };
   auto initiatorField = [&] { return odd ? static_cast<control::Initiator>(in.u8()) : initiator; };
+  auto firstChannel = [&]() -> uint16_t {
+    uint8_t c = in.u8();
+    return c < 0x80 ? c : control::kNoChannel;
+  };
   auto inlineData = [&] {
     size_t n = std::min<size_t>(in.u16(), fx->inline_bytes.size());
     return std::span<const uint8_t>(fx->inline_bytes.data(), n);
@@ -212,7 +218,7 @@ void appendRecord(Input& in, ScriptedPeer& peer, std::vector<uint8_t>* out) {
       if (type == FrameType::kWrite) {
         return control::encode(control::Write{xid, t.addr, size, t.token, t.mr}, out);
       }
-      return control::encode(control::Read{xid, t.addr, size, t.token, t.mr}, out);
+      return control::encode(control::Read{xid, t.addr, size, t.token, t.mr, firstChannel()}, out);
     }
     case FrameType::kReadOk:
       return control::encode(control::ReadOk{id()}, out);
@@ -248,7 +254,7 @@ void appendRecord(Input& in, ScriptedPeer& peer, std::vector<uint8_t>* out) {
         if (initiator == control::Initiator::kDataSender) {
           return control::encode(control::WriteVec{xid, pieces}, out);
         }
-        return control::encode(control::ReadVec{xid, pieces}, out);
+        return control::encode(control::ReadVec{xid, pieces, firstChannel()}, out);
       }
       return control::encode(control::Bye{}, out);
     case FrameType::kWriteVec:

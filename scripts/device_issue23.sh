@@ -28,6 +28,9 @@
 #                                       of a serialized staged write), the engine's serialized
 #                                       and 8-in-flight 256 KiB - 4 MiB by chunk size, inline
 #                                       against the channels at 16-64 KiB, traces of 256 KiB
+#   scripts/device_issue23.sh readahead5  reads without a Cts: GPU tests, then GPU and host
+#                                       transfers against a baseline source tree BASE (built
+#                                       here), ROUNDS (2) alternated
 #   scripts/device_issue23.sh gpudirect5  UCCL_SOCKET_GPU_DIRECT: its GPU tests (and the staged
 #                                       and UNPACK ones), then the engine's GPU transfers with it
 #                                       (UCCL_SOCKET_GPU_DIRECT_MAX: GDMAX, default 0) against the staged
@@ -506,6 +509,40 @@ gpudirect5() {
   say "done"
 }
 
+# Reads answered without a Cts (protocol 5) against a baseline tree BASE (a source copy of the
+# commit before, built here into BASE/build): GPU tests of every mode; then serialized and
+# 8-in-flight GPU transfers and serialized host ones, baseline and this tree alternated, ROUNDS.
+readahead5() {
+  build || true
+  local base=${BASE:-}
+  if [[ -n $base ]]; then
+    (cmake -S "$base" -B "$base/build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+       -DTCPXP_BUILD_TESTS=OFF >/dev/null && ninja -C "$base/build" -j"$JOBS" tcpx-p2p) \
+      >>"$OUT/build.log" 2>&1
+    say "baseline build rc=$?"
+  fi
+  say "GPU tests (every mode), the engine's read tests"
+  (cd "$BUILD_DIR" && timeout 300 ctest -j6 -R "^gpu\.|Refused|Queued|NamingItsChannel" \
+     --output-on-failure) >"$OUT/ctest.log" 2>&1
+  grep -E "tests passed|tests failed|Failed|\*\*\*|Timeout" "$OUT/ctest.log" | head -20 >>"$S"
+  local rep tree bin gpu=(--gpu 0 --server-gpu 0)
+  for rep in $(seq "${ROUNDS:-2}"); do
+    for tree in base new; do
+      bin=$B
+      [[ $tree == base ]] && bin=$base/build/tcpx-p2p
+      [[ -x $bin ]] || continue
+      echo "round $rep, $tree: GPU serialized (verified), GPU 8 in flight, host serialized" >>"$S"
+      timeout 90 "$bin" bench --local "${gpu[@]}" --mode write,read --sizes 256K,1M,4M,16M \
+        --iters 200 --warmup 20 --verify 2>&1 | grep -E "^(write|read) " >>"$S"
+      timeout 90 "$bin" bench --local "${gpu[@]}" --mode write,read --inflight 8 \
+        --sizes 256K,1M,64M --iters 40 --warmup 5 2>&1 | grep -E "^(write|read) " >>"$S"
+      timeout 60 "$bin" bench --local --mode write,read --sizes 256K,1M,4M --iters 300 \
+        --warmup 30 2>&1 | grep -E "^(write|read) " >>"$S"
+    done
+  done
+  say "done"
+}
+
 peers() {
   say "bench_vs_peers --one-gpu"
   python3 scripts/bench_vs_peers.py --one-gpu --out "$OUT/one_gpu" --keep-work --deadline 545 \
@@ -534,7 +571,8 @@ case $PART in
   vectors1) vectors1 ;;
   small5) small5 ;;
   gpudirect5) gpudirect5 ;;
+  readahead5) readahead5 ;;
   peers) peers ;;
-  *) echo "usage: scripts/device_issue23.sh measure|measure1|measure2|vectors1|small5|gpudirect5|peers|diagnose6|ab6|ab6b|unpack4|sizes6|bound6|spread6   (see the top)" >&2
+  *) echo "usage: scripts/device_issue23.sh measure|measure1|measure2|vectors1|small5|gpudirect5|readahead5|peers|diagnose6|ab6|ab6b|unpack4|sizes6|bound6|spread6   (see the top)" >&2
      exit 2 ;;
 esac

@@ -291,6 +291,28 @@ void putHandles(Writer& w, const std::vector<PluginHandle>& handles) {
   for (const PluginHandle& h : handles) w.bytes(h.data(), h.size());
 }
 
+// Read and ReadVec name where the reader queued its receives in what is reserved (zero) in
+// Write and WriteVec: first_channel u16 | reserved u16.
+template <typename T>
+void putFirstChannel(Writer& w, const T& m) {
+  if constexpr (requires { m.first_channel; }) {
+    w.u16(m.first_channel);
+    w.u16(0);
+  } else {
+    w.u32(0);
+  }
+}
+template <typename T>
+Status getFirstChannel(Reader& r, T* m) {
+  if constexpr (requires { m->first_channel; }) {
+    m->first_channel = r.u16();
+    if (r.u16() == 0) return Status::ok();
+  } else if (r.u32() == 0) {
+    return Status::ok();
+  }
+  return bad(std::string(info(T::kType).name) + ": non-zero reserved field");
+}
+
 template <typename T>
 void encodeRemoteAccess(const T& m, std::vector<uint8_t>* out) {
   frame(T::kType, out, [&](Writer& w) {
@@ -300,7 +322,7 @@ void encodeRemoteAccess(const T& m, std::vector<uint8_t>* out) {
     w.u64(m.token.lo);
     w.u64(m.token.hi);
     w.u32(m.mr_id);
-    w.u32(0);
+    putFirstChannel(w, m);
   });
 }
 template <typename T>
@@ -314,7 +336,7 @@ Status decodeRemoteAccess(const uint8_t* p, size_t len, T* out) {
   m.token.lo = r.u64();
   m.token.hi = r.u64();
   m.mr_id = r.u32();
-  if (r.u32() != 0) return bad(std::string(info(T::kType).name) + ": non-zero reserved field");
+  TCPXP_RETURN_IF_ERROR(getFirstChannel(r, &m));
   return finish(m, out);
 }
 
@@ -667,7 +689,7 @@ void encodeVec(const T& msg, std::vector<uint8_t>* out) {
   frame(T::kType, out, [&](Writer& w) {
     w.u64(msg.xfer_id);
     w.u32(static_cast<uint32_t>(msg.pieces.size()));
-    w.u32(0);
+    putFirstChannel(w, msg);
     // The pieces in place: one resize, four stores each.
     size_t at = out->size();
     out->resize(at + kVecPieceBytes * msg.pieces.size());
@@ -689,7 +711,7 @@ Status decodeVec(const uint8_t* payload, size_t len, T* out) {
   T m;
   m.xfer_id = r.u64();
   uint32_t count = r.u32();
-  if (r.u32() != 0) return bad(std::string(name) + ": non-zero reserved field");
+  TCPXP_RETURN_IF_ERROR(getFirstChannel(r, &m));
   // The count must match the payload exactly (checked before anything is allocated for it).
   if (count == 0 || count > kMaxVectorPieces ||
       len != kVecFixedBytes + size_t{kVecPieceBytes} * count) {

@@ -28,7 +28,11 @@
 //     0 xfer_id u64 | 8 size u64
 //   4 Write, 5 Read (one-sided, the connector targets an advertised registration), 48 bytes:
 //     0 xfer_id u64 | 8 remote_addr u64 | 16 size u64 | 24 token.lo u64 | 32 token.hi u64 |
-//     40 mr_id u32 | 44 reserved u32;  remote_addr + size must not wrap
+//     40 mr_id u32 | 44 Write: reserved u32; Read: first_channel u16 | 46 reserved u16;
+//     remote_addr + size must not wrap. A Read's first_channel: the reader already queued its
+//     receives, piece i on channel (first_channel + i) % channels, and the data sender answers
+//     ReadOk and sends at once (no Cts); kNoChannel: it queued nothing (answered by ReadData,
+//     or by ReadOk and then the reader's Cts)
 //   6 ReadOk, 8 bytes: 0 xfer_id u64
 //   7 Cts (clear to send: the data receiver posted its receives), 16 bytes:
 //     0 xfer_id u64 | 8 initiator u8 (Initiator) | 9 reserved u8 | 10 first_channel u16 |
@@ -51,7 +55,8 @@
 //     sent nothing for a while (liveness: silence longer than the timeout fails a connection)
 //   16 WriteVec, 17 ReadVec (one-sided vector: n pieces, each in an advertised region, moved as
 //     one stream of their total through the channels), 16 + 28 * n bytes:
-//     0 xfer_id u64 | 8 count u32 (n) | 12 reserved u32 |
+//     0 xfer_id u64 | 8 count u32 (n) | 12 WriteVec: reserved u32; ReadVec: first_channel u16
+//     (as in Read) | 14 reserved u16 |
 //     16 pieces[n] of { addr u64 | len u32 | token.lo u64 | token.hi u64 }, in stream order.
 //     n = 1..kMaxVectorPieces, every len >= 1, addr + len must not wrap, the lens' sum at most
 //     kMaxVectorBytes. Answered like Write and Read (Cts / ReadOk, Done, Nack); the data is the
@@ -94,6 +99,8 @@ inline constexpr size_t kMaxTransportNameBytes = 64;
 inline constexpr size_t kMaxErrorMessageBytes = 1024;
 inline constexpr size_t kMaxNotifyFieldBytes = 256;  // notify_msg_t: char name[256], msg[256]
 inline constexpr uint32_t kHelloKnownFlags = 0;      // no Hello flag is defined yet
+// A Read/ReadVec whose reader queued no receives (see Read above).
+inline constexpr uint16_t kNoChannel = 0xFFFF;
 // One WriteVec/ReadVec: at most this many pieces (its frame stays under 56.1 KiB) and bytes.
 inline constexpr uint32_t kMaxVectorPieces = 2048;
 inline constexpr uint64_t kMaxVectorBytes = uint64_t{1} << 32;
@@ -181,6 +188,8 @@ struct Read {
   uint64_t size = 0;
   AccessToken token;
   uint32_t mr_id = 0;
+  // Where the reader queued its receives (kNoChannel: nowhere); the engine checks the range.
+  uint16_t first_channel = kNoChannel;
   bool operator==(const Read&) const = default;
 };
 
@@ -284,6 +293,7 @@ struct ReadVec {
   static constexpr FrameType kType = FrameType::kReadVec;
   uint64_t xfer_id = 0;
   std::vector<VecPiece> pieces;
+  uint16_t first_channel = kNoChannel;  // as in Read
   bool operator==(const ReadVec&) const = default;
 };
 

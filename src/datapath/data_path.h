@@ -11,6 +11,7 @@
 // in this order, and never ask which path a piece takes:
 //   queued -> prepare (until ready) -> [sends: copied?] -> buffer -> (post) -> posted
 //     -> [receives: startLanding -> landed?] -> release
+//   or, for a receive its peer refused after it was queued: queued -> skip (until done)
 // Driver thread only. Adding a path: one file implementing DataPath, a PathKind, one line in
 // choosePath (path_choice.cc) and one in makePath (path_set.cc).
 #pragma once
@@ -136,6 +137,14 @@ class DataPath {
   }
   // The request completed (send) or was consumed (receive): give back what the piece held.
   virtual void release(Piece& p) { (void)p; }
+  // A queued receive that will never be posted (its read was refused after it was queued): its
+  // place in the path's order is given up, as posting would; false in *done until that place
+  // comes (the channel asks again next round). Nothing was prepared for it.
+  virtual Status skip(Piece& p, bool* done) {
+    (void)p;
+    *done = true;
+    return Status::ok();
+  }
   // Drops the path's own registrations on `comm` (before the comm closes).
   virtual void forgetComm(const transport::Net& net, void* comm) {
     (void)net;

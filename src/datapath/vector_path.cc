@@ -169,6 +169,12 @@ class VectorPath final : public DataPath {
     return {slotAt(p.slot), &region_};
   }
 
+  Status skip(Piece& p, bool* done) override {
+    *done = vectored(p) || (!recv_turns_.empty() && recv_turns_.front() == p.channel);
+    if (*done && !vectored(p)) recv_turns_.pop();
+    return Status::ok();
+  }
+
   void posted(Piece& p) override {
     if (vectored(p)) return;
     if (p.receiving) {

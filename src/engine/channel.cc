@@ -76,10 +76,23 @@ Status Channel::postSends(const transport::Net& net, bool* did_work) {
   return Status::ok();
 }
 
-Status Channel::postRecvs(const transport::Net& net, bool* did_work) {
+Status Channel::postRecvs(const transport::Net& net, std::vector<Transfer*>* finished,
+                          bool* did_work) {
   // A receive counts against the 16 until it is consumed.
   while (!recv_queue_.empty() && recv_inflight_.size() < transport::Net::kMaxOutstanding) {
     ChunkOp& op = recv_queue_.front();
+    if (op.xfer->gate == Gate::kAwaitingOk) break;  // the peer may yet refuse it: wait
+    if (op.xfer->gate == Gate::kRefused) {
+      // The peer sends nothing for it: never posted, it only gives up its turn.
+      bool skipped = false;
+      TCPXP_RETURN_IF_ERROR(op.path->skip(op.piece, &skipped));
+      if (!skipped) break;
+      ++op.xfer->chunks_done;
+      finished->push_back(op.xfer);
+      recv_queue_.pop();
+      *did_work = true;
+      continue;
+    }
     bool ready = false;
     TCPXP_RETURN_IF_ERROR(op.path->prepare(op.piece, &ready));
     if (!ready) break;
@@ -167,7 +180,7 @@ Status Channel::progress(const transport::Net& net, std::vector<Transfer*>* fini
                          bool* did_work) {
   bool work = false;
   TCPXP_RETURN_IF_ERROR(postSends(net, &work));
-  TCPXP_RETURN_IF_ERROR(postRecvs(net, &work));
+  TCPXP_RETURN_IF_ERROR(postRecvs(net, finished, &work));
   TCPXP_RETURN_IF_ERROR(testSends(net, finished, &work));
   TCPXP_RETURN_IF_ERROR(testRecvs(net, finished, &work));
   // Busy time: while any request is posted on either comm.
@@ -184,7 +197,7 @@ Status Channel::progress(const transport::Net& net, std::vector<Transfer*>* fini
   if (work) {
     // The windows moved: post again right away.
     TCPXP_RETURN_IF_ERROR(postSends(net, &work));
-    TCPXP_RETURN_IF_ERROR(postRecvs(net, &work));
+    TCPXP_RETURN_IF_ERROR(postRecvs(net, finished, &work));
     *did_work = true;
   }
   return Status::ok();

@@ -2,8 +2,10 @@
 // peer) of the transport, each with a queue of pieces waiting to be posted and a FIFO window of
 // at most 16 posted requests, tested head first. Driver thread only.
 //
-// Both peers append pieces to a channel in the same order (derived from the order of Cts
-// messages, see connection.h), so the k-th isend here pairs with the k-th irecv there.
+// Both peers append pieces to a channel in the same order (derived from the order of Cts and
+// Read messages, see connection.h), so the k-th isend here pairs with the k-th irecv there. A
+// read's receives queued before the peer said yes wait at the head of their channels until it
+// does (Transfer::gate).
 // How a piece's bytes get to or from the transport is its data path's business
 // (datapath/data_path.h); a receive is consumed (irecvConsumed, in FIFO order) only once its
 // path says the bytes are in the user's buffer.
@@ -83,7 +85,8 @@ class Channel {
 
  private:
   Status postSends(const transport::Net& net, bool* did_work);
-  Status postRecvs(const transport::Net& net, bool* did_work);
+  // Also skips the pieces of refused reads (counted done: into `finished`).
+  Status postRecvs(const transport::Net& net, std::vector<Transfer*>* finished, bool* did_work);
   Status testSends(const transport::Net& net, std::vector<Transfer*>* finished, bool* did_work);
   Status testRecvs(const transport::Net& net, std::vector<Transfer*>* finished, bool* did_work);
   void traceFinished(char dir, const ChunkOp& op, int64_t finished_ns);

@@ -8,22 +8,26 @@
 //
 // Ordering rule (what makes posting-order matching hold with any number of transfers in flight,
 // both directions at once): for data flowing X -> Y, only Y decides the order. Y appends the
-// pieces of a transfer to its channels' receive queues at the moment it sends Cts for it, piece
-// i on channel (first + i) % N with `first` named in the Cts; X appends them to its send queues
-// when that Cts arrives. Cts frames arrive in the order sent, so both sides append to every
-// channel in the same order.
+// pieces of a transfer to its channels' receive queues at the moment it sends Cts (or, for its
+// own read, the Read) for it, piece i on channel (first + i) % N with `first` named in that
+// frame; X appends them to its send queues when the frame arrives. Those frames arrive in the
+// order sent, so both sides append to every channel in the same order.
 //   send/recv: Send(X->Y) .. Y matches a posted recv .. Cts(Y->X) .. data .. Done(Y->X)
 //   write:     Write(X->Y) .. Y checks the advertisement .. Cts .. data .. Done
-//   read:      Read(Y->X) .. X checks .. ReadOk(X->Y) .. Y: Cts(Y->X) .. data X->Y .. Done(X->Y)
+//   read:      Read(Y->X, first; Y's receives queued, held) .. X checks .. ReadOk(X->Y) and
+//              data X->Y at once .. Y: ReadOk lets its receives post .. Done(X->Y)
 //              (X's sends completed: Y's read ends only then, so X may free its buffer after it)
-// A refused request gets a Nack instead and nothing is posted or written. Transfers of at most
+//              A read Y expects inline names no channel: ReadData, or ReadOk .. Cts .. data ..
+//              Done as a write.
+// A refused request gets a Nack instead and nothing is posted or written (a refused read's held
+// receives are dropped in their turn: Transfer::gate). Transfers of at most
 // UCCL_TCPX_INLINE_BYTES carry their bytes in the control frame (SendInline, WriteInline,
 // ReadData) and skip the channels.
 // One-sided vectors (several buffers against one advertisement) travel as one transfer:
 // WriteVec/ReadVec list the peer's pieces, the bytes move as one stream of their total through
-// the channels (gathered and scattered by datapath/vector_path.cc), one Cts, one Done, one
-// completion. The destination's pieces must not overlap (refused: the chunks land in any order);
-// adjacent pieces and overlapping sources are fine.
+// the channels (gathered and scattered by datapath/vector_path.cc), one Cts (a write's; a read
+// needs none), one Done, one completion. The destination's pieces must not overlap (refused: the
+// chunks land in any order); adjacent pieces and overlapping sources are fine.
 #pragma once
 
 #include <chrono>
@@ -124,7 +128,14 @@ class Connection {
   Status claimPeerId(uint64_t id);
   Status onSend(const control::Send& m);
   Status onWriteOrRead(bool is_write, uint64_t id, uint64_t addr, uint64_t size,
-                       control::AccessToken token);
+                       control::AccessToken token, uint16_t first_channel);
+  // A Read/ReadVec's first_channel: kNoChannel or one of ours (else a protocol error).
+  Status checkQueuedChannel(uint16_t first_channel) const;
+  // ReadOk for a read this side serves, then its sends when the reader queued its receives.
+  Status answerRead(Transfer* x, uint16_t first_channel);
+  // A read this side starts: its receives queued now, held until the peer's ReadOk (the ordering
+  // rule above); *first: the channel of its first piece, for the Read frame.
+  Status queueRead(Transfer* x, uint16_t* first);
   Status onReadOk(const control::ReadOk& m);
   Status onCts(const control::Cts& m);
   Status onDone(const control::Done& m);
@@ -132,7 +143,8 @@ class Connection {
   Status onWriteInline(const control::WriteInline& m);
   Status onReadData(const control::ReadData& m);
   Status onSendInline(const control::SendInline& m);
-  Status onVector(bool is_write, uint64_t id, const std::vector<control::VecPiece>& pieces);
+  Status onVector(bool is_write, uint64_t id, const std::vector<control::VecPiece>& pieces,
+                  uint16_t first_channel);
   // A request the peer made and this side refused: logged at most once a second (counted).
   void logRefusal(const char* what, uint64_t size, const std::string& why);
   // Whether a transfer of `size` bytes goes inside a control frame.

@@ -16,9 +16,10 @@
 
 namespace tcpxp::engine {
 
-// The control protocol's version in Hello; a different one is refused. 4: WriteVec/ReadVec;
-// 3: 128-bit access tokens, Heartbeat frames; 2: Cts names the first channel, inline frames.
-inline constexpr uint32_t kEngineVersion = 4;
+// The control protocol's version in Hello; a different one is refused. 5: Read/ReadVec name the
+// reader's queued channels (answered without a Cts); 4: WriteVec/ReadVec; 3: 128-bit access
+// tokens, Heartbeat frames; 2: Cts names the first channel, inline frames.
+inline constexpr uint32_t kEngineVersion = 5;
 
 class Handshake {
  public:

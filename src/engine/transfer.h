@@ -6,6 +6,7 @@
 #include <memory>
 #include <vector>
 
+#include "common/status.h"
 #include "datapath/data_path.h"
 
 namespace tcpxp::engine {
@@ -41,6 +42,11 @@ enum class XferState : uint8_t {
 };
 const char* xferStateName(XferState state);
 
+// A read whose receives this side queued when it sent the Read (connection.h): its pieces wait
+// on the channels, unposted, until the peer's ReadOk opens them; after the peer's Nack the
+// channels skip them and the read ends with that refusal once the last is skipped.
+enum class Gate : uint8_t { kOpen, kAwaitingOk, kRefused };
+
 // Started by this side (the peer answers with Done): the rest are served or matched.
 inline bool initiatedHere(XferKind k) {
   return k == XferKind::kSend || k == XferKind::kWrite || k == XferKind::kRead;
@@ -62,6 +68,8 @@ struct Transfer {
   std::vector<datapath::IoSpan> spans;
   std::vector<RegRef> span_regs;
   int parts = 1;
+  Gate gate = Gate::kOpen;
+  Status refusal;  // gate kRefused: the peer's answer
 };
 
 }  // namespace tcpxp::engine

@@ -103,7 +103,24 @@ Status Connection::write(uint64_t api, RegRef reg, char* ptr, size_t size, uint6
 Status Connection::read(uint64_t api, RegRef reg, char* ptr, size_t size, uint64_t remote_addr,
                         control::AccessToken token, uint32_t remote_mr) {
   Transfer* x = table_.addMine(api, XferKind::kRead, std::move(reg), ptr, size);
-  ctrl_.send(control::Read{x->id, remote_addr, size, token, remote_mr});
+  uint16_t first = control::kNoChannel;
+  // A read the peer may answer inline (ReadData) queues nothing.
+  if (size > 0 && !inlined(size)) {
+    Status st = queueRead(x, &first);
+    if (!st.isOk()) {
+      table_.erase(x);
+      return st;
+    }
+  }
+  ctrl_.send(control::Read{x->id, remote_addr, size, token, remote_mr, first});
+  return Status::ok();
+}
+
+Status Connection::queueRead(Transfer* x, uint16_t* first) {
+  size_t channel = pickFirstChannel(chunkCount(x->size));
+  x->gate = Gate::kAwaitingOk;
+  TCPXP_RETURN_IF_ERROR(postPieces(x, /*receiving=*/true, channel));
+  *first = static_cast<uint16_t>(channel);
   return Status::ok();
 }
 
@@ -140,6 +157,12 @@ Status Connection::readVec(uint64_t api, int parts, std::vector<RegRef> regs,
   control::ReadVec m{0, std::move(remote)};
   TCPXP_RETURN_IF_ERROR(control::validate(m));
   m.xfer_id = addVector(api, XferKind::kRead, parts, std::move(regs), std::move(local));
+  Transfer* x = table_.findMine(m.xfer_id);
+  Status st = queueRead(x, &m.first_channel);
+  if (!st.isOk()) {
+    table_.erase(x);
+    return st;
+  }
   ctrl_.send(m);
   return Status::ok();
 }
@@ -334,7 +357,8 @@ Status Connection::onWriteInline(const control::WriteInline& m) {
 }
 
 Status Connection::onWriteOrRead(bool is_write, uint64_t id, uint64_t addr, uint64_t size,
-                                 control::AccessToken token) {
+                                 control::AccessToken token, uint16_t first_channel) {
+  TCPXP_RETURN_IF_ERROR(checkQueuedChannel(first_channel));
   RegRef reg;
   char* local = nullptr;
   std::string why;
@@ -354,7 +378,7 @@ Status Connection::onWriteOrRead(bool is_write, uint64_t id, uint64_t addr, uint
             " requests of one connection at once"});
     return Status::ok();
   }
-  if (!is_write && inlined(size)) {
+  if (!is_write && first_channel == control::kNoChannel && inlined(size)) {
     // A small read: the bytes go back in the answer (ReadData instead of ReadOk + channels).
     std::span<const uint8_t> data;
     st = inlineBytes(*reg, local, size, &data);
@@ -368,14 +392,30 @@ Status Connection::onWriteOrRead(bool is_write, uint64_t id, uint64_t addr, uint
   Transfer* x = table_.addTheirs(TransferTable::make(
       id, 0, is_write ? XferKind::kServeWrite : XferKind::kServeRead, std::move(reg), local, size));
   if (is_write) return postAndClear(x, control::Initiator::kDataSender);
-  ctrl_.send(control::ReadOk{id});
-  return Status::ok();
+  return answerRead(x, first_channel);
+}
+
+Status Connection::checkQueuedChannel(uint16_t first_channel) const {
+  if (first_channel == control::kNoChannel || first_channel < channels_.size()) {
+    return Status::ok();
+  }
+  return Status(Code::kProtocolError, "Read names channel " + std::to_string(first_channel) +
+                                          " of " + std::to_string(channels_.size()));
+}
+
+Status Connection::answerRead(Transfer* x, uint16_t first_channel) {
+  ctrl_.send(control::ReadOk{x->id});
+  // The reader queued its receives when it sent the Read: the sends follow in the same order
+  // now, with no Cts. Otherwise its Cts, after this ReadOk, says where.
+  if (first_channel == control::kNoChannel) return Status::ok();
+  return postPieces(x, /*receiving=*/false, first_channel);
 }
 
 // A vector: every piece passes the same check as a Write or Read of it alone; a destination's
 // pieces must not overlap (the chunks land in any order).
 Status Connection::onVector(bool is_write, uint64_t id,
-                            const std::vector<control::VecPiece>& pieces) {
+                            const std::vector<control::VecPiece>& pieces, uint16_t first_channel) {
+  TCPXP_RETURN_IF_ERROR(checkQueuedChannel(first_channel));
   control::Initiator who =
       is_write ? control::Initiator::kDataSender : control::Initiator::kDataReceiver;
   const char* what = is_write ? "vector write" : "vector read";
@@ -444,12 +484,15 @@ Status Connection::onVector(bool is_write, uint64_t id,
   x->span_regs = std::move(regs);
   served_vector_pieces_ += x->spans.size();
   if (is_write) return postAndClear(x, control::Initiator::kDataSender);
-  ctrl_.send(control::ReadOk{id});
-  return Status::ok();
+  return answerRead(x, first_channel);
 }
 
 Status Connection::onReadOk(const control::ReadOk& m) {
   Transfer* x = table_.findMine(m.xfer_id);
+  if (x != nullptr && x->kind == XferKind::kRead && x->gate == Gate::kAwaitingOk) {
+    x->gate = Gate::kOpen;  // its queued receives may be posted: the data is on its way
+    return Status::ok();
+  }
   if (x == nullptr || x->kind != XferKind::kRead || x->state != XferState::kRequested) {
     return Status(Code::kProtocolError, "ReadOk for an unknown read");
   }
@@ -460,6 +503,7 @@ Status Connection::onReadData(const control::ReadData& m) {
   Transfer* x = table_.findMine(m.xfer_id);
   if (x == nullptr || x->kind != XferKind::kRead || x->state != XferState::kRequested ||
       x->size != m.data.size()) {
+    // (A read that queued its receives is in kMoving: it must be answered on the channels.)
     return Status(Code::kProtocolError, "ReadData for an unknown read or of the wrong size");
   }
   x->state = XferState::kInline;
@@ -494,6 +538,7 @@ Status Connection::onDone(const control::Done& m) {
                            ? x->kind == XferKind::kRead
                            : x->kind == XferKind::kSend || x->kind == XferKind::kWrite);
   if (!kind_ok) return Status(Code::kProtocolError, "Done for an unknown transfer");
+  if (x->gate != Gate::kOpen) return Status(Code::kProtocolError, "Done for a read not yet ReadOk");
   switch (x->state) {
     case XferState::kInline:
     case XferState::kAwaitPeer:
@@ -512,11 +557,18 @@ Status Connection::onDone(const control::Done& m) {
 
 Status Connection::onNack(const control::Nack& m) {
   Transfer* x = table_.findMine(m.xfer_id);
-  if (x == nullptr || (x->state != XferState::kRequested && x->state != XferState::kInline)) {
-    return Status(Code::kProtocolError, "Nack for an unknown transfer");
+  bool refusable = x != nullptr && (x->state == XferState::kRequested ||
+                                    x->state == XferState::kInline || x->gate == Gate::kAwaitingOk);
+  if (!refusable) return Status(Code::kProtocolError, "Nack for an unknown transfer");
+  Status why(m.code,
+             std::string(xferKindName(x->kind)) + " refused by " + peer() + ": " + m.message);
+  if (x->gate == Gate::kAwaitingOk) {
+    // Its receives stay queued until each channel skips them (onPiecesDone then ends it).
+    x->gate = Gate::kRefused;
+    x->refusal = std::move(why);
+    return Status::ok();
   }
-  complete(x, Status(m.code, std::string(xferKindName(x->kind)) + " refused by " + peer() + ": " +
-                                 m.message));
+  complete(x, why);
   return Status::ok();
 }
 
@@ -545,12 +597,12 @@ Status Connection::onTransferFrame(control::FrameType type, const uint8_t* p, si
     case FrameType::kWrite:
       return decodeThen<control::Write>(p, n, [&](const auto& m) {
         TCPXP_RETURN_IF_ERROR(claimPeerId(m.xfer_id));
-        return onWriteOrRead(true, m.xfer_id, m.remote_addr, m.size, m.token);
+        return onWriteOrRead(true, m.xfer_id, m.remote_addr, m.size, m.token, control::kNoChannel);
       });
     case FrameType::kRead:
       return decodeThen<control::Read>(p, n, [&](const auto& m) {
         TCPXP_RETURN_IF_ERROR(claimPeerId(m.xfer_id));
-        return onWriteOrRead(false, m.xfer_id, m.remote_addr, m.size, m.token);
+        return onWriteOrRead(false, m.xfer_id, m.remote_addr, m.size, m.token, m.first_channel);
       });
     case FrameType::kReadOk:
       return decodeThen<control::ReadOk>(p, n, [&](const auto& m) { return onReadOk(m); });
@@ -575,12 +627,12 @@ Status Connection::onTransferFrame(control::FrameType type, const uint8_t* p, si
     case FrameType::kWriteVec:
       return decodeThen<control::WriteVec>(p, n, [&](const auto& m) {
         TCPXP_RETURN_IF_ERROR(claimPeerId(m.xfer_id));
-        return onVector(true, m.xfer_id, m.pieces);
+        return onVector(true, m.xfer_id, m.pieces, control::kNoChannel);
       });
     case FrameType::kReadVec:
       return decodeThen<control::ReadVec>(p, n, [&](const auto& m) {
         TCPXP_RETURN_IF_ERROR(claimPeerId(m.xfer_id));
-        return onVector(false, m.xfer_id, m.pieces);
+        return onVector(false, m.xfer_id, m.pieces, m.first_channel);
       });
     default:
       return Status(Code::kProtocolError, "unexpected frame type");
@@ -590,6 +642,10 @@ Status Connection::onTransferFrame(control::FrameType type, const uint8_t* p, si
 // ---- completion -----------------------------------------------------------------------------
 
 void Connection::onPiecesDone(Transfer* x) {
+  if (x->gate == Gate::kRefused) {
+    complete(x, x->refusal);  // every queued receive skipped: nothing of it is left anywhere
+    return;
+  }
   switch (x->kind) {
     case XferKind::kSend:
     case XferKind::kWrite:

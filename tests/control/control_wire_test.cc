@@ -415,12 +415,18 @@ TEST(ControlWireWrite, RoundTripsAndRejectsBadFields) {
 
 TEST(ControlWireRead, RoundTripsAndRejectsBadFields) {
   Read r{43, 0x1000, 4096, {7, 8}, UINT32_MAX};
+  EXPECT_EQ(r.first_channel, kNoChannel) << "a Read queues nothing unless it says so";
   expectWellFormed(r);
-  // Same layout as Write, distinct type byte.
+  expectWellFormed(Read{43, 0x1000, 4096, {7, 8}, 5, 63});
+  // Write's layout, a distinct type byte, and first_channel where Write keeps reserved zeros.
   Write w{43, 0x1000, 4096, {7, 8}, UINT32_MAX};
-  EXPECT_EQ(payloadOf(r), payloadOf(w));
-  EXPECT_NE(frameOf(r)[5], frameOf(w)[5]);
-  for (size_t i = 44; i < 48; ++i) EXPECT_EQ(mutatedPayload(r, i, 1), Code::kProtocolError) << i;
+  Read at0{43, 0x1000, 4096, {7, 8}, UINT32_MAX, 0};
+  EXPECT_EQ(payloadOf(at0), payloadOf(w));
+  EXPECT_NE(frameOf(at0)[5], frameOf(w)[5]);
+  std::vector<uint8_t> p = payloadOf(Read{1, 2, 3, {}, 4, 0x0102});
+  EXPECT_EQ(p[44], 0x02);
+  EXPECT_EQ(p[45], 0x01);
+  for (size_t i = 46; i < 48; ++i) EXPECT_EQ(mutatedPayload(r, i, 1), Code::kProtocolError) << i;
   Read wraps{1, 2, UINT64_MAX, {}, 0};
   EXPECT_EQ(decodePayload<Read>(payloadOf(wraps)), Code::kProtocolError);
 }
@@ -536,6 +542,15 @@ TEST(ControlWireVector, RoundTripsFromOneToTheMostPieces) {
   EXPECT_EQ(p[24], 5);     // len
   EXPECT_EQ(p[28], 0x11);  // token.lo
   EXPECT_EQ(p[36], 0x22);  // token.hi
+  // A ReadVec's first_channel where a WriteVec keeps reserved zeros.
+  EXPECT_EQ(p[12], 0xFF);  // kNoChannel
+  EXPECT_EQ(p[14], 0);
+  std::vector<uint8_t> q = payloadOf(ReadVec{1, {{0xAABB, 5, {0x11, 0x22}}}, 0x0203});
+  EXPECT_EQ(q[12], 0x03);
+  EXPECT_EQ(q[13], 0x02);
+  expectWellFormed(ReadVec{8, vecPieces(2), 7});
+  EXPECT_EQ(mutatedPayload(ReadVec{8, vecPieces(2), 7}, 14, 1), Code::kProtocolError);
+  EXPECT_EQ(mutatedPayload(WriteVec{8, vecPieces(2)}, 13, 1), Code::kProtocolError);
 }
 
 TEST(ControlWireVector, RejectsBadCountsEmptyOrWrappingPiecesAndTooManyBytes) {

@@ -111,6 +111,109 @@ TEST(Endpoint, WriteOutsideTheAdvertisementIsRefused) {
   EXPECT_TRUE(std::all_of(remote.begin(), remote.end(), [](uint8_t v) { return v == 0; }));
 }
 
+// A read queues its receives when it sends the Read (one round trip fewer): they wait on the
+// channels until the peer's ReadOk, and a refused read's are skipped in their turn. Reads
+// (some refused, some vectors, some inline-sized) go out while the peer writes into this side
+// (the same channels and direction) and reads from it: every byte lands where it should and a
+// refused read's buffer is untouched.
+TEST(Endpoint, RefusedReadsAmongTrafficBothWaysLeaveEveryOtherByteRight) {
+  Pair p = connectPair();
+  const size_t sizes[] = {size_t{256} << 10,     (size_t{3} << 20) + 13, 4096,
+                          (size_t{1} << 20) + 1, size_t{64} << 10,       77};
+  constexpr int kReads = 24;
+  size_t total = 0;
+  for (int i = 0; i < kReads; ++i) total += sizes[i % 6];
+  // b's memory that a reads (advertised per read) and b's source for its writes into a; a's
+  // destinations of its reads, a's memory b writes into and reads from.
+  auto served = pattern(total, 1), b_src = pattern(total, 2), a_mem = pattern(total, 3);
+  std::vector<uint8_t> a_dst(total, 0xAB), b_dst(total, 0xCD);
+  MrId served_mr = 0, b_src_mr = 0, b_dst_mr = 0, a_dst_mr = 0, a_mem_mr = 0;
+  ASSERT_TRUE(p.b->reg(served.data(), total, &served_mr).isOk());
+  ASSERT_TRUE(p.b->reg(b_src.data(), total, &b_src_mr).isOk());
+  ASSERT_TRUE(p.b->reg(b_dst.data(), total, &b_dst_mr).isOk());
+  ASSERT_TRUE(p.a->reg(a_dst.data(), total, &a_dst_mr).isOk());
+  ASSERT_TRUE(p.a->reg(a_mem.data(), total, &a_mem_mr).isOk());
+  const std::vector<uint8_t> a_mem_before = a_mem;
+  std::vector<XferId> reads, refused, others;
+  std::vector<bool> is_refused(kReads);
+  size_t off = 0;
+  for (int i = 0; i < kReads; ++i) {
+    const size_t n = sizes[i % 6];
+    is_refused[i] = i % 3 == 1;
+    // b writes a's bytes [off, +n) from b_src, and reads a's [off, +n) back into b_dst: data
+    // both ways on every channel while a's reads are queued and refused.
+    FifoBlob a_ad{};
+    ASSERT_TRUE(p.a->advertise(p.ab, a_mem_mr, a_mem.data() + off, n, &a_ad).isOk());
+    XferId x = 0;
+    if (i % 2 == 0) {
+      Segment w{b_src_mr, b_src.data() + off, n, a_ad};
+      ASSERT_TRUE(p.b->writeAsync(p.ba, {&w, 1}, &x).isOk());
+    } else {
+      Segment r{b_dst_mr, b_dst.data() + off, n, a_ad};
+      ASSERT_TRUE(p.b->readAsync(p.ba, {&r, 1}, &x).isOk());
+    }
+    others.push_back(x);
+    FifoBlob ad{};
+    if (is_refused[i]) {
+      ad = testing::advertisementMovedPastItsEnd(p, served_mr, served.data() + off, n / 2);
+    } else {
+      ASSERT_TRUE(p.b->advertise(p.ba, served_mr, served.data() + off, n, &ad).isOk());
+    }
+    const size_t len = is_refused[i] ? n / 2 : n;
+    if (i % 4 == 3 && len >= 8) {
+      // A vector of two halves, the second first: the destination's order differs from the
+      // source's.
+      FifoBlob lo{}, hi{};
+      const size_t h = len / 2;
+      ASSERT_TRUE(p.b->advertise(p.ba, served_mr, served.data() + off, h, &lo).isOk());
+      ASSERT_TRUE(p.b->advertise(p.ba, served_mr, served.data() + off + h, len - h, &hi).isOk());
+      if (is_refused[i]) hi = ad;  // one refused piece refuses the vector
+      Segment v[2] = {{a_dst_mr, a_dst.data() + off + h, len - h, hi},
+                      {a_dst_mr, a_dst.data() + off, h, lo}};
+      ASSERT_TRUE(p.a->readAsync(p.ab, v, &x).isOk());
+    } else {
+      Segment r{a_dst_mr, a_dst.data() + off, len, ad};
+      ASSERT_TRUE(p.a->readAsync(p.ab, {&r, 1}, &x).isOk());
+    }
+    (is_refused[i] ? refused : reads).push_back(x);
+    off += n;
+  }
+  for (XferId x : reads) {
+    Status st = p.a->wait(x, nullptr, nullptr, 20000);
+    EXPECT_TRUE(st.isOk()) << st.toString();
+  }
+  for (XferId x : refused) {
+    Status st = p.a->wait(x, nullptr, nullptr, 20000);
+    EXPECT_EQ(st.code(), Code::kRefused) << st.toString();
+  }
+  for (XferId x : others) {
+    Status st = p.b->wait(x, nullptr, nullptr, 20000);
+    EXPECT_TRUE(st.isOk()) << st.toString();
+  }
+  off = 0;
+  for (int i = 0; i < kReads; ++i) {
+    const size_t n = sizes[i % 6];
+    SCOPED_TRACE("read " + std::to_string(i) + " of " + std::to_string(n) + " bytes");
+    auto at = [&](const std::vector<uint8_t>& v) { return v.begin() + static_cast<long>(off); };
+    if (is_refused[i]) {
+      EXPECT_TRUE(std::all_of(at(a_dst), at(a_dst) + static_cast<long>(n), [](uint8_t v) {
+        return v == 0xAB;
+      })) << "a refused read wrote into its buffer";
+    } else {
+      EXPECT_TRUE(std::equal(at(a_dst), at(a_dst) + static_cast<long>(n), at(served)));
+    }
+    if (i % 2 == 0) {
+      EXPECT_TRUE(std::equal(at(a_mem), at(a_mem) + static_cast<long>(n), at(b_src)));
+    } else {
+      EXPECT_TRUE(std::equal(at(b_dst), at(b_dst) + static_cast<long>(n), at(a_mem_before)));
+    }
+    off += n;
+  }
+  // Nothing is held: every registration can go.
+  for (MrId mr : {served_mr, b_src_mr, b_dst_mr}) EXPECT_TRUE(p.b->dereg(mr).isOk());
+  for (MrId mr : {a_dst_mr, a_mem_mr}) EXPECT_TRUE(p.a->dereg(mr).isOk());
+}
+
 }  // namespace
 }  // namespace tcpxp::engine
 

@@ -388,6 +388,106 @@ TEST(HostilePeer, AdjacentPiecesOfAVectorTravelAsOne) {
   EXPECT_TRUE(ep->dereg(mrb).isOk());
 }
 
+// A Read that names its first channel (its reader queued the receives) is answered with ReadOk
+// and the bytes at once, no Cts; a channel the connection does not have ends it.
+TEST(HostilePeer, AReadNamingItsChannelIsServedWithoutACts) {
+  auto ep = makeEndpoint();
+  ScriptedPeer peer;
+  ASSERT_NE(acceptScripted(*ep, peer), 0u);
+  const size_t n = size_t{256} << 10;
+  std::vector<uint8_t> source(n);
+  for (size_t i = 0; i < n; ++i) source[i] = static_cast<uint8_t>(i * 7 + 1);
+  MrId mr = 0;
+  ASSERT_TRUE(ep->reg(source.data(), n, &mr).isOk());
+  FifoBlob blob{};
+  ASSERT_TRUE(ep->advertise(0, mr, source.data(), n, &blob).isOk());
+  control::FifoItem item;
+  ASSERT_TRUE(control::decodeFifoItem(blob.data(), blob.size(), &item).isOk());
+  ASSERT_TRUE(peer.send(control::Read{1, item.addr, n, item.token, item.mr_id, 0}).isOk());
+  control::FrameHeader h;
+  std::vector<uint8_t> payload;
+  ASSERT_TRUE(nextAnswer(peer, &h, &payload).isOk());
+  ASSERT_EQ(h.type, control::FrameType::kReadOk);
+  std::vector<uint8_t> got(n, 0);
+  ASSERT_TRUE(peer.moveBytes(0, /*receiving=*/true, got.data(), n).isOk());
+  EXPECT_EQ(got, source);
+  ASSERT_TRUE(nextAnswer(peer, &h, &payload).isOk());
+  ASSERT_EQ(h.type, control::FrameType::kDone);
+  control::Done done;
+  ASSERT_TRUE(control::decode(payload.data(), payload.size(), &done).isOk());
+  EXPECT_EQ(done.xfer_id, 1u);
+  EXPECT_EQ(done.initiator, control::Initiator::kDataReceiver);
+  // One channel: channel 1 does not exist.
+  ASSERT_TRUE(peer.send(control::Read{2, item.addr, n, item.token, item.mr_id, 1}).isOk());
+  std::vector<control::FrameType> seen;
+  EXPECT_TRUE(peer.closedWithin(kBoundMs, &seen)) << "the endpoint kept the connection";
+  for (control::FrameType t : seen) {
+    EXPECT_EQ(t, control::FrameType::kHeartbeat) << "a Read naming a missing channel was answered";
+  }
+  EXPECT_TRUE(ep->dereg(mr).isOk());
+}
+
+// The reader's side: its receives wait on the channel until the peer's ReadOk. A Nack drops them
+// (the read fails, nothing written), and the next read's receive still pairs with the peer's
+// next send; a Done for a read not yet answered ReadOk is a lie that ends the connection.
+TEST(HostilePeer, AQueuedReadWaitsForReadOkAndARefusalDropsIt) {
+  auto ep = makeEndpoint();
+  ScriptedPeer peer;
+  ConnId conn = acceptScripted(*ep, peer);
+  ASSERT_NE(conn, 0u);
+  const size_t n = size_t{256} << 10;
+  std::vector<uint8_t> dst(n, 0x5a);
+  MrId mr = 0;
+  ASSERT_TRUE(ep->reg(dst.data(), n, &mr).isOk());
+  control::FifoItem theirs;
+  theirs.addr = 0x7f0000200000;
+  theirs.size = n;
+  theirs.mr_id = 3;
+  theirs.token = {31, 32};
+  Segment seg{mr, dst.data(), n, {}};
+  control::encodeFifoItem(theirs, seg.fifo.data());
+  auto nextRead = [&](control::Read* r) {
+    control::FrameHeader h;
+    std::vector<uint8_t> payload;
+    ASSERT_TRUE(nextAnswer(peer, &h, &payload).isOk());
+    ASSERT_EQ(h.type, control::FrameType::kRead);
+    ASSERT_TRUE(control::decode(payload.data(), payload.size(), r).isOk());
+    EXPECT_EQ(r->first_channel, 0) << "a 256 KiB read queues its receive on the only channel";
+    EXPECT_EQ(r->size, n);
+  };
+  // Refused.
+  XferId x = 0;
+  ASSERT_TRUE(ep->readAsync(conn, {&seg, 1}, &x).isOk());
+  control::Read r;
+  ASSERT_NO_FATAL_FAILURE(nextRead(&r));
+  ASSERT_TRUE(peer.send(control::Nack{r.xfer_id, control::Initiator::kDataReceiver, Code::kRefused,
+                                      kAccessRefused})
+                  .isOk());
+  Status st = ep->wait(x, nullptr, nullptr, kBoundMs);
+  EXPECT_EQ(st.code(), Code::kRefused) << st.toString();
+  EXPECT_TRUE(std::all_of(dst.begin(), dst.end(), [](uint8_t b) { return b == 0x5a; }));
+  // Served: ReadOk, the bytes (the first send on the channel), Done.
+  ASSERT_TRUE(ep->readAsync(conn, {&seg, 1}, &x).isOk());
+  ASSERT_NO_FATAL_FAILURE(nextRead(&r));
+  std::vector<uint8_t> source(n);
+  for (size_t i = 0; i < n; ++i) source[i] = static_cast<uint8_t>(i * 13 + 5);
+  ASSERT_TRUE(peer.send(control::ReadOk{r.xfer_id}).isOk());
+  ASSERT_TRUE(peer.moveBytes(0, /*receiving=*/false, source.data(), n).isOk());
+  ASSERT_TRUE(peer.send(control::Done{r.xfer_id, control::Initiator::kDataReceiver}).isOk());
+  st = ep->wait(x, nullptr, nullptr, kBoundMs);
+  ASSERT_TRUE(st.isOk()) << st.toString();
+  EXPECT_EQ(dst, source);
+  // Done before ReadOk.
+  ASSERT_TRUE(ep->readAsync(conn, {&seg, 1}, &x).isOk());
+  ASSERT_NO_FATAL_FAILURE(nextRead(&r));
+  ASSERT_TRUE(peer.send(control::Done{r.xfer_id, control::Initiator::kDataReceiver}).isOk());
+  EXPECT_TRUE(peer.closedWithin(kBoundMs)) << "the endpoint kept the connection";
+  st = ep->wait(x, nullptr, nullptr, kBoundMs);
+  EXPECT_EQ(st.code(), Code::kProtocolError) << st.toString();
+  EXPECT_EQ(dst, source) << "the lying peer's read wrote into the buffer";
+  EXPECT_TRUE(ep->dereg(mr).isOk());
+}
+
 // A piece list that does not parse (a count that disagrees with the payload, an empty piece)
 // is a protocol error: the connection ends, nothing is answered or written.
 TEST(HostilePeer, MalformedVectorFramesEndTheConnection) {

@@ -157,4 +157,27 @@ Status ScriptedPeer::handshake(int timeout_ms) {
   }
 }
 
+Status ScriptedPeer::moveBytes(size_t i, bool receiving, void* buf, size_t n, int timeout_ms) {
+  void* comm = receiving ? recvComm(i) : sendComm(i);
+  if (comm == nullptr) return Status(Code::kInvalidArgument, "no such channel");
+  auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  transport::Net net(plugin_);
+  void* mh = nullptr;
+  TCPXP_RETURN_IF_ERROR(net.regMr(comm, buf, n, transport::MemKind::kHost, &mh));
+  void* request = nullptr;
+  Status st =
+      receiving ? net.irecv(comm, buf, n, mh, &request) : net.isend(comm, buf, n, mh, &request);
+  if (st.isOk() && request == nullptr) st = Status(Code::kInternal, "the transport was not ready");
+  bool done = false;
+  while (st.isOk() && !done) {
+    st = net.test(request, &done);
+    if (st.isOk() && !done && Clock::now() > deadline) {
+      st = Status(Code::kTimeout, "the request did not complete in time");
+    }
+  }
+  if (st.isOk() && receiving) st = net.irecvConsumed(comm, request);
+  Status dereg = net.deregMr(comm, mh);
+  return st.isOk() ? dereg : st;
+}
+
 }  // namespace tcpxp::engine::testing

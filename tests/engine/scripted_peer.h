@@ -53,6 +53,11 @@ class ScriptedPeer {
   Status handshake(int timeout_ms = 5000);
   // After handshake(): the comm that carries this peer's data to the endpoint on channel i.
   void* sendComm(size_t i) const { return i < send_comms_.size() ? send_comms_[i] : nullptr; }
+  // ... and the endpoint's data to this peer.
+  void* recvComm(size_t i) const { return i < recv_comms_.size() ? recv_comms_[i] : nullptr; }
+  // Moves `n` bytes of `buf` as one request on channel i (receiving: from the endpoint, else to
+  // it), through this peer's transport; returns once the request completed (bounded).
+  Status moveBytes(size_t i, bool receiving, void* buf, size_t n, int timeout_ms = 5000);
 
  private:
   Fd fd_;
