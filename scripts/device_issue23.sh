@@ -31,6 +31,11 @@
 #   scripts/device_issue23.sh readahead5  reads without a Cts: GPU tests, then GPU and host
 #                                       transfers against a baseline source tree BASE (built
 #                                       here), ROUNDS (2) alternated
+#   scripts/device_issue23.sh latency5  serialized 256 KiB - 1 MiB: latency_floor, the helpers'
+#                                       spin, caller I/O and 256 KiB chunks against the default
+#                                       (ROUNDS, 2), traces of 1 MiB reads
+#   scripts/device_issue23.sh mps5      serialized GPU 256 KiB and 1 MiB with and without CUDA MPS
+#                                       (both processes in one GPU context), host beside them
 #   scripts/device_issue23.sh gpudirect5  UCCL_SOCKET_GPU_DIRECT: its GPU tests (and the staged
 #                                       and UNPACK ones), then the engine's GPU transfers with it
 #                                       (UCCL_SOCKET_GPU_DIRECT_MAX: GDMAX, default 0) against the staged
@@ -536,8 +541,72 @@ readahead5() {
         --iters 200 --warmup 20 --verify 2>&1 | grep -E "^(write|read) " >>"$S"
       timeout 90 "$bin" bench --local "${gpu[@]}" --mode write,read --inflight 8 \
         --sizes 256K,1M,64M --iters 40 --warmup 5 2>&1 | grep -E "^(write|read) " >>"$S"
-      timeout 60 "$bin" bench --local --mode write,read --sizes 256K,1M,4M --iters 300 \
+      timeout 60 "$bin" bench --local --host --mode write,read --sizes 256K,1M,4M --iters 300 \
         --warmup 30 2>&1 | grep -E "^(write|read) " >>"$S"
+    done
+  done
+  say "done"
+}
+
+# Item 5's serialized 256 KiB - 1 MiB: where the engine's own time goes beside the loopback
+# floor. latency_floor by size, then the engine (GPU and host memory, serialized, and 8 in flight
+# as the cost side) with the helpers' spin, caller I/O and 256 KiB chunks, ROUNDS (2) alternated;
+# traces of a serialized 1 MiB host read and GPU read.
+latency5() {
+  build tcpx-p2p latency_floor || true
+  show "us|size|bytes" timeout 60 "$BUILD_DIR/bench/latency_floor" --iters 2000 --bytes 256K,1M
+  local rep v gpu=(--gpu 0 --server-gpu 0)
+  local variants=(default UCCL_SOCKET_SPIN_US=500 UCCL_SOCKET_HELPERS=0
+    "UCCL_SOCKET_SPIN_US=500 UCCL_TCPX_CHUNK_BYTES=256K")
+  for rep in $(seq "${ROUNDS:-2}"); do
+    for v in "${variants[@]}"; do
+      local env=()
+      [[ $v != default ]] && read -ra env <<<"$v"
+      echo "round $rep, $v: GPU serialized, host serialized, GPU 8 in flight" >>"$S"
+      env "${env[@]}" timeout 60 $B bench --local "${gpu[@]}" --mode write,read \
+        --sizes 256K,1M --iters 500 --warmup 50 2>&1 | grep -E "^(write|read) " >>"$S"
+      env "${env[@]}" timeout 60 $B bench --local --host --mode write,read --sizes 256K,1M \
+        --iters 500 --warmup 50 2>&1 | grep -E "^(write|read) " >>"$S"
+      env "${env[@]}" timeout 60 $B bench --local "${gpu[@]}" --mode write,read --inflight 8 \
+        --sizes 1M,64M --iters 40 --warmup 5 2>&1 | grep -E "^(write|read) " >>"$S"
+    done
+  done
+  say "traced: host read 1 MiB, GPU read 1 MiB"
+  traced trace_host_read_1m.txt --host --mode read --sizes 1M --iters 300 --warmup 30
+  traced trace_gpu_read_1m.txt "${gpu[@]}" --mode read --sizes 1M --iters 300 --warmup 30
+  say "done"
+}
+
+# Both processes on one GPU: does sharing it (two CUDA contexts time-slicing) lengthen a small
+# transfer's copies? Serialized GPU 256 KiB and 1 MiB without and with CUDA MPS (one context for
+# both), host memory beside them, ROUNDS (2) alternated; a trace of a 1 MiB GPU read under each.
+mps_on() {
+  export CUDA_MPS_PIPE_DIRECTORY=/tmp/mps_pipe CUDA_MPS_LOG_DIRECTORY=/tmp/mps_log
+  mkdir -p "$CUDA_MPS_PIPE_DIRECTORY" "$CUDA_MPS_LOG_DIRECTORY"
+  nvidia-cuda-mps-control -d
+}
+mps_off() {
+  echo quit | nvidia-cuda-mps-control
+  local i
+  for i in $(seq 50); do pgrep -x nvidia-cuda-mps >/dev/null || break; sleep 0.1; done
+  unset CUDA_MPS_PIPE_DIRECTORY CUDA_MPS_LOG_DIRECTORY
+}
+mps5() {
+  build tcpx-p2p || true
+  command -v nvidia-cuda-mps-control >/dev/null || { say "no nvidia-cuda-mps-control"; return; }
+  local rep m gpu=(--gpu 0 --server-gpu 0)
+  for rep in $(seq "${ROUNDS:-2}"); do
+    for m in plain mps; do
+      [[ $m == mps ]] && mps_on
+      echo "round $rep, $m: GPU serialized, host serialized" >>"$S"
+      timeout 60 $B bench --local "${gpu[@]}" --mode write,read --sizes 256K,1M --iters 500 \
+        --warmup 50 2>&1 | grep -E "^(write|read) |rror" >>"$S"
+      timeout 60 $B bench --local --host --mode write,read --sizes 256K,1M --iters 500 \
+        --warmup 50 2>&1 | grep -E "^(write|read) " >>"$S"
+      if ((rep == 1)); then
+        traced "trace_gpu_read_1m_$m.txt" "${gpu[@]}" --mode read --sizes 1M --iters 300 --warmup 30
+      fi
+      [[ $m == mps ]] && mps_off
     done
   done
   say "done"
@@ -572,7 +641,9 @@ case $PART in
   small5) small5 ;;
   gpudirect5) gpudirect5 ;;
   readahead5) readahead5 ;;
+  latency5) latency5 ;;
+  mps5) mps5 ;;
   peers) peers ;;
-  *) echo "usage: scripts/device_issue23.sh measure|measure1|measure2|vectors1|small5|gpudirect5|readahead5|peers|diagnose6|ab6|ab6b|unpack4|sizes6|bound6|spread6   (see the top)" >&2
+  *) echo "usage: scripts/device_issue23.sh measure|measure1|measure2|vectors1|small5|gpudirect5|readahead5|latency5|mps5|peers|diagnose6|ab6|ab6b|unpack4|sizes6|bound6|spread6   (see the top)" >&2
      exit 2 ;;
 esac
