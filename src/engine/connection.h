@@ -108,9 +108,9 @@ class Connection {
   Status notify(const std::string& name, const std::string& msg);
 
  private:
-  // The transfer of a WriteVec/ReadVec this side starts; returns its id.
-  XferId addVector(uint64_t api, XferKind kind, int parts, std::vector<RegRef> regs,
-                   std::vector<datapath::IoSpan> local);
+  // The transfer of a WriteVec/ReadVec this side starts.
+  Transfer* addVector(uint64_t api, XferKind kind, int parts, std::vector<RegRef> regs,
+                      std::vector<datapath::IoSpan> local);
   void setState(State next);
   // A channel's transport error, or the control socket's account of it (closed, reset).
   Status explainChannelFailure(const Status& channel_error);
@@ -134,7 +134,8 @@ class Connection {
   // ReadOk for a read this side serves, then its sends when the reader queued its receives.
   Status answerRead(Transfer* x, uint16_t first_channel);
   // A read this side starts: its receives queued now, held until the peer's ReadOk (the ordering
-  // rule above); *first: the channel of its first piece, for the Read frame.
+  // rule above); *first: the channel of its first piece, for the Read frame. On error the
+  // transfer is gone (nothing was queued).
   Status queueRead(Transfer* x, uint16_t* first);
   Status onReadOk(const control::ReadOk& m);
   Status onCts(const control::Cts& m);

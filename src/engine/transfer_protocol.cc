@@ -105,13 +105,7 @@ Status Connection::read(uint64_t api, RegRef reg, char* ptr, size_t size, uint64
   Transfer* x = table_.addMine(api, XferKind::kRead, std::move(reg), ptr, size);
   uint16_t first = control::kNoChannel;
   // A read the peer may answer inline (ReadData) queues nothing.
-  if (size > 0 && !inlined(size)) {
-    Status st = queueRead(x, &first);
-    if (!st.isOk()) {
-      table_.erase(x);
-      return st;
-    }
-  }
+  if (size > 0 && !inlined(size)) TCPXP_RETURN_IF_ERROR(queueRead(x, &first));
   ctrl_.send(control::Read{x->id, remote_addr, size, token, remote_mr, first});
   return Status::ok();
 }
@@ -119,7 +113,11 @@ Status Connection::read(uint64_t api, RegRef reg, char* ptr, size_t size, uint64
 Status Connection::queueRead(Transfer* x, uint16_t* first) {
   size_t channel = pickFirstChannel(chunkCount(x->size));
   x->gate = Gate::kAwaitingOk;
-  TCPXP_RETURN_IF_ERROR(postPieces(x, /*receiving=*/true, channel));
+  Status st = postPieces(x, /*receiving=*/true, channel);
+  if (!st.isOk()) {
+    table_.erase(x);  // nothing was queued: no path for its memory
+    return st;
+  }
   *first = static_cast<uint16_t>(channel);
   return Status::ok();
 }
@@ -132,13 +130,13 @@ size_t spanBytes(const std::vector<datapath::IoSpan>& spans) {
 }
 }  // namespace
 
-XferId Connection::addVector(uint64_t api, XferKind kind, int parts, std::vector<RegRef> regs,
-                             std::vector<datapath::IoSpan> local) {
+Transfer* Connection::addVector(uint64_t api, XferKind kind, int parts, std::vector<RegRef> regs,
+                                std::vector<datapath::IoSpan> local) {
   Transfer* x = table_.addMine(api, kind, regs.front(), local.front().ptr, spanBytes(local));
   x->spans = std::move(local);
   x->span_regs = std::move(regs);
   x->parts = parts;
-  return x->id;
+  return x;
 }
 
 Status Connection::writeVec(uint64_t api, int parts, std::vector<RegRef> regs,
@@ -146,7 +144,7 @@ Status Connection::writeVec(uint64_t api, int parts, std::vector<RegRef> regs,
                             std::vector<control::VecPiece> remote) {
   control::WriteVec m{0, std::move(remote)};
   TCPXP_RETURN_IF_ERROR(control::validate(m));
-  m.xfer_id = addVector(api, XferKind::kWrite, parts, std::move(regs), std::move(local));
+  m.xfer_id = addVector(api, XferKind::kWrite, parts, std::move(regs), std::move(local))->id;
   ctrl_.send(m);
   return Status::ok();
 }
@@ -156,13 +154,9 @@ Status Connection::readVec(uint64_t api, int parts, std::vector<RegRef> regs,
                            std::vector<control::VecPiece> remote) {
   control::ReadVec m{0, std::move(remote)};
   TCPXP_RETURN_IF_ERROR(control::validate(m));
-  m.xfer_id = addVector(api, XferKind::kRead, parts, std::move(regs), std::move(local));
-  Transfer* x = table_.findMine(m.xfer_id);
-  Status st = queueRead(x, &m.first_channel);
-  if (!st.isOk()) {
-    table_.erase(x);
-    return st;
-  }
+  Transfer* x = addVector(api, XferKind::kRead, parts, std::move(regs), std::move(local));
+  m.xfer_id = x->id;
+  TCPXP_RETURN_IF_ERROR(queueRead(x, &m.first_channel));
   ctrl_.send(m);
   return Status::ok();
 }

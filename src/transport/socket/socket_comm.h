@@ -55,10 +55,10 @@ struct Registration {
   char* base = nullptr;
   size_t size = 0;
   int type = NCCL_PTR_HOST;
-  // GPU memory. False for NCCL_PTR_CUDA registrations of host memory, which UNPACK mode accepts
-  // when no GPU is usable (so that CPU-only machines test the scatter path).
-  bool on_gpu = false;
-  int cuda_device = -1;  // the GPU of on_gpu memory: where the helpers copy it
+  // The GPU whose memory this is (where the helpers copy it), -1 for host memory: also for
+  // NCCL_PTR_CUDA registrations of host memory, which the GPU modes accept when no GPU is usable
+  // (so that CPU-only machines test those paths).
+  int cuda_device = -1;
   bool contains(const void* data, int64_t size) const;
 };
 

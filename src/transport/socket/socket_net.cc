@@ -127,7 +127,6 @@ ncclResult_t netRegMr(void* comm, void* data, int size, int type, void** mhandle
     return ncclInvalidArgument;
   }
   *mhandle = nullptr;
-  bool on_gpu = false;
   int cuda_device = -1;
   if (type == NCCL_PTR_CUDA) {
     if (!g_state->config.movesGpuMemory()) {
@@ -146,7 +145,6 @@ ncclResult_t netRegMr(void* comm, void* data, int size, int type, void** mhandle
         LOG_WARN("regMr(NCCL_PTR_CUDA) at %p: not GPU memory", data);
         return ncclInvalidArgument;
       }
-      on_gpu = true;
     } else {
       // No GPU: 4 KiB-aligned host memory stands for the "device" buffer (UNPACK: its bounce
       // pages are in host memory too), so CPU-only machines still test these paths.
@@ -162,8 +160,8 @@ ncclResult_t netRegMr(void* comm, void* data, int size, int type, void** mhandle
              g_state->config.movesGpuMemory() ? ", CUDA=2" : "");
     return ncclInvalidArgument;
   }
-  *mhandle = new Registration{static_cast<char*>(data), static_cast<size_t>(size), type, on_gpu,
-                              cuda_device};
+  *mhandle =
+      new Registration{static_cast<char*>(data), static_cast<size_t>(size), type, cuda_device};
   return ncclSuccess;
 }
 

@@ -115,7 +115,7 @@ ncclResult_t RecvComm::irecv(int n, void** data, int* sizes, void** mhandles, vo
     return ncclInvalidArgument;
   }
   const bool cuda = reg->type == NCCL_PTR_CUDA;
-  return post(sizes[0], unpack_ && cuda, !unpack_ && reg->on_gpu ? reg->cuda_device : -1, request,
+  return post(sizes[0], unpack_ && cuda, unpack_ ? -1 : reg->cuda_device, request,
               [&](StretchList& memory) {
                 memory.assign(static_cast<char*>(data[0]), static_cast<size_t>(sizes[0]));
               });

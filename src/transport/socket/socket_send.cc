@@ -102,7 +102,7 @@ ncclResult_t SendComm::isend(void* data, int size, void* mhandle, void** request
     LOG_WARN("isend of %d bytes at %p: not inside the registration given as mhandle", size, data);
     return ncclInvalidArgument;
   }
-  return post(size, reg->on_gpu ? reg->cuda_device : -1, request, [&](StretchList& memory) {
+  return post(size, reg->cuda_device, request, [&](StretchList& memory) {
     memory.assign(static_cast<char*>(data), static_cast<size_t>(size));
   });
 }
