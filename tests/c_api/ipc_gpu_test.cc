@@ -219,6 +219,7 @@ TEST_F(CApiIpcGpu, NixlCallOrderMovesVerifiedBytesByIpc) {
 
   // read_vector back into cleared memory; xfer_status (UCCL's bool) reports it done.
   ASSERT_EQ(cudaMemset(local_, 0, kBytes), cudaSuccess);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);  // asynchronous: before the engine's copies
   ASSERT_EQ(uccl_engine_read_vector(conn_, mrs, ptrs, sizes, fifos, 3, &tid, ipc_bufs), 0)
       << lastError();
   bool done = false;

@@ -216,6 +216,9 @@ TEST_F(IpcGpu, OddSizesAndOffsetsBothWays) {
     IpcBlob narrowed = whole_;
     ASSERT_TRUE(datapath::updateIpcInfo(narrowed.data(), 1000 + peer_off, 1000, len).isOk());
     ASSERT_EQ(cudaMemset(local_, 0, kPeerBytes), cudaSuccess);
+    // The engine copies on its own non-blocking streams: finish the memset first (it is
+    // asynchronous for device memory), or it may land after the read's bytes.
+    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
     st = run(false, {IpcSegment{local_ + local_off + 1, len, narrowed}});
     ASSERT_TRUE(st.isOk()) << st.toString();
     auto got = localBytes(local_off + 1, len);

@@ -141,6 +141,7 @@ class GpuBytes:
             import torch
 
             self._t = torch.zeros(n, dtype=torch.uint8, device="cuda:0")
+            torch.cuda.synchronize()  # the engine copies on its own streams: zeros first
             self.ptr = self._t.data_ptr()
         else:
             self._rt = _cudart()
@@ -149,6 +150,7 @@ class GpuBytes:
             assert self._rt.cudaMalloc(ctypes.byref(p), ctypes.c_size_t(n)) == 0
             self.ptr = p.value
             assert self._rt.cudaMemset(ctypes.c_void_p(self.ptr), 0, ctypes.c_size_t(n)) == 0
+            assert self._rt.cudaDeviceSynchronize() == 0  # asynchronous for device memory
 
     def put(self, offset, arr):
         import ctypes
