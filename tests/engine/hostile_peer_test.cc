@@ -488,6 +488,49 @@ TEST(HostilePeer, AQueuedReadWaitsForReadOkAndARefusalDropsIt) {
   EXPECT_TRUE(ep->dereg(mr).isOk());
 }
 
+// A peer that takes a queued Read and then freezes (no answer, no heartbeat): the connection
+// fails at UCCL_TCPX_TIMEOUT_MS, the read ends with it, its held receive is gone with the
+// channels and nothing was written or is still held.
+TEST(HostilePeer, AFrozenPeerEndsAHeldReadAtTheTimeout) {
+  ::setenv("UCCL_TCPX_TIMEOUT_MS", "1000", 1);  // this process only (one test per process)
+  auto ep = makeEndpoint();
+  ScriptedPeer peer;
+  ConnId conn = acceptScripted(*ep, peer);
+  ASSERT_NE(conn, 0u);
+  const size_t n = size_t{256} << 10;
+  std::vector<uint8_t> dst(n, 0x5a);
+  MrId mr = 0;
+  ASSERT_TRUE(ep->reg(dst.data(), n, &mr).isOk());
+  control::FifoItem theirs;
+  theirs.addr = 0x7f0000200000;
+  theirs.size = n;
+  theirs.mr_id = 3;
+  theirs.token = {31, 32};
+  Segment seg{mr, dst.data(), n, {}};
+  control::encodeFifoItem(theirs, seg.fifo.data());
+  XferId x = 0;
+  ASSERT_TRUE(ep->readAsync(conn, {&seg, 1}, &x).isOk());
+  control::FrameHeader h;
+  std::vector<uint8_t> payload;
+  ASSERT_TRUE(nextAnswer(peer, &h, &payload).isOk());
+  ASSERT_EQ(h.type, control::FrameType::kRead);
+  control::Read r;
+  ASSERT_TRUE(control::decode(payload.data(), payload.size(), &r).isOk());
+  ASSERT_NE(r.first_channel, control::kNoChannel) << "the read did not queue its receive";
+  // Frozen from here: the endpoint's heartbeats go unanswered.
+  auto start = std::chrono::steady_clock::now();
+  Status st = ep->wait(x, nullptr, nullptr, kBoundMs);
+  auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - start);
+  EXPECT_FALSE(st.isOk());
+  // The connection's own reason, not wait()'s bound.
+  EXPECT_NE(st.message().find("stopped answering"), std::string::npos) << st.toString();
+  EXPECT_LT(waited.count(), kBoundMs);
+  EXPECT_TRUE(std::all_of(dst.begin(), dst.end(), [](uint8_t b) { return b == 0x5a; }));
+  EXPECT_TRUE(peer.closedWithin(kBoundMs)) << "the endpoint kept the connection";
+  EXPECT_TRUE(ep->dereg(mr).isOk()) << "the failed read still holds its registration";
+}
+
 // A piece list that does not parse (a count that disagrees with the payload, an empty piece)
 // is a protocol error: the connection ends, nothing is answered or written.
 TEST(HostilePeer, MalformedVectorFramesEndTheConnection) {
