@@ -11,6 +11,7 @@ and --help. python3 standard library only.
 usage: gcp_a3_test.py PATH/TO/tcpx-p2p
 """
 import os
+import random
 import re
 import socket
 import subprocess
@@ -31,20 +32,25 @@ def expect(cond, what, out="", err=""):
 
 
 def free_port_pair():
-    """A port p with p and p + 1 free now (the servers of GPUs 0 and 1 in host mode)."""
-    for _ in range(50):
-        with socket.socket() as a:
-            a.bind(("0.0.0.0", 0))
-            port = a.getsockname()[1]
-            if port >= 65000:
-                continue
-            with socket.socket() as b:
-                try:
-                    b.bind(("0.0.0.0", port + 1))
-                except OSError:
-                    continue
-            return port
-    raise RuntimeError("no two consecutive free ports")
+    """A port p with p and p + 1 free now (the servers of GPUs 0 and 1 in host mode), below the
+    kernel's ephemeral range: a port the kernel handed out (bind to 0) can be handed out again to
+    another test's socket before the servers bind it, which failed both servers once under load."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            ephemeral_low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral_low = 32768
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(max(1024, ephemeral_low - 10000), ephemeral_low - 1)
+        try:
+            with socket.socket() as a, socket.socket() as b:
+                a.bind(("0.0.0.0", port))
+                b.bind(("0.0.0.0", port + 1))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError("no two consecutive free ports below the ephemeral range")
 
 
 def wait_for_lines(paths, pattern, server, deadline):
